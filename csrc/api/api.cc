@@ -1,0 +1,71 @@
+#include "api/api.h"
+
+#include <exception>
+#include <new>
+
+#include "codecs/crc32c.h"
+#include "common/error.h"
+#include "io/local_source.h"
+
+namespace fastchunk {
+namespace {
+
+template <typename F>
+ErrorInfo guarded(F&& f) {
+  ErrorInfo info;
+  try {
+    f();
+  } catch (const Error& e) {
+    info.kind = int(e.kind());
+    info.message = e.what();
+  } catch (const std::bad_alloc&) {
+    info.kind = int(ErrorKind::kMemory);
+    info.message = "out of memory";
+  } catch (const std::exception& e) {
+    info.kind = int(ErrorKind::kInternal);
+    info.message = e.what();
+  } catch (...) {
+    info.kind = int(ErrorKind::kInternal);
+    info.message = "unknown C++ exception";
+  }
+  return info;
+}
+
+}  // namespace
+
+void chain_push_codec(ChainSpec* chain, int codec_id) {
+  chain->byte_codecs.push_back(static_cast<ByteCodecId>(codec_id));
+}
+
+ErrorInfo api_verify_spec(const ArraySpec& spec) {
+  return guarded([&] { spec.verify(); });
+}
+
+ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const Selection& sel,
+                         uint8_t* out) {
+  return guarded([&] {
+    LocalSource source(root);
+    read_selection(spec, source, sel, out);
+  });
+}
+
+ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Selection& sel,
+                          uint8_t* out) {
+  return guarded([&] { read_selection(spec, source, sel, out); });
+}
+
+ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel,
+                          std::vector<std::string>* keys) {
+  return guarded([&] { *keys = needed_keys(spec, sel); });
+}
+
+ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* in, size_t in_size,
+                           uint8_t* out, size_t out_size) {
+  return guarded([&] { decode_chunk(chain, ByteView{in, in_size}, out, out_size); });
+}
+
+ErrorInfo api_crc32c(const uint8_t* data, size_t size, uint32_t* crc) {
+  return guarded([&] { *crc = crc32c(data, size); });
+}
+
+}  // namespace fastchunk

@@ -1,0 +1,34 @@
+// The narrow C++ surface the Cython module calls. Every function catches
+// exceptions and reports them as (kind, message): nothing is thrown across
+// the language boundary.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/array_spec.h"
+#include "engine/reader.h"
+#include "io/memory_source.h"
+
+namespace fastchunk {
+
+struct ErrorInfo {
+  int kind = 0;  // ErrorKind
+  std::string message;
+};
+
+void chain_push_codec(ChainSpec* chain, int codec_id);
+
+ErrorInfo api_verify_spec(const ArraySpec& spec);
+ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const Selection& sel,
+                         uint8_t* out);
+ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Selection& sel,
+                          uint8_t* out);
+ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel,
+                          std::vector<std::string>* keys);
+// Decodes one chunk through a chain, for callers outside the selection path.
+ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* in, size_t in_size,
+                           uint8_t* out, size_t out_size);
+ErrorInfo api_crc32c(const uint8_t* data, size_t size, uint32_t* crc);
+
+}  // namespace fastchunk

@@ -1,0 +1,32 @@
+// Error kinds shared by the core; mapped to Python exceptions in _core.pyx.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace fastchunk {
+
+enum class ErrorKind : int {
+  kOk = 0,
+  kDecode = 1,       // corrupt, truncated or checksum-failing chunk
+  kMetadata = 2,     // inconsistent spec or shard index
+  kUnsupported = 3,  // codec or layout the core cannot handle
+  kIO = 4,           // operating-system read failure
+  kMemory = 5,       // allocation refused
+  kInternal = 6,
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& message)
+      : std::runtime_error(message), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+[[noreturn]] inline void throw_decode(const std::string& message) {
+  throw Error(ErrorKind::kDecode, message);
+}
+
+}  // namespace fastchunk

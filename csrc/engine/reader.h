@@ -1,0 +1,26 @@
+// Reads an orthogonal selection of an array into a C-contiguous buffer:
+// one planning pass, then one task per chunk on the native thread pool.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/array_spec.h"
+#include "io/chunk_source.h"
+
+namespace fastchunk {
+
+struct Selection {
+  std::vector<const int64_t*> indices;  // per axis: source positions, in output order
+  std::vector<int64_t> counts;          // per axis: output extent
+};
+
+// `out` holds prod(counts) * itemsize bytes, C order. Every byte of it is
+// written exactly once (decoded data or fill value).
+void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection& sel,
+                    uint8_t* out);
+
+// The stored objects (chunk or shard keys) a selection needs, each once.
+std::vector<std::string> needed_keys(const ArraySpec& spec, const Selection& sel);
+
+}  // namespace fastchunk

@@ -1,0 +1,165 @@
+#include "engine/thread_pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace fastchunk {
+namespace {
+
+struct Job {
+  const std::function<void(int64_t)>* fn;
+  int64_t n;
+  std::atomic<int64_t> next{0};
+  std::atomic<bool> failed{false};
+  int helpers = 0;  // workers currently inside this job; guarded by Pool::mutex
+  std::exception_ptr error;
+  std::mutex error_mutex;
+
+  void run_indices() {
+    for (;;) {
+      const int64_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= n || failed.load(std::memory_order_relaxed)) return;
+      try {
+        (*fn)(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        failed.store(true);
+      }
+    }
+  }
+  bool exhausted() const { return next.load() >= n || failed.load(); }
+};
+
+class Pool {
+ public:
+  explicit Pool(int nthreads) : pid_(getpid()), nthreads_(nthreads) {
+    for (int i = 0; i + 1 < nthreads; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  pid_t pid() const { return pid_; }
+  int size() const { return nthreads_; }
+
+  void run(Job& job) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_.push_back(&job);
+    }
+    wake_.notify_all();
+    job.run_indices();
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto it = std::find(jobs_.begin(), jobs_.end(), &job);
+    if (it != jobs_.end()) jobs_.erase(it);
+    done_.wait(lock, [&] { return job.helpers == 0; });
+  }
+
+ private:
+  void work() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (stop_) return;
+      Job* job = jobs_.front();
+      if (job->exhausted()) {
+        jobs_.pop_front();
+        continue;
+      }
+      ++job->helpers;
+      lock.unlock();
+      job->run_indices();
+      lock.lock();
+      if (!jobs_.empty() && jobs_.front() == job) jobs_.pop_front();
+      if (--job->helpers == 0) done_.notify_all();
+    }
+  }
+
+  pid_t pid_;
+  int nthreads_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::deque<Job*> jobs_;
+  bool stop_ = false;
+};
+
+// Both are replaced, never destroyed, in a forked child: the parent's worker
+// threads do not exist there, and its mutex may have been held at fork time.
+std::mutex* g_mutex = new std::mutex;
+Pool* g_pool = nullptr;
+std::atomic<int> g_requested{0};
+
+void after_fork_in_child() {
+  g_mutex = new std::mutex;
+  g_pool = nullptr;  // leaked on purpose, see above
+}
+
+const bool g_atfork_registered = [] {
+  pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  return true;
+}();
+
+Pool* current_pool() {
+  std::lock_guard<std::mutex> lock(*g_mutex);
+  const int want = num_threads();
+  if (g_pool && (g_pool->pid() != getpid() || g_pool->size() != want)) {
+    if (g_pool->pid() == getpid()) {
+      // Resized: the old pool may still serve running jobs, so it is retired, not joined.
+    }
+    g_pool = nullptr;
+  }
+  if (!g_pool) g_pool = new Pool(want);
+  return g_pool;
+}
+
+}  // namespace
+
+int default_num_threads() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw ? int(hw) : 1;
+}
+
+void set_num_threads(int n) { g_requested.store(n < 1 ? 0 : std::min(n, 1024)); }
+
+int num_threads() {
+  const int n = g_requested.load();
+  return n > 0 ? n : default_num_threads();
+}
+
+void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
+  (void)g_atfork_registered;
+  if (n <= 0) return;
+  if (n == 1 || num_threads() == 1) {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  Job job;
+  job.fn = &fn;
+  job.n = n;
+  current_pool()->run(job);
+  if (job.error) std::rethrow_exception(job.error);
+}
+
+}  // namespace fastchunk

@@ -1,0 +1,25 @@
+#pragma once
+#include <string>
+#include <unordered_map>
+
+#include "io/chunk_source.h"
+
+namespace fastchunk {
+
+// Objects fetched beforehand (from S3 or HTTP) and kept alive by the caller.
+class MemorySource : public ChunkSource {
+ public:
+  void add(const std::string& key, const uint8_t* data, size_t size) {
+    objects_[key] = ByteView{data, size};
+  }
+  bool get(const std::string& key, ByteBuffer& storage, ByteView& view) override;
+  bool get_range(const std::string& key, uint64_t offset, uint64_t length,
+                 ByteBuffer& storage, ByteView& view) override;
+  bool get_suffix(const std::string& key, uint64_t length, ByteBuffer& storage,
+                  ByteView& view, uint64_t& object_size) override;
+
+ private:
+  std::unordered_map<std::string, ByteView> objects_;
+};
+
+}  // namespace fastchunk

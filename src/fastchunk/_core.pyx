@@ -1,0 +1,232 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# distutils: language = c++
+"""The Cython boundary: Python buffers in, pointers out, the GIL released,
+C++ errors mapped to Python exceptions."""
+
+from libc.stdint cimport int64_t, uint8_t, uint32_t
+from libcpp cimport bool as cbool
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+
+import numpy as np
+
+from fastchunk.errors import (
+    ChunkDecodeError,
+    FastchunkError,
+    MetadataError,
+    UnsupportedError,
+)
+
+
+cdef extern from "codecs/chain.h" namespace "fastchunk":
+    cdef cppclass ChainSpec:
+        int swap_unit
+
+cdef extern from "engine/array_spec.h" namespace "fastchunk":
+    cdef cppclass KeySpec:
+        string prefix
+        char separator
+        string zero_dim_key
+        cbool nested_fallback
+
+    cdef cppclass ShardSpec:
+        vector[int64_t] chunks_per_shard
+        ChainSpec index_chain
+        cbool index_at_start
+
+    cdef cppclass ArraySpec:
+        string store_name
+        string array_path
+        vector[int64_t] shape
+        vector[int64_t] chunk_shape
+        int64_t itemsize
+        vector[uint8_t] fill
+        ChainSpec chain
+        vector[int] stored_axes
+        cbool sharded
+        ShardSpec shard
+        KeySpec keys
+
+cdef extern from "engine/reader.h" namespace "fastchunk":
+    cdef cppclass Selection:
+        vector[const int64_t*] indices
+        vector[int64_t] counts
+
+cdef extern from "io/memory_source.h" namespace "fastchunk":
+    cdef cppclass MemorySource:
+        void add(const string& key, const uint8_t* data, size_t size)
+
+cdef extern from "engine/thread_pool.h" namespace "fastchunk":
+    void c_set_num_threads "fastchunk::set_num_threads"(int n) nogil
+    int c_num_threads "fastchunk::num_threads"() nogil
+    int c_default_num_threads "fastchunk::default_num_threads"() nogil
+
+cdef extern from "api/api.h" namespace "fastchunk":
+    cdef cppclass ErrorInfo:
+        int kind
+        string message
+    void chain_push_codec(ChainSpec* chain, int codec_id)
+    ErrorInfo api_verify_spec(const ArraySpec& spec) nogil
+    ErrorInfo api_read_local(const ArraySpec& spec, const string& root, const Selection& sel,
+                             uint8_t* out) nogil
+    ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Selection& sel,
+                              uint8_t* out) nogil
+    ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel,
+                              vector[string]* keys) nogil
+    ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* inp, size_t in_size,
+                               uint8_t* out, size_t out_size) nogil
+    ErrorInfo api_crc32c(const uint8_t* data, size_t size, uint32_t* crc) nogil
+
+
+# Codec ids understood by the core (csrc/codecs/byte_codecs.h).
+CODEC_IDS = {"blosc": 1, "zstd": 2, "gzip": 3, "zlib": 4, "lz4": 5, "crc32c": 6}
+
+
+cdef raise_error(const ErrorInfo& info):
+    message = info.message.decode("utf-8", "replace")
+    if info.kind == 1:
+        raise ChunkDecodeError(message)
+    if info.kind == 2:
+        raise MetadataError(message)
+    if info.kind == 3:
+        raise UnsupportedError(message)
+    if info.kind == 4:
+        raise OSError(message)
+    if info.kind == 5:
+        raise MemoryError(message)
+    raise FastchunkError(message)
+
+
+cdef void fill_chain(ChainSpec* chain, object codecs, int swap_unit):
+    for name in codecs:
+        chain_push_codec(chain, CODEC_IDS[name])
+    chain.swap_unit = swap_unit
+
+
+def set_num_threads(int n):
+    c_set_num_threads(n)
+
+
+def get_num_threads():
+    return c_num_threads()
+
+
+def default_num_threads():
+    return c_default_num_threads()
+
+
+def crc32c(data):
+    cdef const uint8_t[::1] buf = memoryview(data).cast("B")
+    cdef uint32_t crc = 0
+    cdef ErrorInfo info
+    with nogil:
+        info = api_crc32c(&buf[0] if buf.shape[0] else NULL, buf.shape[0], &crc)
+    if info.kind:
+        raise_error(info)
+    return crc
+
+
+def decode_chunk(data, codecs, int swap_unit, Py_ssize_t out_size):
+    """Decodes bytes through native codecs (encode order) into a new bytearray."""
+    cdef ChainSpec chain
+    fill_chain(&chain, codecs, swap_unit)
+    cdef const uint8_t[::1] src = memoryview(data).cast("B")
+    out = bytearray(out_size)
+    cdef uint8_t[::1] dst = out
+    cdef ErrorInfo info
+    cdef const uint8_t* src_ptr = &src[0] if src.shape[0] else NULL
+    cdef uint8_t* dst_ptr = &dst[0] if out_size else NULL
+    with nogil:
+        info = api_decode_chunk(chain, src_ptr, src.shape[0], dst_ptr, out_size)
+    if info.kind:
+        raise_error(info)
+    return out
+
+
+cdef class NativeArray:
+    """An ArraySpec built once per array; reads selections into buffers."""
+
+    cdef ArraySpec spec
+    cdef string root
+    cdef public object store_name
+
+    def __init__(self, *, store_name, root, array_path, shape, chunk_shape, itemsize, fill,
+                 codecs, swap_unit, stored_axes, key_prefix, separator, zero_dim_key,
+                 nested_fallback, shard=None):
+        self.store_name = store_name
+        self.spec.store_name = store_name.encode()
+        self.root = root.encode() if root is not None else b""
+        self.spec.array_path = array_path.encode()
+        self.spec.shape = list(shape)
+        self.spec.chunk_shape = list(chunk_shape)
+        self.spec.itemsize = itemsize
+        self.spec.fill = list(bytes(fill))
+        fill_chain(&self.spec.chain, codecs, swap_unit)
+        self.spec.stored_axes = list(stored_axes) if stored_axes is not None else []
+        self.spec.keys.prefix = key_prefix.encode()
+        self.spec.keys.separator = ord(separator)
+        self.spec.keys.zero_dim_key = zero_dim_key.encode()
+        self.spec.keys.nested_fallback = nested_fallback
+        if shard is not None:
+            self.spec.sharded = True
+            self.spec.shard.chunks_per_shard = list(shard["chunks_per_shard"])
+            self.spec.shard.index_at_start = shard["index_at_start"]
+            fill_chain(&self.spec.shard.index_chain, shard["index_codecs"],
+                       shard["index_swap_unit"])
+        cdef ErrorInfo info = api_verify_spec(self.spec)
+        if info.kind:
+            raise_error(info)
+
+    cdef void _selection(self, list indices, Selection* sel, list keep):
+        cdef const int64_t[::1] view
+        cdef Py_ssize_t n
+        for idx in indices:
+            arr = np.ascontiguousarray(idx, dtype=np.int64)
+            keep.append(arr)
+            view = arr
+            n = view.shape[0]
+            sel.indices.push_back(&view[0] if n else NULL)
+            sel.counts.push_back(n)
+
+    def read_into(self, list indices, out, dict objects=None):
+        """Reads the orthogonal selection `indices` (one int64 array per axis)
+        into `out`, a C-contiguous writable buffer of the selection's size.
+        `objects` maps keys to bytes fetched beforehand (remote stores)."""
+        cdef Selection sel
+        cdef list keep = []
+        self._selection(indices, &sel, keep)
+        cdef uint8_t[::1] dst = memoryview(out).cast("B")
+        if dst.shape[0] == 0:
+            return
+        cdef uint8_t* dst_ptr = &dst[0]
+        cdef ErrorInfo info
+        cdef MemorySource source
+        cdef const uint8_t[::1] obj
+        if objects is None:
+            with nogil:
+                info = api_read_local(self.spec, self.root, sel, dst_ptr)
+        else:
+            for key, value in objects.items():
+                if value is None:
+                    continue
+                keep.append(value)
+                obj = memoryview(value).cast("B")
+                source.add(key.encode(), &obj[0] if obj.shape[0] else <const uint8_t*>"",
+                           obj.shape[0])
+            with nogil:
+                info = api_read_memory(self.spec, source, sel, dst_ptr)
+        if info.kind:
+            raise_error(info)
+
+    def needed_keys(self, list indices):
+        """Keys of the stored objects (chunks or shards) a selection needs."""
+        cdef Selection sel
+        cdef list keep = []
+        cdef vector[string] keys
+        self._selection(indices, &sel, keep)
+        cdef ErrorInfo info
+        with nogil:
+            info = api_needed_keys(self.spec, sel, &keys)
+        if info.kind:
+            raise_error(info)
+        return [k.decode() for k in keys]

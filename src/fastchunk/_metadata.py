@@ -1,0 +1,381 @@
+"""Parsing zarr v2 and v3 array metadata into what the reader needs."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fastchunk import _dtypes
+from fastchunk.errors import MetadataError, UnsupportedError
+
+# numcodecs / zarr codec ids the C++ core decodes itself.
+_NATIVE_V2_COMPRESSORS = {"blosc", "zstd", "gzip", "zlib", "lz4"}
+_NATIVE_V3_BYTES_CODECS = {
+    "blosc": "blosc",
+    "zstd": "zstd",
+    "gzip": "gzip",
+    "crc32c": "crc32c",
+    "numcodecs.blosc": "blosc",
+    "numcodecs.zstd": "zstd",
+    "numcodecs.gzip": "gzip",
+    "numcodecs.zlib": "zlib",
+    "numcodecs.lz4": "lz4",
+}
+_MAX_DIM = 2**62
+
+
+@dataclass
+class ShardLayout:
+    shard_shape: tuple[int, ...]
+    chunks_per_shard: tuple[int, ...]
+    index_codecs: list[str]
+    index_swap_unit: int
+    index_at_start: bool
+    index_nbytes: int
+
+
+@dataclass
+class ArrayMeta:
+    zarr_format: int
+    path: str  # key prefix of the array inside the store: "" or "a/b/"
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]  # decode unit (inner chunk when sharded)
+    dtype: np.dtype  # native byte order
+    stored_dtype: np.dtype
+    fill_value: np.ndarray  # 0-d, native dtype
+    attrs: dict[str, Any]
+    codec_names: list[str]  # human-readable, for `info` and errors
+    key_prefix: str
+    separator: str
+    zero_dim_key: str
+    nested_fallback: bool
+    # Native plan: bytes->bytes codec names in encode order, or None when a
+    # codec needs the numcodecs fallback.
+    native_codecs: list[str] | None
+    swap_unit: int
+    stored_axes: list[int] | None
+    shard: ShardLayout | None = None
+    fallback: Any = None  # callable(bytes) -> C-order ndarray of the chunk
+    slow_codecs: list[str] = field(default_factory=list)
+    dimension_names: list[str | None] | None = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+def load_json(raw: bytes | None, what: str) -> dict[str, Any]:
+    if raw is None:
+        raise MetadataError(f"{what} is missing")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MetadataError(f"{what} is not valid JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise MetadataError(f"{what} is not a JSON object")
+    return doc
+
+
+def _int_tuple(value: Any, what: str, minimum: int) -> tuple[int, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise MetadataError(f"{what} must be a list of integers, got {value!r}")
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise MetadataError(f"{what} must be a list of integers, got {value!r}")
+        if v < minimum or v > _MAX_DIM:
+            raise MetadataError(f"{what} has an out-of-range entry {v}")
+        out.append(v)
+    return tuple(out)
+
+
+def _check_sizes(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int) -> None:
+    if len(shape) != len(chunks):
+        raise MetadataError(f"chunks {chunks} do not match the rank of shape {shape}")
+    if math.prod(chunks) * itemsize >= 2**63 or math.prod(shape) * itemsize >= 2**63:
+        raise MetadataError("array or chunk size overflows 64 bits")
+    if math.prod(chunks) * itemsize > 2**40:
+        raise UnsupportedError("chunks larger than 1 TiB are not supported")
+
+
+# ---------------------------------------------------------------- v2
+
+
+def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayMeta:
+    if zarray.get("zarr_format") != 2:
+        raise MetadataError(f"unsupported zarr_format {zarray.get('zarr_format')!r} in .zarray")
+    filters = zarray.get("filters") or []
+    if not isinstance(filters, list):
+        raise MetadataError("filters must be a list or null")
+    dt = _dtypes.v2_dtype(zarray.get("dtype"), filters)
+    shape = _int_tuple(zarray.get("shape"), "shape", 0)
+    chunks = _int_tuple(zarray.get("chunks"), "chunks", 1)
+    _check_sizes(shape, chunks, dt.itemsize)
+    order = zarray.get("order", "C")
+    if order not in ("C", "F"):
+        raise MetadataError(f"order must be 'C' or 'F', got {order!r}")
+    sep_given = "dimension_separator" in zarray
+    sep = zarray.get("dimension_separator") or "."
+    if sep not in (".", "/"):
+        raise MetadataError(f"dimension_separator must be '.' or '/', got {sep!r}")
+    compressor = zarray.get("compressor")
+    if compressor is not None and not (isinstance(compressor, dict) and "id" in compressor):
+        raise MetadataError(f"invalid compressor {compressor!r}")
+    for f in filters:
+        if not (isinstance(f, dict) and "id" in f):
+            raise MetadataError(f"invalid filter {f!r}")
+
+    names = [f["id"] for f in filters] + ([compressor["id"]] if compressor else [])
+    ndt = _dtypes.native(dt)
+    meta = ArrayMeta(
+        zarr_format=2,
+        path=path,
+        shape=shape,
+        chunks=chunks,
+        dtype=ndt,
+        stored_dtype=dt,
+        fill_value=_dtypes.fill_value(zarray.get("fill_value"), dt, 2),
+        attrs=attrs,
+        codec_names=names,
+        key_prefix="",
+        separator=sep,
+        zero_dim_key="0",
+        nested_fallback=not sep_given,
+        native_codecs=None,
+        swap_unit=_dtypes.swap_unit(dt),
+        stored_axes=list(range(len(shape)))[::-1] if order == "F" and len(shape) > 1 else None,
+    )
+    if not filters and (compressor is None or compressor["id"] in _NATIVE_V2_COMPRESSORS):
+        meta.native_codecs = [compressor["id"]] if compressor else []
+    else:
+        from fastchunk._fallback import v2_decoder
+
+        meta.fallback, meta.slow_codecs = v2_decoder(compressor, filters, dt, chunks, order)
+    return meta
+
+
+# ---------------------------------------------------------------- v3
+
+_V3_ARRAY_KEYS = {
+    "zarr_format",
+    "node_type",
+    "shape",
+    "data_type",
+    "chunk_grid",
+    "chunk_key_encoding",
+    "fill_value",
+    "codecs",
+    "attributes",
+    "dimension_names",
+    "storage_transformers",
+}
+
+
+def check_must_understand(doc: dict[str, Any], known: set[str], what: str) -> None:
+    for key, value in doc.items():
+        if key in known:
+            continue
+        if isinstance(value, dict) and value.get("must_understand") is False:
+            continue
+        raise UnsupportedError(f"{what}: unknown field {key!r} that must be understood")
+
+
+def _codec_entry(c: Any) -> tuple[str, dict[str, Any]]:
+    if isinstance(c, str):
+        return c, {}
+    if isinstance(c, dict) and isinstance(c.get("name"), str):
+        config = c.get("configuration") or {}
+        if not isinstance(config, dict):
+            raise MetadataError(f"codec configuration must be an object: {c!r}")
+        return c["name"], config
+    raise MetadataError(f"invalid codec entry {c!r}")
+
+
+@dataclass
+class _V3Chain:
+    stored_axes: list[int] | None
+    endian: str | None
+    bytes_codecs: list[tuple[str, dict[str, Any]]]
+    array_codecs: list[tuple[str, dict[str, Any]]]  # non-transpose array->array (fallback)
+    sharding: dict[str, Any] | None
+
+
+def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
+    if not isinstance(codecs, list) or not codecs:
+        raise MetadataError(f"{what}: codecs must be a non-empty list")
+    entries = [_codec_entry(c) for c in codecs]
+    perm = list(range(ndim))
+    array_codecs: list[tuple[str, dict[str, Any]]] = []
+    i = 0
+    while i < len(entries) and entries[i][0] not in ("bytes", "endian", "sharding_indexed"):
+        name, config = entries[i]
+        if name == "transpose":
+            order = config.get("order")
+            if order == "C":
+                order = list(range(ndim))
+            elif order == "F":
+                order = list(range(ndim))[::-1]
+            if not isinstance(order, list) or sorted(order) != list(range(ndim)):
+                raise MetadataError(f"{what}: invalid transpose order {order!r}")
+            if array_codecs:
+                raise UnsupportedError(f"{what}: transpose after {array_codecs[-1][0]}")
+            perm = [perm[o] for o in order]
+        elif name in ("vlen-utf8", "vlen-bytes"):
+            raise UnsupportedError(f"{what}: codec {name!r} (variable length) is not supported")
+        elif name.startswith("numcodecs.") or name in ("delta", "fixedscaleoffset", "quantize",
+                                                         "bitround", "astype", "shuffle"):
+            array_codecs.append((name, config))
+        else:
+            break
+        i += 1
+    if i >= len(entries):
+        raise MetadataError(f"{what}: no array-to-bytes codec (bytes or sharding_indexed)")
+    name, config = entries[i]
+    endian: str | None = None
+    sharding = None
+    if name in ("bytes", "endian"):
+        endian = config.get("endian")
+        if endian not in (None, "little", "big"):
+            raise MetadataError(f"{what}: invalid endian {endian!r}")
+    elif name == "sharding_indexed":
+        sharding = config
+    elif name in ("vlen-utf8", "vlen-bytes"):
+        raise UnsupportedError(f"{what}: codec {name!r} (variable length) is not supported")
+    else:
+        raise UnsupportedError(f"{what}: codec {name!r} is not supported")
+    bytes_codecs = entries[i + 1 :]
+    for bname, _ in bytes_codecs:
+        if bname in ("bytes", "sharding_indexed", "transpose"):
+            raise MetadataError(f"{what}: codec {bname!r} in the bytes-to-bytes position")
+    return _V3Chain(
+        stored_axes=None if perm == list(range(ndim)) else perm,
+        endian=endian,
+        bytes_codecs=bytes_codecs,
+        array_codecs=array_codecs,
+        sharding=sharding,
+    )
+
+
+def _endian_swap(dt: np.dtype, endian: str | None) -> int:
+    if endian is None or dt.itemsize == 1:
+        return 0
+    return _dtypes.swap_unit(dt.newbyteorder(">" if endian == "big" else "<"))
+
+
+def _native_bytes_codecs(codecs: list[tuple[str, dict[str, Any]]]) -> list[str] | None:
+    out = []
+    for name, _config in codecs:
+        if name not in _NATIVE_V3_BYTES_CODECS:
+            return None
+        out.append(_NATIVE_V3_BYTES_CODECS[name])
+    return out
+
+
+def _key_encoding(doc: dict[str, Any], what: str) -> tuple[str, str, str]:
+    enc = doc.get("chunk_key_encoding") or {"name": "default"}
+    name, config = _codec_entry(enc)
+    sep = config.get("separator")
+    if name == "default":
+        sep = sep or "/"
+        prefix, zero = "c" + sep, "c"
+    elif name == "v2":
+        sep = sep or "."
+        prefix, zero = "", "0"
+    else:
+        raise UnsupportedError(f"{what}: chunk_key_encoding {name!r} is not supported")
+    if sep not in (".", "/"):
+        raise MetadataError(f"{what}: invalid chunk key separator {sep!r}")
+    return prefix, sep, zero
+
+
+def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMeta:
+    check_must_understand(doc, _V3_ARRAY_KEYS | {"consolidated_metadata"}, what)
+    if doc.get("storage_transformers"):
+        raise UnsupportedError(f"{what}: storage transformers are not supported")
+    dt = _dtypes.v3_dtype(doc.get("data_type"))
+    shape = _int_tuple(doc.get("shape"), "shape", 0)
+    grid_name, grid_config = _codec_entry(doc.get("chunk_grid"))
+    if grid_name != "regular":
+        raise UnsupportedError(f"{what}: chunk grid {grid_name!r} is not supported")
+    outer = _int_tuple(grid_config.get("chunk_shape"), "chunk_shape", 1)
+    _check_sizes(shape, outer, dt.itemsize)
+    chain = _split_v3_chain(doc.get("codecs"), len(shape), what)
+    prefix, sep, zero = _key_encoding(doc, what)
+    names = [_codec_entry(c)[0] for c in doc["codecs"]]
+    shard = None
+    chunks = outer
+    if chain.sharding is not None:
+        cfg = chain.sharding
+        inner_shape = _int_tuple(cfg.get("chunk_shape"), "sharding chunk_shape", 1)
+        if len(inner_shape) != len(shape) or any(o % c for o, c in zip(outer, inner_shape)):
+            raise MetadataError(
+                f"{what}: shard shape {outer} is not a multiple of inner chunks {inner_shape}"
+            )
+        per = tuple(o // c for o, c in zip(outer, inner_shape))
+        if math.prod(per) > 2**32:
+            raise MetadataError(f"{what}: shards of more than 2^32 chunks are not supported")
+        index_chain = _split_v3_chain(
+            cfg.get("index_codecs", [{"name": "bytes", "configuration": {"endian": "little"}},
+                                     {"name": "crc32c"}]),
+            len(shape) + 1,
+            what + " index_codecs",
+        )
+        index_native = _native_bytes_codecs(index_chain.bytes_codecs)
+        if index_native is None or any(c != "crc32c" for c in index_native):
+            raise UnsupportedError(f"{what}: shard index codecs {index_chain.bytes_codecs!r}")
+        if index_chain.sharding is not None or index_chain.stored_axes is not None:
+            raise UnsupportedError(f"{what}: transposed or nested shard index")
+        location = cfg.get("index_location", "end")
+        if location not in ("start", "end"):
+            raise MetadataError(f"{what}: invalid index_location {location!r}")
+        shard = ShardLayout(
+            shard_shape=outer,
+            chunks_per_shard=per,
+            index_codecs=index_native,
+            index_swap_unit=_endian_swap(np.dtype("u8"), index_chain.endian),
+            index_at_start=location == "start",
+            index_nbytes=16 * math.prod(per) + 4 * len(index_native),
+        )
+        inner = _split_v3_chain(cfg.get("codecs"), len(shape), what + " inner codecs")
+        if inner.sharding is not None:
+            raise UnsupportedError(f"{what}: nested sharding is not supported")
+        chain = inner
+        chunks = inner_shape
+        names = names + [_codec_entry(c)[0] for c in cfg["codecs"]]
+    dim_names = doc.get("dimension_names")
+    meta = ArrayMeta(
+        zarr_format=3,
+        path=path,
+        shape=shape,
+        chunks=chunks,
+        dtype=dt,
+        stored_dtype=dt,
+        fill_value=_dtypes.fill_value(doc.get("fill_value"), dt, 3),
+        attrs=doc.get("attributes") or {},
+        codec_names=names,
+        key_prefix=prefix,
+        separator=sep,
+        zero_dim_key=zero,
+        nested_fallback=False,
+        native_codecs=None,
+        swap_unit=_endian_swap(dt, chain.endian),
+        stored_axes=chain.stored_axes,
+        shard=shard,
+        dimension_names=dim_names if isinstance(dim_names, list) else None,
+    )
+    native = _native_bytes_codecs(chain.bytes_codecs)
+    if native is not None and not chain.array_codecs:
+        meta.native_codecs = native
+    else:
+        if shard is not None:
+            raise UnsupportedError(
+                f"{what}: codecs {names} inside shards need numcodecs, which is not supported"
+            )
+        from fastchunk._fallback import v3_decoder
+
+        meta.fallback, meta.slow_codecs = v3_decoder(chain, dt, chunks)
+    return meta

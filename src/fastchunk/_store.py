@@ -1,0 +1,76 @@
+"""Stores: where metadata and chunk objects come from."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+
+class Store(Protocol):
+    """What the rest of fastchunk needs from a store."""
+
+    name: str
+    local_root: str | None  # a directory the C++ core may read itself, or None
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]: ...
+
+    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]: ...
+
+
+class LocalStore:
+    """A directory on a local or network file system. Never written to."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        path = os.fspath(root)
+        if path.startswith("file://"):
+            path = path[len("file://") :]
+        path = os.path.abspath(os.path.expanduser(path))
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"no zarr store at {path!r}")
+        self.name = path
+        self.local_root = path
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.local_root or "", *key.split("/"))
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            with open(self._path(key), "rb") as f:
+                return f.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
+        return {k: self.get(k) for k in keys}
+
+    def exists(self, key: str) -> bool:
+        return os.path.isfile(self._path(key))
+
+    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of every object under `prefix` (a folder key, '' for all)."""
+        base = self._path(prefix) if prefix else (self.local_root or "")
+        root = self.local_root or ""
+        for dirpath, _dirs, files in os.walk(base):
+            for fname in files:
+                full = os.path.join(dirpath, fname)
+                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                yield rel, os.path.getsize(full)
+
+    def __repr__(self) -> str:
+        return f"LocalStore({self.name!r})"
+
+
+def open_store(location: object, storage_options: dict | None = None) -> Store:
+    """A store for a path or URL."""
+    if isinstance(location, str) and location.startswith(("s3://", "http://", "https://")):
+        from fastchunk._remote import RemoteStore
+
+        return RemoteStore(location, storage_options or {})
+    if isinstance(location, (str, os.PathLike)):
+        return LocalStore(location)
+    if hasattr(location, "get") and hasattr(location, "local_root"):
+        return location  # type: ignore[return-value]
+    raise TypeError(f"cannot open a store from {type(location).__name__}")
