@@ -230,3 +230,7 @@ cdef class NativeArray:
         if info.kind:
             raise_error(info)
         return [k.decode() for k in keys]
+
+
+include "_transform.pxi"
+include "_encode.pxi"

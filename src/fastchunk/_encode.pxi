@@ -1,0 +1,1 @@
+# Bindings for the chunk encoders used by `fastchunk rechunk`; included by _core.pyx.

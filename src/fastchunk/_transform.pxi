@@ -1,0 +1,1 @@
+# Bindings for fused batch preprocessing (normalize, NaN replacement, casts); included by _core.pyx.
