@@ -3,6 +3,7 @@
 #include <exception>
 #include <new>
 
+#include "cache/chunk_cache.h"
 #include "codecs/crc32c.h"
 #include "common/error.h"
 #include "io/local_source.h"
@@ -63,6 +64,21 @@ ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* in, size_t in_
                            uint8_t* out, size_t out_size) {
   return guarded([&] { decode_chunk(chain, ByteView{in, in_size}, out, out_size); });
 }
+
+void cache_set_capacity(size_t bytes) { ChunkCache::instance().set_capacity(bytes); }
+
+void cache_info(size_t* capacity, size_t* used, uint64_t* hits, uint64_t* misses,
+                uint64_t* evictions) {
+  ChunkCache& cache = ChunkCache::instance();
+  const ChunkCache::Stats st = cache.stats();
+  *capacity = cache.capacity();
+  *used = cache.used();
+  *hits = st.hits;
+  *misses = st.misses;
+  *evictions = st.evictions;
+}
+
+void cache_clear() { ChunkCache::instance().clear(); }
 
 ErrorInfo api_crc32c(const uint8_t* data, size_t size, uint32_t* crc) {
   return guarded([&] { *crc = crc32c(data, size); });

@@ -29,6 +29,10 @@ ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel,
 // Decodes one chunk through a chain, for callers outside the selection path.
 ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* in, size_t in_size,
                            uint8_t* out, size_t out_size);
+void cache_set_capacity(size_t bytes);
+void cache_info(size_t* capacity, size_t* used, uint64_t* hits, uint64_t* misses,
+                uint64_t* evictions);
+void cache_clear();
 ErrorInfo api_crc32c(const uint8_t* data, size_t size, uint32_t* crc);
 
 }  // namespace fastchunk

@@ -58,6 +58,11 @@ void blosc_decode(ByteView in, uint8_t* out, size_t out_size) {
 
 }  // namespace codec_impl
 
+BloscLayout blosc_layout(ByteView in) {
+  const BloscHeader h = parse_header(in);
+  return BloscLayout{h.typesize ? h.typesize : 1u, h.blocksize, h.nbytes};
+}
+
 void blosc_decode_items(ByteView in, int64_t first, int64_t count, uint8_t* out) {
   const BloscHeader h = parse_header(in);
   const int64_t itemsize = h.typesize ? h.typesize : 1;

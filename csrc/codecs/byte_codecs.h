@@ -29,4 +29,16 @@ ByteView strip_crc32c(ByteView in);
 // `itemsize` bytes wide, decompressing only the blocks that hold them.
 void blosc_decode_items(ByteView in, int64_t first, int64_t count, uint8_t* out);
 
+// Layout of a blosc frame: item size, block size and decoded size.
+struct BloscLayout {
+  uint32_t typesize;
+  uint32_t blocksize;
+  uint32_t nbytes;
+};
+BloscLayout blosc_layout(ByteView in);
+
+// Decodes the first `prefix` bytes of a zstd stream whose full decoded size
+// is `out_size`, stopping as soon as they are out.
+void zstd_decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_size);
+
 }  // namespace fastchunk

@@ -65,4 +65,24 @@ void zstd_decode(ByteView in, uint8_t* out, size_t out_size) {
 }
 
 }  // namespace codec_impl
+
+void zstd_decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_size) {
+  const unsigned long long announced = total_content_size(in);
+  if (announced == ZSTD_CONTENTSIZE_ERROR) throw_decode("zstd: corrupt frame header");
+  if (announced != ZSTD_CONTENTSIZE_UNKNOWN && announced != out_size)
+    throw_decode("zstd: frame announces " + std::to_string(announced) +
+                 " decoded bytes, expected " + std::to_string(out_size));
+  ZSTD_DCtx* ctx = thread_dctx();
+  ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
+  ZSTD_inBuffer input{in.data, in.size, 0};
+  ZSTD_outBuffer output{out, prefix, 0};
+  while (output.pos < prefix) {
+    const size_t before_in = input.pos, before_out = output.pos;
+    const size_t r = ZSTD_decompressStream(ctx, &output, &input);
+    if (ZSTD_isError(r)) throw_decode(std::string("zstd: ") + ZSTD_getErrorName(r));
+    if (input.pos == before_in && output.pos == before_out)
+      throw_decode("zstd: stream ends before the bytes needed");
+  }
+  ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
+}
 }  // namespace fastchunk

@@ -4,8 +4,10 @@
 #include <string>
 #include <unordered_map>
 
+#include "cache/chunk_cache.h"
 #include "common/error.h"
 #include "engine/chunk_keys.h"
+#include "engine/partial_decode.h"
 #include "engine/shard_index.h"
 #include "engine/thread_pool.h"
 #include "plan/axis_plan.h"
@@ -122,6 +124,18 @@ void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, i
   const RegionGeometry geom{int(plan.nd), spec.itemsize, spans.data(), plan.src_strides.data(),
                             plan.dst_strides.data()};
   try {
+    const size_t nbytes = size_t(spec.chunk_nbytes());
+    ChunkCache& cache = ChunkCache::instance();
+    const bool caching = cache.enabled();
+    std::string cache_key;
+    if (caching) {
+      cache_key = spec.store_name + '\n' + key;
+      if (spec.sharded) cache_key += '#' + std::to_string(inner);
+      if (auto hit = cache.get(cache_key)) {
+        copy_region(geom, hit->data.get(), out);
+        return;
+      }
+    }
     ByteView raw;
     bool found;
     if (spec.sharded) {
@@ -138,13 +152,17 @@ void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, i
       fill_region(geom, spec.fill.data(), out);
       return;
     }
-    const size_t nbytes = size_t(spec.chunk_nbytes());
     const Collapsed c = collapse_region(geom);
     if (c.outer == 0 && size_t(c.block) == nbytes) {
-      decode_chunk(spec.chain, raw, out + region_dst_offset(geom), nbytes);
+      uint8_t* dst = out + region_dst_offset(geom);
+      decode_chunk(spec.chain, raw, dst, nbytes);
+      if (caching) cache.put(cache_key, dst, nbytes);
     } else {
       uint8_t* scratch = chunk_buffer().reserve(nbytes);
-      decode_chunk(spec.chain, raw, scratch, nbytes);
+      if (caching || !decode_needed_part(spec.chain, raw, geom, scratch, nbytes)) {
+        decode_chunk(spec.chain, raw, scratch, nbytes);
+        if (caching) cache.put(cache_key, scratch, nbytes);
+      }
       copy_region(geom, scratch, out);
       chunk_buffer().shrink_if_above(kKeepScratchBytes);
     }

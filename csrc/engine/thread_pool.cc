@@ -132,11 +132,13 @@ Pool* current_pool() {
 }  // namespace
 
 int default_num_threads() {
+#ifdef __linux__
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
     const int n = CPU_COUNT(&set);
     if (n > 0) return n;
   }
+#endif  // elsewhere (macOS) there is no affinity mask to honour
   const unsigned hw = std::thread::hardware_concurrency();
   return hw ? int(hw) : 1;
 }

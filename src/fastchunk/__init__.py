@@ -23,10 +23,13 @@ __all__ = [
     "SlowCodecWarning",
     "UnsupportedError",
     "__version__",
+    "clear_cache",
+    "get_cache_info",
     "get_num_threads",
     "open",
     "open_array",
     "open_group",
+    "set_cache_size",
     "set_num_threads",
 ]
 
@@ -67,6 +70,39 @@ def get_num_threads() -> int:
     return int(_core.get_num_threads())
 
 
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_bytes(value: int | str) -> int:
+    """An int, or a string such as "512MB" or "2GiB"."""
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a byte count cannot be negative")
+        return value
+    text = str(value).strip().upper().replace(" ", "")
+    number = text.rstrip("KMGTIB")
+    unit = text[len(number):]
+    if unit not in _UNITS or not number:
+        raise ValueError(f"cannot read {value!r} as a byte count (e.g. 512MB, 2GiB)")
+    return int(float(number) * _UNITS[unit])
+
+
+def set_cache_size(nbytes: int | str) -> None:
+    """Byte budget of the decoded-chunk cache shared by all arrays of the
+    process (an LRU; 0, the default, turns it off). Also FASTCHUNK_CACHE_BYTES."""
+    _core.set_cache_size(parse_bytes(nbytes))
+
+
+def get_cache_info() -> dict[str, int]:
+    """capacity, used, hits, misses and evictions of the decoded-chunk cache."""
+    return dict(_core.get_cache_info())
+
+
+def clear_cache() -> None:
+    _core.clear_cache()
+
+
 def _threads_from_env() -> None:
     value = os.environ.get("FASTCHUNK_NUM_THREADS")
     if value:
@@ -77,3 +113,5 @@ def _threads_from_env() -> None:
 
 
 _threads_from_env()
+if os.environ.get("FASTCHUNK_CACHE_BYTES"):
+    set_cache_size(os.environ["FASTCHUNK_CACHE_BYTES"])

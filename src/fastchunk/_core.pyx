@@ -3,7 +3,7 @@
 """The Cython boundary: Python buffers in, pointers out, the GIL released,
 C++ errors mapped to Python exceptions."""
 
-from libc.stdint cimport int64_t, uint8_t, uint32_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
@@ -76,6 +76,10 @@ cdef extern from "api/api.h" namespace "fastchunk":
     ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* inp, size_t in_size,
                                uint8_t* out, size_t out_size) nogil
     ErrorInfo api_crc32c(const uint8_t* data, size_t size, uint32_t* crc) nogil
+    void cache_set_capacity(size_t nbytes) nogil
+    void cache_info(size_t* capacity, size_t* used, uint64_t* hits, uint64_t* misses,
+                    uint64_t* evictions) nogil
+    void cache_clear() nogil
 
 
 # Codec ids understood by the core (csrc/codecs/byte_codecs.h).
@@ -113,6 +117,22 @@ def get_num_threads():
 
 def default_num_threads():
     return c_default_num_threads()
+
+
+def set_cache_size(size_t nbytes):
+    cache_set_capacity(nbytes)
+
+
+def get_cache_info():
+    cdef size_t capacity = 0, used = 0
+    cdef uint64_t hits = 0, misses = 0, evictions = 0
+    cache_info(&capacity, &used, &hits, &misses, &evictions)
+    return {"capacity": capacity, "used": used, "hits": hits, "misses": misses,
+            "evictions": evictions}
+
+
+def clear_cache():
+    cache_clear()
 
 
 def crc32c(data):
