@@ -55,9 +55,9 @@ ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Sel
   return guarded([&] { read_selection(spec, source, sel, out); });
 }
 
-ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel,
+ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel, bool skip_cached,
                           std::vector<std::string>* keys) {
-  return guarded([&] { *keys = needed_keys(spec, sel); });
+  return guarded([&] { *keys = needed_keys(spec, sel, skip_cached); });
 }
 
 ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* in, size_t in_size,

@@ -24,7 +24,7 @@ ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const S
                          uint8_t* out);
 ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Selection& sel,
                           uint8_t* out);
-ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel,
+ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel, bool skip_cached,
                           std::vector<std::string>* keys);
 // Decodes one chunk through a chain, for callers outside the selection path.
 ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* in, size_t in_size,

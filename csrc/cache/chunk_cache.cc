@@ -80,6 +80,11 @@ std::shared_ptr<const CachedChunk> ChunkCache::get(const std::string& key) {
   return it->second->second;
 }
 
+bool ChunkCache::contains(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(*g_mutex);
+  return g_lru->index.count(key) != 0;
+}
+
 void ChunkCache::put(const std::string& key, const uint8_t* data, size_t size) {
   if (size > capacity()) return;
   auto chunk = std::make_shared<CachedChunk>();

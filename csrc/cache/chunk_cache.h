@@ -26,6 +26,7 @@ class ChunkCache {
   void clear();
 
   std::shared_ptr<const CachedChunk> get(const std::string& key);
+  bool contains(const std::string& key) const;  // no effect on recency or stats
   // Copies `size` bytes from `data`; chunks larger than the budget are not kept.
   void put(const std::string& key, const uint8_t* data, size_t size);
 

@@ -13,6 +13,7 @@ enum class ErrorKind : int {
   kIO = 4,           // operating-system read failure
   kMemory = 5,       // allocation refused
   kInternal = 6,
+  kNotFetched = 7,   // a remote object the caller did not provide (evicted from the cache meanwhile)
 };
 
 class Error : public std::runtime_error {

@@ -104,6 +104,12 @@ bool fetch_whole(const ArraySpec& spec, ChunkSource& source, const std::string& 
   return source.get(storage_key(spec, coords, '/'), raw_buffer(), raw);
 }
 
+std::string cache_key_of(const ArraySpec& spec, const std::string& key, int64_t inner) {
+  std::string k = spec.store_name + '\n' + key;
+  if (spec.sharded) k += '#' + std::to_string(inner);
+  return k;
+}
+
 void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, int64_t t,
               uint8_t* out) {
   const ArraySpec& spec = plan.spec;
@@ -129,8 +135,7 @@ void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, i
     const bool caching = cache.enabled();
     std::string cache_key;
     if (caching) {
-      cache_key = spec.store_name + '\n' + key;
-      if (spec.sharded) cache_key += '#' + std::to_string(inner);
+      cache_key = cache_key_of(spec, key, inner);
       if (auto hit = cache.get(cache_key)) {
         copy_region(geom, hit->data.get(), out);
         return;
@@ -174,15 +179,20 @@ void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, i
   }
 }
 
-ShardTable collect_shards(const Plan& plan) {
+// The distinct stored objects the tasks read; with skip_cached, only those
+// holding at least one chunk the decoded-chunk cache does not have.
+ShardTable collect_shards(const Plan& plan, bool skip_cached = false) {
   ShardTable table;
   std::vector<const AxisGroup*> groups;
   std::vector<int64_t> coords;
+  ChunkCache& cache = ChunkCache::instance();
+  skip_cached = skip_cached && cache.enabled();
   for (int64_t t = 0; t < plan.ntasks; ++t) {
     plan.task_groups(t, groups);
     int64_t inner;
     storage_coords(plan.spec, groups, coords, inner);
     std::string key = storage_key(plan.spec, coords.data(), plan.spec.keys.separator);
+    if (skip_cached && cache.contains(cache_key_of(plan.spec, key, inner))) continue;
     if (table.slot.emplace(key, table.keys.size()).second) table.keys.push_back(std::move(key));
   }
   return table;
@@ -211,11 +221,12 @@ void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection&
   parallel_for(plan.ntasks, [&](int64_t t) { run_task(plan, source, shards, t, out); });
 }
 
-std::vector<std::string> needed_keys(const ArraySpec& spec, const Selection& sel) {
+std::vector<std::string> needed_keys(const ArraySpec& spec, const Selection& sel,
+                                     bool skip_cached) {
   for (int64_t c : sel.counts)
     if (c == 0) return {};
   const Plan plan(spec, sel);
-  return collect_shards(plan).keys;
+  return collect_shards(plan, skip_cached).keys;
 }
 
 }  // namespace fastchunk

@@ -20,7 +20,9 @@ struct Selection {
 void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection& sel,
                     uint8_t* out);
 
-// The stored objects (chunk or shard keys) a selection needs, each once.
-std::vector<std::string> needed_keys(const ArraySpec& spec, const Selection& sel);
+// The stored objects (chunk or shard keys) a selection needs, each once;
+// with skip_cached, leaving out those whose chunks are all in the decoded-chunk cache.
+std::vector<std::string> needed_keys(const ArraySpec& spec, const Selection& sel,
+                                     bool skip_cached);
 
 }  // namespace fastchunk

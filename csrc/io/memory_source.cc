@@ -6,17 +6,24 @@
 
 namespace fastchunk {
 
-bool MemorySource::get(const std::string& key, ByteBuffer&, ByteView& view) {
+std::unordered_map<std::string, ByteView>::const_iterator MemorySource::find(
+    const std::string& key) const {
   auto it = objects_.find(key);
-  if (it == objects_.end()) return false;
+  if (it == objects_.end()) throw Error(ErrorKind::kNotFetched, "object '" + key + "' was not fetched");
+  return it;
+}
+
+bool MemorySource::get(const std::string& key, ByteBuffer&, ByteView& view) {
+  auto it = find(key);
+  if (!it->second.data) return false;
   view = it->second;
   return true;
 }
 
 bool MemorySource::get_range(const std::string& key, uint64_t offset, uint64_t length,
                              ByteBuffer&, ByteView& view) {
-  auto it = objects_.find(key);
-  if (it == objects_.end()) return false;
+  auto it = find(key);
+  if (!it->second.data) return false;
   const ByteView all = it->second;
   if (offset > all.size || length > all.size - offset)
     throw_decode("byte range [" + std::to_string(offset) + ", +" + std::to_string(length) +
@@ -27,8 +34,8 @@ bool MemorySource::get_range(const std::string& key, uint64_t offset, uint64_t l
 
 bool MemorySource::get_suffix(const std::string& key, uint64_t length, ByteBuffer&,
                               ByteView& view, uint64_t& object_size) {
-  auto it = objects_.find(key);
-  if (it == objects_.end()) return false;
+  auto it = find(key);
+  if (!it->second.data) return false;
   const ByteView all = it->second;
   object_size = all.size;
   if (length > all.size)

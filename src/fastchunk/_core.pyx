@@ -55,6 +55,7 @@ cdef extern from "engine/reader.h" namespace "fastchunk":
 cdef extern from "io/memory_source.h" namespace "fastchunk":
     cdef cppclass MemorySource:
         void add(const string& key, const uint8_t* data, size_t size)
+        void add_missing(const string& key)
 
 cdef extern from "engine/thread_pool.h" namespace "fastchunk":
     void c_set_num_threads "fastchunk::set_num_threads"(int n) nogil
@@ -71,7 +72,7 @@ cdef extern from "api/api.h" namespace "fastchunk":
                              uint8_t* out) nogil
     ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Selection& sel,
                               uint8_t* out) nogil
-    ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel,
+    ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel, cbool skip_cached,
                               vector[string]* keys) nogil
     ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* inp, size_t in_size,
                                uint8_t* out, size_t out_size) nogil
@@ -80,6 +81,10 @@ cdef extern from "api/api.h" namespace "fastchunk":
     void cache_info(size_t* capacity, size_t* used, uint64_t* hits, uint64_t* misses,
                     uint64_t* evictions) nogil
     void cache_clear() nogil
+
+
+class NotFetched(FastchunkError):
+    """Internal: a remote object was not handed to the core; fetch again."""
 
 
 # Codec ids understood by the core (csrc/codecs/byte_codecs.h).
@@ -98,6 +103,8 @@ cdef raise_error(const ErrorInfo& info):
         raise OSError(message)
     if info.kind == 5:
         raise MemoryError(message)
+    if info.kind == 7:
+        raise NotFetched(message)
     raise FastchunkError(message)
 
 
@@ -228,6 +235,7 @@ cdef class NativeArray:
         else:
             for key, value in objects.items():
                 if value is None:
+                    source.add_missing(key.encode())
                     continue
                 keep.append(value)
                 obj = memoryview(value).cast("B")
@@ -238,15 +246,16 @@ cdef class NativeArray:
         if info.kind:
             raise_error(info)
 
-    def needed_keys(self, list indices):
-        """Keys of the stored objects (chunks or shards) a selection needs."""
+    def needed_keys(self, list indices, cbool skip_cached=False):
+        """Keys of the stored objects (chunks or shards) a selection needs;
+        with skip_cached, not those whose chunks are all in the chunk cache."""
         cdef Selection sel
         cdef list keep = []
         cdef vector[string] keys
         self._selection(indices, &sel, keep)
         cdef ErrorInfo info
         with nogil:
-            info = api_needed_keys(self.spec, sel, &keys)
+            info = api_needed_keys(self.spec, sel, skip_cached, &keys)
         if info.kind:
             raise_error(info)
         return [k.decode() for k in keys]

@@ -24,20 +24,21 @@ class Array:
 
     def _make_native(self, meta: ArrayMeta) -> _core.NativeArray:
         shard = None
-        if meta.shard is not None:
+        fallback = meta.fallback is not None
+        if meta.shard is not None and not fallback:
             shard = {
                 "chunks_per_shard": meta.shard.chunks_per_shard,
                 "index_at_start": meta.shard.index_at_start,
                 "index_codecs": meta.shard.index_codecs,
                 "index_swap_unit": meta.shard.index_swap_unit,
             }
-        fallback = meta.fallback is not None
         return _core.NativeArray(
             store_name=self._store.name,
             root=self._store.local_root,
             array_path=meta.path,
             shape=meta.shape,
-            chunk_shape=meta.chunks,
+            # Sharded fallback arrays decode whole shards in Python.
+            chunk_shape=meta.shard.shard_shape if fallback and meta.shard else meta.chunks,
             itemsize=meta.dtype.itemsize,
             fill=meta.fill_value.tobytes(),
             # Fallback chunks reach the core already decoded, in C order.
@@ -176,8 +177,13 @@ class Array:
         elif self._store.local_root is not None:
             self._native.read_into(indices, buf)
         else:
-            keys = self._native.needed_keys(indices)
-            self._native.read_into(indices, buf, self._fetch(keys))
+            keys = self._native.needed_keys(indices, True)
+            try:
+                self._native.read_into(indices, buf, self._fetch(keys))
+            except _core.NotFetched:
+                # A cached chunk was evicted between planning and reading.
+                keys = self._native.needed_keys(indices, False)
+                self._native.read_into(indices, buf, self._fetch(keys))
 
     def _fetch(self, keys: list[str]) -> dict[str, Any]:
         objects = self._store.get_many(keys)
