@@ -123,10 +123,12 @@ def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayM
     if sep not in (".", "/"):
         raise MetadataError(f"dimension_separator must be '.' or '/', got {sep!r}")
     compressor = zarray.get("compressor")
-    if compressor is not None and not (isinstance(compressor, dict) and "id" in compressor):
+    if compressor is not None and not (
+        isinstance(compressor, dict) and isinstance(compressor.get("id"), str)
+    ):
         raise MetadataError(f"invalid compressor {compressor!r}")
     for f in filters:
-        if not (isinstance(f, dict) and "id" in f):
+        if not (isinstance(f, dict) and isinstance(f.get("id"), str)):
             raise MetadataError(f"invalid filter {f!r}")
 
     names = [f["id"] for f in filters] + ([compressor["id"]] if compressor else [])
@@ -219,7 +221,9 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
                 order = list(range(ndim))
             elif order == "F":
                 order = list(range(ndim))[::-1]
-            if not isinstance(order, list) or sorted(order) != list(range(ndim)):
+            if (not isinstance(order, list)
+                    or not all(type(o) is int for o in order)
+                    or sorted(order) != list(range(ndim))):
                 raise MetadataError(f"{what}: invalid transpose order {order!r}")
             if array_codecs:
                 raise UnsupportedError(f"{what}: transpose after {array_codecs[-1][0]}")
@@ -245,6 +249,9 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
         sharding = config
     elif name in ("vlen-utf8", "vlen-bytes"):
         raise UnsupportedError(f"{what}: codec {name!r} (variable length) is not supported")
+    elif name in _NATIVE_V3_BYTES_CODECS:
+        raise MetadataError(f"{what}: bytes-to-bytes codec {name!r} before an array-to-bytes "
+                            "codec (bytes or sharding_indexed)")
     else:
         raise UnsupportedError(f"{what}: codec {name!r} is not supported")
     bytes_codecs = entries[i + 1 :]
@@ -279,6 +286,8 @@ def _key_encoding(doc: dict[str, Any], what: str) -> tuple[str, str, str]:
     enc = doc.get("chunk_key_encoding") or {"name": "default"}
     name, config = _codec_entry(enc)
     sep = config.get("separator")
+    if sep is not None and not isinstance(sep, str):
+        raise MetadataError(f"{what}: invalid chunk key separator {sep!r}")
     if name == "default":
         sep = sep or "/"
         prefix, zero = "c" + sep, "c"
@@ -343,6 +352,12 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
         inner = _split_v3_chain(cfg.get("codecs"), len(shape), what + " inner codecs")
         if inner.sharding is not None:
             raise UnsupportedError(f"{what}: nested sharding is not supported")
+        if chain.bytes_codecs or chain.array_codecs:
+            outer_names = [n for n, _ in chain.array_codecs + chain.bytes_codecs]
+            raise UnsupportedError(
+                f"{what}: codecs {outer_names} around sharding_indexed (compressing whole "
+                "shards) are not supported; put them inside the sharding codec"
+            )
         chain = inner
         chunks = inner_shape
         names = names + [_codec_entry(c)[0] for c in cfg["codecs"]]
@@ -371,11 +386,10 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
     if native is not None and not chain.array_codecs:
         meta.native_codecs = native
     else:
-        if shard is not None:
-            raise UnsupportedError(
-                f"{what}: codecs {names} inside shards need numcodecs, which is not supported"
-            )
-        from fastchunk._fallback import v3_decoder
+        from fastchunk._fallback import shard_decoder, v3_decoder
 
         meta.fallback, meta.slow_codecs = v3_decoder(chain, dt, chunks)
+        if shard is not None:
+            # The core then sees each shard as one already decoded chunk.
+            meta.fallback = shard_decoder(meta.fallback, shard, chunks, meta.fill_value)
     return meta

@@ -12,6 +12,7 @@ from fastchunk._fallback import warn_slow
 from fastchunk._indexing import normalize_array_index, orthogonalize, shape_result
 from fastchunk._metadata import ArrayMeta
 from fastchunk._store import Store
+from fastchunk.errors import ChunkDecodeError
 
 
 class Array:
@@ -21,6 +22,7 @@ class Array:
         self._store = store
         self._meta = meta
         self._native = self._make_native(meta)
+        self._shard_reader: Any = None
 
     def _make_native(self, meta: ArrayMeta) -> _core.NativeArray:
         shard = None
@@ -143,10 +145,13 @@ class Array:
                 f"axis {axis} is out of bounds for array of dimension {ndim}"
             )
         axis %= ndim
+        kind = np.asarray(indices).dtype.kind
+        if np.size(indices) and kind not in "iub":  # numpy.take: TypeError, not IndexError
+            raise TypeError(f"take() indices must be integers, got an array of kind {kind!r}")
         idx = normalize_array_index(indices, self._meta.shape[axis], axis)
         flat = idx.reshape(-1)
-        axes = [np.arange(n, dtype=np.int64) for n in self._meta.shape]
-        axes[axis] = flat
+        axes = [flat if d == axis else np.arange(n, dtype=np.int64)
+                for d, n in enumerate(self._meta.shape)]
         counts = [a.shape[0] for a in axes]
         shape = self._meta.shape[:axis] + idx.shape + self._meta.shape[axis + 1 :]
         if out is None:
@@ -177,13 +182,21 @@ class Array:
         elif self._store.local_root is not None:
             self._native.read_into(indices, buf)
         else:
-            keys = self._native.needed_keys(indices, True)
             try:
-                self._native.read_into(indices, buf, self._fetch(keys))
+                self._native.read_into(indices, buf, self._fetch_remote(indices, True))
             except _core.NotFetched:
                 # A cached chunk was evicted between planning and reading.
-                keys = self._native.needed_keys(indices, False)
-                self._native.read_into(indices, buf, self._fetch(keys))
+                self._native.read_into(indices, buf, self._fetch_remote(indices, False))
+
+    def _fetch_remote(self, indices: list[np.ndarray], skip_cached: bool) -> dict[str, Any]:
+        if self._meta.shard is not None and hasattr(self._store, "get_ranges"):
+            # Only the shard indexes (cached) and the inner chunks needed.
+            if self._shard_reader is None:
+                from fastchunk._remote_shards import ShardReader
+
+                self._shard_reader = ShardReader(self._store, self._meta)
+            return self._shard_reader.fetch(indices)
+        return self._fetch(self._native.needed_keys(indices, skip_cached))
 
     def _fetch(self, keys: list[str]) -> dict[str, Any]:
         objects = self._store.get_many(keys)
@@ -204,7 +217,13 @@ class Array:
         keys = self._native.needed_keys(indices)
         raw = self._fetch(keys)
         decode = self._meta.fallback
-        return {k: (None if v is None else decode(v)) for k, v in raw.items()}
+        objects: dict[str, Any] = {}
+        for k, v in raw.items():
+            try:
+                objects[k] = None if v is None else decode(v)
+            except ChunkDecodeError as e:
+                raise ChunkDecodeError(f"{self._store.name}: chunk '{k}': {e}") from None
+        return objects
 
 
 def _writable_view(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:

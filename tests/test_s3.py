@@ -1,0 +1,204 @@
+"""Reading over S3 from a real SeaweedFS server on loopback, compared with the
+local read of the same zarr-python stores."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import fastchunk
+
+sys.path.insert(0, os.path.dirname(__file__))
+import s3_server  # noqa: E402
+from s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
+from s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
+
+zarr = pytest.importorskip("zarr")
+
+SHAPE = s3_server.SHAPE
+_data = s3_server.test_data
+
+
+ARRAYS = ["v2", "v3", "v3_sharded", "v3_shard_index_start"]
+
+
+@pytest.mark.parametrize("name", ARRAYS)
+def test_s3_read_matches_local(s3: s3_server.S3Server, s3_stores: dict, name: str) -> None:
+    local_path, url = s3_stores[name]
+    local = fastchunk.open(str(local_path))
+    remote = fastchunk.open(url, storage_options=s3.storage_options())
+    assert remote.shape == local.shape and remote.dtype == local.dtype
+    assert remote.store.local_root is None
+    np.testing.assert_array_equal(remote[...], local[...])
+    np.testing.assert_array_equal(remote[...], _data())
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(SHAPE[0])[:20]
+    np.testing.assert_array_equal(remote.take(idx), local.take(idx))
+    np.testing.assert_array_equal(remote[5:13, 1, 7:44], local[5:13, 1, 7:44])
+    np.testing.assert_array_equal(remote[[3, 3, 40], :, ::-3], local[[3, 3, 40], :, ::-3])
+
+
+def test_s3_group_listing_and_nested_arrays(s3: s3_server.S3Server, s3_stores: dict) -> None:
+    local_path, url = s3_stores["group"]
+    g = fastchunk.open_group(url, storage_options=s3.storage_options())
+    assert g.keys() == fastchunk.open_group(str(local_path)).keys() == ["a", "sub"]
+    np.testing.assert_array_equal(g["a"][...], np.arange(70).reshape(10, 7))
+    np.testing.assert_array_equal(
+        fastchunk.open(url, path="sub/b", storage_options=s3.storage_options())[...],
+        [1, 2, 3, 4, 5],
+    )
+
+
+@pytest.mark.parametrize("name", ["v3_sharded", "v3_shard_index_start"])
+def test_sharded_reads_fetch_only_needed_inner_chunks(
+    s3: s3_server.S3Server, s3_stores: dict, name: str
+) -> None:
+    from fastchunk._remote_shards import ShardReader
+
+    local_path, url = s3_stores[name]
+    remote = fastchunk.open(url, storage_options=s3.storage_options())
+    reader = ShardReader(remote.store, remote._meta)
+    data = _data()
+    rng = np.random.default_rng(7)
+    for _ in range(12):
+        idx = [
+            np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False)).astype(np.int64)
+            for n in SHAPE
+        ]
+        out = np.empty([len(i) for i in idx], dtype="f4")
+        remote._native.read_into(idx, out.reshape(-1).view(np.uint8), reader.fetch(idx))
+        np.testing.assert_array_equal(out, data[np.ix_(*idx)])
+    # One row of one shard: a stand-in far smaller than the shard object.
+    before = reader.requests_made
+    idx = [np.array([20]), np.arange(3), np.arange(10)]
+    objects = reader.fetch(idx)
+    assert len(objects) == 1
+    ((key, blob),) = objects.items()
+    shard_size = (local_path / key).stat().st_size
+    assert blob is not None and len(blob) < shard_size / 4
+    assert reader.requests_made - before <= 3  # the index is cached; inner chunks coalesced
+    out = np.empty((1, 3, 10), dtype="f4")
+    remote._native.read_into(idx, out.reshape(-1).view(np.uint8), objects)
+    np.testing.assert_array_equal(out, data[20:21, :, :10])
+
+
+def test_remote_store_ranges_suffixes_and_listing(s3: s3_server.S3Server, s3_stores: dict) -> None:
+    from fastchunk._remote import RemoteStore
+
+    local_path, _url = s3_stores["v2"]
+    store = RemoteStore(f"s3://{s3.bucket}/stores/v2.zarr", s3.storage_options(concurrency=4))
+    key = "1.0.0"
+    raw = (local_path / key).read_bytes()
+    got = store.get_ranges([(key, 0, 10), (key, 5, 7), ("no/such/key", 0, 3), (".zarray", 1, 4)])
+    assert bytes(got[0]) == raw[:10] and bytes(got[1]) == raw[5:12] and got[2] is None
+    assert bytes(got[3]) == (local_path / ".zarray").read_bytes()[1:5]
+    tail, size = store.get_suffix(key, 8)  # type: ignore[misc]
+    assert bytes(tail) == raw[-8:] and size == len(raw)
+    assert store.get_suffix(key, 0)[1] == len(raw)  # type: ignore[index]
+    assert store.get_suffix("missing", 8) is None
+    listed = dict(store.list_prefix(""))
+    on_disk = {
+        p.relative_to(local_path).as_posix(): p.stat().st_size
+        for p in local_path.rglob("*")
+        if p.is_file()
+    }
+    assert listed == on_disk
+    many = store.get_many([key, "nope", key])
+    assert list(many) == [key, "nope"] and bytes(many[key]) == raw and many["nope"] is None
+    clone = pickle.loads(pickle.dumps(store))
+    assert clone.name == store.name and clone.get(key) == raw
+
+
+def test_wrong_secret_is_a_clean_permission_error(s3: s3_server.S3Server, s3_stores: dict) -> None:
+    _path, url = s3_stores["v3"]
+    bad = "definitely-not-the-secret-1234"
+    with pytest.raises(PermissionError) as info:
+        fastchunk.open(url, storage_options=s3.storage_options(secret=bad, max_retries=1))
+    msg = str(info.value)
+    assert s3.bucket in msg and "key 'stores/v3.zarr/" in msg
+    assert bad not in msg and s3.secret_key not in msg
+    assert "403" in msg
+
+
+def test_anonymous_access_is_refused_cleanly(s3: s3_server.S3Server, s3_stores: dict) -> None:
+    _path, url = s3_stores["v2"]
+    with pytest.raises(PermissionError, match=s3.bucket):
+        fastchunk.open(url, storage_options={"endpoint_url": s3.endpoint, "anon": True})
+
+
+def test_missing_bucket_and_missing_store(s3: s3_server.S3Server) -> None:
+    with pytest.raises(FileNotFoundError, match="no-such-bucket"):
+        fastchunk.open("s3://no-such-bucket/x.zarr", storage_options=s3.storage_options())
+    with pytest.raises(FileNotFoundError, match="nothing/here.zarr"):
+        fastchunk.open(f"s3://{s3.bucket}/nothing/here.zarr", storage_options=s3.storage_options())
+
+
+def test_missing_chunk_reads_as_fill_value(
+    s3: s3_server.S3Server, s3_stores: dict, tmp_path: Path
+) -> None:
+    import obstore
+
+    local_path, _ = s3_stores["v2"]
+    data = _data()
+    s3.upload_dir(local_path, "holes/v2.zarr")
+    obstore.delete(s3.obstore(), "holes/v2.zarr/1.0.1")  # rows 4..7, columns 25..49
+    a = fastchunk.open(f"s3://{s3.bucket}/holes/v2.zarr", storage_options=s3.storage_options())
+    expected = data.copy()
+    expected[4:8, :, 25:50] = a.fill_value
+    assert not np.array_equal(expected, data)
+    np.testing.assert_array_equal(a[...], expected)
+    np.testing.assert_array_equal(a.take([6, 0, 5]), expected[[6, 0, 5]])
+
+
+def test_server_killed_mid_read_gives_clean_error_quickly(tmp_path: Path, s3_stores: dict) -> None:
+    """Its own server, behind a 20 ms proxy so the read is surely in flight
+    when the server dies."""
+    server = s3_server.start_server(tmp_path / "doomed")
+    proxy = s3_server.LatencyProxy(int(server.endpoint.rsplit(":", 1)[1]), 0.02).start()
+    try:
+        local_path, _ = s3_stores["v3"]
+        server.upload_dir(local_path, "v3.zarr")
+        opts = server.storage_options(
+            endpoint_url=proxy.endpoint, concurrency=2, max_retries=2, retry_timeout=5,
+            connect_timeout=2, read_timeout=5,
+        )  # fmt: skip
+        a = fastchunk.open(f"s3://{server.bucket}/v3.zarr", storage_options=opts)
+        result: dict[str, Any] = {}
+
+        def read() -> None:
+            t0 = time.monotonic()
+            try:
+                result["value"] = a[...]  # 24 chunks, 2 at a time, >= 240 ms
+            except BaseException as e:  # noqa: BLE001 - handed to the test thread
+                result["error"] = e
+            result["seconds"] = time.monotonic() - t0
+
+        worker = threading.Thread(target=read, daemon=True)
+        worker.start()
+        time.sleep(0.08)
+        server.stop()
+        worker.join(60)
+        assert not worker.is_alive(), "read hung after the server died"
+        err = result.get("error")
+        assert err is not None, "read finished before the server was killed"
+        assert isinstance(err, fastchunk.FastchunkError) and isinstance(err, OSError)
+        assert server.bucket in str(err) and server.secret_key not in str(err)
+        assert result["seconds"] < 30
+    finally:
+        proxy.stop()
+        server.stop()
+
+
+def test_bad_storage_options_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown storage_options"):
+        fastchunk.open("s3://b/x.zarr", storage_options={"secret_key": "x"})
+    with pytest.raises(ValueError, match="together"):
+        fastchunk.open("s3://b/x.zarr", storage_options={"key": "x"})
