@@ -60,12 +60,17 @@ def v3_dtype(data_type: Any) -> np.dtype:
     if name in _V3_CORE:
         return np.dtype(_V3_CORE[name])
     if name in ("numpy.datetime64", "numpy.timedelta64"):
-        unit = config.get("unit", "generic")
-        scale = int(config.get("scale_factor", 1))
+        unit = config.get("unit", "generic") if isinstance(config, dict) else None
+        scale = config.get("scale_factor", 1) if isinstance(config, dict) else None
+        if not isinstance(unit, str) or type(scale) is not int or scale < 1:
+            raise MetadataError(f"invalid {name} configuration {config!r}")
         code = "M8" if name == "numpy.datetime64" else "m8"
         if unit == "generic":
             return np.dtype(code)
-        return np.dtype(f"{code}[{scale if scale != 1 else ''}{unit}]")
+        try:
+            return np.dtype(f"{code}[{scale if scale != 1 else ''}{unit}]")
+        except TypeError as e:
+            raise MetadataError(f"invalid {name} configuration {config!r}: {e}") from None
     if len(name) > 1 and name[0] == "r" and name[1:].isdigit():
         bits = int(name[1:])
         if bits % 8 or bits == 0:

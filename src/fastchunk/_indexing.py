@@ -96,7 +96,7 @@ def orthogonalize(key: Any, shape: tuple[int, ...]) -> OrthogonalSelection:
     dropped: list[int] = []
     adv_axis = -1
     adv_shape: tuple[int, ...] = ()
-    for axis, (k, n) in enumerate(zip(keys, shape)):
+    for axis, (k, n) in enumerate(zip(keys, shape, strict=True)):
         if isinstance(k, slice):
             start, stop, step = k.indices(n)
             idx = np.arange(start, stop, step, dtype=np.int64)

@@ -320,11 +320,13 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
     if chain.sharding is not None:
         cfg = chain.sharding
         inner_shape = _int_tuple(cfg.get("chunk_shape"), "sharding chunk_shape", 1)
-        if len(inner_shape) != len(shape) or any(o % c for o, c in zip(outer, inner_shape)):
+        if len(inner_shape) != len(shape) or any(
+            o % c for o, c in zip(outer, inner_shape, strict=True)
+        ):
             raise MetadataError(
                 f"{what}: shard shape {outer} is not a multiple of inner chunks {inner_shape}"
             )
-        per = tuple(o // c for o, c in zip(outer, inner_shape))
+        per = tuple(o // c for o, c in zip(outer, inner_shape, strict=True))
         if math.prod(per) > 2**32:
             raise MetadataError(f"{what}: shards of more than 2^32 chunks are not supported")
         index_chain = _split_v3_chain(

@@ -15,7 +15,7 @@ from fastchunk._metadata import (
 )
 from fastchunk._store import Store
 from fastchunk.array import Array
-from fastchunk.errors import MetadataError
+from fastchunk.errors import MetadataError, UnsupportedError
 
 
 def _join(path: str, name: str) -> str:
@@ -36,6 +36,16 @@ class _Metadata:
             meta = doc.get("metadata")
             if isinstance(meta, dict):
                 self.consolidated = meta
+        else:
+            # Inline v3 consolidated metadata lives in the root zarr.json: load it
+            # even when a node below the root is opened first.
+            root = store.get("zarr.json")
+            if root is not None:
+                doc = load_json(root, f"{store.name}/zarr.json")
+                cm = doc.get("consolidated_metadata")
+                if doc.get("node_type") == "group" and isinstance(cm, dict):
+                    if isinstance(cm.get("metadata"), dict):
+                        self.v3_consolidated = cm["metadata"]
 
     def doc(self, key: str) -> bytes | None:
         if self.consolidated is not None and key in self.consolidated:
@@ -48,6 +58,9 @@ class _Metadata:
         prefix = path + "/" if path else ""
         if self.v3_consolidated is not None and path in self.v3_consolidated:
             doc = self.v3_consolidated[path]
+            if not isinstance(doc, dict):
+                raise MetadataError(f"{self.store.name}: consolidated metadata of {path!r} "
+                                    "is not a JSON object")
             return doc.get("node_type", ""), 3, doc, doc.get("attributes") or {}
         raw = self.doc(prefix + "zarr.json")
         if raw is not None:
@@ -81,10 +94,11 @@ class _Metadata:
             if fmt == 2:
                 return parse_v2(doc, attrs, prefix)
             return parse_v3(doc, prefix, what=where + "zarr.json")
-        except MetadataError as e:
+        except (MetadataError, UnsupportedError) as e:
             if str(e).startswith(self.store.name):
                 raise
-            raise type(e)(f"{where}: {e}") from None
+            doc_name = ".zarray" if fmt == 2 else "zarr.json"
+            raise type(e)(f"{where}{doc_name}: {e}") from None
 
 
 class Group:

@@ -1,0 +1,795 @@
+"""`fastchunk rechunk`: offline transposition and re-encoding of zarr arrays.
+
+Destination objects (chunks, or shards of inner chunks) are produced in groups
+whose decoded source region fits the memory budget. Each group is read from
+the source with fastchunk, cut into chunks and encoded by the C++ core on its
+thread pool, and every object is written under a temporary name and renamed
+into place, so an interrupted run leaves only whole objects behind. A rerun
+skips the objects that exist. The zarr metadata is written last: until it is
+there, the destination holds a marker file describing the run instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+import fastchunk
+from fastchunk import _core, _dtypes
+from fastchunk._progress import Progress
+from fastchunk.array import Array
+from fastchunk.errors import UnsupportedError
+from fastchunk.group import Group
+
+MARKER = ".fastchunk-rechunk.json"
+_PARTIAL = ".partial-"
+# Decoded slab + its encoded objects (sharded objects are assembled from
+# encoded inner chunks: compressed bytes twice) per byte of slab.
+_SLAB_FACTOR = 2.2
+
+# ---------------------------------------------------------------- parsing
+
+_UNITS = {"": 1, "B": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+
+
+def parse_memory(text: str | int) -> int:
+    """'2GB', '512MiB', '1e9', 1000000 -> bytes."""
+    if isinstance(text, int):
+        return text
+    m = re.fullmatch(r"\s*([0-9.eE+]+)\s*([KMGT]?)(I?B?)\s*", str(text).upper())
+    if not m:
+        raise ValueError(f"invalid memory size {text!r} (use e.g. 2GB, 512MB, 1GiB)")
+    value = float(m.group(1))
+    unit = m.group(2)
+    scale = _UNITS[unit] if "I" not in m.group(3) else 1024 ** " KMGT".index(unit or " ")
+    return int(value * scale)
+
+
+def parse_shape(text: str | Sequence[int] | None) -> tuple[int, ...] | None:
+    """'1,-1,8' -> (1, -1, 8); -1 means the whole axis."""
+    if text is None:
+        return None
+    if isinstance(text, str):
+        try:
+            values = tuple(int(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise ValueError(f"invalid shape {text!r}: use integers separated by commas") from None
+    else:
+        values = tuple(int(v) for v in text)
+    for v in values:
+        if v == 0 or v < -1:
+            raise ValueError(f"invalid shape {text!r}: entries must be positive or -1")
+    return values
+
+
+_BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "zstd", "zlib")
+_SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2, "0": 0, "1": 1, "2": 2}
+_SHUFFLE_NAMES = ["noshuffle", "shuffle", "bitshuffle"]
+
+
+@dataclass(frozen=True)
+class Codec:
+    """One destination compressor (none, zstd, blosc, gzip, zlib, lz4)."""
+
+    name: str
+    level: int = 0
+    cname: str = ""
+    shuffle: int = 0
+
+    @property
+    def text(self) -> str:
+        if self.name == "none":
+            return "none"
+        if self.name == "blosc":
+            return f"blosc:{self.cname}:{self.level}:{_SHUFFLE_NAMES[self.shuffle]}"
+        return f"{self.name}:{self.level}"
+
+    def steps(self) -> list[dict[str, Any]]:
+        if self.name == "none":
+            return []
+        return [
+            {"codec": self.name, "level": self.level, "shuffle": self.shuffle, "cname": self.cname}
+        ]
+
+    def v2_compressor(self) -> dict[str, Any] | None:
+        if self.name == "none":
+            return None
+        if self.name == "blosc":
+            return {
+                "id": "blosc",
+                "cname": self.cname,
+                "clevel": self.level,
+                "shuffle": self.shuffle,
+                "blocksize": 0,
+            }
+        if self.name == "lz4":
+            return {"id": "lz4", "acceleration": self.level}
+        return {"id": self.name, "level": self.level}
+
+    def v3_codecs(self, itemsize: int) -> list[dict[str, Any]]:
+        if self.name == "none":
+            return []
+        if self.name == "zstd":
+            return [{"name": "zstd", "configuration": {"level": self.level, "checksum": False}}]
+        if self.name == "blosc":
+            return [
+                {
+                    "name": "blosc",
+                    "configuration": {
+                        "cname": self.cname,
+                        "clevel": self.level,
+                        "shuffle": _SHUFFLE_NAMES[self.shuffle],
+                        "typesize": itemsize,
+                        "blocksize": 0,
+                    },
+                }
+            ]
+        if self.name == "gzip":
+            return [{"name": "gzip", "configuration": {"level": self.level}}]
+        if self.name == "zlib":
+            return [{"name": "numcodecs.zlib", "configuration": {"level": self.level}}]
+        return [{"name": "numcodecs.lz4", "configuration": {"acceleration": self.level}}]
+
+
+def parse_codec(text: str) -> Codec:
+    """zstd[:LEVEL] | blosc[:CNAME[:LEVEL[:SHUFFLE]]] | gzip[:LEVEL] | zlib[:LEVEL]
+    | lz4[:ACCELERATION] | none."""
+    parts = [p.strip() for p in text.strip().lower().split(":")]
+    name, args = parts[0], parts[1:]
+
+    def level(default: int, lo: int, hi: int, index: int = 0) -> int:
+        if len(args) <= index or args[index] == "":
+            return default
+        try:
+            value = int(args[index])
+        except ValueError:
+            raise ValueError(f"codec {text!r}: level {args[index]!r} is not an integer") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"codec {text!r}: level must be in {lo}..{hi}")
+        return value
+
+    if name == "none" and not args:
+        return Codec("none")
+    if name == "zstd" and len(args) <= 1:
+        return Codec("zstd", level(3, -131072, 22))
+    if name in ("gzip", "zlib") and len(args) <= 1:
+        return Codec(name, level(5, 0, 9))
+    if name == "lz4" and len(args) <= 1:
+        return Codec("lz4", level(1, 1, 65537))
+    if name == "blosc" and len(args) <= 3:
+        cname = args[0] if args and args[0] else "lz4"
+        if cname not in _BLOSC_CNAMES:
+            raise ValueError(f"codec {text!r}: blosc compressor must be one of {_BLOSC_CNAMES}")
+        shuffle = args[2] if len(args) > 2 else "shuffle"
+        if shuffle not in _SHUFFLES:
+            raise ValueError(f"codec {text!r}: shuffle must be noshuffle, shuffle or bitshuffle")
+        return Codec("blosc", level(5, 0, 9, 1), cname, _SHUFFLES[shuffle])
+    raise ValueError(
+        f"invalid codec {text!r}: use zstd:LEVEL, blosc:CNAME:LEVEL:SHUFFLE, gzip:LEVEL, "
+        "zlib:LEVEL, lz4[:ACCELERATION] or none"
+    )
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def _float_json(x: float) -> Any:
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return float(x)
+
+
+def fill_json(fill: np.ndarray) -> Any:
+    """A 0-d array's value as zarr metadata writes fill values."""
+    dt = fill.dtype
+    value = fill[()]
+    if dt.kind == "f":
+        return _float_json(float(value))
+    if dt.kind == "c":
+        return [_float_json(float(value.real)), _float_json(float(value.imag))]
+    if dt.kind == "b":
+        return bool(value)
+    if dt.kind in "iu":
+        return int(value)
+    if dt.kind in "mM":
+        return int(fill.view("i8")[()])
+    raise UnsupportedError(f"rechunk: fill value of dtype {dt} cannot be written")
+
+
+def _v2_dtype(dt: np.dtype) -> str:
+    return dt.newbyteorder("<").str if dt.itemsize > 1 and dt.kind != "V" else dt.str
+
+
+def _v3_data_type(dt: np.dtype) -> Any:
+    if dt.kind == "b":
+        return "bool"
+    if dt.kind in "iufc":
+        return dt.name
+    if dt.kind in "mM":
+        unit, count = np.datetime_data(dt)
+        name = "numpy.datetime64" if dt.kind == "M" else "numpy.timedelta64"
+        return {"name": name, "configuration": {"unit": unit, "scale_factor": int(count)}}
+    raise UnsupportedError(f"rechunk: dtype {dt} cannot be written as zarr v3")
+
+
+@dataclass
+class Target:
+    """One array to write: where it comes from, where it goes, how it is encoded."""
+
+    src_path: str
+    dst_path: str
+    shape: tuple[int, ...]
+    dtype: str
+    chunks: tuple[int, ...]  # encode unit (inner chunk when sharded)
+    shards: tuple[int, ...] | None
+    codec: Codec
+    zarr_format: int
+    fill: bytes
+    attrs: dict[str, Any]
+    dimension_names: list[Any] | None
+    src_chunks: tuple[int, ...]
+    group_shape: tuple[int, ...] = ()
+    note: str = ""
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype)
+
+    @property
+    def object_shape(self) -> tuple[int, ...]:
+        return self.shards or self.chunks
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        return tuple(-(-s // o) for s, o in zip(self.shape, self.object_shape, strict=False))
+
+    @property
+    def nobjects(self) -> int:
+        return math.prod(self.grid)
+
+    def identity(self) -> dict[str, Any]:
+        """What a resumed run must agree on."""
+        return {
+            "src_path": self.src_path,
+            "dst_path": self.dst_path,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "chunks": list(self.chunks),
+            "shards": list(self.shards) if self.shards else None,
+            "codec": self.codec.text,
+            "zarr_format": self.zarr_format,
+        }
+
+    def key(self, coords: Sequence[int]) -> str:
+        prefix = self.dst_path + "/" if self.dst_path else ""
+        if self.zarr_format == 2:
+            return prefix + (".".join(str(c) for c in coords) if coords else "0")
+        return prefix + ("c/" + "/".join(str(c) for c in coords) if coords else "c")
+
+    def metadata(self) -> dict[str, bytes]:
+        """Metadata documents of the array (key -> JSON bytes)."""
+        dt = self.np_dtype
+        fill = fill_json(np.frombuffer(self.fill, dtype=dt).reshape(()))
+        prefix = self.dst_path + "/" if self.dst_path else ""
+        if self.zarr_format == 2:
+            zarray = {
+                "zarr_format": 2,
+                "shape": list(self.shape),
+                "chunks": list(self.chunks),
+                "dtype": _v2_dtype(dt),
+                "compressor": self.codec.v2_compressor(),
+                "fill_value": fill,
+                "order": "C",
+                "filters": None,
+                "dimension_separator": ".",
+            }
+            docs = {prefix + ".zarray": _dumps(zarray)}
+            if self.attrs:
+                docs[prefix + ".zattrs"] = _dumps(self.attrs)
+            return docs
+        bytes_codec: dict[str, Any] = {"name": "bytes", "configuration": {}}
+        if dt.itemsize > 1:
+            bytes_codec["configuration"] = {"endian": "little"}
+        chain = [bytes_codec] + self.codec.v3_codecs(dt.itemsize)
+        if self.shards:
+            chain = [
+                {
+                    "name": "sharding_indexed",
+                    "configuration": {
+                        "chunk_shape": list(self.chunks),
+                        "codecs": chain,
+                        "index_codecs": [
+                            {"name": "bytes", "configuration": {"endian": "little"}},
+                            {"name": "crc32c"},
+                        ],
+                        "index_location": "end",
+                    },
+                }
+            ]
+        doc: dict[str, Any] = {
+            "zarr_format": 3,
+            "node_type": "array",
+            "shape": list(self.shape),
+            "data_type": _v3_data_type(dt),
+            "chunk_grid": {
+                "name": "regular",
+                "configuration": {"chunk_shape": list(self.object_shape)},
+            },
+            "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+            "fill_value": fill,
+            "codecs": chain,
+            "attributes": self.attrs,
+        }
+        if self.dimension_names is not None:
+            doc["dimension_names"] = self.dimension_names
+        return {prefix + "zarr.json": _dumps(doc)}
+
+
+def _dumps(doc: Any) -> bytes:
+    return (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode()
+
+
+def group_metadata(path: str, zarr_format: int, attrs: dict[str, Any]) -> dict[str, bytes]:
+    prefix = path + "/" if path else ""
+    if zarr_format == 2:
+        docs = {prefix + ".zgroup": _dumps({"zarr_format": 2})}
+        if attrs:
+            docs[prefix + ".zattrs"] = _dumps(attrs)
+        return docs
+    return {
+        prefix + "zarr.json": _dumps({"zarr_format": 3, "node_type": "group", "attributes": attrs})
+    }
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _resolve(spec: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(max(1, s) if c == -1 else c for c, s in zip(spec, shape, strict=False))
+
+
+def make_target(
+    array: Array,
+    dst_path: str,
+    chunks: tuple[int, ...] | None,
+    shards: tuple[int, ...] | None,
+    codec: Codec,
+    zarr_format: int | None,
+) -> Target:
+    fmt = zarr_format or array.zarr_format
+    if fmt not in (2, 3):
+        raise ValueError(f"zarr format must be 2 or 3, got {fmt}")
+    shape = tuple(array.shape)
+    note = ""
+    if chunks is not None and len(chunks) == len(shape):
+        new_chunks = _resolve(chunks, shape)
+    else:
+        if chunks is not None:
+            note = f"rank {len(shape)} differs from --chunks: chunks kept"
+        new_chunks = tuple(array.chunks)
+    new_shards = None
+    if shards is not None:
+        if len(shards) == len(shape):
+            new_shards = _resolve(shards, shape)
+            bad = [(s, c) for s, c in zip(new_shards, new_chunks, strict=False) if s % c]
+            if bad:
+                raise ValueError(
+                    f"{array.path or 'array'}: shards {new_shards} are not a multiple of "
+                    f"chunks {new_chunks}"
+                )
+        else:
+            note = (note + "; " if note else "") + "rank differs from --shards: not sharded"
+    if new_shards is not None and fmt == 2:
+        raise UnsupportedError("sharding needs zarr format 3 (--format 3)")
+    dt = np.dtype(array.dtype)
+    fill = np.asarray(array.fill_value, dtype=dt).reshape(())
+    fill_json(fill)  # fail early on a fill value that cannot be written
+    if fmt == 3:
+        _v3_data_type(dt)
+    dims = getattr(array._meta, "dimension_names", None) if fmt == 3 else None
+    return Target(
+        src_path=array.path,
+        dst_path=dst_path,
+        shape=shape,
+        dtype=dt.str,
+        chunks=new_chunks,
+        shards=new_shards,
+        codec=codec,
+        zarr_format=fmt,
+        fill=fill.tobytes(),
+        attrs=dict(array.attrs),
+        dimension_names=dims,
+        src_chunks=tuple(array.chunks),
+        note=note,
+    )
+
+
+def _axis_decode_units(size: int, length: int, src_chunk: int) -> int:
+    """Source chunks along one axis decoded over all groups of `length` items."""
+    if size == 0:
+        return 0
+    starts = np.arange(0, size, length, dtype=np.int64)
+    ends = np.minimum(starts + length, size)
+    return int(((ends - 1) // src_chunk - starts // src_chunk + 1).sum())
+
+
+def plan_group_shape(
+    shape: Sequence[int],
+    object_shape: Sequence[int],
+    src_chunks: Sequence[int],
+    itemsize: int,
+    budget: int,
+    threads: int,
+    chunk_shape: Sequence[int] | None = None,
+) -> tuple[int, ...]:
+    """Objects per group along each axis: the group whose decoded source
+    region fits `budget` and that decodes the fewest source bytes overall."""
+    nd = len(shape)
+    grid = [-(-s // o) for s, o in zip(shape, object_shape, strict=False)]
+    if nd == 0 or 0 in grid:
+        return tuple(1 for _ in shape)
+    # Per thread: one decoded source chunk and one destination chunk in scratch.
+    chunk_bytes = math.prod(chunk_shape or object_shape) * itemsize
+    fixed = threads * (math.prod(src_chunks) * itemsize + chunk_bytes)
+    avail = budget - fixed
+
+    def slab_bytes(g: Sequence[int]) -> float:
+        return math.prod(min(k * o, s) for k, o, s in zip(g, object_shape, shape, strict=False)) * (
+            itemsize * _SLAB_FACTOR
+        )
+
+    if slab_bytes([1] * nd) > avail:
+        need = slab_bytes([1] * nd) + fixed
+        raise MemoryError(
+            f"the memory budget ({budget:,} bytes) is smaller than what one destination "
+            f"object needs (about {int(need):,} bytes with {threads} threads): "
+            "raise --memory or choose smaller chunks/shards"
+        )
+    cache: dict[tuple[int, int], int] = {}
+
+    def cost(g: Sequence[int]) -> tuple[int, int]:
+        total = 1
+        for d in range(nd):
+            length = g[d] * object_shape[d]
+            if (d, length) not in cache:
+                cache[(d, length)] = _axis_decode_units(shape[d], length, src_chunks[d])
+            total *= cache[(d, length)]
+        return total, math.prod(-(-n // k) for n, k in zip(grid, g, strict=False))
+
+    orders = (
+        list(itertools.permutations(range(nd)))
+        if nd <= 5
+        else [tuple(range(nd))[::-1], tuple(range(nd))]
+    )
+    best: tuple[tuple[int, int], tuple[int, ...]] | None = None
+    for order in orders:
+        g = [1] * nd
+        for ax in order:
+            lo, hi = 1, grid[ax]
+            while lo < hi:  # largest count along ax that still fits
+                mid = (lo + hi + 1) // 2
+                trial = list(g)
+                trial[ax] = mid
+                if slab_bytes(trial) <= avail:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            g[ax] = lo
+            if lo < grid[ax]:
+                break
+        c = cost(g)
+        if best is None or c < best[0]:
+            best = (c, tuple(g))
+    assert best is not None
+    return best[1]
+
+
+def group_objects(target: Target, index: int) -> list[tuple[int, ...]]:
+    """Grid coordinates of the objects of group `index` (C order over groups)."""
+    grid = target.grid
+    gshape = target.group_shape
+    ggrid = [-(-n // k) for n, k in zip(grid, gshape, strict=False)]
+    gcoords = np.unravel_index(index, ggrid) if ggrid else ()
+    ranges = [
+        range(int(c) * k, min((int(c) + 1) * k, n))
+        for c, k, n in zip(gcoords, gshape, grid, strict=False)
+    ]
+    return [tuple(c) for c in itertools.product(*ranges)]
+
+
+def ngroups(target: Target) -> int:
+    return math.prod(-(-n // k) for n, k in zip(target.grid, target.group_shape, strict=False))
+
+
+# ---------------------------------------------------------------- running
+
+_sources: dict[tuple[str, str], Array] = {}
+_sources_lock = threading.Lock()
+_written_in_process = 0
+
+
+def _source_array(src: str, path: str, storage_options: dict[str, Any] | None) -> Array:
+    key = (src, path)
+    with _sources_lock:
+        if key not in _sources:
+            _sources[key] = fastchunk.open_array(src, path or None, storage_options)
+        return _sources[key]
+
+
+def _write_object(dst_root: str, key: str, data: bytes) -> None:
+    global _written_in_process
+    path = os.path.join(dst_root, *key.split("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = os.path.join(
+        os.path.dirname(path),
+        f".{os.path.basename(path)}{_PARTIAL}{os.getpid()}-{threading.get_ident()}",
+    )
+    stop_after = os.environ.get("_FASTCHUNK_RECHUNK_STOP_AFTER")  # test hook: simulate a kill
+    with open(tmp, "wb") as f:
+        if stop_after is not None and _written_in_process >= int(stop_after):
+            f.write(data[: len(data) // 2])
+            f.flush()
+            os._exit(75)
+        f.write(data)
+    os.replace(tmp, path)
+    _written_in_process += 1
+
+
+def run_group(
+    src: str,
+    storage_options: dict[str, Any] | None,
+    target: Target,
+    index: int,
+    dst_root: str,
+) -> tuple[int, int]:
+    """Produces the objects of one group that do not exist yet.
+    Returns (written, skipped)."""
+    objects = group_objects(target, index)
+    todo = [c for c in objects if not os.path.exists(os.path.join(dst_root, target.key(c)))]
+    if not todo:
+        return 0, len(objects)
+    array = _source_array(src, target.src_path, storage_options)
+    obj = target.object_shape
+    nd = len(target.shape)
+    lo = [min(c[d] for c in todo) * obj[d] for d in range(nd)]
+    hi = [min((max(c[d] for c in todo) + 1) * obj[d], target.shape[d]) for d in range(nd)]
+    slab = np.empty([h - s for s, h in zip(lo, hi, strict=False)], dtype=target.np_dtype)
+    if nd == 0:
+        slab[()] = array[()]
+    else:
+        array.read_orthogonal(
+            [np.arange(s, h, dtype=np.int64) for s, h in zip(lo, hi, strict=False)], slab
+        )
+    dt = target.np_dtype
+    request = {
+        "array_shape": target.shape,
+        "slab_origin": lo,
+        "chunk_shape": target.chunks,
+        "fill": target.fill,
+        "steps": target.codec.steps(),
+        "swap_unit": _dtypes.swap_unit(dt.newbyteorder("<")) if dt.itemsize > 1 else 0,
+        "chunks_per_shard": (
+            [s // c for s, c in zip(target.shards, target.chunks, strict=False)]
+            if target.shards
+            else None
+        ),
+        "object_coords": todo,
+    }
+    encoded = _core.encode_objects(request, slab)
+    del slab
+    for coords, data in zip(todo, encoded, strict=False):
+        _write_object(dst_root, target.key(coords), data)
+    return len(todo), len(objects) - len(todo)
+
+
+def _clean_partials(dst_root: str) -> None:
+    for dirpath, _dirs, files in os.walk(dst_root):
+        for name in files:
+            if name.startswith(".") and _PARTIAL in name:
+                os.remove(os.path.join(dirpath, name))
+
+
+def _check_destination(dst_root: str, identity: dict[str, Any]) -> bool:
+    """Prepares `dst_root`; True when an unfinished run of the same rechunk is resumed."""
+    marker = os.path.join(dst_root, MARKER)
+    if os.path.exists(marker):
+        with open(marker) as f:
+            previous = json.load(f)
+        if previous != identity:
+            raise FileExistsError(
+                f"{dst_root} holds an unfinished rechunk with other parameters "
+                f"({previous}); remove it or rerun with the same parameters"
+            )
+        _clean_partials(dst_root)
+        return True
+    if os.path.isdir(dst_root) and os.listdir(dst_root):
+        raise FileExistsError(f"{dst_root} exists and is not an unfinished fastchunk rechunk")
+    os.makedirs(dst_root, exist_ok=True)
+    with open(marker, "w") as f:
+        json.dump(identity, f, indent=2)
+    return False
+
+
+@dataclass
+class _Plan:
+    targets: list[Target]
+    groups: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+
+
+def _walk_groups(group: Group, path: str) -> Iterator[tuple[str, Group]]:
+    yield path, group
+    for name, sub in group.groups():
+        yield from _walk_groups(sub, f"{path}/{name}" if path else name)
+
+
+def rechunk(
+    src: str,
+    dst: str,
+    chunks: str | Sequence[int] | None,
+    shards: str | Sequence[int] | None = None,
+    codec: str = "zstd:3",
+    zarr_format: int | None = None,
+    memory: str | int = "2GB",
+    dask: str | None = None,
+    path: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Rewrites the array (or every array of the group) at `src` into `dst`
+    with new chunks, shards, codec and format. Returns a summary."""
+    t0 = time.monotonic()
+    if str(dst).startswith(("s3://", "http://", "https://")):
+        raise UnsupportedError("rechunk writes to a local (or shared) directory, not to a URL")
+    src = os.fspath(src) if isinstance(src, os.PathLike) else src
+    if "://" not in src:
+        src = os.path.abspath(src)  # Dask workers may run elsewhere than this directory
+    dst_root = os.path.abspath(os.fspath(dst))
+    chunk_spec = parse_shape(chunks)
+    shard_spec = parse_shape(shards)
+    the_codec = parse_codec(codec)
+    budget = parse_memory(memory)
+    node = fastchunk.open(src, path, storage_options)
+    targets: list[Target] = []
+    groups_meta: dict[str, bytes] = {}
+    if isinstance(node, Array):
+        targets.append(make_target(node, "", chunk_spec, shard_spec, the_codec, zarr_format))
+    else:
+        fmt = zarr_format or node.zarr_format
+        for gpath, grp in _walk_groups(node, ""):
+            groups_meta.update(group_metadata(gpath, fmt, dict(grp.attrs)))
+        for apath, arr in node.walk_arrays():
+            targets.append(make_target(arr, apath, chunk_spec, shard_spec, the_codec, zarr_format))
+    threads = fastchunk.get_num_threads()
+    # The decoded-chunk cache (off by default) lives inside the same budget.
+    budget -= int(fastchunk.get_cache_info().get("capacity", 0))
+    for t in targets:
+        t.group_shape = plan_group_shape(
+            t.shape,
+            t.object_shape,
+            t.src_chunks,
+            t.np_dtype.itemsize,
+            budget,
+            threads,
+            t.chunks,
+        )
+    identity = {
+        "version": 1,
+        "source": str(src),
+        "path": path,
+        "arrays": [t.identity() for t in targets],
+    }
+    resumed = _check_destination(dst_root, identity)
+
+    tasks = [(t, i) for t in targets for i in range(ngroups(t))]
+    total = sum(t.nobjects for t in targets)
+    counts = {t.dst_path: [0, 0] for t in targets}
+    with Progress(total, desc="rechunk", unit="obj", enabled=progress) as bar:
+        if dask:
+            _run_dask(dask, src, storage_options, tasks, dst_root, counts, bar)
+        else:
+            for t, i in tasks:
+                written, skipped = run_group(src, storage_options, t, i, dst_root)
+                counts[t.dst_path][0] += written
+                counts[t.dst_path][1] += skipped
+                bar.update(written + skipped)
+
+    docs = dict(groups_meta)
+    for t in targets:
+        docs.update(t.metadata())
+    for key, data in docs.items():
+        _write_object_plain(dst_root, key, data)
+    os.remove(os.path.join(dst_root, MARKER))
+    return {
+        "source": str(src),
+        "destination": dst_root,
+        "resumed": resumed,
+        "seconds": time.monotonic() - t0,
+        "arrays": {
+            t.dst_path or "/": {
+                "shape": list(t.shape),
+                "chunks": list(t.chunks),
+                "shards": list(t.shards) if t.shards else None,
+                "codec": t.codec.text,
+                "zarr_format": t.zarr_format,
+                "objects": t.nobjects,
+                "written": counts[t.dst_path][0],
+                "skipped": counts[t.dst_path][1],
+                "groups": ngroups(t),
+                "group_shape": list(t.group_shape),
+                "note": t.note,
+            }
+            for t in targets
+        },
+    }
+
+
+def _write_object_plain(dst_root: str, key: str, data: bytes) -> None:
+    path = os.path.join(dst_root, *key.split("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".partial"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _dask_task(
+    src: str,
+    storage_options: dict[str, Any] | None,
+    target: dict[str, Any],
+    index: int,
+    dst_root: str,
+) -> tuple[int, int]:
+    return run_group(src, storage_options, _target_from_dict(target), index, dst_root)
+
+
+def _target_from_dict(d: dict[str, Any]) -> Target:
+    d = dict(d)
+    d["codec"] = Codec(**d["codec"])
+    for k in ("shape", "chunks", "src_chunks", "group_shape"):
+        d[k] = tuple(d[k])
+    d["shards"] = tuple(d["shards"]) if d["shards"] else None
+    return Target(**d)
+
+
+def _run_dask(
+    address: str,
+    src: str,
+    storage_options: dict[str, Any] | None,
+    tasks: list[tuple[Target, int]],
+    dst_root: str,
+    counts: dict[str, list[int]],
+    bar: Progress,
+) -> None:
+    """One Dask task per group of destination objects; workers read the source
+    themselves and write into `dst_root` (a directory every worker sees)."""
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise UnsupportedError(
+            "--dask needs dask[distributed]: pip install 'dask[distributed]'"
+        ) from None
+    with Client(address) as client:
+        as_dicts = {id(t): asdict(t) for t, _ in tasks}
+        futures = {}
+        for t, i in tasks:
+            fut = client.submit(
+                _dask_task, src, storage_options, as_dicts[id(t)], i, dst_root, pure=False
+            )
+            futures[fut] = t.dst_path
+        for fut in as_completed(list(futures)):
+            written, skipped = fut.result()
+            counts[futures[fut]][0] += written
+            counts[futures[fut]][1] += skipped
+            bar.update(written + skipped)

@@ -1,0 +1,210 @@
+"""The `fastchunk` command: info, bench and rechunk."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import fastchunk
+from fastchunk.errors import FastchunkError
+
+_EPILOG_INFO = """\
+JSON keys of an array report: shape, dtype, chunks (the inner chunk shape when
+sharded), shards, codecs, fill_value, nbytes (decoded), nbytes_stored (bytes of
+all stored objects of the array, metadata included), nobjects, grid_unit
+("chunk", or "shard" for sharded arrays: nchunks, nchunks_stored, nmissing and
+missing_chunks then count shards, the stored objects), nchunks, nchunks_stored,
+nmissing, missing_chunks (the first grid coordinates missing), ratio
+(nbytes / nbytes_stored); with --axis: access; with --scan: nan_count, min, max,
+mean and, with --var-axis, per_index. A group prints {"arrays": {path: report}}.
+"""
+
+
+def _storage_options(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"--storage-options must be a JSON object: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError("--storage-options must be a JSON object")
+    return value
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from fastchunk._info import format_report, store_report
+
+    if args.batch is not None and args.axis is None:
+        raise ValueError("--batch needs --axis")
+    if args.var_axis is not None and not args.scan:
+        raise ValueError("--var-axis needs --scan")
+    node = fastchunk.open(args.store, args.path, _storage_options(args.storage_options))
+    report = store_report(
+        node,
+        axis=args.axis,
+        batch=args.batch,
+        scan=args.scan,
+        var_axis=args.var_axis,
+        progress=None,
+    )
+    if args.json:
+        print(json.dumps(report, allow_nan=False))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from fastchunk._bench import format_bench, plot_bench, run_bench
+
+    result = run_bench(
+        args.store,
+        path=args.path,
+        axis=args.axis,
+        batch=args.batch,
+        threads=args.threads,
+        batches=args.batches,
+        readers=args.readers.split(",") if args.readers else None,
+        storage_options=_storage_options(args.storage_options),
+    )
+    if args.json:
+        print(json.dumps(result, allow_nan=False))
+    else:
+        print(format_bench(result))
+    if args.plot:
+        plot_bench(result, args.plot)
+        if not args.json:
+            print(f"chart written to {args.plot}")
+    return 0
+
+
+def _cmd_rechunk(args: argparse.Namespace) -> int:
+    from fastchunk._rechunk import rechunk
+
+    if args.threads:
+        fastchunk.set_num_threads(args.threads)
+    summary = rechunk(
+        args.src,
+        args.dst,
+        chunks=args.chunks,
+        shards=args.shards,
+        codec=args.codec,
+        zarr_format=args.format,
+        memory=args.memory,
+        dask=args.dask,
+        path=args.path,
+        storage_options=_storage_options(args.storage_options),
+        progress=False if args.quiet else None,
+    )
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    verb = "resumed" if summary["resumed"] else "wrote"
+    print(f"{verb} {summary['destination']} in {summary['seconds']:.1f} s")
+    for name, a in summary["arrays"].items():
+        shards = f" shards {a['shards']}" if a["shards"] else ""
+        print(
+            f"  {name}: chunks {a['chunks']}{shards} {a['codec']} v{a['zarr_format']}: "
+            f"{a['written']} objects written, {a['skipped']} already done "
+            f"({a['groups']} groups)" + (f"  [{a['note']}]" if a["note"] else "")
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastchunk",
+        description="Know your zarr dataset, benchmark readers on it, and rechunk it.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    info = sub.add_parser(
+        "info",
+        help="sizes, objects, missing chunks, access cost and statistics of a store",
+        epilog=_EPILOG_INFO,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    info.add_argument("store", help="directory or s3:// URL of a zarr array or group")
+    info.add_argument("--path", help="array or group inside the store")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.add_argument("--scan", action="store_true", help="read all data: NaNs, min, max, mean")
+    info.add_argument("--var-axis", type=int, help="with --scan: statistics per index of this axis")
+    info.add_argument("--axis", type=int, help="access pattern: one sample = one index of AXIS")
+    info.add_argument("--batch", type=int, help="access pattern: samples per (shuffled) batch")
+    info.add_argument("--storage-options", help="JSON object passed to the store (S3 options)")
+    info.set_defaults(func=_cmd_info)
+
+    bench = sub.add_parser(
+        "bench", help="time fastchunk, zarr-python, tensorstore and zarrs on a store"
+    )
+    bench.add_argument("store", help="directory or s3:// URL of a zarr array or group")
+    bench.add_argument("--path", help="array inside the store (default: the largest)")
+    bench.add_argument("--axis", type=int, default=0, help="sample axis (default 0)")
+    bench.add_argument("--batch", type=int, default=8, help="samples per batch (default 8)")
+    bench.add_argument("--threads", type=int, help="threads for every reader")
+    bench.add_argument("--batches", type=int, default=10, help="timed batches per reader")
+    bench.add_argument(
+        "--readers", help="comma-separated subset of fastchunk,zarr-python,zarrs,tensorstore"
+    )
+    bench.add_argument("--plot", metavar="FILE", help="write a PNG chart to FILE")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--storage-options", help="JSON object passed to the store (S3 options)")
+    bench.set_defaults(func=_cmd_bench)
+
+    rc = sub.add_parser(
+        "rechunk",
+        help="rewrite a store with new chunks, shards, codec or zarr format",
+        description="Offline transposition and re-encoding. Resumable: rerun the same "
+        "command after an interruption and finished objects are kept.",
+    )
+    rc.add_argument("src", help="source store (directory or s3:// URL)")
+    rc.add_argument("dst", help="destination directory (created; a shared one with --dask)")
+    rc.add_argument(
+        "--chunks",
+        help="chunk shape a,b,...; -1 = whole axis (arrays of another rank keep their chunks)",
+    )
+    rc.add_argument("--shards", help="shard shape (zarr v3): multiples of the chunks")
+    rc.add_argument(
+        "--codec",
+        default="zstd:3",
+        help="zstd:LEVEL | blosc:CNAME:LEVEL:SHUFFLE | gzip:LEVEL | zlib:LEVEL | "
+        "lz4 | none (default zstd:3)",
+    )
+    rc.add_argument("--format", type=int, choices=(2, 3), help="zarr format (default: source's)")
+    rc.add_argument(
+        "--memory",
+        default="2GB",
+        help="memory budget (default 2GB; with --dask: per worker thread)",
+    )
+    rc.add_argument("--threads", type=int, help="native threads (default: all cores)")
+    rc.add_argument("--dask", metavar="ADDRESS", help="run on this Dask distributed scheduler")
+    rc.add_argument("--path", help="rechunk only this array of the group (written at DST's root)")
+    rc.add_argument("--quiet", action="store_true", help="no progress bar")
+    rc.add_argument("--json", action="store_true", help="print the summary as JSON")
+    rc.add_argument("--storage-options", help="JSON object passed to the source store")
+    rc.set_defaults(func=_cmd_rechunk)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"fastchunk {fastchunk.__version__}")
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (FastchunkError, OSError, ValueError, MemoryError) as e:
+        print(f"fastchunk {args.command}: error: {e}", file=sys.stderr)
+        return 1
