@@ -1,1 +1,78 @@
 # Bindings for fused batch preprocessing (normalize, NaN replacement, casts); included by _core.pyx.
+
+cdef extern from "transform/batch_transform.h" namespace "fastchunk":
+    cdef enum class OutType "fastchunk::OutType":
+        kFloat32 "fastchunk::OutType::kFloat32"
+        kFloat16 "fastchunk::OutType::kFloat16"
+        kBFloat16 "fastchunk::OutType::kBFloat16"
+
+    cdef cppclass TransformSpec:
+        int64_t outer
+        int64_t channels
+        int64_t inner
+        const float* mean
+        const float* std
+        cbool replace_nan
+        float nan_value
+        OutType out_type
+
+cdef extern from "transform/transform_api.h" namespace "fastchunk":
+    ErrorInfo api_transform_batch(const float* inp, void* out, const TransformSpec& spec) nogil
+
+
+# Output type codes of transform_batch, by numpy-style name.
+TRANSFORM_OUT_TYPES = {"float32": 0, "float16": 1, "bfloat16": 2}
+_TRANSFORM_OUT_SIZES = {0: 4, 1: 2, 2: 2}
+
+
+def transform_batch(src, dst, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner,
+                    mean=None, std=None, nan_value=None, int out_type=0):
+    """Writes the float32 batch `src` (C-contiguous, viewed as (outer, channels,
+    inner)) into `dst` (any C-contiguous writable buffer of the output type's
+    size): (x - mean[c]) / std[c] when mean/std are given, NaN -> nan_value
+    when nan_value is not None, then the cast. The GIL is released."""
+    if out_type not in _TRANSFORM_OUT_SIZES:
+        raise ValueError(f"unknown output type code {out_type}")
+    if outer < 0 or channels < 1 or inner < 0:
+        raise ValueError(f"bad batch layout ({outer}, {channels}, {inner})")
+    cdef Py_ssize_t total = outer * channels * inner
+    src_arr = np.ascontiguousarray(src, dtype=np.float32).reshape(-1)
+    if src_arr.shape[0] != total:
+        raise ValueError(f"src has {src_arr.shape[0]} elements, layout needs {total}")
+    cdef const float[::1] src_view = src_arr
+    cdef uint8_t[::1] dst_view = memoryview(dst).cast("B")
+    if dst_view.shape[0] != total * _TRANSFORM_OUT_SIZES[out_type]:
+        raise ValueError(
+            f"dst has {dst_view.shape[0]} bytes, expected {total * _TRANSFORM_OUT_SIZES[out_type]}"
+        )
+    cdef TransformSpec spec
+    spec.outer = outer
+    spec.channels = channels
+    spec.inner = inner
+    spec.out_type = <OutType>out_type
+    cdef const float[::1] mean_view
+    cdef const float[::1] std_view
+    if (mean is None) != (std is None):
+        raise ValueError("normalization needs both mean and std")
+    if mean is not None:
+        mean_arr = np.ascontiguousarray(mean, dtype=np.float32).reshape(-1)
+        std_arr = np.ascontiguousarray(std, dtype=np.float32).reshape(-1)
+        if mean_arr.shape[0] != channels or std_arr.shape[0] != channels:
+            raise ValueError(
+                f"mean and std need {channels} values each, got "
+                f"{mean_arr.shape[0]} and {std_arr.shape[0]}"
+            )
+        mean_view = mean_arr
+        std_view = std_arr
+        spec.mean = &mean_view[0]
+        spec.std = &std_view[0]
+    if nan_value is not None:
+        spec.replace_nan = True
+        spec.nan_value = float(nan_value)
+    if total == 0:
+        return
+    cdef ErrorInfo info
+    with nogil:
+        info = api_transform_batch(&src_view[0], <void*>&dst_view[0], spec)
+    if info.kind:
+        raise_error(info)
