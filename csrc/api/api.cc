@@ -1,39 +1,11 @@
 #include "api/api.h"
 
-#include <exception>
-#include <new>
-
 #include "cache/chunk_cache.h"
 #include "codecs/crc32c.h"
 #include "common/error.h"
 #include "io/local_source.h"
 
 namespace fastchunk {
-namespace {
-
-template <typename F>
-ErrorInfo guarded(F&& f) {
-  ErrorInfo info;
-  try {
-    f();
-  } catch (const Error& e) {
-    info.kind = int(e.kind());
-    info.message = e.what();
-  } catch (const std::bad_alloc&) {
-    info.kind = int(ErrorKind::kMemory);
-    info.message = "out of memory";
-  } catch (const std::exception& e) {
-    info.kind = int(ErrorKind::kInternal);
-    info.message = e.what();
-  } catch (...) {
-    info.kind = int(ErrorKind::kInternal);
-    info.message = "unknown C++ exception";
-  }
-  return info;
-}
-
-}  // namespace
-
 void chain_push_codec(ChainSpec* chain, int codec_id) {
   chain->byte_codecs.push_back(static_cast<ByteCodecId>(codec_id));
 }

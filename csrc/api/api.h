@@ -6,16 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "api/guarded.h"
 #include "engine/array_spec.h"
 #include "engine/reader.h"
 #include "io/memory_source.h"
 
 namespace fastchunk {
-
-struct ErrorInfo {
-  int kind = 0;  // ErrorKind
-  std::string message;
-};
 
 void chain_push_codec(ChainSpec* chain, int codec_id);
 

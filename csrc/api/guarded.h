@@ -1,0 +1,38 @@
+// Runs a core call and reports any exception as (kind, message): nothing is
+// thrown across the language boundary.
+#pragma once
+#include <exception>
+#include <new>
+#include <string>
+
+#include "common/error.h"
+
+namespace fastchunk {
+
+struct ErrorInfo {
+  int kind = 0;  // ErrorKind
+  std::string message;
+};
+
+template <typename F>
+ErrorInfo guarded(F&& f) {
+  ErrorInfo info;
+  try {
+    f();
+  } catch (const Error& e) {
+    info.kind = int(e.kind());
+    info.message = e.what();
+  } catch (const std::bad_alloc&) {
+    info.kind = int(ErrorKind::kMemory);
+    info.message = "out of memory";
+  } catch (const std::exception& e) {
+    info.kind = int(ErrorKind::kInternal);
+    info.message = e.what();
+  } catch (...) {
+    info.kind = int(ErrorKind::kInternal);
+    info.message = "unknown C++ exception";
+  }
+  return info;
+}
+
+}  // namespace fastchunk
