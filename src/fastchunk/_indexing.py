@@ -125,10 +125,7 @@ def orthogonalize(key: Any, shape: tuple[int, ...]) -> OrthogonalSelection:
         # result dims go in place when all advanced axes are adjacent, else first.
         adv_axes = sorted([adv_axis] + dropped)
         adjacent = adv_axes == list(range(adv_axes[0], adv_axes[-1] + 1))
-        kept_before = sum(1 for a in range(adv_axis) if a not in dropped)
-        position = kept_before if adjacent else 0
-        if adjacent:
-            position = sum(1 for a in range(adv_axes[0]) if a not in dropped)
+        position = sum(1 for a in range(adv_axes[0]) if a not in dropped) if adjacent else 0
         advanced = (adv_axis, adv_shape, position)
         result_dims = [r for r in result if r != -1]
         result_shape = tuple(result_dims[:position]) + adv_shape + tuple(result_dims[position:])
