@@ -23,8 +23,8 @@ ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const S
 }
 
 ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Selection& sel,
-                          uint8_t* out) {
-  return guarded([&] { read_selection(spec, source, sel, out); });
+                          uint8_t* out, const std::unordered_set<std::string>* skip) {
+  return guarded([&] { read_selection(spec, source, sel, out, skip); });
 }
 
 ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel, bool skip_cached,

@@ -19,7 +19,7 @@ ErrorInfo api_verify_spec(const ArraySpec& spec);
 ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const Selection& sel,
                          uint8_t* out);
 ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Selection& sel,
-                          uint8_t* out);
+                          uint8_t* out, const std::unordered_set<std::string>* skip);
 ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel, bool skip_cached,
                           std::vector<std::string>* keys);
 // Decodes one chunk through a chain, for callers outside the selection path.

@@ -14,6 +14,18 @@ namespace {
 // rejected before allocating.
 size_t intermediate_limit(size_t final_size) { return final_size + final_size / 2 + 65536; }
 
+// The most bytes `size` stored bytes of a stream can decode to, from the best
+// ratio each format allows: deflate 1032:1 (a 258-byte match in 2 bits), zstd
+// 32768:1 (a 128 KiB RLE block from 4 bytes), plus room for headers.
+uint64_t most_decoded_bytes(ByteCodecId codec, size_t size) {
+  switch (codec) {
+    case ByteCodecId::kGzip:
+    case ByteCodecId::kZlib: return uint64_t(size) * 1032 + 1024;
+    case ByteCodecId::kZstd: return uint64_t(size) * 32768 + (128 << 10);
+    default: return UINT64_MAX;
+  }
+}
+
 ByteBuffer& scratch(int which) {
   thread_local ByteBuffer buffers[2];
   return buffers[which];
@@ -45,6 +57,33 @@ void swap_bytes_inplace(uint8_t* data, size_t size, int unit) {
     default:
       for (size_t i = 0; i + unit <= size; i += unit) std::reverse(data + i, data + i + unit);
   }
+}
+
+void check_announced_size(const ChainSpec& chain, ByteView encoded, size_t out_size) {
+  size_t n = chain.byte_codecs.size();
+  size_t size = encoded.size;
+  for (; n > 0 && chain.byte_codecs[n - 1] == ByteCodecId::kCrc32c; --n) {
+    if (size < 4) return;  // decode_chunk reports the short chunk
+    size -= 4;
+  }
+  if (n == 0) {
+    if (size != out_size)
+      throw_decode("raw chunk holds " + std::to_string(size) + " bytes, expected " +
+                   std::to_string(out_size));
+    return;
+  }
+  if (n > 1) return;
+  const ByteCodecId codec = chain.byte_codecs[0];
+  if (out_size > most_decoded_bytes(codec, size))
+    throw_decode(std::to_string(size) + " stored bytes cannot decode to the " +
+                 std::to_string(out_size) + " bytes of a chunk");
+  const int64_t announced = announced_decoded_size(codec, ByteView{encoded.data, size});
+  if (announced < 0) return;
+  // gzip's trailer holds the size modulo 2^32.
+  const uint64_t expected = codec == ByteCodecId::kGzip ? uint32_t(out_size) : out_size;
+  if (uint64_t(announced) != expected)
+    throw_decode("header announces " + std::to_string(announced) + " decoded bytes, expected " +
+                 std::to_string(out_size));
 }
 
 void decode_chunk(const ChainSpec& chain, ByteView encoded, uint8_t* out, size_t out_size) {

@@ -105,13 +105,15 @@ bool fetch_whole(const ArraySpec& spec, ChunkSource& source, const std::string& 
 }
 
 std::string cache_key_of(const ArraySpec& spec, const std::string& key, int64_t inner) {
-  std::string k = spec.store_name + '\n' + key;
+  // The decoded size keeps a store rewritten with other chunks (same keys)
+  // from ever handing out a cached buffer of the wrong size.
+  std::string k = spec.store_name + '\n' + key + '\n' + std::to_string(spec.chunk_nbytes());
   if (spec.sharded) k += '#' + std::to_string(inner);
   return k;
 }
 
 void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, int64_t t,
-              uint8_t* out) {
+              uint8_t* out, const std::unordered_set<std::string>* skip) {
   const ArraySpec& spec = plan.spec;
   thread_local std::vector<const AxisGroup*> groups;
   thread_local std::vector<int64_t> coords;
@@ -120,6 +122,7 @@ void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, i
   int64_t inner = 0;
   storage_coords(spec, groups, coords, inner);
   std::string key = storage_key(spec, coords.data(), spec.keys.separator);
+  if (skip && skip->count(key)) return;
 
   spans.resize(plan.nd);
   for (size_t d = 0; d < plan.nd; ++d) {
@@ -157,6 +160,7 @@ void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, i
       fill_region(geom, spec.fill.data(), out);
       return;
     }
+    check_announced_size(spec.chain, raw, nbytes);  // before allocating for a hostile header
     const Collapsed c = collapse_region(geom);
     if (c.outer == 0 && size_t(c.block) == nbytes) {
       uint8_t* dst = out + region_dst_offset(geom);
@@ -181,7 +185,8 @@ void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, i
 
 // The distinct stored objects the tasks read; with skip_cached, only those
 // holding at least one chunk the decoded-chunk cache does not have.
-ShardTable collect_shards(const Plan& plan, bool skip_cached = false) {
+ShardTable collect_shards(const Plan& plan, bool skip_cached = false,
+                          const std::unordered_set<std::string>* skip = nullptr) {
   ShardTable table;
   std::vector<const AxisGroup*> groups;
   std::vector<int64_t> coords;
@@ -193,6 +198,7 @@ ShardTable collect_shards(const Plan& plan, bool skip_cached = false) {
     storage_coords(plan.spec, groups, coords, inner);
     std::string key = storage_key(plan.spec, coords.data(), plan.spec.keys.separator);
     if (skip_cached && cache.contains(cache_key_of(plan.spec, key, inner))) continue;
+    if (skip && skip->count(key)) continue;
     if (table.slot.emplace(key, table.keys.size()).second) table.keys.push_back(std::move(key));
   }
   return table;
@@ -201,13 +207,13 @@ ShardTable collect_shards(const Plan& plan, bool skip_cached = false) {
 }  // namespace
 
 void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection& sel,
-                    uint8_t* out) {
+                    uint8_t* out, const std::unordered_set<std::string>* skip) {
   for (int64_t c : sel.counts)
     if (c == 0) return;
   const Plan plan(spec, sel);
   ShardTable shards;
   if (spec.sharded) {
-    shards = collect_shards(plan);
+    shards = collect_shards(plan, false, skip);
     shards.indexes.resize(shards.keys.size());
     parallel_for(int64_t(shards.keys.size()), [&](int64_t i) {
       const std::string& key = shards.keys[size_t(i)];
@@ -218,7 +224,7 @@ void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection&
       }
     });
   }
-  parallel_for(plan.ntasks, [&](int64_t t) { run_task(plan, source, shards, t, out); });
+  parallel_for(plan.ntasks, [&](int64_t t) { run_task(plan, source, shards, t, out, skip); });
 }
 
 std::vector<std::string> needed_keys(const ArraySpec& spec, const Selection& sel,

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/array_spec.h"
@@ -16,9 +17,10 @@ struct Selection {
 };
 
 // `out` holds prod(counts) * itemsize bytes, C order. Every byte of it is
-// written exactly once (decoded data or fill value).
+// written exactly once (decoded data or fill value). Chunks stored under a
+// key in `skip` are left for another call (remote objects still in flight).
 void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection& sel,
-                    uint8_t* out);
+                    uint8_t* out, const std::unordered_set<std::string>* skip = nullptr);
 
 // The stored objects (chunk or shard keys) a selection needs, each once;
 // with skip_cached, leaving out those whose chunks are all in the decoded-chunk cache.

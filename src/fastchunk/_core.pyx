@@ -6,6 +6,7 @@ C++ errors mapped to Python exceptions."""
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
+from libcpp.unordered_set cimport unordered_set
 from libcpp.vector cimport vector
 
 import numpy as np
@@ -71,7 +72,7 @@ cdef extern from "api/api.h" namespace "fastchunk":
     ErrorInfo api_read_local(const ArraySpec& spec, const string& root, const Selection& sel,
                              uint8_t* out) nogil
     ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Selection& sel,
-                              uint8_t* out) nogil
+                              uint8_t* out, const unordered_set[string]* skip) nogil
     ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel, cbool skip_cached,
                               vector[string]* keys) nogil
     ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* inp, size_t in_size,
@@ -215,10 +216,11 @@ cdef class NativeArray:
             sel.indices.push_back(&view[0] if n else NULL)
             sel.counts.push_back(n)
 
-    def read_into(self, list indices, out, dict objects=None):
+    def read_into(self, list indices, out, dict objects=None, skip=None):
         """Reads the orthogonal selection `indices` (one int64 array per axis)
         into `out`, a C-contiguous writable buffer of the selection's size.
-        `objects` maps keys to bytes fetched beforehand (remote stores)."""
+        `objects` maps keys to bytes fetched beforehand (remote stores);
+        chunks stored under a key in `skip` are left for a later call."""
         cdef Selection sel
         cdef list keep = []
         self._selection(indices, &sel, keep)
@@ -229,6 +231,12 @@ cdef class NativeArray:
         cdef ErrorInfo info
         cdef MemorySource source
         cdef const uint8_t[::1] obj
+        cdef unordered_set[string] skip_set
+        cdef const unordered_set[string]* skip_ptr = NULL
+        if skip:
+            for key in skip:
+                skip_set.insert(key.encode())
+            skip_ptr = &skip_set
         if objects is None:
             with nogil:
                 info = api_read_local(self.spec, self.root, sel, dst_ptr)
@@ -242,7 +250,7 @@ cdef class NativeArray:
                 source.add(key.encode(), &obj[0] if obj.shape[0] else <const uint8_t*>"",
                            obj.shape[0])
             with nogil:
-                info = api_read_memory(self.spec, source, sel, dst_ptr)
+                info = api_read_memory(self.spec, source, sel, dst_ptr, skip_ptr)
         if info.kind:
             raise_error(info)
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
+import queue
 import re
 import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 from typing import Any
 
@@ -235,6 +236,10 @@ class _Engine:
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
         raise NotImplementedError
 
+    def iter_many(self, keys: Sequence[str]) -> Iterator[tuple[str, Blob | None]]:
+        """(key, object) pairs in the order the objects arrive."""
+        yield from zip(keys, self.get_many(keys), strict=True)
+
     def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[tuple[Blob, int] | None]:
         raise NotImplementedError
 
@@ -374,6 +379,31 @@ class _ObstoreEngine(_Engine):
     def get_many(self, keys: Sequence[str]) -> list[Blob | None]:
         return self.loop.run(self._gather(self._get, keys))
 
+    def iter_many(self, keys: Sequence[str]) -> Iterator[tuple[str, Blob | None]]:
+        arrived: queue.Queue[tuple[str, Any, BaseException | None]] = queue.Queue()
+
+        async def fetch_all() -> None:
+            sem = asyncio.Semaphore(self.opts.concurrency)
+
+            async def one(key: str) -> None:
+                async with sem:
+                    try:
+                        arrived.put((key, await self._get(key), None))
+                    except BaseException as e:  # handed to the consumer
+                        arrived.put((key, None, e))
+
+            await asyncio.gather(*(one(k) for k in keys))
+
+        future = asyncio.run_coroutine_threadsafe(fetch_all(), self.loop.loop)
+        try:
+            for _ in range(len(keys)):
+                key, blob, error = arrived.get()
+                if error is not None:
+                    raise error
+                yield key, blob
+        finally:
+            future.cancel()
+
     async def _ranges_of(self, item: tuple[str, list[int], list[int]]) -> list[Blob] | None:
         key, starts, lengths = item
         try:
@@ -450,6 +480,15 @@ class _ThreadedEngine(_Engine):
 
     def get_many(self, keys: Sequence[str]) -> list[Blob | None]:
         return self._map(lambda k: self._fetch(k, None, None), keys)
+
+    def iter_many(self, keys: Sequence[str]) -> Iterator[tuple[str, Blob | None]]:
+        futures = {self.pool.submit(self._fetch, k, None, None): k for k in keys}
+        try:
+            for done in as_completed(futures):
+                yield futures[done], done.result()
+        finally:
+            for f in futures:
+                f.cancel()
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
         def one(req: tuple[str, int, int]) -> Blob | None:
@@ -677,6 +716,13 @@ class RemoteStore:
         if not unique:
             return {}
         return dict(zip(unique, self._engine().get_many(unique), strict=True))
+
+    def iter_many(self, keys: Iterable[str]) -> Iterator[tuple[str, Blob | None]]:
+        """Every key fetched concurrently, yielded as (key, object) in the order
+        the objects arrive, so that decoding can start before the last one."""
+        unique = list(dict.fromkeys(keys))
+        if unique:
+            yield from self._engine().iter_many(unique)
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
         """Bytes [offset, offset + length) of each (key, offset, length), all

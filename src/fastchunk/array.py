@@ -183,10 +183,39 @@ class Array:
             self._native.read_into(indices, buf)
         else:
             try:
-                self._native.read_into(indices, buf, self._fetch_remote(indices, True))
+                if not self._read_streaming(indices, buf):
+                    self._native.read_into(indices, buf, self._fetch_remote(indices, True))
             except _core.NotFetched:
                 # A cached chunk was evicted between planning and reading.
                 self._native.read_into(indices, buf, self._fetch_remote(indices, False))
+
+    def _read_streaming(self, indices: list[np.ndarray], buf: np.ndarray) -> bool:
+        """Remote reads of many chunks: decoding starts with the first objects
+        to arrive, while the rest are still in flight. False when the store or
+        the request does not call for it."""
+        iter_many = getattr(self._store, "iter_many", None)
+        if iter_many is None or self._meta.shard is not None:
+            return False
+        todo = self._native.needed_keys(indices, True)
+        step = 2 * _core.get_num_threads()
+        if len(todo) <= step:
+            return False
+        cached = set(self._native.needed_keys(indices, False)).difference(todo)
+        pending = set(todo)
+        first = True
+        batch: dict[str, Any] = {}
+        for key, blob in iter_many(todo):
+            if blob is None and self._meta.nested_fallback:
+                blob = self._store.get(self._nested_key(key))
+            batch[key] = blob
+            if len(batch) < step and len(batch) < len(pending):
+                continue
+            pending.difference_update(batch)
+            # Chunks in the cache are copied by the first call only.
+            self._native.read_into(indices, buf, batch, pending if first else pending | cached)
+            first = False
+            batch = {}
+        return True
 
     def _fetch_remote(self, indices: list[np.ndarray], skip_cached: bool) -> dict[str, Any]:
         if self._meta.shard is not None and hasattr(self._store, "get_ranges"):
