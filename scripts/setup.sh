@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libzstd-dev liblz4-dev libblosc-dev libdeflate-dev zlib1g-dev g++ cmake; do
+for pkg in libzstd-dev liblz4-dev libblosc-dev libdeflate-dev zlib1g-dev zstd g++ cmake clang; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

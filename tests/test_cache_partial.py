@@ -133,3 +133,26 @@ def test_parse_bytes():
     assert fastchunk.parse_bytes(7) == 7
     with pytest.raises(ValueError):
         fastchunk.parse_bytes("lots")
+
+
+def test_partial_read_of_frame_with_huge_window_falls_back(tmp_path):
+    # A frame without a content size that asks for a 128 MiB window (zstd
+    # --long, compressing a pipe): the prefix decode must not allocate that
+    # window, and the answer must be right.
+    import shutil
+    import subprocess
+
+    if shutil.which("zstd") is None:
+        pytest.fail("the zstd command line tool is needed (Debian package zstd)")
+    data = _data((2, 6, 1, 4000))
+    z = zarr.create_array(tmp_path / "w.zarr", shape=data.shape, chunks=(1, 6, 1, 4000),
+                          dtype="f4")
+    z[:] = data
+    chunk = tmp_path / "w.zarr" / "c" / "1" / "0" / "0" / "0"
+    raw = data[1].tobytes()
+    frame = subprocess.run(["zstd", "--long=27", "-q", "-c"], input=raw, capture_output=True,
+                           check=True).stdout
+    chunk.write_bytes(frame)
+    a = fastchunk.open_array(tmp_path / "w.zarr")
+    np.testing.assert_array_equal(a[1, 0, 0, :10], data[1, 0, 0, :10])
+    np.testing.assert_array_equal(a[1], data[1])

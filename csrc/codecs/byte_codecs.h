@@ -38,7 +38,9 @@ struct BloscLayout {
 BloscLayout blosc_layout(ByteView in);
 
 // Decodes the first `prefix` bytes of a zstd stream whose full decoded size
-// is `out_size`, stopping as soon as they are out.
-void zstd_decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_size);
+// is `out_size`, stopping as soon as they are out. Returns false, having
+// decoded nothing useful, when the frame asks for a window larger than the
+// chunk (streaming would allocate it; a whole-chunk decode does not).
+bool zstd_decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_size);
 
 }  // namespace fastchunk

@@ -1,5 +1,6 @@
 // Zstandard frames (one or several concatenated) with a per-thread context.
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <string>
 
@@ -66,23 +67,38 @@ void zstd_decode(ByteView in, uint8_t* out, size_t out_size) {
 
 }  // namespace codec_impl
 
-void zstd_decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_size) {
+bool zstd_decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_size) {
   const unsigned long long announced = total_content_size(in);
   if (announced == ZSTD_CONTENTSIZE_ERROR) throw_decode("zstd: corrupt frame header");
   if (announced != ZSTD_CONTENTSIZE_UNKNOWN && announced != out_size)
     throw_decode("zstd: frame announces " + std::to_string(announced) +
                  " decoded bytes, expected " + std::to_string(out_size));
+  int window_log = 10;
+  while (window_log < 31 && (size_t(1) << window_log) < out_size) ++window_log;
   ZSTD_DCtx* ctx = thread_dctx();
   ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
+  ZSTD_DCtx_setParameter(ctx, ZSTD_d_windowLogMax, window_log);
   ZSTD_inBuffer input{in.data, in.size, 0};
   ZSTD_outBuffer output{out, prefix, 0};
+  bool ok = true;
   while (output.pos < prefix) {
     const size_t before_in = input.pos, before_out = output.pos;
     const size_t r = ZSTD_decompressStream(ctx, &output, &input);
-    if (ZSTD_isError(r)) throw_decode(std::string("zstd: ") + ZSTD_getErrorName(r));
-    if (input.pos == before_in && output.pos == before_out)
+    if (ZSTD_isError(r)) {
+      if (ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge) {
+        ok = false;
+        break;
+      }
+      ZSTD_DCtx_reset(ctx, ZSTD_reset_session_and_parameters);
+      throw_decode(std::string("zstd: ") + ZSTD_getErrorName(r));
+    }
+    if (input.pos == before_in && output.pos == before_out) {
+      ZSTD_DCtx_reset(ctx, ZSTD_reset_session_and_parameters);
       throw_decode("zstd: stream ends before the bytes needed");
+    }
   }
-  ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
+  ZSTD_DCtx_reset(ctx, ZSTD_reset_session_and_parameters);
+  return ok;
 }
+
 }  // namespace fastchunk

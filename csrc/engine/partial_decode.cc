@@ -82,7 +82,7 @@ bool zstd_prefix(const ChainSpec& chain, ByteView raw, const RegionGeometry& g,
                  uint8_t* scratch, size_t nbytes) {
   const size_t end = needed_end(g);
   if (double(end) >= kWorthwhileFraction * double(nbytes)) return false;
-  zstd_decode_prefix(raw, scratch, end, nbytes);
+  if (!zstd_decode_prefix(raw, scratch, end, nbytes)) return false;
   if (chain.swap_unit > 1) swap_bytes_inplace(scratch, end, chain.swap_unit);
   return true;
 }

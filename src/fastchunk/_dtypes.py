@@ -38,7 +38,7 @@ def v2_dtype(descr: Any, filters: list | None) -> np.dtype:
         raise MetadataError(f"invalid dtype {descr!r}")
     try:
         dt = np.dtype(descr)
-    except TypeError as e:
+    except (TypeError, ValueError, SyntaxError) as e:  # "<,4": numpy parses commas as code
         raise MetadataError(f"invalid dtype {descr!r}: {e}") from None
     if dt.kind == "O":
         ids = [f.get("id") for f in filters or [] if isinstance(f, dict)]

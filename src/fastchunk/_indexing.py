@@ -98,10 +98,9 @@ def orthogonalize(key: Any, shape: tuple[int, ...]) -> OrthogonalSelection:
     adv_shape: tuple[int, ...] = ()
     for axis, (k, n) in enumerate(zip(keys, shape, strict=True)):
         if isinstance(k, slice):
-            start, stop, step = k.indices(n)
-            idx = np.arange(start, stop, step, dtype=np.int64)
-            indices.append(idx)
-            result.append(idx.shape[0])
+            span = range(*k.indices(n))
+            indices.append(span)  # type: ignore[arg-type]  # made an array below
+            result.append(len(span))
         elif _is_int(k):
             indices.append(np.array([_norm_int(k, n, axis)], dtype=np.int64))
             dropped.append(axis)
@@ -131,9 +130,18 @@ def orthogonalize(key: Any, shape: tuple[int, ...]) -> OrthogonalSelection:
         result_shape = tuple(result_dims[:position]) + adv_shape + tuple(result_dims[position:])
     else:
         result_shape = tuple(result)
+    counts = tuple(len(i) for i in indices)
+    # An empty selection reads nothing: no index vectors for the other axes.
+    empty = 0 in counts
+    arrays = [
+        np.empty(0, dtype=np.int64)
+        if empty
+        else (np.arange(i.start, i.stop, i.step, dtype=np.int64) if isinstance(i, range) else i)
+        for i in indices
+    ]
     return OrthogonalSelection(
-        indices=indices,
-        counts=tuple(int(i.shape[0]) for i in indices),
+        indices=arrays,
+        counts=counts,
         result_shape=result_shape,
         advanced=advanced,
         dropped=tuple(dropped),
