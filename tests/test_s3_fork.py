@@ -84,3 +84,33 @@ def test_spawned_workers_read_with_obstore(
     got = torch.cat([b[0] for b in batches]).numpy()
     np.testing.assert_array_equal(got, np.stack([expected[i : i + 2] for i in range(len(ds))]))
     assert {s for b in batches for s in b[2]} == {"obstore"}
+
+
+def test_four_fork_workers_three_epochs_after_parent_read(
+    s3: s3_server.S3Server, s3_stores: dict
+) -> None:
+    # The hardening issue's stress case over S3: fresh fork workers every
+    # epoch, each after the parent has read again, no deadlock, no difference.
+    _path, url = s3_stores["v3"]
+    ds = WindowDataset(url, s3.storage_options())
+    expected = ds.array[...]
+    want = np.stack([expected[i : i + 2] for i in range(len(ds))])
+    for epoch in range(3):
+        np.testing.assert_array_equal(ds.array[epoch : epoch + 5], expected[epoch : epoch + 5])
+        order = torch.Generator().manual_seed(epoch)
+        loader = torch.utils.data.DataLoader(
+            ds,
+            batch_size=4,
+            shuffle=True,
+            generator=order,
+            num_workers=4,
+            multiprocessing_context="fork",
+            timeout=120,
+        )
+        seen = []
+        for windows, pids, _backend in loader:
+            seen.append(windows.numpy())
+            assert os.getpid() not in {int(p) for p in pids}
+        got = np.concatenate(seen)
+        assert got.shape == want.shape
+        assert sorted(w.tobytes() for w in got) == sorted(w.tobytes() for w in want)
