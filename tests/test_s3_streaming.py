@@ -17,6 +17,11 @@ from s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixt
 
 
 @pytest.fixture(autouse=True)
+def _streaming_on(monkeypatch):
+    monkeypatch.setenv("FASTCHUNK_STREAM_DECODE", "1")
+
+
+@pytest.fixture(autouse=True)
 def _cache_off():
     fastchunk.set_cache_size(0)
     fastchunk.clear_cache()
@@ -26,11 +31,23 @@ def _cache_off():
 
 
 @pytest.mark.parametrize("name", ["v2", "v3"])
-def test_streamed_read_equals_local_with_partly_warm_cache(s3, s3_stores, name):
+def test_streamed_read_equals_local_with_partly_warm_cache(s3, s3_stores, name, monkeypatch):
+    from fastchunk.array import Array
+
+    streamed = []
+    original = Array._read_streaming
+
+    def spy(self, indices, buf):
+        streamed.append(original(self, indices, buf))
+        return streamed[-1]
+
+    monkeypatch.setattr(Array, "_read_streaming", spy)
     local_path, url = s3_stores[name]
     local = fastchunk.open(str(local_path))[...]
     remote = fastchunk.open(url, storage_options=s3.storage_options())
-    assert len(remote._native.needed_keys([np.arange(n) for n in remote.shape])) > 8
+    nkeys = len(remote._native.needed_keys([np.arange(n) for n in remote.shape]))
+    assert nkeys > remote.store.concurrency // 4
+    remote.store._opts.concurrency = 4  # several rounds of requests: the streaming path
     np.testing.assert_array_equal(remote[...], local)
 
     fastchunk.set_cache_size("64MB")
@@ -43,6 +60,7 @@ def test_streamed_read_equals_local_with_partly_warm_cache(s3, s3_stores, name):
         np.testing.assert_array_equal(remote.take(idx), local[idx])
         np.testing.assert_array_equal(remote[::-1, :, 3:40], local[::-1, :, 3:40])
     assert fastchunk.get_cache_info()["hits"] > hits
+    assert any(streamed)
 
 
 def test_iter_many_yields_every_key_once(s3, s3_stores):

@@ -233,7 +233,7 @@ cdef class NativeArray:
         cdef const uint8_t[::1] obj
         cdef unordered_set[string] skip_set
         cdef const unordered_set[string]* skip_ptr = NULL
-        if skip:
+        if skip is not None:
             for key in skip:
                 skip_set.insert(key.encode())
             skip_ptr = &skip_set
