@@ -72,3 +72,34 @@ def check_reads(array: Any, expected: np.ndarray) -> None:
     if n:
         rows = [n - 1, 0, n // 2, n - 1]
         assert_same(array.take(rows, axis=0), expected.take(rows, axis=0))
+
+
+@pytest.fixture
+def fresh_slow_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slow-codec warning is given once per process and codec: start afresh."""
+    from fastchunk import _fallback
+
+    monkeypatch.setattr(_fallback, "_warned", set())
+
+
+def no_slow_warning_reads(array: Any, expected: np.ndarray) -> None:
+    """check_reads, failing on any SlowCodecWarning (the codecs are native)."""
+    import warnings
+
+    import fastchunk
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastchunk.SlowCodecWarning)
+        check_reads(array, expected)
+
+
+@pytest.fixture
+def cache_off() -> Any:
+    """The decoded-chunk cache off and empty before and after the test."""
+    import fastchunk
+
+    fastchunk.set_cache_size(0)
+    fastchunk.clear_cache()
+    yield
+    fastchunk.set_cache_size(0)
+    fastchunk.clear_cache()

@@ -8,14 +8,7 @@ import zarr
 
 import fastchunk
 
-
-@pytest.fixture(autouse=True)
-def _cache_off():
-    fastchunk.set_cache_size(0)
-    fastchunk.clear_cache()
-    yield
-    fastchunk.set_cache_size(0)
-    fastchunk.clear_cache()
+pytestmark = pytest.mark.usefixtures("cache_off")
 
 
 def _data(shape, dtype="f4"):

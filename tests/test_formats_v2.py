@@ -12,10 +12,9 @@ import numcodecs
 import numpy as np
 import pytest
 import zarr
-from conftest import assert_same, check_reads, edit_json, random_data
+from conftest import assert_same, check_reads, edit_json, no_slow_warning_reads, random_data
 
 import fastchunk
-from fastchunk import _fallback
 
 SHAPE = (13, 17)
 CHUNKS = (5, 4)  # edge chunks on both axes
@@ -36,16 +35,6 @@ def write_v2(path: Path, data: np.ndarray, **kwargs: Any) -> zarr.Array:
     return z
 
 
-@pytest.fixture
-def fresh_slow_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The slow-codec warning is given once per process and codec: start afresh."""
-    monkeypatch.setattr(_fallback, "_warned", set())
-
-
-def no_slow_warning_reads(array: fastchunk.Array, expected: np.ndarray) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", fastchunk.SlowCodecWarning)
-        check_reads(array, expected)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 import zarr
 import zarr.codecs as zc
-from conftest import assert_same, check_reads, edit_json, random_data
+from conftest import assert_same, check_reads, edit_json, no_slow_warning_reads, random_data
 
 import fastchunk
-from fastchunk import _fallback
 
 # zarr-python warns that consolidated metadata is not in the v3 spec yet.
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
@@ -43,15 +42,6 @@ def zarr_json(path: Path) -> dict[str, Any]:
     return json.loads((path / "zarr.json").read_text())
 
 
-@pytest.fixture
-def fresh_slow_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_fallback, "_warned", set())
-
-
-def no_slow_warning_reads(array: fastchunk.Array, expected: np.ndarray) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", fastchunk.SlowCodecWarning)
-        check_reads(array, expected)
 
 
 @pytest.mark.parametrize("endian", ["little", "big"])

@@ -21,13 +21,7 @@ def _streaming_on(monkeypatch):
     monkeypatch.setenv("FASTCHUNK_STREAM_DECODE", "1")
 
 
-@pytest.fixture(autouse=True)
-def _cache_off():
-    fastchunk.set_cache_size(0)
-    fastchunk.clear_cache()
-    yield
-    fastchunk.set_cache_size(0)
-    fastchunk.clear_cache()
+pytestmark = pytest.mark.usefixtures("cache_off")
 
 
 @pytest.mark.parametrize("name", ["v2", "v3"])
