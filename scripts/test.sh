@@ -3,4 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest -q "$@"
+# The venv's tools (weed, torchrun, fastchunk) for the tests' subprocesses;
+# a test whose server or compiler is missing fails here instead of skipping.
+export PATH="$PWD/.venv/bin:$PATH"
+export FASTCHUNK_REQUIRE_ALL_TESTS=1
+exec .venv/bin/python -m pytest -q -rs "$@"
