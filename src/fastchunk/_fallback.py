@@ -162,27 +162,19 @@ def shard_decoder(
     """Decodes a whole shard whose inner chunks need numcodecs: reads the
     index, decodes every stored inner chunk with `inner`, fills the rest."""
     per = tuple(layout.chunks_per_shard)
-    n = int(np.prod(per))
-    index_dtype = np.dtype("u8").newbyteorder("S" if layout.index_swap_unit else "=")
-    empty = 2**64 - 1
 
     def decode(raw: bytes) -> np.ndarray:
         size = layout.index_nbytes
         if len(raw) < size:
             raise ChunkDecodeError(f"shard of {len(raw)} bytes is shorter than its index")
-        blob = bytes(raw[:size] if layout.index_at_start else raw[len(raw) - size :])
-        for codec in reversed(layout.index_codecs):
-            if codec == "crc32c":
-                blob = _strip_crc32c(blob)
-        index = np.frombuffer(blob[: 16 * n], dtype=index_dtype).reshape(per + (2,))
+        stored = raw[:size] if layout.index_at_start else raw[len(raw) - size :]
+        index = layout.decode_index(stored, len(raw)).reshape(per + (2,))
         out = np.empty(tuple(p * c for p, c in zip(per, chunks, strict=True)), dtype=fill.dtype)
         out[...] = fill
         for pos in np.ndindex(*per):
             offset, nbytes = (int(v) for v in index[pos])
-            if offset == empty and nbytes == empty:
+            if offset == nbytes == 2**64 - 1:
                 continue
-            if offset + nbytes > len(raw):
-                raise ChunkDecodeError(f"shard index entry {pos} points past the shard's end")
             region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(pos, chunks, strict=True))
             out[region] = inner(raw[offset : offset + nbytes])
         return out

@@ -85,28 +85,10 @@ class ShardReader:
 
     # ------------------------------------------------------------ indexes
     def _decode_index(self, key: str, raw: Any, size: int) -> np.ndarray:
-        n_crc = len(self.layout.index_codecs)
-        body = 16 * self.n_inner
-        view = memoryview(raw).cast("B")
-        if len(view) != body + 4 * n_crc:
-            raise ChunkDecodeError(
-                f"{self.store.name}/{key}: shard of {size} bytes is shorter than its "
-                f"{body + 4 * n_crc}-byte index"
-            )
-        for i in range(n_crc):
-            end = body + 4 * i
-            stored = int.from_bytes(view[end : end + 4], "little")
-            if _core.crc32c(view[:end]) != stored:
-                raise ChunkDecodeError(f"{self.store.name}/{key}: shard index fails its crc32c")
-        entries = np.frombuffer(view[:body], dtype=self._index_dtype).astype(np.uint64)
-        entries = entries.reshape(self.n_inner, 2)
-        used = entries[:, 0] != _EMPTY
-        off, nb = entries[used, 0], entries[used, 1]
-        if np.any(off > size) or np.any(nb > size - off):
-            raise ChunkDecodeError(
-                f"{self.store.name}/{key}: shard index entry points outside the {size}-byte shard"
-            )
-        return entries
+        try:
+            return self.layout.decode_index(raw, size)
+        except ChunkDecodeError as e:
+            raise ChunkDecodeError(f"{self.store.name}/{key}: shard index: {e}") from None
 
     def _indexes(self, keys: list[str]) -> dict[str, tuple[np.ndarray, int] | None]:
         out: dict[str, tuple[np.ndarray, int] | None] = {}
