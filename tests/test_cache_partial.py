@@ -149,3 +149,25 @@ def test_partial_read_of_frame_with_huge_window_falls_back(tmp_path):
     a = fastchunk.open_array(tmp_path / "w.zarr")
     np.testing.assert_array_equal(a[1, 0, 0, :10], data[1, 0, 0, :10])
     np.testing.assert_array_equal(a[1], data[1])
+
+
+@pytest.mark.parametrize("compressor", ["zstd", "blosc"])
+def test_partial_read_still_verifies_crc32c(tmp_path, compressor):
+    from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
+
+    data = _data((2, 6, 1, 4000))
+    codec = ZstdCodec(level=1) if compressor == "zstd" else BloscCodec(cname="lz4", blocksize=4096)
+    z = zarr.create_array(tmp_path / "c.zarr", shape=data.shape, chunks=(1, 6, 1, 4000),
+                          dtype="f4", compressors=[codec, Crc32cCodec()])
+    z[:] = data
+    a = fastchunk.open_array(tmp_path / "c.zarr")
+    np.testing.assert_array_equal(a[1, 0, 0, :5], data[1, 0, 0, :5])
+    chunk = tmp_path / "c.zarr" / "c" / "1" / "0" / "0" / "0"
+    raw = bytearray(chunk.read_bytes())
+    raw[-1] ^= 0xFF  # the checksum no longer matches
+    chunk.write_bytes(bytes(raw))
+    with pytest.raises(fastchunk.ChunkDecodeError, match="crc32c"):
+        a[1, 0, 0, :5]  # a partial decode
+    with pytest.raises(fastchunk.ChunkDecodeError, match="crc32c"):
+        a[1]  # a whole-chunk decode
+    np.testing.assert_array_equal(a[0, 0, 0, :5], data[0, 0, 0, :5])

@@ -12,6 +12,17 @@ namespace {
 constexpr double kWorthwhileFraction = 0.6;
 constexpr int64_t kMaxSegments = 1 << 14;
 
+// A chunk's outer crc32c checksums: verified only once partial decoding is
+// chosen, since a whole-chunk decode verifies them itself.
+struct Checksums {
+  ByteView raw;
+  int count;
+  void verify() const {
+    ByteView v = raw;
+    for (int i = 0; i < count; ++i) v = strip_crc32c(v);
+  }
+};
+
 // Byte offset one past the last byte of the chunk the region reads.
 size_t needed_end(const RegionGeometry& g) {
   int64_t end = g.itemsize;
@@ -44,8 +55,8 @@ bool segment_starts(const RegionGeometry& g, const Collapsed& c, std::vector<int
   return true;
 }
 
-bool blosc_blocks(const ChainSpec& chain, ByteView raw, const RegionGeometry& g,
-                  uint8_t* scratch, size_t nbytes) {
+bool blosc_blocks(const ChainSpec& chain, ByteView raw, const Checksums& sums,
+                  const RegionGeometry& g, uint8_t* scratch, size_t nbytes) {
   const BloscLayout layout = blosc_layout(raw);
   if (layout.nbytes != nbytes || layout.blocksize == 0 || layout.blocksize >= nbytes ||
       layout.blocksize % layout.typesize || nbytes % layout.typesize)
@@ -62,6 +73,7 @@ bool blosc_blocks(const ChainSpec& chain, ByteView raw, const RegionGeometry& g,
   }
   const size_t count = size_t(std::count(needed.begin(), needed.end(), 1));
   if (double(count * bs) >= kWorthwhileFraction * double(nbytes)) return false;
+  sums.verify();
   for (size_t b = 0; b < nblocks;) {
     if (!needed[b]) {
       ++b;
@@ -78,10 +90,11 @@ bool blosc_blocks(const ChainSpec& chain, ByteView raw, const RegionGeometry& g,
   return true;
 }
 
-bool zstd_prefix(const ChainSpec& chain, ByteView raw, const RegionGeometry& g,
-                 uint8_t* scratch, size_t nbytes) {
+bool zstd_prefix(const ChainSpec& chain, ByteView raw, const Checksums& sums,
+                 const RegionGeometry& g, uint8_t* scratch, size_t nbytes) {
   const size_t end = needed_end(g);
   if (double(end) >= kWorthwhileFraction * double(nbytes)) return false;
+  sums.verify();
   if (!zstd_decode_prefix(raw, scratch, end, nbytes)) return false;
   if (chain.swap_unit > 1) swap_bytes_inplace(scratch, end, chain.swap_unit);
   return true;
@@ -92,14 +105,13 @@ bool zstd_prefix(const ChainSpec& chain, ByteView raw, const RegionGeometry& g,
 bool decode_needed_part(const ChainSpec& chain, ByteView raw, const RegionGeometry& g,
                         uint8_t* scratch, size_t chunk_nbytes) {
   size_t n = chain.byte_codecs.size();
-  while (n > 0 && chain.byte_codecs[n - 1] == ByteCodecId::kCrc32c) {
-    raw = strip_crc32c(raw);
-    --n;
-  }
-  if (n != 1) return false;
+  while (n > 0 && chain.byte_codecs[n - 1] == ByteCodecId::kCrc32c) --n;
+  const Checksums sums{raw, int(chain.byte_codecs.size() - n)};
+  if (n != 1 || raw.size < 4 * size_t(sums.count)) return false;
+  const ByteView body{raw.data, raw.size - 4 * size_t(sums.count)};
   switch (chain.byte_codecs[0]) {
-    case ByteCodecId::kBlosc: return blosc_blocks(chain, raw, g, scratch, chunk_nbytes);
-    case ByteCodecId::kZstd: return zstd_prefix(chain, raw, g, scratch, chunk_nbytes);
+    case ByteCodecId::kBlosc: return blosc_blocks(chain, body, sums, g, scratch, chunk_nbytes);
+    case ByteCodecId::kZstd: return zstd_prefix(chain, body, sums, g, scratch, chunk_nbytes);
     default: return false;
   }
 }

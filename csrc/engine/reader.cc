@@ -69,7 +69,7 @@ struct Plan {
   }
 };
 
-struct ShardTable {
+struct ObjectTable {
   std::unordered_map<std::string, size_t> slot;
   std::vector<std::string> keys;
   std::vector<ShardIndex> indexes;
@@ -112,7 +112,7 @@ std::string cache_key_of(const ArraySpec& spec, const std::string& key, int64_t 
   return k;
 }
 
-void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, int64_t t,
+void run_task(const Plan& plan, ChunkSource& source, const ObjectTable& shards, int64_t t,
               uint8_t* out, const std::unordered_set<std::string>* skip) {
   const ArraySpec& spec = plan.spec;
   thread_local std::vector<const AxisGroup*> groups;
@@ -185,9 +185,9 @@ void run_task(const Plan& plan, ChunkSource& source, const ShardTable& shards, i
 
 // The distinct stored objects the tasks read; with skip_cached, only those
 // holding at least one chunk the decoded-chunk cache does not have.
-ShardTable collect_shards(const Plan& plan, bool skip_cached = false,
+ObjectTable collect_objects(const Plan& plan, bool skip_cached = false,
                           const std::unordered_set<std::string>* skip = nullptr) {
-  ShardTable table;
+  ObjectTable table;
   std::vector<const AxisGroup*> groups;
   std::vector<int64_t> coords;
   ChunkCache& cache = ChunkCache::instance();
@@ -211,9 +211,9 @@ void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection&
   for (int64_t c : sel.counts)
     if (c == 0) return;
   const Plan plan(spec, sel);
-  ShardTable shards;
+  ObjectTable shards;
   if (spec.sharded) {
-    shards = collect_shards(plan, false, skip);
+    shards = collect_objects(plan, false, skip);
     shards.indexes.resize(shards.keys.size());
     parallel_for(int64_t(shards.keys.size()), [&](int64_t i) {
       const std::string& key = shards.keys[size_t(i)];
@@ -232,7 +232,7 @@ std::vector<std::string> needed_keys(const ArraySpec& spec, const Selection& sel
   for (int64_t c : sel.counts)
     if (c == 0) return {};
   const Plan plan(spec, sel);
-  return collect_shards(plan, skip_cached).keys;
+  return collect_objects(plan, skip_cached).keys;
 }
 
 }  // namespace fastchunk
