@@ -287,3 +287,26 @@ def test_bad_num_threads_environment() -> None:
     out = python("import fastchunk", FASTCHUNK_NUM_THREADS="many")
     assert out.returncode != 0
     assert "FASTCHUNK_NUM_THREADS" in out.stderr
+
+
+def test_resizing_the_pool_does_not_leak_threads(tmp_path):
+    # A resized pool is joined once no read uses it any more.
+    data = np.arange(64 * 100, dtype="f4").reshape(64, 100)
+    z = zarr.create_array(tmp_path / "r.zarr", shape=data.shape, chunks=(1, 100), dtype="f4")
+    z[:] = data
+    a = fastchunk.open(tmp_path / "r.zarr")
+    before = fastchunk.get_num_threads()
+
+    def os_threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    try:
+        fastchunk.set_num_threads(2)
+        np.testing.assert_array_equal(a[:], data)
+        start = os_threads()
+        for i in range(30):
+            fastchunk.set_num_threads(2 + i % 3)
+            np.testing.assert_array_equal(a[:], data)
+        assert os_threads() <= start + 4
+    finally:
+        fastchunk.set_num_threads(before)

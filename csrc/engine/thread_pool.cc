@@ -2,13 +2,13 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <memory>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -44,7 +44,7 @@ struct Job {
 
 class Pool {
  public:
-  explicit Pool(int nthreads) : pid_(getpid()), nthreads_(nthreads) {
+  explicit Pool(int nthreads) : nthreads_(nthreads) {
     for (int i = 0; i + 1 < nthreads; ++i) workers_.emplace_back([this] { work(); });
   }
   ~Pool() {
@@ -55,7 +55,6 @@ class Pool {
     wake_.notify_all();
     for (auto& t : workers_) t.join();
   }
-  pid_t pid() const { return pid_; }
   int size() const { return nthreads_; }
 
   void run(Job& job) {
@@ -91,7 +90,6 @@ class Pool {
     }
   }
 
-  pid_t pid_;
   int nthreads_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
@@ -100,15 +98,17 @@ class Pool {
   bool stop_ = false;
 };
 
-// Both are replaced, never destroyed, in a forked child: the parent's worker
-// threads do not exist there, and its mutex may have been held at fork time.
+// The pool in use. A resized pool is released by the last job that holds it
+// (its destructor joins its workers). In a forked child the parent's pool and
+// mutex are replaced and never destroyed: the parent's worker threads do not
+// exist there, and its mutex may have been held at fork time.
 std::mutex* g_mutex = new std::mutex;
-Pool* g_pool = nullptr;
+std::shared_ptr<Pool>* g_pool = new std::shared_ptr<Pool>;
 std::atomic<int> g_requested{0};
 
 void after_fork_in_child() {
   g_mutex = new std::mutex;
-  g_pool = nullptr;  // leaked on purpose, see above
+  g_pool = new std::shared_ptr<Pool>;  // the old holder, and its pool, are leaked on purpose
 }
 
 const bool g_atfork_registered = [] {
@@ -116,17 +116,11 @@ const bool g_atfork_registered = [] {
   return true;
 }();
 
-Pool* current_pool() {
+std::shared_ptr<Pool> current_pool() {
   std::lock_guard<std::mutex> lock(*g_mutex);
   const int want = num_threads();
-  if (g_pool && (g_pool->pid() != getpid() || g_pool->size() != want)) {
-    if (g_pool->pid() == getpid()) {
-      // Resized: the old pool may still serve running jobs, so it is retired, not joined.
-    }
-    g_pool = nullptr;
-  }
-  if (!g_pool) g_pool = new Pool(want);
-  return g_pool;
+  if (!*g_pool || (*g_pool)->size() != want) *g_pool = std::make_shared<Pool>(want);
+  return *g_pool;
 }
 
 }  // namespace
