@@ -65,7 +65,7 @@ def test_sharded_reads_fetch_only_needed_inner_chunks(
 
     local_path, url = s3_stores[name]
     remote = fastchunk.open(url, storage_options=s3.storage_options())
-    reader = ShardReader(remote.store, remote._meta)
+    reader = ShardReader(remote.store, remote._meta, remote._native)
     data = _data()
     rng = np.random.default_rng(7)
     for _ in range(12):

@@ -32,6 +32,11 @@ ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel, bool skip
   return guarded([&] { *keys = needed_keys(spec, sel, skip_cached); });
 }
 
+ErrorInfo api_needed_chunks(const ArraySpec& spec, const Selection& sel,
+                            std::vector<std::pair<std::string, int64_t>>* chunks) {
+  return guarded([&] { *chunks = needed_chunks(spec, sel); });
+}
+
 ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* in, size_t in_size,
                            uint8_t* out, size_t out_size) {
   return guarded([&] { decode_chunk(chain, ByteView{in, in_size}, out, out_size); });

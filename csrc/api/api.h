@@ -22,6 +22,8 @@ ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Sel
                           uint8_t* out, const std::unordered_set<std::string>* skip);
 ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel, bool skip_cached,
                           std::vector<std::string>* keys);
+ErrorInfo api_needed_chunks(const ArraySpec& spec, const Selection& sel,
+                            std::vector<std::pair<std::string, int64_t>>* chunks);
 // Decodes one chunk through a chain, for callers outside the selection path.
 ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* in, size_t in_size,
                            uint8_t* out, size_t out_size);

@@ -227,6 +227,24 @@ void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection&
   parallel_for(plan.ntasks, [&](int64_t t) { run_task(plan, source, shards, t, out, skip); });
 }
 
+std::vector<std::pair<std::string, int64_t>> needed_chunks(const ArraySpec& spec,
+                                                           const Selection& sel) {
+  for (int64_t c : sel.counts)
+    if (c == 0) return {};
+  const Plan plan(spec, sel);
+  std::vector<std::pair<std::string, int64_t>> chunks;
+  chunks.reserve(size_t(plan.ntasks));
+  std::vector<const AxisGroup*> groups;
+  std::vector<int64_t> coords;
+  for (int64_t t = 0; t < plan.ntasks; ++t) {
+    plan.task_groups(t, groups);
+    int64_t inner;
+    storage_coords(spec, groups, coords, inner);
+    chunks.emplace_back(storage_key(spec, coords.data(), spec.keys.separator), inner);
+  }
+  return chunks;
+}
+
 std::vector<std::string> needed_keys(const ArraySpec& spec, const Selection& sel,
                                      bool skip_cached) {
   for (int64_t c : sel.counts)

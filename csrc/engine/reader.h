@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "engine/array_spec.h"
@@ -21,6 +22,11 @@ struct Selection {
 // key in `skip` are left for another call (remote objects still in flight).
 void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection& sel,
                     uint8_t* out, const std::unordered_set<std::string>* skip = nullptr);
+
+// (stored object key, inner chunk number in C order within the shard; 0 when
+// not sharded) of every chunk a selection touches, each once.
+std::vector<std::pair<std::string, int64_t>> needed_chunks(const ArraySpec& spec,
+                                                           const Selection& sel);
 
 // The stored objects (chunk or shard keys) a selection needs, each once;
 // with skip_cached, leaving out those whose chunks are all in the decoded-chunk cache.

@@ -7,6 +7,7 @@ from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.unordered_set cimport unordered_set
+from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
 import numpy as np
@@ -75,6 +76,8 @@ cdef extern from "api/api.h" namespace "fastchunk":
                               uint8_t* out, const unordered_set[string]* skip) nogil
     ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel, cbool skip_cached,
                               vector[string]* keys) nogil
+    ErrorInfo api_needed_chunks(const ArraySpec& spec, const Selection& sel,
+                                vector[pair[string, int64_t]]* chunks) nogil
     ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* inp, size_t in_size,
                                uint8_t* out, size_t out_size) nogil
     ErrorInfo api_crc32c(const uint8_t* data, size_t size, uint32_t* crc) nogil
@@ -268,6 +271,22 @@ cdef class NativeArray:
             raise_error(info)
         return [k.decode() for k in keys]
 
+    def needed_chunks(self, list indices):
+        """{stored object key: sorted int64 array of the inner chunk numbers
+        (C order within the shard; [0] when not sharded) a selection touches}."""
+        cdef Selection sel
+        cdef list keep = []
+        cdef vector[pair[string, int64_t]] chunks
+        self._selection(indices, &sel, keep)
+        cdef ErrorInfo info
+        with nogil:
+            info = api_needed_chunks(self.spec, sel, &chunks)
+        if info.kind:
+            raise_error(info)
+        grouped = {}
+        for item in chunks:
+            grouped.setdefault(item.first.decode(), []).append(item.second)
+        return {k: np.sort(np.asarray(v, dtype=np.int64)) for k, v in grouped.items()}
 
 include "_transform.pxi"
 include "_encode.pxi"

@@ -11,7 +11,6 @@ covers, so the stand-in decodes exactly like the real shard.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -36,6 +35,7 @@ class ShardReader:
         self,
         store: Any,
         meta: ArrayMeta,
+        native: Any,
         coalesce_gap: int = DEFAULT_COALESCE_GAP,
         max_request: int = DEFAULT_MAX_REQUEST,
         index_cache: int = DEFAULT_INDEX_CACHE,
@@ -44,6 +44,7 @@ class ShardReader:
             raise ValueError("ShardReader needs a sharded array")
         self.store = store
         self.meta = meta
+        self.native = native  # the array's _core.NativeArray: its planner
         self.layout = meta.shard
         self.coalesce_gap = coalesce_gap
         self.max_request = max_request
@@ -56,32 +57,6 @@ class ShardReader:
             stored = stored.newbyteorder("S")
         self._index_dtype = stored
         self.requests_made = 0  # ranged GETs issued, for benchmarks and tests
-
-    # ------------------------------------------------------------ keys
-    def shard_key(self, coords: tuple[int, ...]) -> str:
-        m = self.meta
-        if not coords:
-            return m.path + m.zero_dim_key
-        return m.path + m.key_prefix + m.separator.join(str(c) for c in coords)
-
-    def _needed(self, indices: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """shard key -> sorted flat (C-order) inner-chunk numbers it must supply."""
-        per = self.layout.chunks_per_shard
-        axes: list[dict[int, np.ndarray]] = []
-        for d, idx in enumerate(indices):
-            inner = np.unique(np.asarray(idx, dtype=np.int64) // self.meta.chunks[d])
-            shard = inner // per[d]
-            groups: dict[int, np.ndarray] = {}
-            for s in np.unique(shard):
-                groups[int(s)] = inner[shard == s] - int(s) * per[d]
-            axes.append(groups)
-        needed: dict[str, np.ndarray] = {}
-        for coords in itertools.product(*[sorted(g) for g in axes]):
-            local = [axes[d][c] for d, c in enumerate(coords)]
-            grid = np.meshgrid(*local, indexing="ij")
-            flat = np.ravel_multi_index([g.reshape(-1) for g in grid], per)
-            needed[self.shard_key(coords)] = np.sort(flat)
-        return needed
 
     # ------------------------------------------------------------ indexes
     def _decode_index(self, key: str, raw: Any, size: int) -> np.ndarray:
@@ -154,11 +129,9 @@ class ShardReader:
 
     def fetch(self, indices: list[np.ndarray]) -> dict[str, bytes | None]:
         """For the orthogonal selection `indices` (one int64 array per axis):
-        shard key -> stand-in shard bytes for the core, None for a missing shard."""
-        if not indices:
-            key = self.shard_key(())
-            return dict(self.store.get_many([key]))
-        needed = self._needed(indices)
+        shard key -> stand-in shard bytes for the core, None for a missing shard.
+        The core's planner says which inner chunks of which shards it needs."""
+        needed = self.native.needed_chunks(indices)
         indexes = self._indexes(list(needed))
         requests: list[tuple[str, int, int]] = []
         plans: dict[str, list[tuple[int, int, list[int]]]] = {}

@@ -235,7 +235,7 @@ class Array:
             if self._shard_reader is None:
                 from fastchunk._remote_shards import ShardReader
 
-                self._shard_reader = ShardReader(self._store, self._meta)
+                self._shard_reader = ShardReader(self._store, self._meta, self._native)
             return self._shard_reader.fetch(indices)
         return self._fetch(self._native.needed_keys(indices, skip_cached))
 
