@@ -207,7 +207,9 @@ class Array:
         if len(todo) <= concurrency:
             return False
         step = max(2 * _core.get_num_threads(), concurrency // 2)
-        cached = set(self._native.needed_keys(indices, False)).difference(todo)
+        cached: set[str] = set()
+        if _core.get_cache_info()["capacity"]:
+            cached = set(self._native.needed_keys(indices, False)).difference(todo)
         wanted = set(todo)
         left = len(todo)
         first = True
