@@ -77,7 +77,7 @@ def check_reads(array: Any, expected: np.ndarray) -> None:
 @pytest.fixture
 def fresh_slow_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     """The slow-codec warning is given once per process and codec: start afresh."""
-    from fastchunk import _fallback
+    from fastchunk.zarr import fallback as _fallback
 
     monkeypatch.setattr(_fallback, "_warned", set())
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastchunk.cli import main
+from fastchunk.tools.cli import main
 
 zarr = pytest.importorskip("zarr")
 pytest.importorskip("matplotlib")

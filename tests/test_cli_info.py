@@ -17,7 +17,7 @@ import pytest
 
 import fastchunk
 from fastchunk import _core
-from fastchunk.cli import main
+from fastchunk.tools.cli import main
 
 zarr = pytest.importorskip("zarr")
 numcodecs = pytest.importorskip("numcodecs")
@@ -309,7 +309,7 @@ def test_version_and_python_m(tmp_path: Path) -> None:
     from importlib.metadata import entry_points
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "fastchunk"]
-    assert script.value == "fastchunk.cli:main"
+    assert script.value == "fastchunk.tools.cli:main"
     assert script.load() is main
 
 

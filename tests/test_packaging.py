@@ -94,4 +94,4 @@ def test_metadata_declares_python_license_and_extras() -> None:
 
 def test_console_script_is_declared() -> None:
     scripts = {ep.name: ep.value for ep in DIST.entry_points if ep.group == "console_scripts"}
-    assert scripts.get("fastchunk") == "fastchunk.cli:main"
+    assert scripts.get("fastchunk") == "fastchunk.tools.cli:main"

@@ -16,9 +16,10 @@ import pytest
 
 import fastchunk
 from fastchunk import _core
-from fastchunk._rechunk import MARKER, parse_codec, parse_memory, plan_group_shape, rechunk
-from fastchunk.cli import main
 from fastchunk.errors import UnsupportedError
+from fastchunk.tools.chunking import plan_group_shape
+from fastchunk.tools.cli import main
+from fastchunk.tools.rechunk import MARKER, parse_codec, rechunk
 
 zarr = pytest.importorskip("zarr")
 numcodecs = pytest.importorskip("numcodecs")
@@ -300,7 +301,8 @@ def test_bad_arguments_are_clean_errors(
 
 
 def test_codec_and_memory_parsing() -> None:
-    assert parse_memory("2GB") == 2 * 10**9 and parse_memory("512MiB") == 512 * 2**20
+    assert fastchunk.parse_bytes("2GB") == 2 * 10**9
+    assert fastchunk.parse_bytes("512MiB") == 512 * 2**20
     assert parse_codec("blosc").text == "blosc:lz4:5:shuffle"
     assert parse_codec("zstd").text == "zstd:3"
     with pytest.raises(ValueError):

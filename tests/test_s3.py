@@ -61,7 +61,7 @@ def test_s3_group_listing_and_nested_arrays(s3: s3_server.S3Server, s3_stores: d
 def test_sharded_reads_fetch_only_needed_inner_chunks(
     s3: s3_server.S3Server, s3_stores: dict, name: str
 ) -> None:
-    from fastchunk._remote_shards import ShardReader
+    from fastchunk.store.remote_shards import ShardReader
 
     local_path, url = s3_stores[name]
     remote = fastchunk.open(url, storage_options=s3.storage_options())
@@ -91,7 +91,7 @@ def test_sharded_reads_fetch_only_needed_inner_chunks(
 
 
 def test_remote_store_ranges_suffixes_and_listing(s3: s3_server.S3Server, s3_stores: dict) -> None:
-    from fastchunk._remote import RemoteStore
+    from fastchunk.store.remote import RemoteStore
 
     local_path, _url = s3_stores["v2"]
     store = RemoteStore(f"s3://{s3.bucket}/stores/v2.zarr", s3.storage_options(concurrency=4))

@@ -7,12 +7,14 @@ import os
 from typing import Any
 
 from fastchunk import _core
-from fastchunk._fallback import SlowCodecWarning
-from fastchunk._store import open_store
+from fastchunk._units import parse_bytes
 from fastchunk._version import __version__
 from fastchunk.array import Array
 from fastchunk.errors import ChunkDecodeError, FastchunkError, MetadataError, UnsupportedError
-from fastchunk.group import Group, _Metadata, open_node
+from fastchunk.group import Group, open_node
+from fastchunk.store import open_store
+from fastchunk.zarr.fallback import SlowCodecWarning
+from fastchunk.zarr.hierarchy import MetadataReader
 
 __all__ = [
     "Array",
@@ -29,6 +31,7 @@ __all__ = [
     "open",
     "open_array",
     "open_group",
+    "parse_bytes",
     "set_cache_size",
     "set_num_threads",
 ]
@@ -39,7 +42,7 @@ def open(
 ) -> Array | Group:
     """Opens the array or group at `store` (a directory, or an s3:// or
     https:// URL), optionally at `path` inside it."""
-    md = _Metadata(open_store(store, storage_options))
+    md = MetadataReader(open_store(store, storage_options))
     return open_node(md, path or "")
 
 
@@ -68,24 +71,6 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return int(_core.get_num_threads())
-
-
-_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-
-
-def parse_bytes(value: int | str) -> int:
-    """An int, or a string such as "512MB" or "2GiB"."""
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("a byte count cannot be negative")
-        return value
-    text = str(value).strip().upper().replace(" ", "")
-    number = text.rstrip("KMGTIB")
-    unit = text[len(number):]
-    if unit not in _UNITS or not number:
-        raise ValueError(f"cannot read {value!r} as a byte count (e.g. 512MB, 2GiB)")
-    return int(float(number) * _UNITS[unit])
 
 
 def set_cache_size(nbytes: int | str) -> None:

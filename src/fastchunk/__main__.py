@@ -1,5 +1,5 @@
 """`python -m fastchunk`: the command-line interface."""
 
-from fastchunk.cli import main
+from fastchunk.tools.cli import main
 
 raise SystemExit(main())

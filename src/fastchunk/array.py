@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from fastchunk import _core
-from fastchunk._fallback import warn_slow
 from fastchunk._indexing import normalize_array_index, orthogonalize, shape_result
-from fastchunk._metadata import ArrayMeta
-from fastchunk._store import Store
 from fastchunk.errors import ChunkDecodeError
+from fastchunk.store import Store
+from fastchunk.zarr.fallback import warn_slow
+from fastchunk.zarr.metadata import ArrayMeta
 
 
 class Array:
@@ -100,6 +100,15 @@ class Array:
     @property
     def codecs(self) -> list[str]:
         return list(self._meta.codec_names)
+
+    @property
+    def metadata(self) -> ArrayMeta:
+        """The parsed zarr metadata (chunk keys, codecs, shard layout)."""
+        return self._meta
+
+    @property
+    def dimension_names(self) -> list[str | None] | None:
+        return self._meta.dimension_names
 
     @property
     def path(self) -> str:
@@ -235,7 +244,7 @@ class Array:
         if self._meta.shard is not None and hasattr(self._store, "get_ranges"):
             # Only the shard indexes (cached) and the inner chunks needed.
             if self._shard_reader is None:
-                from fastchunk._remote_shards import ShardReader
+                from fastchunk.store.remote_shards import ShardReader
 
                 self._shard_reader = ShardReader(self._store, self._meta, self._native)
             return self._shard_reader.fetch(indices)

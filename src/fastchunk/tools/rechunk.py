@@ -15,7 +15,6 @@ import itertools
 import json
 import math
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -25,35 +24,20 @@ from typing import Any
 import numpy as np
 
 import fastchunk
-from fastchunk import _core, _dtypes
-from fastchunk._progress import Progress
+from fastchunk import _core
+from fastchunk._units import parse_bytes
 from fastchunk.array import Array
 from fastchunk.errors import UnsupportedError
 from fastchunk.group import Group
+from fastchunk.tools.chunking import plan_group_shape
+from fastchunk.tools.progress import Progress
+from fastchunk.zarr import dtypes as _dtypes
+from fastchunk.zarr import write as zwrite
 
 MARKER = ".fastchunk-rechunk.json"
 _PARTIAL = ".partial-"
-# Decoded slab + its encoded objects (sharded objects are assembled from
-# encoded inner chunks: compressed bytes twice) per byte of slab.
-_SLAB_FACTOR = 2.2
 
 # ---------------------------------------------------------------- parsing
-
-_UNITS = {"": 1, "B": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-
-
-def parse_memory(text: str | int) -> int:
-    """'2GB', '512MiB', '1e9', 1000000 -> bytes."""
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"\s*([0-9.eE+]+)\s*([KMGT]?)(I?B?)\s*", str(text).upper())
-    if not m:
-        raise ValueError(f"invalid memory size {text!r} (use e.g. 2GB, 512MB, 1GiB)")
-    value = float(m.group(1))
-    unit = m.group(2)
-    scale = _UNITS[unit] if "I" not in m.group(3) else 1024 ** " KMGT".index(unit or " ")
-    return int(value * scale)
-
 
 def parse_shape(text: str | Sequence[int] | None) -> tuple[int, ...] | None:
     """'1,-1,8' -> (1, -1, 8); -1 means the whole axis."""
@@ -183,47 +167,6 @@ def parse_codec(text: str) -> Codec:
 # ---------------------------------------------------------------- metadata
 
 
-def _float_json(x: float) -> Any:
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    return float(x)
-
-
-def fill_json(fill: np.ndarray) -> Any:
-    """A 0-d array's value as zarr metadata writes fill values."""
-    dt = fill.dtype
-    value = fill[()]
-    if dt.kind == "f":
-        return _float_json(float(value))
-    if dt.kind == "c":
-        return [_float_json(float(value.real)), _float_json(float(value.imag))]
-    if dt.kind == "b":
-        return bool(value)
-    if dt.kind in "iu":
-        return int(value)
-    if dt.kind in "mM":
-        return int(fill.view("i8")[()])
-    raise UnsupportedError(f"rechunk: fill value of dtype {dt} cannot be written")
-
-
-def _v2_dtype(dt: np.dtype) -> str:
-    return dt.newbyteorder("<").str if dt.itemsize > 1 and dt.kind != "V" else dt.str
-
-
-def _v3_data_type(dt: np.dtype) -> Any:
-    if dt.kind == "b":
-        return "bool"
-    if dt.kind in "iufc":
-        return dt.name
-    if dt.kind in "mM":
-        unit, count = np.datetime_data(dt)
-        name = "numpy.datetime64" if dt.kind == "M" else "numpy.timedelta64"
-        return {"name": name, "configuration": {"unit": unit, "scale_factor": int(count)}}
-    raise UnsupportedError(f"rechunk: dtype {dt} cannot be written as zarr v3")
-
-
 @dataclass
 class Target:
     """One array to write: where it comes from, where it goes, how it is encoded."""
@@ -281,14 +224,14 @@ class Target:
     def metadata(self) -> dict[str, bytes]:
         """Metadata documents of the array (key -> JSON bytes)."""
         dt = self.np_dtype
-        fill = fill_json(np.frombuffer(self.fill, dtype=dt).reshape(()))
+        fill = zwrite.fill_json(np.frombuffer(self.fill, dtype=dt).reshape(()))
         prefix = self.dst_path + "/" if self.dst_path else ""
         if self.zarr_format == 2:
             zarray = {
                 "zarr_format": 2,
                 "shape": list(self.shape),
                 "chunks": list(self.chunks),
-                "dtype": _v2_dtype(dt),
+                "dtype": zwrite.v2_dtype_str(dt),
                 "compressor": self.codec.v2_compressor(),
                 "fill_value": fill,
                 "order": "C",
@@ -322,7 +265,7 @@ class Target:
             "zarr_format": 3,
             "node_type": "array",
             "shape": list(self.shape),
-            "data_type": _v3_data_type(dt),
+            "data_type": zwrite.v3_data_type(dt),
             "chunk_grid": {
                 "name": "regular",
                 "configuration": {"chunk_shape": list(self.object_shape)},
@@ -395,10 +338,10 @@ def make_target(
         raise UnsupportedError("sharding needs zarr format 3 (--format 3)")
     dt = np.dtype(array.dtype)
     fill = np.asarray(array.fill_value, dtype=dt).reshape(())
-    fill_json(fill)  # fail early on a fill value that cannot be written
+    zwrite.fill_json(fill)  # fail early on a fill value that cannot be written
     if fmt == 3:
-        _v3_data_type(dt)
-    dims = getattr(array._meta, "dimension_names", None) if fmt == 3 else None
+        zwrite.v3_data_type(dt)
+    dims = array.dimension_names if fmt == 3 else None
     return Target(
         src_path=array.path,
         dst_path=dst_path,
@@ -414,86 +357,6 @@ def make_target(
         src_chunks=tuple(array.chunks),
         note=note,
     )
-
-
-def _axis_decode_units(size: int, length: int, src_chunk: int) -> int:
-    """Source chunks along one axis decoded over all groups of `length` items."""
-    if size == 0:
-        return 0
-    starts = np.arange(0, size, length, dtype=np.int64)
-    ends = np.minimum(starts + length, size)
-    return int(((ends - 1) // src_chunk - starts // src_chunk + 1).sum())
-
-
-def plan_group_shape(
-    shape: Sequence[int],
-    object_shape: Sequence[int],
-    src_chunks: Sequence[int],
-    itemsize: int,
-    budget: int,
-    threads: int,
-    chunk_shape: Sequence[int] | None = None,
-) -> tuple[int, ...]:
-    """Objects per group along each axis: the group whose decoded source
-    region fits `budget` and that decodes the fewest source bytes overall."""
-    nd = len(shape)
-    grid = [-(-s // o) for s, o in zip(shape, object_shape, strict=False)]
-    if nd == 0 or 0 in grid:
-        return tuple(1 for _ in shape)
-    # Per thread: one decoded source chunk and one destination chunk in scratch.
-    chunk_bytes = math.prod(chunk_shape or object_shape) * itemsize
-    fixed = threads * (math.prod(src_chunks) * itemsize + chunk_bytes)
-    avail = budget - fixed
-
-    def slab_bytes(g: Sequence[int]) -> float:
-        return math.prod(min(k * o, s) for k, o, s in zip(g, object_shape, shape, strict=False)) * (
-            itemsize * _SLAB_FACTOR
-        )
-
-    if slab_bytes([1] * nd) > avail:
-        need = slab_bytes([1] * nd) + fixed
-        raise MemoryError(
-            f"the memory budget ({budget:,} bytes) is smaller than what one destination "
-            f"object needs (about {int(need):,} bytes with {threads} threads): "
-            "raise --memory or choose smaller chunks/shards"
-        )
-    cache: dict[tuple[int, int], int] = {}
-
-    def cost(g: Sequence[int]) -> tuple[int, int]:
-        total = 1
-        for d in range(nd):
-            length = g[d] * object_shape[d]
-            if (d, length) not in cache:
-                cache[(d, length)] = _axis_decode_units(shape[d], length, src_chunks[d])
-            total *= cache[(d, length)]
-        return total, math.prod(-(-n // k) for n, k in zip(grid, g, strict=False))
-
-    orders = (
-        list(itertools.permutations(range(nd)))
-        if nd <= 5
-        else [tuple(range(nd))[::-1], tuple(range(nd))]
-    )
-    best: tuple[tuple[int, int], tuple[int, ...]] | None = None
-    for order in orders:
-        g = [1] * nd
-        for ax in order:
-            lo, hi = 1, grid[ax]
-            while lo < hi:  # largest count along ax that still fits
-                mid = (lo + hi + 1) // 2
-                trial = list(g)
-                trial[ax] = mid
-                if slab_bytes(trial) <= avail:
-                    lo = mid
-                else:
-                    hi = mid - 1
-            g[ax] = lo
-            if lo < grid[ax]:
-                break
-        c = cost(g)
-        if best is None or c < best[0]:
-            best = (c, tuple(g))
-    assert best is not None
-    return best[1]
 
 
 def group_objects(target: Target, index: int) -> list[tuple[int, ...]]:
@@ -659,7 +522,7 @@ def rechunk(
     chunk_spec = parse_shape(chunks)
     shard_spec = parse_shape(shards)
     the_codec = parse_codec(codec)
-    budget = parse_memory(memory)
+    budget = parse_bytes(memory)
     node = fastchunk.open(src, path, storage_options)
     targets: list[Target] = []
     groups_meta: dict[str, bytes] = {}

@@ -36,7 +36,7 @@ def _storage_options(text: str | None) -> dict[str, Any] | None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from fastchunk._info import format_report, store_report
+    from fastchunk.tools.info import format_report, store_report
 
     if args.batch is not None and args.axis is None:
         raise ValueError("--batch needs --axis")
@@ -59,7 +59,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from fastchunk._bench import format_bench, plot_bench, run_bench
+    from fastchunk.tools.bench import format_bench, plot_bench, run_bench
 
     result = run_bench(
         args.store,
@@ -83,7 +83,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_rechunk(args: argparse.Namespace) -> int:
-    from fastchunk._rechunk import rechunk
+    from fastchunk.tools.rechunk import rechunk
 
     if args.threads:
         fastchunk.set_num_threads(args.threads)

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from fastchunk import _core, _dtypes
+from fastchunk import _core
 from fastchunk.errors import ChunkDecodeError, MetadataError, UnsupportedError
+from fastchunk.zarr import dtypes as _dtypes
 
 # numcodecs / zarr codec ids the C++ core decodes itself.
 _NATIVE_V2_COMPRESSORS = {"blosc", "zstd", "gzip", "zlib", "lz4"}
@@ -169,7 +170,7 @@ def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayM
     if not filters and (compressor is None or compressor["id"] in _NATIVE_V2_COMPRESSORS):
         meta.native_codecs = [compressor["id"]] if compressor else []
     else:
-        from fastchunk._fallback import v2_decoder
+        from fastchunk.zarr.fallback import v2_decoder
 
         meta.fallback, meta.slow_codecs = v2_decoder(compressor, filters, dt, chunks, order)
     return meta
@@ -403,7 +404,7 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
     if native is not None and not chain.array_codecs:
         meta.native_codecs = native
     else:
-        from fastchunk._fallback import shard_decoder, v3_decoder
+        from fastchunk.zarr.fallback import shard_decoder, v3_decoder
 
         meta.fallback, meta.slow_codecs = v3_decoder(chain, dt, chunks)
         if shard is not None:

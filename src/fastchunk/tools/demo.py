@@ -1,7 +1,7 @@
 """Demo: writes a small anemoi-like store with zarr-python, reads it back with
 zarr-python and with fastchunk, checks they agree, and prints both speeds.
 
-    python -m fastchunk.demo [--dates 128] [--out DIR]
+    python -m fastchunk.tools.demo [--dates 128] [--out DIR]
 """
 
 from __future__ import annotations

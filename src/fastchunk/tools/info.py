@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from fastchunk import _core
-from fastchunk._progress import Progress
-from fastchunk._rechunk import _float_json, fill_json, plan_group_shape
 from fastchunk.array import Array
 from fastchunk.group import Group
+from fastchunk.tools.chunking import plan_group_shape
+from fastchunk.tools.progress import Progress
+from fastchunk.zarr.write import fill_json, float_json
 
 MAX_MISSING_LISTED = 10
 SCAN_MEMORY = 512 * 2**20
@@ -29,7 +30,7 @@ SCAN_MEMORY = 512 * 2**20
 def _object_coords(array: Array, rel: str, grid: Sequence[int]) -> tuple[int, ...] | None:
     """Grid coordinates of a stored key (relative to the array), or None when
     the key is not a chunk (or shard) of the grid."""
-    meta = array._meta
+    meta = array.metadata
     if not grid:
         return () if rel == meta.zero_dim_key else None
     if not rel.startswith(meta.key_prefix):
@@ -75,7 +76,7 @@ def array_report(
     memory: int = SCAN_MEMORY,
 ) -> dict[str, Any]:
     """The report of one array (see `fastchunk info --help` for the keys)."""
-    meta = array._meta
+    meta = array.metadata
     shape = tuple(array.shape)
     sharded = array.shards is not None
     unit = tuple(array.shards) if sharded else tuple(array.chunks)
@@ -158,7 +159,7 @@ def access_report(
     # Stored bytes of one decode unit, averaged over the stored objects.
     if array.shards is not None:
         per_shard = math.prod(s // c for s, c in zip(array.shards, chunks, strict=False))
-        index_nbytes = array._meta.shard.index_nbytes if array._meta.shard else 0
+        index_nbytes = array.metadata.shard.index_nbytes if array.metadata.shard else 0
         payload = object_bytes_stored - nobjects_stored * index_nbytes
         stored_chunk = payload / (nobjects_stored * per_shard) if nobjects_stored else 0.0
     else:
@@ -330,13 +331,13 @@ def _stats(nan: int, count: int, lo: float, hi: float, total: float, dt: np.dtyp
             return None
         if dt.kind in "iub":
             return int(x)
-        return _float_json(x)
+        return float_json(x)
 
     return {
         "nan_count": nan,
         "min": value(lo),
         "max": value(hi),
-        "mean": _float_json(total / count) if count else None,
+        "mean": float_json(total / count) if count else None,
     }
 
 

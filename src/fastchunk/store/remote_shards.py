@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from fastchunk import _core
-from fastchunk._metadata import ArrayMeta
 from fastchunk.errors import ChunkDecodeError
+from fastchunk.zarr.metadata import ArrayMeta
 
 _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 DEFAULT_COALESCE_GAP = 256 * 1024  # bytes read in between rather than a second request

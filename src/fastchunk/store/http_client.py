@@ -1,0 +1,69 @@
+"""The urllib3 client: plain HTTP(S) GETs for public stores, in processes
+where obstore cannot run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastchunk.errors import FastchunkError
+from fastchunk.store.engine import ThreadedEngine, total_size
+from fastchunk.store.options import RemoteOptions, access_error, request_error
+
+
+class UrllibEngine(ThreadedEngine):
+    name = "urllib3"
+
+    """Plain HTTP(S) GETs with urllib3, for public stores in forked workers."""
+
+    def __init__(self, opts: RemoteOptions) -> None:
+        super().__init__(opts)
+        import urllib3
+
+        retries = urllib3.Retry(
+            total=opts.max_retries,
+            backoff_factor=0.1,
+            backoff_max=5,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=("GET", "HEAD"),
+            raise_on_status=False,
+        )
+        self.http = urllib3.PoolManager(
+            maxsize=opts.concurrency,
+            retries=retries,
+            timeout=urllib3.Timeout(connect=opts.connect_timeout, read=opts.read_timeout),
+            cert_reqs="CERT_NONE" if opts.allow_invalid_certificates else "CERT_REQUIRED",
+        )
+
+    def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
+        import urllib3
+
+        url = self.opts.url_of(key)
+        headers = {}
+        if rng is not None:
+            headers["Range"] = f"bytes={rng[0]}-{rng[0] + rng[1] - 1}"
+        elif suffix:
+            headers["Range"] = f"bytes=-{suffix}"
+        method = "HEAD" if suffix == 0 else "GET"
+        try:
+            resp = self.http.request(method, url, headers=headers)
+        except urllib3.exceptions.HTTPError as e:
+            raise request_error(self.opts, key, e) from None
+        if resp.status == 404:
+            return None
+        if resp.status in (401, 403):
+            raise access_error(self.opts, key, RuntimeError(f"{resp.status} Forbidden"))
+        if resp.status >= 300:
+            raise request_error(self.opts, key, RuntimeError(f"{resp.status} {resp.reason}"))
+        data = resp.data
+        if suffix == 0:
+            return b"", int(resp.headers.get("Content-Length", 0))
+        if rng is not None or suffix is not None:
+            return data, total_size(resp.headers.get("Content-Range"), len(data))
+        return data
+
+    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
+        raise FastchunkError(
+            f"cannot list {self.opts.location}: plain HTTP stores have no listing; "
+            f"use consolidated metadata"
+        )

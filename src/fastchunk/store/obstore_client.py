@@ -1,0 +1,281 @@
+"""The obstore client (Rust, async, concurrent), driven by one asyncio event
+loop in a private thread per process.
+
+obstore's tokio runtime does not survive fork(): in a process forked from one
+where that runtime was running (a DataLoader worker whose parent already read
+from S3), every obstore call hangs, whatever client it uses. obstore_usable()
+tells; such processes use a blocking client instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+from fastchunk.errors import FastchunkError
+from fastchunk.store.engine import Blob, Engine
+from fastchunk.store.options import (
+    RemoteOptions,
+    access_error,
+    missing_bucket,
+    request_error,
+)
+
+# ---------------------------------------------------------------- fork state
+_tokio_poisoned = False  # this process was forked while a tokio runtime ran
+_poisoned_for_child = False
+
+
+def _tokio_threads_running() -> bool:
+    """Whether this process has tokio runtime threads (obstore's runtime)."""
+    for path in glob.glob("/proc/self/task/*/comm"):
+        try:
+            with open(path) as f:
+                if f.read().startswith("tokio"):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _before_fork() -> None:
+    global _poisoned_for_child
+    _poisoned_for_child = _tokio_poisoned or _tokio_threads_running()
+
+
+def _after_fork_in_child() -> None:
+    global _tokio_poisoned
+    _tokio_poisoned = _poisoned_for_child
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+def obstore_usable() -> bool:
+    """False in a process forked from one running obstore's tokio runtime."""
+    return not _tokio_poisoned
+
+
+class _LoopThread:
+    """An asyncio loop running in a daemon thread of this process."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="fastchunk-remote", daemon=True
+        )
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+
+_loop: _LoopThread | None = None
+_loop_pid = -1
+_loop_lock = threading.Lock()
+
+
+def _event_loop() -> _LoopThread:
+    global _loop, _loop_pid
+    with _loop_lock:
+        if _loop is None or _loop_pid != os.getpid():
+            _loop = _LoopThread()
+            _loop_pid = os.getpid()
+        return _loop
+
+
+class ObstoreEngine(Engine):
+    name = "obstore"
+
+    def __init__(self, opts: RemoteOptions) -> None:
+        import obstore
+        from obstore.exceptions import NotFoundError, PermissionDeniedError, UnauthenticatedError
+
+        self._obs = obstore
+        self._not_found = (NotFoundError, FileNotFoundError)
+        self._denied = (PermissionDeniedError, UnauthenticatedError)
+        self.opts = opts
+        self.store = self._make_store(opts)
+        self.loop = _event_loop()
+
+    @staticmethod
+    def _make_store(opts: RemoteOptions) -> Any:
+        from obstore.store import HTTPStore, S3Store
+
+        client: dict[str, Any] = {
+            "connect_timeout": timedelta(seconds=opts.connect_timeout),
+            "read_timeout": timedelta(seconds=opts.read_timeout),
+            "pool_max_idle_per_host": str(max(opts.concurrency, 8)),
+        }
+        if opts.allow_invalid_certificates:
+            client["allow_invalid_certificates"] = True
+        retry: dict[str, Any] = {
+            "max_retries": opts.max_retries,
+            "retry_timeout": timedelta(seconds=opts.retry_timeout),
+            "backoff": {
+                "init_backoff": timedelta(milliseconds=100),
+                "max_backoff": timedelta(seconds=5),
+                "base": 2,
+            },
+        }
+        if opts.scheme != "s3":
+            if opts.location.startswith("http://"):
+                client["allow_http"] = True
+            return HTTPStore(opts.location, client_options=client, retry_config=retry)
+        config: dict[str, Any] = {}
+        if opts.endpoint:
+            config["endpoint"] = opts.endpoint
+            if opts.endpoint.startswith("http://"):
+                client["allow_http"] = True
+        if opts.virtual_hosted_style:
+            config["virtual_hosted_style_request"] = True
+        if opts.anon:
+            config["skip_signature"] = True
+        key, secret, token, region = opts.key, opts.secret, opts.token, opts.region
+        if key is None and not opts.anon:
+            found = opts.profile_credentials()
+            if found is not None:
+                key, secret, token, profile_region = found
+                region = region or profile_region
+        if key is not None:
+            config["access_key_id"] = key
+            config["secret_access_key"] = secret
+            if token:
+                config["session_token"] = token
+        if region:
+            config["region"] = region
+        return S3Store(
+            opts.bucket,
+            prefix=opts.prefix or None,
+            config=config,
+            client_options=client,
+            retry_config=retry,
+        )
+
+    def _fail(self, key: str, exc: BaseException) -> BaseException:
+        if isinstance(exc, self._denied):
+            return access_error(self.opts, key, exc)
+        if isinstance(exc, self._not_found):
+            return missing_bucket(self.opts)
+        return request_error(self.opts, key, exc)
+
+    def _missing(self, exc: BaseException) -> bool:
+        """A 404 for the object (a missing chunk), not for the bucket."""
+        return isinstance(exc, self._not_found) and "NoSuchBucket" not in str(exc)
+
+    async def _gather(self, make: Any, items: Sequence[Any]) -> list[Any]:
+        sem = asyncio.Semaphore(self.opts.concurrency)
+
+        async def one(item: Any) -> Any:
+            async with sem:
+                return await make(item)
+
+        tasks = [asyncio.ensure_future(one(it)) for it in items]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            raise
+
+    async def _get(self, key: str) -> Blob | None:
+        try:
+            result = await self._obs.get_async(self.store, key)
+            return memoryview(await result.bytes_async())
+        except Exception as e:
+            if self._missing(e):
+                return None
+            raise self._fail(key, e) from None
+
+    def get_many(self, keys: Sequence[str]) -> list[Blob | None]:
+        return self.loop.run(self._gather(self._get, keys))
+
+    def iter_many(self, keys: Sequence[str]) -> Iterator[tuple[str, Blob | None]]:
+        arrived: queue.Queue[tuple[str, Any, BaseException | None]] = queue.Queue()
+
+        async def fetch_all() -> None:
+            sem = asyncio.Semaphore(self.opts.concurrency)
+
+            async def one(key: str) -> None:
+                async with sem:
+                    try:
+                        arrived.put((key, await self._get(key), None))
+                    except BaseException as e:  # handed to the consumer
+                        arrived.put((key, None, e))
+
+            await asyncio.gather(*(one(k) for k in keys))
+
+        future = asyncio.run_coroutine_threadsafe(fetch_all(), self.loop.loop)
+        try:
+            for _ in range(len(keys)):
+                key, blob, error = arrived.get()
+                if error is not None:
+                    raise error
+                yield key, blob
+        finally:
+            future.cancel()
+
+    async def _ranges_of(self, item: tuple[str, list[int], list[int]]) -> list[Blob] | None:
+        key, starts, lengths = item
+        try:
+            got = await self._obs.get_ranges_async(self.store, key, starts=starts, lengths=lengths)
+        except Exception as e:
+            if self._missing(e):
+                return None
+            raise self._fail(key, e) from None
+        return [memoryview(b) for b in got]
+
+    def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
+        by_key: dict[str, list[int]] = {}
+        for i, (key, _o, _n) in enumerate(requests):
+            by_key.setdefault(key, []).append(i)
+        items = [
+            (k, [requests[i][1] for i in ix], [requests[i][2] for i in ix])
+            for k, ix in by_key.items()
+        ]
+        results = self.loop.run(self._gather(self._ranges_of, items))
+        out: list[Blob | None] = [None] * len(requests)
+        for (_k, ix), got in zip(by_key.items(), results, strict=True):
+            if got is not None:
+                for i, blob in zip(ix, got, strict=True):
+                    out[i] = blob
+        return out
+
+    async def _suffix(self, item: tuple[str, int]) -> tuple[Blob, int] | None:
+        key, length = item
+        try:
+            options: dict[str, Any] = {"range": {"suffix": length}} if length else {"head": True}
+            if length:
+                result = await self._obs.get_async(self.store, key, options=options)
+                return memoryview(await result.bytes_async()), int(result.meta["size"])
+            meta = await self._obs.head_async(self.store, key)
+            return b"", int(meta["size"])
+        except Exception as e:
+            if self._missing(e):
+                return None
+            raise self._fail(key, e) from None
+
+    def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[tuple[Blob, int] | None]:
+        return self.loop.run(self._gather(self._suffix, list(requests)))
+
+    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
+        if self.opts.scheme != "s3":
+            raise FastchunkError(
+                f"cannot list {self.opts.location}: plain HTTP stores have no listing; "
+                f"use consolidated metadata"
+            )
+        try:
+            for batch in self._obs.list(self.store, prefix or None):
+                for meta in batch:
+                    yield meta["path"], int(meta["size"])
+        except Exception as e:
+            if self._missing(e):
+                raise missing_bucket(self.opts) from None
+            raise self._fail(prefix, e) from None

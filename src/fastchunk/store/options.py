@@ -1,0 +1,173 @@
+"""Remote store options: the URL and the fsspec/s3fs storage_options names,
+parsed once, with no client objects (picklable, rebuilt per process), and the
+secret-free error messages every client raises."""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.parse
+from typing import Any
+
+from fastchunk.errors import FastchunkError
+
+DEFAULT_CONCURRENCY = 32
+DEFAULT_MAX_RETRIES = 10
+DEFAULT_RETRY_TIMEOUT_S = 60.0
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_READ_TIMEOUT_S = 60.0
+
+# A buffer: bytes, or a read-only memoryview of bytes owned by the client.
+Blob = Any
+
+_KNOWN_OPTIONS = {
+    "endpoint_url", "region", "key", "secret", "token", "anon", "profile",
+    "client_kwargs", "concurrency", "max_retries", "retry_timeout",
+    "connect_timeout", "read_timeout", "virtual_hosted_style", "allow_invalid_certificates",
+}  # fmt: skip
+
+
+class RemoteStoreError(FastchunkError, OSError):
+    """A request to an object store failed after its retries (server down,
+    connection refused, timeouts, 5xx). The message names the object."""
+
+
+class RemoteOptions:
+    """Parsed URL and storage_options; no client objects (picklable, per process)."""
+
+    def __init__(self, location: str, storage_options: dict[str, Any]) -> None:
+        opts = dict(storage_options)
+        client_kwargs = opts.pop("client_kwargs", None) or {}
+        unknown = set(opts) - _KNOWN_OPTIONS
+        if unknown:
+            raise ValueError(
+                f"unknown storage_options {sorted(unknown)}; known: {sorted(_KNOWN_OPTIONS)}"
+            )
+        parsed = urllib.parse.urlparse(location)
+        self.scheme = parsed.scheme
+        self.location = location.rstrip("/")
+        if self.scheme == "s3":
+            self.bucket = parsed.netloc
+            if not self.bucket:
+                raise ValueError(f"no bucket in {location!r}")
+            self.prefix = parsed.path.strip("/")
+        else:
+            self.bucket = ""
+            self.prefix = ""
+        self.endpoint: str | None = (
+            opts.get("endpoint_url")
+            or client_kwargs.get("endpoint_url")
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+        )
+        self.region: str | None = opts.get("region") or client_kwargs.get("region_name")
+        self.key: str | None = opts.get("key") or client_kwargs.get("aws_access_key_id")
+        self.secret: str | None = opts.get("secret") or client_kwargs.get("aws_secret_access_key")
+        self.token: str | None = opts.get("token") or client_kwargs.get("aws_session_token")
+        self.anon = bool(opts.get("anon", False))
+        self.profile: str | None = opts.get("profile")
+        self.virtual_hosted_style = bool(opts.get("virtual_hosted_style", False))
+        self.allow_invalid_certificates = bool(opts.get("allow_invalid_certificates", False))
+        self.concurrency = int(
+            opts.get("concurrency")
+            or os.environ.get("FASTCHUNK_S3_CONCURRENCY")
+            or DEFAULT_CONCURRENCY
+        )
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        self.max_retries = int(opts.get("max_retries", DEFAULT_MAX_RETRIES))
+        self.retry_timeout = float(opts.get("retry_timeout", DEFAULT_RETRY_TIMEOUT_S))
+        self.connect_timeout = float(opts.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT_S))
+        self.read_timeout = float(opts.get("read_timeout", DEFAULT_READ_TIMEOUT_S))
+        if (self.key is None) != (self.secret is None):
+            raise ValueError("storage_options 'key' and 'secret' must be given together")
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s for s in (self.secret, self.token) if s]
+
+    @property
+    def where(self) -> str:
+        """For messages: the URL and endpoint, never a credential."""
+        if self.scheme == "s3" and self.endpoint:
+            return f"{self.location} (endpoint {self.endpoint})"
+        return self.location
+
+    def url_of(self, key: str) -> str:
+        return f"{self.location}/{key}"
+
+    def full_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def profile_credentials(self) -> tuple[str, str, str | None, str | None] | None:
+        """(key, secret, token, region) from an AWS profile, when one applies:
+        a `profile` option or AWS_PROFILE, or shared config files without
+        credentials in the environment. obstore reads the environment itself."""
+        if self.key or self.anon or os.environ.get("AWS_ACCESS_KEY_ID"):
+            return None
+        profile = self.profile or os.environ.get("AWS_PROFILE")
+        files = [
+            os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+            os.environ.get("AWS_CONFIG_FILE", "~/.aws/config"),
+        ]
+        if profile is None and not any(os.path.exists(os.path.expanduser(f)) for f in files):
+            return None
+        try:
+            import botocore.session
+        except ImportError:
+            return None
+        session = botocore.session.Session(profile=profile)
+        try:
+            creds = session.get_credentials()
+        except Exception:  # noqa: BLE001 - a broken profile: let the store report access errors
+            return None
+        if creds is None:
+            return None
+        frozen = creds.get_frozen_credentials()
+        return (
+            frozen.access_key,
+            frozen.secret_key,
+            frozen.token,
+            session.get_config_variable("region"),
+        )
+
+
+# ---------------------------------------------------------------- errors
+_CODE = re.compile(r"<Code>([^<]{1,64})</Code>")
+_STATUS = re.compile(r"\b([45]\d\d) [A-Z][A-Za-z ]{1,40}")
+
+
+def _reason(exc: BaseException, opts: RemoteOptions) -> str:
+    """A short, secret-free reason: HTTP status and S3 error code when present."""
+    text = str(exc)
+    for s in opts.secrets:
+        text = text.replace(s, "***")
+    code = _CODE.search(text)
+    status = _STATUS.search(text)
+    if status or code:
+        parts = [p for p in (status and status.group(0), code and code.group(1)) if p]
+        return " ".join(parts)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = re.sub(r"Debug source:.*", "", first)
+    return first[:300]
+
+
+def access_error(opts: RemoteOptions, key: str, exc: BaseException) -> PermissionError:
+    return PermissionError(
+        f"access denied reading {opts.url_of(key)} (bucket {opts.bucket!r}, key "
+        f"{opts.full_key(key)!r}): {_reason(exc, opts)}; check the key/secret/token in "
+        f"storage_options or the AWS environment"
+        + (f", endpoint {opts.endpoint}" if opts.endpoint else "")
+    )
+
+
+def missing_bucket(opts: RemoteOptions) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"bucket {opts.bucket!r} does not exist"
+        + (f" at {opts.endpoint}" if opts.endpoint else "")
+        + f" (reading {opts.location})"
+    )
+
+
+def request_error(opts: RemoteOptions, key: str, exc: BaseException) -> RemoteStoreError:
+    return RemoteStoreError(f"reading {opts.url_of(key)} failed: {_reason(exc, opts)}")

@@ -1,0 +1,131 @@
+"""Object stores: s3:// buckets (AWS, Ceph, MinIO, SeaweedFS, ...) and public
+http(s):// stores.
+
+Requests go through obstore (Rust, concurrent, retries with backoff), driven by
+one asyncio event loop in a private thread per process. obstore's tokio runtime
+does not survive fork(): in a process forked from one where that runtime was
+running (a DataLoader worker whose parent already read from S3), every obstore
+call hangs, whatever client it uses. Such processes read through botocore (or
+urllib3 for plain HTTP) in a thread pool instead. Everything is rebuilt lazily
+per process id, and a RemoteStore pickles as its URL and options, so it works
+under fork, spawn and forkserver.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from fastchunk.store.engine import Blob, Engine
+from fastchunk.store.options import RemoteOptions, RemoteStoreError
+
+
+def make_engine(opts: RemoteOptions) -> Engine:
+    """This process's client: obstore where it can run, else a blocking one."""
+    from fastchunk.store.obstore_client import ObstoreEngine, obstore_usable
+
+    if obstore_usable():
+        return ObstoreEngine(opts)
+    if opts.scheme == "s3":
+        from fastchunk.store.boto_client import BotoEngine
+
+        return BotoEngine(opts)
+    from fastchunk.store.http_client import UrllibEngine
+
+    return UrllibEngine(opts)
+
+__all__ = ["RemoteStore", "RemoteStoreError"]
+
+
+class RemoteStore:
+    """A zarr store in an S3 bucket or behind a public http(s):// URL. Never written to.
+
+    storage_options (the fsspec/s3fs names): endpoint_url, region, key, secret,
+    token, anon, profile, client_kwargs; and concurrency (requests in flight,
+    default 32, or FASTCHUNK_S3_CONCURRENCY), max_retries, retry_timeout,
+    connect_timeout, read_timeout (seconds), virtual_hosted_style,
+    allow_invalid_certificates. Without credentials, the AWS environment
+    variables, web identity, instance metadata and profiles are used."""
+
+    local_root: str | None = None
+
+    def __init__(self, location: str, storage_options: dict[str, Any] | None = None) -> None:
+        self._location = location
+        self._storage_options = dict(storage_options or {})
+        self._opts = RemoteOptions(location, self._storage_options)
+        self.name = self._opts.location
+        self._engine_obj: Engine | None = None
+        self._engine_pid = -1
+        self._lock = threading.Lock()
+
+    # Pickled as URL + options: each process builds its own client.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"location": self._location, "storage_options": self._storage_options}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["location"], state["storage_options"])  # type: ignore[misc]
+
+    @property
+    def concurrency(self) -> int:
+        return self._opts.concurrency
+
+    @property
+    def backend(self) -> str:
+        """Which client this process uses: 'obstore', 'botocore' or 'urllib3'."""
+        return self._engine().name
+
+    def _engine(self) -> Engine:
+        pid = os.getpid()
+        if self._engine_obj is not None and self._engine_pid == pid:
+            return self._engine_obj
+        with self._lock:
+            if self._engine_obj is None or self._engine_pid != pid:
+                # A client inherited through fork is dropped, never used or closed.
+                self._engine_obj = make_engine(self._opts)
+                self._engine_pid = pid
+            return self._engine_obj
+
+    # ------------------------------------------------------------ Store protocol
+    def get(self, key: str) -> bytes | None:
+        got = self._engine().get_many([key])[0]
+        return None if got is None else bytes(got)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Blob | None]:
+        """Every key fetched concurrently; a missing object reads as None."""
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        return dict(zip(unique, self._engine().get_many(unique), strict=True))
+
+    def iter_many(self, keys: Iterable[str]) -> Iterator[tuple[str, Blob | None]]:
+        """Every key fetched concurrently, yielded as (key, object) in the order
+        the objects arrive, so that decoding can start before the last one."""
+        unique = list(dict.fromkeys(keys))
+        if unique:
+            yield from self._engine().iter_many(unique)
+
+    def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
+        """Bytes [offset, offset + length) of each (key, offset, length), all
+        fetched concurrently; None where the object does not exist."""
+        if not requests:
+            return []
+        return self._engine().get_ranges(list(requests))
+
+    def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[tuple[Blob, int] | None]:
+        """(last `length` bytes, object size) of each (key, length), concurrently;
+        None where the object does not exist. length 0 asks for the size only."""
+        if not requests:
+            return []
+        return self._engine().get_suffixes(list(requests))
+
+    def get_suffix(self, key: str, length: int) -> tuple[Blob, int] | None:
+        return self.get_suffixes([(key, length)])[0]
+
+    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of every object under `prefix` ('' for all)."""
+        return self._engine().list_prefix(prefix)
+
+    def __repr__(self) -> str:
+        return f"RemoteStore({self._opts.where!r})"

@@ -1,0 +1,342 @@
+"""ArrayDataset: samples (or windows of samples) along one axis of an array."""
+
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+import fastchunk
+from fastchunk._indexing import normalize_array_index
+from fastchunk.array import Array
+from fastchunk.torch.transform import (
+    Transform,
+    _BoundTransform,
+    _numpy_to_torch_dtype,
+    _numpy_view,
+)
+
+
+def _parse_missing(values: Any, n: int, what: str) -> np.ndarray:
+    arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{what} must be integer positions along the sample axis, got {arr[:3]}")
+    arr = arr.astype(np.int64).reshape(-1)
+    arr = np.where(arr < 0, arr + n, arr)
+    return np.unique(arr[(arr >= 0) & (arr < n)])
+
+
+_FREQUENCY_UNITS = {"d": "D", "h": "h", "m": "m", "min": "m", "s": "s"}
+
+
+def _frequency(value: Any) -> np.timedelta64:
+    """anemoi-style frequency: an int (hours) or '6h', '1d', '30m', '10s'."""
+    if isinstance(value, (int, np.integer)):
+        return np.timedelta64(int(value), "h")
+    text = str(value).strip().lower()
+    digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = _FREQUENCY_UNITS.get(text[len(digits) :])
+    if not digits or unit is None:
+        raise ValueError(f"cannot read frequency {value!r}")
+    return np.timedelta64(int(digits), unit)
+
+
+def _positions_from_attrs(value: Any, attrs: dict[str, Any], n: int, what: str) -> np.ndarray:
+    """Missing rows given as positions, or as dates with attrs 'start_date'
+    and 'frequency' (anemoi datasets)."""
+    try:
+        return _parse_missing(value, n, what)
+    except ValueError:
+        if "start_date" not in attrs or "frequency" not in attrs:
+            raise
+    dates = np.asarray(list(value), dtype="datetime64[s]")
+    step = _frequency(attrs["frequency"]).astype("timedelta64[s]")
+    start = np.datetime64(str(attrs["start_date"]), "s")
+    offsets = (dates - start).astype(np.int64)
+    if np.any(offsets % step.astype(np.int64)):
+        raise ValueError(f"{what} holds dates off the {attrs['frequency']} grid")
+    return _parse_missing(offsets // step.astype(np.int64), n, what)
+
+
+def _missing_from_attrs(array: Array, n: int) -> np.ndarray:
+    """Missing rows named by the array's attrs, else by its root group's."""
+    sources = [array.attrs]
+    if array.path:
+        try:
+            sources.append(fastchunk.open_group(array.store).attrs)
+        except (fastchunk.FastchunkError, OSError, TypeError):
+            pass
+    for attrs in sources:
+        for key in ("missing_dates", "missing"):
+            value = attrs.get(key)
+            if value is None:
+                continue
+            try:
+                return _positions_from_attrs(value, attrs, n, f"attrs[{key!r}]")
+            except (ValueError, TypeError):
+                warnings.warn(
+                    f"attrs[{key!r}] holds neither positions nor dates on the "
+                    "start_date/frequency grid; pass missing= explicitly",
+                    stacklevel=4,
+                )
+    return np.zeros(0, dtype=np.int64)
+
+
+def _axis_selection(sel: Any, n: int, axis: int) -> tuple[np.ndarray, bool]:
+    """(int64 positions, dropped) for one axis' entry of `select`."""
+    if isinstance(sel, slice):
+        return np.arange(*sel.indices(n), dtype=np.int64), False
+    if isinstance(sel, (int, np.integer)) and not isinstance(sel, (bool, np.bool_)):
+        return normalize_array_index(np.asarray([sel]), n, axis), True
+    idx = normalize_array_index(sel, n, axis)
+    if idx.ndim != 1:
+        raise IndexError(f"select for axis {axis} must be one-dimensional")
+    return idx, False
+
+
+class ArrayDataset(torch.utils.data.Dataset):
+    """Samples along `axis` of a zarr array, map-style.
+
+    `offsets` makes each sample a window of rows around its anchor (e.g.
+    [-1, 0, 1, 2]); anchors whose window runs off the array or into a missing
+    row (`missing=`, else the array's attrs "missing_dates" / "missing") are
+    skipped, so index i is the i-th valid anchor (`anchors[i]`). `select` picks
+    from the other axes: a dict {axis: int | slice | indices | mask}, or a
+    tuple with one entry per other axis (an int drops that axis). `transform`
+    is a `Transform` (fused, native) or a callable applied to each batch
+    tensor of shape (n, ...).
+
+    `__getitems__` reads a whole batch in one native call. Datasets pickle by
+    store location and reopen in worker processes (fork, spawn, forkserver).
+    """
+
+    def __init__(
+        self,
+        array: Array | str | os.PathLike[str],
+        axis: int = 0,
+        offsets: Sequence[int] | None = None,
+        select: dict[int, Any] | Sequence[Any] | None = None,
+        transform: Transform | Callable[[torch.Tensor], Any] | None = None,
+        missing: Sequence[int] | None = None,
+        path: str | None = None,
+    ) -> None:
+        if not isinstance(array, Array):
+            array = fastchunk.open_array(array, path)
+        self._array: Array | None = array
+        store = array.store
+        self._location = (
+            getattr(store, "url", None) or store.name,
+            array.path,
+            getattr(store, "storage_options", None),
+        )
+        self.array_shape = tuple(array.shape)
+        self.array_ndim = len(self.array_shape)
+        self.dtype = array.dtype
+        if self.array_ndim == 0:
+            raise ValueError("a 0-d array has no samples")
+        if not -self.array_ndim <= axis < self.array_ndim:
+            raise ValueError(f"axis {axis} out of range for {self.array_ndim} dims")
+        self.axis = axis % self.array_ndim
+        self.chunk_len = int(array.chunks[self.axis])
+        n = self.array_shape[self.axis]
+
+        self.offsets = None if offsets is None else np.asarray(offsets, dtype=np.int64).reshape(-1)
+        if self.offsets is not None and self.offsets.size == 0:
+            raise ValueError("offsets must not be empty")
+        self._parse_select(select)
+
+        if missing is None:
+            self.missing = _missing_from_attrs(array, n)
+        else:
+            self.missing = _parse_missing(missing, n, "missing")
+        self.anchors = self._valid_anchors(n)
+
+        self._set_transform(transform)
+
+    # ---- layout
+    def _parse_select(self, select: Any) -> None:
+        others = [a for a in range(self.array_ndim) if a != self.axis]
+        if select is None:
+            entries: dict[int, Any] = {}
+        elif isinstance(select, dict):
+            entries = {}
+            for a, s in select.items():
+                if not -self.array_ndim <= a < self.array_ndim or a % self.array_ndim == self.axis:
+                    raise ValueError(f"select axis {a} is out of range or the sample axis")
+                entries[a % self.array_ndim] = s
+        else:
+            select = tuple(select)
+            if len(select) > len(others):
+                raise ValueError(f"select has {len(select)} entries, only {len(others)} axes")
+            entries = dict(zip(others, select, strict=False))
+        self.axis_indices: dict[int, np.ndarray] = {}
+        self.dropped: set[int] = set()
+        for a in others:
+            n = self.array_shape[a]
+            if a in entries:
+                idx, drop = _axis_selection(entries[a], n, a)
+                if drop:
+                    self.dropped.add(a)
+            else:
+                idx = np.arange(n, dtype=np.int64)
+            self.axis_indices[a] = idx
+
+    def _valid_anchors(self, n: int) -> np.ndarray:
+        offsets = self.offsets if self.offsets is not None else np.zeros(1, dtype=np.int64)
+        lo, hi = -int(offsets.min()), n - int(offsets.max())
+        anchors = np.arange(max(lo, 0), max(hi, 0), dtype=np.int64)
+        if self.missing.size and anchors.size:
+            bad = np.zeros(anchors.shape, dtype=bool)
+            for o in np.unique(offsets):
+                bad |= np.isin(anchors + o, self.missing)
+            anchors = anchors[~bad]
+        return anchors
+
+    @property
+    def window(self) -> int:
+        return 1 if self.offsets is None else int(self.offsets.size)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        shape: list[int] = []
+        for a in range(self.array_ndim):
+            if a == self.axis:
+                if self.offsets is not None:
+                    shape.append(self.window)
+            elif a not in self.dropped:
+                shape.append(int(self.axis_indices[a].size))
+        return tuple(shape)
+
+    def batch_dim_of_axis(self, axis: int) -> int:
+        """The dim of a batch (n, *sample_shape) that holds array axis `axis`."""
+        dim = 1
+        for a in range(axis):
+            if a == self.axis:
+                dim += self.offsets is not None
+            elif a not in self.dropped:
+                dim += 1
+        return dim
+
+    @property
+    def chunk_ids(self) -> np.ndarray:
+        """For each sample, the chunk along the sample axis holding its anchor."""
+        return self.anchors // self.chunk_len
+
+    @property
+    def array(self) -> Array:
+        if self._array is None:
+            location, path, options = self._location
+            self._array = fastchunk.open_array(location, path or None, options)
+        return self._array
+
+    @property
+    def needs_staging(self) -> bool:
+        return self._fused is not None and (
+            self.out_dtype != torch.float32 or self.dtype != np.float32
+        )
+
+    @property
+    def out_dtype(self) -> torch.dtype:
+        if self._fused is not None:
+            return self._fused.out_dtype
+        return _numpy_to_torch_dtype(self.dtype)
+
+    def with_transform(self, transform: Transform | Callable[[torch.Tensor], Any] | None) -> Any:
+        """A copy of this dataset with another transform."""
+        other = copy.copy(self)
+        other._set_transform(transform)
+        return other
+
+    def _set_transform(self, transform: Transform | Callable[[torch.Tensor], Any] | None) -> None:
+        if isinstance(transform, Transform):
+            self._fused: _BoundTransform | None = _BoundTransform(transform, self)
+            self._callable = None
+        else:
+            self._fused = None
+            self._callable = transform
+        self.transform = transform
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_array"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __len__(self) -> int:
+        return int(self.anchors.size)
+
+    def __repr__(self) -> str:
+        return (
+            f"<fastchunk.torch.ArrayDataset {self._location[0]}/{self._location[1]} "
+            f"samples={len(self)} sample_shape={self.sample_shape}>"
+        )
+
+    # ---- reading
+    def _positions(self, items: Any) -> np.ndarray:
+        pos = np.asarray(items, dtype=np.int64).reshape(-1)
+        n = len(self)
+        if pos.size and (pos.min() < -n or pos.max() >= n):
+            raise IndexError(f"sample index out of range for a dataset of {n} samples")
+        return np.where(pos < 0, pos + n, pos)
+
+    def read_into(self, items: Any, out: np.ndarray) -> None:
+        """Reads samples `items` (positions in this dataset) in the array's
+        dtype into `out`, C-contiguous with shape (len(items), *sample_shape)."""
+        pos = self._positions(items)
+        rows = self.anchors[pos]
+        if self.offsets is not None:
+            rows = (rows[:, None] + self.offsets[None, :]).reshape(-1)
+        indices = [rows if a == self.axis else self.axis_indices[a] for a in range(self.array_ndim)]
+        counts = [int(i.size) for i in indices]
+        if self.axis == 0:
+            self.array.read_orthogonal(indices, out.reshape(counts))
+            return
+        raw = np.empty(counts, dtype=self.dtype)
+        self.array.read_orthogonal(indices, raw)
+        split = counts[: self.axis] + [pos.size, self.window] + counts[self.axis + 1 :]
+        moved = np.moveaxis(raw.reshape(split), self.axis, 0)
+        np.copyto(out.reshape((pos.size,) + moved.shape[1:]), moved)
+
+    def read_batch(
+        self, items: Any, out: torch.Tensor | None = None, staging: np.ndarray | None = None
+    ) -> Any:
+        """A batch tensor (n, *sample_shape) with the fused transform applied,
+        written into `out` (a contiguous CPU tensor) when given; the callable
+        transform, if any, is applied last and its result returned. `staging`
+        (array dtype, at least n samples) holds the decoded batch before the
+        fused transform, when its output is not float32 over a float32 array."""
+        pos = self._positions(items)
+        shape = (pos.size, *self.sample_shape)
+        if out is None:
+            out = torch.empty(shape, dtype=self.out_dtype)
+        elif tuple(out.shape) != shape or out.dtype != self.out_dtype:
+            raise ValueError(f"out must be {self.out_dtype} of shape {shape}")
+        if self._fused is None:
+            self.read_into(pos, _numpy_view(out))
+        elif self.needs_staging:
+            staging = np.empty(shape, dtype=self.dtype) if staging is None else staging[: pos.size]
+            self.read_into(pos, staging)
+            self._fused.apply(staging.astype(np.float32, copy=False), out)
+        else:  # decode into `out`, transform in place
+            view = _numpy_view(out)
+            self.read_into(pos, view)
+            self._fused.apply(view, out)
+        if self._callable is not None:
+            return self._callable(out)
+        return out
+
+    def __getitems__(self, items: list[int]) -> list[Any]:
+        batch = self.read_batch(items)
+        return list(batch)
+
+    def __getitem__(self, item: int) -> Any:
+        return self.read_batch([item])[0]

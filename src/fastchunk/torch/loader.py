@@ -1,0 +1,278 @@
+"""Loader: batches assembled ahead by native threads into a ring of reusable
+(pinned) host buffers, copied to the GPU on a side stream.
+
+A CPU batch yielded by Loader lives in a ring buffer: it is valid until the
+next batch is requested (clone it to keep it), the contract that lets the
+loader fill pinned memory once and never allocate per batch.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+import fastchunk
+from fastchunk.array import Array
+from fastchunk.torch.dataset import ArrayDataset
+from fastchunk.torch.sampler import ShardedBatchSampler
+from fastchunk.torch.transform import Transform
+
+_END = object()
+
+
+class _Slot:
+    """One reusable host buffer of the ring."""
+
+    def __init__(self, ds: ArrayDataset, batch_size: int, pin: bool) -> None:
+        shape = (batch_size, *ds.sample_shape)
+        self.host = torch.empty(shape, dtype=ds.out_dtype, pin_memory=pin)
+        self.staging = np.empty(shape, dtype=ds.dtype) if ds.needs_staging else None
+        self.event: Any = None  # CUDA event of the last copy out of `host`
+
+
+class Loader:
+    """Batches of an array (or an ArrayDataset) as torch tensors of shape
+    (batch, ...), assembled by native threads `prefetch` batches ahead into a
+    ring of reusable host buffers (pinned when CUDA is available), with
+    normalization / NaN replacement / cast fused into the copy.
+
+    With `device` a CUDA device, each batch is copied on a side stream
+    (non-blocking) and the host buffer is reused only after its copy finished.
+    Use `set_epoch(e)` (the epoch also advances after each full pass),
+    `len(loader)` batches per epoch and rank, `state_dict()` /
+    `load_state_dict()` to resume mid-epoch. Ranks default to
+    torch.distributed when initialised."""
+
+    def __init__(
+        self,
+        array_or_dataset: Array | ArrayDataset | str | os.PathLike[str],
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+        rank: int | None = None,
+        world_size: int | None = None,
+        offsets: Sequence[int] | None = None,
+        select: Any = None,
+        pin_memory: bool = True,
+        device: Any = None,
+        prefetch: int = 2,
+        num_threads: int | None = None,
+        normalize: tuple[Any, Any] | None = None,
+        dtype: Any = None,
+        *,
+        nan: float | None = None,
+        normalize_axis: int | None = None,
+        missing: Sequence[int] | None = None,
+        axis: int = 0,
+        chunk_aware: bool = False,
+    ) -> None:
+        fused = None
+        if normalize is not None or nan is not None or dtype is not None:
+            fused = Transform(normalize, axis=normalize_axis, nan=nan, dtype=dtype)
+        if isinstance(array_or_dataset, ArrayDataset):
+            ds = array_or_dataset
+            if offsets is not None or select is not None or missing is not None or axis != 0:
+                raise ValueError("offsets/select/missing/axis belong to the dataset passed")
+            if fused is not None:
+                if ds.transform is not None:
+                    raise ValueError("the dataset has a transform already")
+                ds = ds.with_transform(fused)
+        else:
+            ds = ArrayDataset(array_or_dataset, axis, offsets, select, fused, missing)
+        self.dataset = ds
+        if len(ds) == 0:
+            raise ValueError(f"{ds!r} has no valid samples")
+        if prefetch < 1:
+            raise ValueError("prefetch must be >= 1")
+        self.prefetch = int(prefetch)
+        self.num_threads = num_threads
+        self.sampler = ShardedBatchSampler(
+            len(ds),
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            drop_last=drop_last,
+            rank=rank,
+            world_size=world_size,
+            chunk_ids=ds.chunk_ids if chunk_aware else None,
+        )
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self._cuda = self.device.type == "cuda"
+        if self._cuda and not torch.cuda.is_available():
+            raise RuntimeError(f"device {self.device} requested but CUDA is not available")
+        self.pin_memory = bool(pin_memory) and torch.cuda.is_available()
+        self._slots: list[_Slot] | None = None
+        self._epoch = 0
+        self._position = 0  # batches of the current epoch handed out
+        self._resume: int | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.sampler.batch_size
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        self._epoch = int(epoch)
+        self._position = 0
+        self._resume = None
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def state_dict(self) -> dict[str, Any]:
+        s = self.sampler
+        return {
+            "epoch": self._epoch,
+            "batches_done": self._position,
+            "seed": s.seed,
+            "shuffle": s.shuffle,
+            "batch_size": s.batch_size,
+            "drop_last": s.drop_last,
+            "world_size": s.world_size,
+            "rank": s.rank,
+            "num_samples": s.num_samples,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        s = self.sampler
+        mine = self.state_dict()
+        for key in ("seed", "shuffle", "batch_size", "drop_last", "world_size", "num_samples"):
+            if state[key] != mine[key]:
+                raise ValueError(f"state has {key}={state[key]!r}, this loader {mine[key]!r}")
+        if not 0 <= int(state["batches_done"]) <= len(s):
+            raise ValueError(f"batches_done {state['batches_done']} out of range")
+        self._epoch = int(state["epoch"])
+        self._position = int(state["batches_done"])
+        self._resume = self._position
+
+    # ---- iteration
+    def _ring(self) -> list[_Slot]:
+        if self._slots is None:
+            ds, pin = self.dataset, self.pin_memory
+            self._slots = [_Slot(ds, self.batch_size, pin) for _ in range(self.prefetch + 1)]
+        return self._slots
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.num_threads is not None:
+            fastchunk.set_num_threads(self.num_threads)
+        start = self._resume or 0
+        self._resume = None
+        epoch = self._epoch
+        batches = self.sampler.batches(epoch)[start:]
+        self._position = start
+        run = _Prefetcher(self, batches)
+        try:
+            for batch in run:
+                self._position += 1
+                yield batch
+        finally:
+            run.close()
+        self._epoch = epoch + 1
+        self._position = 0
+
+
+class _Prefetcher:
+    """A background thread filling ring slots in batch order; the native reads
+    and transforms it calls release the GIL."""
+
+    def __init__(self, loader: Loader, batches: list[np.ndarray]) -> None:
+        self.loader = loader
+        self.ds = loader.dataset
+        self.batches = batches
+        slots = loader._ring()
+        self.free: queue.Queue[_Slot] = queue.Queue()
+        for slot in slots:
+            self.free.put(slot)
+        self.ready: queue.Queue[Any] = queue.Queue()
+        self.stop = threading.Event()
+        self.held: _Slot | None = None
+        self.stream = torch.cuda.Stream(device=loader.device) if loader._cuda else None
+        self.thread = threading.Thread(target=self._work, name="fastchunk-prefetch", daemon=True)
+        self.thread.start()
+
+    def _next_free(self) -> _Slot | None:
+        while not self.stop.is_set():
+            try:
+                return self.free.get(timeout=0.05)
+            except queue.Empty:
+                continue
+        return None
+
+    def _work(self) -> None:
+        try:
+            for idx in self.batches:
+                slot = self._next_free()
+                if slot is None:
+                    return
+                if slot.event is not None:
+                    slot.event.synchronize()  # its last copy to the device is done
+                    slot.event = None
+                n = len(idx)
+                host = slot.host[:n]
+                result = self.ds.read_batch(idx, host, slot.staging)
+                if self.stream is not None:
+                    self.ready.put(self._to_device(slot, result))
+                    self.free.put(slot)
+                else:
+                    self.ready.put((slot, result, None))
+        except BaseException as exc:  # handed to the consumer
+            self.ready.put(exc)
+            return
+        self.ready.put(_END)
+
+    def _to_device(self, slot: _Slot, result: Any) -> tuple[None, Any, Any]:
+        assert self.stream is not None
+        with torch.cuda.stream(self.stream):
+            moved = (
+                result.to(self.loader.device, non_blocking=True)
+                if isinstance(result, torch.Tensor)
+                else result
+            )
+            event = torch.cuda.Event()
+            event.record(self.stream)
+        slot.event = event
+        return (None, moved, event)
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item = self._get()
+            if self.held is not None:
+                self.free.put(self.held)
+                self.held = None
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            slot, tensor, event = item
+            if event is not None:
+                current = torch.cuda.current_stream(self.loader.device)
+                current.wait_event(event)
+                if isinstance(tensor, torch.Tensor):
+                    tensor.record_stream(current)
+            self.held = slot
+            yield tensor
+
+    def _get(self) -> Any:
+        while True:
+            try:
+                return self.ready.get(timeout=1.0)
+            except queue.Empty:
+                if not self.thread.is_alive() and self.ready.empty():
+                    raise RuntimeError("fastchunk prefetch thread ended without a result") from None
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        if self.held is not None:
+            self.free.put(self.held)
+            self.held = None

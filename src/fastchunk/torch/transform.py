@@ -1,0 +1,146 @@
+"""Preprocessing fused into the copy of each batch (normalize, NaN
+replacement, cast), run in C++."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from fastchunk import _core
+
+if TYPE_CHECKING:
+    from fastchunk.torch.dataset import ArrayDataset
+
+_OUT_TYPES = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16"}
+_DTYPE_NAMES = {
+    "float32": torch.float32,
+    "float": torch.float32,
+    "float16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+
+def _torch_dtype(dtype: Any) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        result = dtype
+    elif isinstance(dtype, str) and dtype in _DTYPE_NAMES:
+        result = _DTYPE_NAMES[dtype]
+    else:
+        result = torch.from_numpy(np.empty(0, dtype=np.dtype(dtype))).dtype
+    if result not in _OUT_TYPES:
+        raise ValueError(f"dtype must be float32, float16 or bfloat16, got {dtype!r}")
+    return result
+
+
+def _numpy_to_torch_dtype(dtype: np.dtype) -> torch.dtype:
+    return torch.from_numpy(np.empty(0, dtype=dtype)).dtype
+
+
+def _numpy_view(t: torch.Tensor) -> np.ndarray:
+    """A numpy array sharing a contiguous CPU tensor's memory (bfloat16 is
+    seen as int16: the bytes are what matter)."""
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy()
+    return t.numpy()
+
+
+class Transform:
+    """Preprocessing fused into the copy of each decoded batch, in C++:
+    `normalize=(mean, std)` per channel along array axis `axis` (values for
+    every index of that axis, or for the selected ones, or scalars), NaN
+    replaced by `nan` (in output units, after normalization), and the cast to
+    `dtype` (float32, float16 or bfloat16)."""
+
+    def __init__(
+        self,
+        normalize: tuple[Any, Any] | None = None,
+        axis: int | None = None,
+        nan: float | None = None,
+        dtype: Any = None,
+    ) -> None:
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        if normalize is not None:
+            if len(normalize) != 2:
+                raise ValueError("normalize must be a (mean, std) pair")
+            self.mean = np.atleast_1d(np.asarray(normalize[0], dtype=np.float32)).reshape(-1)
+            self.std = np.atleast_1d(np.asarray(normalize[1], dtype=np.float32)).reshape(-1)
+            if self.mean.shape != self.std.shape:
+                raise ValueError(
+                    f"mean and std differ in length: {self.mean.size} and {self.std.size}"
+                )
+            if not np.all(np.isfinite(self.std)) or np.any(self.std == 0):
+                raise ValueError("std must be finite and non-zero")
+        self.axis = axis
+        self.nan = None if nan is None else float(nan)
+        self.dtype = None if dtype is None else _torch_dtype(dtype)
+
+    def __repr__(self) -> str:
+        return (
+            f"Transform(normalize={'yes' if self.mean is not None else None}, "
+            f"axis={self.axis}, nan={self.nan}, dtype={self.dtype})"
+        )
+
+
+class _BoundTransform:
+    """A Transform resolved against a dataset's batch layout."""
+
+    def __init__(self, transform: Transform, ds: ArrayDataset) -> None:
+        self.out_dtype = transform.dtype or torch.float32
+        self.out_code = _core.TRANSFORM_OUT_TYPES[_OUT_TYPES[self.out_dtype]]
+        self.nan = transform.nan
+        self.mean = self.std = None
+        self.channel_dim: int | None = None  # dim of the batch holding the channels
+        if transform.mean is None:
+            return
+        assert transform.std is not None
+        mean, std = transform.mean, transform.std
+        if mean.size == 1:
+            self.mean, self.std = mean, std
+            return
+        axis = transform.axis
+        if axis is None:
+            kept = [a for a in range(ds.array_ndim) if a != ds.axis and a not in ds.dropped]
+            if not kept:
+                raise ValueError("per-channel normalize needs an axis besides the sample axis")
+            axis = kept[0]
+        if not -ds.array_ndim <= axis < ds.array_ndim:
+            raise ValueError(f"normalize axis {axis} out of range for {ds.array_ndim} dims")
+        axis %= ds.array_ndim
+        if axis == ds.axis or axis in ds.dropped:
+            raise ValueError(f"normalize axis {axis} is the sample axis or selected away")
+        chosen = ds.axis_indices[axis]
+        full = ds.array_shape[axis]
+        if mean.size == full:
+            mean, std = mean[chosen], std[chosen]
+        elif mean.size != chosen.size:
+            raise ValueError(
+                f"normalize has {mean.size} values; axis {axis} has {full} ({chosen.size} selected)"
+            )
+        self.mean = np.ascontiguousarray(mean)
+        self.std = np.ascontiguousarray(std)
+        self.channel_dim = ds.batch_dim_of_axis(axis)
+
+    def apply(self, src: np.ndarray, dst: torch.Tensor) -> None:
+        """src: float32 batch; dst: a contiguous CPU tensor of the same shape."""
+        shape = tuple(src.shape)
+        if self.channel_dim is None:
+            outer, channels, inner = 1, 1, math.prod(shape)
+        else:
+            d = self.channel_dim
+            outer, channels, inner = math.prod(shape[:d]), shape[d], math.prod(shape[d + 1 :])
+        _core.transform_batch(
+            src,
+            _numpy_view(dst).reshape(-1).view(np.uint8),
+            outer,
+            channels,
+            inner,
+            self.mean,
+            self.std,
+            self.nan,
+            self.out_code,
+        )
