@@ -183,7 +183,7 @@ def test_callable_transform_and_pickle(store):
     np.testing.assert_array_equal(ds.read_batch([3]).numpy(), data[[3]] * 2)
     plain = ArrayDataset(path, offsets=[0, 2])
     clone = pickle.loads(pickle.dumps(plain))
-    assert clone._array is None
+    assert clone.array is not plain.array and clone.array.path == plain.array.path
     np.testing.assert_array_equal(clone[4].numpy(), plain[4].numpy())
 
 

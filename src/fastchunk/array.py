@@ -55,6 +55,11 @@ class Array:
             shard=shard,
         )
 
+    # Pickled as (store, path): the store pickles its location and options
+    # (credentials and endpoint included) and each process reopens the array.
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (_reopen, (self._store, self.path))
+
     # ------------------------------------------------------------ properties
     @property
     def shape(self) -> tuple[int, ...]:
@@ -276,6 +281,12 @@ class Array:
             except ChunkDecodeError as e:
                 raise ChunkDecodeError(f"{self._store.name}: chunk '{k}': {e}") from None
         return objects
+
+
+def _reopen(store: Store, path: str) -> Array:
+    import fastchunk
+
+    return fastchunk.open_array(store, path or None)
 
 
 def _stream_decode() -> bool:

@@ -129,13 +129,7 @@ class ArrayDataset(torch.utils.data.Dataset):
     ) -> None:
         if not isinstance(array, Array):
             array = fastchunk.open_array(array, path)
-        self._array: Array | None = array
-        store = array.store
-        self._location = (
-            getattr(store, "url", None) or store.name,
-            array.path,
-            getattr(store, "storage_options", None),
-        )
+        self._array = array
         self.array_shape = tuple(array.shape)
         self.array_ndim = len(self.array_shape)
         self.dtype = array.dtype
@@ -231,9 +225,6 @@ class ArrayDataset(torch.utils.data.Dataset):
 
     @property
     def array(self) -> Array:
-        if self._array is None:
-            location, path, options = self._location
-            self._array = fastchunk.open_array(location, path or None, options)
         return self._array
 
     @property
@@ -263,20 +254,12 @@ class ArrayDataset(torch.utils.data.Dataset):
             self._callable = transform
         self.transform = transform
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_array"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
     def __len__(self) -> int:
         return int(self.anchors.size)
 
     def __repr__(self) -> str:
         return (
-            f"<fastchunk.torch.ArrayDataset {self._location[0]}/{self._location[1]} "
+            f"<fastchunk.torch.ArrayDataset {self._array.store.name}/{self._array.path} "
             f"samples={len(self)} sample_shape={self.sample_shape}>"
         )
 
