@@ -4,10 +4,13 @@ a fixed delay added to every request by a loopback proxy.
 
     python benchmarks/bench_s3.py [--dates 192] [--latency-ms 20] [--repeats 3]
 
-Workloads on an anemoi-like array (dates, variables, ensemble, grid), one
-chunk per date:
+Workloads on anemoi-like arrays (dates, variables, ensemble, grid), one
+chunk per date (`chunked`, blosc) or sharded with one date per inner chunk
+and --shard-dates dates per shard (`sharded`, zstd):
   gather  a shuffled batch of dates (take / oindex / index array)
   window  consecutive dates (a training window), the whole grid
+  full    the whole array: more objects than one round of concurrent
+          requests, so fastchunk decodes while later objects are in flight
 Limit: with concurrency C and per-request latency L, n requests take at
 least ceil(n / C) * L; `limit` is that floor (0 when L is 0).
 """
@@ -32,9 +35,11 @@ import s3_server  # noqa: E402
 import fastchunk  # noqa: E402
 
 
-def make_store(root: str, dates: int, variables: int, grid: int) -> tuple[str, np.ndarray]:
+def make_store(
+    root: str, dates: int, variables: int, grid: int, layout: str, shard_dates: int
+) -> tuple[str, np.ndarray]:
     import zarr
-    from zarr.codecs import BloscCodec
+    from zarr.codecs import BloscCodec, ZstdCodec
 
     rng = np.random.default_rng(0)
     base = np.sin(np.linspace(0, 20, grid, dtype=np.float32))
@@ -42,11 +47,17 @@ def make_store(root: str, dates: int, variables: int, grid: int) -> tuple[str, n
     for d in range(dates):
         noise = rng.standard_normal((variables, 1, grid), dtype=np.float32) * 0.1
         data[d] = base + noise + d * 0.01
-    path = os.path.join(root, "bench.zarr")
-    z = zarr.create_array(
-        path, shape=data.shape, chunks=(1, variables, 1, grid), dtype="f4",
-        compressors=BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),
-    )  # fmt: skip
+    path = os.path.join(root, f"{layout}.zarr")
+    if layout == "sharded":
+        z = zarr.create_array(
+            path, shape=data.shape, chunks=(1, variables, 1, grid), dtype="f4",
+            shards=(shard_dates, variables, 1, grid), compressors=ZstdCodec(level=3),
+        )  # fmt: skip
+    else:
+        z = zarr.create_array(
+            path, shape=data.shape, chunks=(1, variables, 1, grid), dtype="f4",
+            compressors=BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),
+        )  # fmt: skip
     z[:] = data
     return path, data
 
@@ -109,6 +120,7 @@ def bench_latency(
     data: np.ndarray,
     latency_ms: float,
     rng: np.random.Generator,
+    layout: str,
 ) -> None:
     chunk_bytes = data[0].nbytes
     fc = readers.fastchunk(args.concurrency)
@@ -148,6 +160,16 @@ def bench_latency(
             lambda: data[starts[0] : starts[0] + args.window],
             lambda r: r(),
         ),
+        "full": (
+            args.dates,
+            {
+                "fastchunk": lambda: fc[...],
+                "zarr": lambda: zr[...],
+                "tensorstore": lambda: tsa.read().result(),
+            },
+            lambda: data,
+            lambda r: r(),
+        ),
     }
     for wname, (nreq, fns, truth, call) in workloads.items():
         # Correctness first: the first call of each reader is checked.
@@ -160,10 +182,12 @@ def bench_latency(
         it.clear()
         results = {rname: median_time(fn, args.repeats) for rname, fn in fns.items()}
         limit = math.ceil(nreq / args.concurrency) * latency_ms / 1000
+        if layout == "sharded":  # one index request per shard first
+            limit += latency_ms / 1000
         nbytes = nreq * chunk_bytes
         for rname, secs in results.items():
             print(
-                f"| {latency_ms} ms | {wname} | {rname} | {secs:.3f} | "
+                f"| {layout} | {latency_ms} ms | {wname} | {rname} | {secs:.3f} | "
                 f"{nbytes / secs / 1e6:.0f} | {results['zarr'] / secs:.2f}x | "
                 f"{limit:.3f} |",
                 flush=True,
@@ -175,29 +199,37 @@ def run(args: argparse.Namespace) -> None:
         server = s3_server.start_server(os.path.join(tmp, "s3"))
         proxy = None
         try:
-            path, data = make_store(tmp, args.dates, args.variables, args.grid)
-            server.upload_dir(path, "bench.zarr")
-            chunk_bytes = data[0].nbytes
-            stored = sum(
-                os.path.getsize(os.path.join(dp, f))
-                for dp, _, fs in os.walk(path) for f in fs if f != "zarr.json"
-            ) / args.dates  # fmt: skip
             port = int(server.endpoint.rsplit(":", 1)[1])
             proxy = s3_server.ProxyProcess(port, args.latency_ms / 1000)
-            print(
-                f"array {data.shape} f4, chunk {chunk_bytes / 1e6:.2f} MB decoded, "
-                f"{stored / 1e6:.2f} MB stored; batch {args.batch}, window {args.window}, "
-                f"concurrency {args.concurrency}, {args.repeats} repeats (median); "
-                f"fastchunk threads {fastchunk.get_num_threads()}, cores {os.cpu_count()}"
-            )
             header = (
-                "| latency | workload | reader | seconds | MB/s (decoded) | vs zarr | limit s |"
+                "| layout | latency | workload | reader | seconds | MB/s (decoded) | vs zarr "
+                "| limit s |"
             )
-            print(header)
-            print("|" + "---|" * 7)
             rng = np.random.default_rng(1)
-            for latency_ms, endpoint in ((0, server.endpoint), (args.latency_ms, proxy.endpoint)):
-                bench_latency(args, Readers(server, endpoint, "bench.zarr"), data, latency_ms, rng)
+            for layout in args.layouts.split(","):
+                path, data = make_store(
+                    tmp, args.dates, args.variables, args.grid, layout, args.shard_dates
+                )
+                server.upload_dir(path, f"{layout}.zarr")
+                stored = sum(
+                    os.path.getsize(os.path.join(dp, f))
+                    for dp, _, fs in os.walk(path) for f in fs if f != "zarr.json"
+                ) / args.dates  # fmt: skip
+                print(
+                    f"{layout}: array {data.shape} f4, chunk {data[0].nbytes / 1e6:.2f} MB "
+                    f"decoded, {stored / 1e6:.2f} MB stored"
+                    + (f", {args.shard_dates} dates per shard" if layout == "sharded" else "")
+                    + f"; batch {args.batch}, window {args.window}, concurrency "
+                    f"{args.concurrency}, {args.repeats} repeats (median); fastchunk threads "
+                    f"{fastchunk.get_num_threads()}, cores {os.cpu_count()}"
+                )
+                print(header)
+                print("|" + "---|" * 8)
+                for latency_ms, endpoint in (
+                    (0, server.endpoint), (args.latency_ms, proxy.endpoint)
+                ):  # fmt: skip
+                    readers = Readers(server, endpoint, f"{layout}.zarr")
+                    bench_latency(args, readers, data, latency_ms, rng, layout)
         finally:
             if proxy is not None:
                 proxy.stop()
@@ -214,6 +246,8 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--latency-ms", type=float, default=20.0)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--layouts", default="chunked,sharded", help="chunked, sharded or both")
+    p.add_argument("--shard-dates", type=int, default=16)
     run(p.parse_args())
 
 

@@ -61,33 +61,49 @@ def test_s3_group_listing_and_nested_arrays(s3: s3_server.S3Server, s3_stores: d
 def test_sharded_reads_fetch_only_needed_inner_chunks(
     s3: s3_server.S3Server, s3_stores: dict, name: str
 ) -> None:
-    from fastchunk.store.remote_shards import ShardReader
+    """The core's plan names the shard indexes (once: they are cached) and
+    the inner chunks' byte ranges; nothing else is fetched."""
+    from fastchunk.store.serve import fetch
 
+    fastchunk._core.clear_shard_index_cache()
     local_path, url = s3_stores[name]
     remote = fastchunk.open(url, storage_options=s3.storage_options())
-    reader = ShardReader(remote.store, remote._meta, remote._native)
     data = _data()
+
+    def read(idx: list[np.ndarray]) -> tuple[np.ndarray, list[list[tuple]]]:
+        out = np.empty([len(i) for i in idx], dtype="f4")
+        plan = remote._native.plan(idx, out.reshape(-1).view(np.uint8))
+        rounds = []
+        while plan.decode_ready():
+            requests = plan.pending()
+            rounds.append(requests)
+            plan.provide(requests, fetch(remote.store, requests))
+        plan.finish()
+        return out, rounds
+
     rng = np.random.default_rng(7)
     for _ in range(12):
         idx = [
             np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False)).astype(np.int64)
             for n in SHAPE
         ]
-        out = np.empty([len(i) for i in idx], dtype="f4")
-        remote._native.read_into(idx, out.reshape(-1).view(np.uint8), reader.fetch(idx))
+        out, _rounds = read(idx)
         np.testing.assert_array_equal(out, data[np.ix_(*idx)])
-    # One row of one shard: a stand-in far smaller than the shard object.
-    before = reader.requests_made
+    # One row of one shard: its index is cached by now, and the inner chunks
+    # of the row lie close together: one coalesced ranged read, not the shard.
     idx = [np.array([20]), np.arange(3), np.arange(10)]
-    objects = reader.fetch(idx)
-    assert len(objects) == 1
-    ((key, blob),) = objects.items()
-    shard_size = (local_path / key).stat().st_size
-    assert blob is not None and len(blob) < shard_size / 4
-    assert reader.requests_made - before <= 3  # the index is cached; inner chunks coalesced
-    out = np.empty((1, 3, 10), dtype="f4")
-    remote._native.read_into(idx, out.reshape(-1).view(np.uint8), objects)
+    out, rounds = read(idx)
     np.testing.assert_array_equal(out, data[20:21, :, :10])
+    assert len(rounds) == 1 and len(rounds[0]) == 1
+    ((key, offset, length),) = rounds[0]
+    assert offset is not None and length is not None
+    index_nbytes = remote.metadata.shard.index_nbytes
+    assert length < (local_path / key).stat().st_size - index_nbytes
+    # Cleared: the index is fetched again first, then the chunks.
+    fastchunk._core.clear_shard_index_cache()
+    _out, rounds = read(idx)
+    assert [len(r) for r in rounds] == ([2, 1] if name == "v3_shard_index_start" else [1, 1])
+    assert all(offset is None or offset == 0 for _, offset, _ in rounds[0])
 
 
 def test_remote_store_ranges_suffixes_and_listing(s3: s3_server.S3Server, s3_stores: dict) -> None:

@@ -16,30 +16,25 @@ from s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
 from s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
 
 
-@pytest.fixture(autouse=True)
-def _streaming_on(monkeypatch):
-    monkeypatch.setenv("FASTCHUNK_STREAM_DECODE", "1")
-
-
 pytestmark = pytest.mark.usefixtures("cache_off")
 
 
 @pytest.mark.parametrize("name", ["v2", "v3"])
 def test_streamed_read_equals_local_with_partly_warm_cache(s3, s3_stores, name, monkeypatch):
-    from fastchunk.array import Array
+    from fastchunk.store import serve
 
     streamed = []
-    original = Array._read_streaming
+    original = serve._stream
 
-    def spy(self, indices, buf):
-        streamed.append(original(self, indices, buf))
-        return streamed[-1]
+    def spy(plan, store, requests, concurrency):
+        streamed.append(len(requests))
+        return original(plan, store, requests, concurrency)
 
-    monkeypatch.setattr(Array, "_read_streaming", spy)
+    monkeypatch.setattr(serve, "_stream", spy)
     local_path, url = s3_stores[name]
     local = fastchunk.open(str(local_path))[...]
     remote = fastchunk.open(url, storage_options=s3.storage_options())
-    nkeys = len(remote._native.needed_keys([np.arange(n) for n in remote.shape]))
+    nkeys = len(remote._native.plan([np.arange(n) for n in remote.shape]).keys())
     assert nkeys > remote.store.concurrency // 4
     remote.store._opts.concurrency = 4  # several rounds of requests: the streaming path
     np.testing.assert_array_equal(remote[...], local)
@@ -60,7 +55,7 @@ def test_streamed_read_equals_local_with_partly_warm_cache(s3, s3_stores, name, 
 def test_iter_many_yields_every_key_once(s3, s3_stores):
     _local, url = s3_stores["v3"]
     remote = fastchunk.open(url, storage_options=s3.storage_options())
-    keys = remote._native.needed_keys([np.arange(n) for n in remote.shape])
+    keys = remote._native.plan([np.arange(n) for n in remote.shape]).keys()
     keys.append(remote.path + "c/999/0/0")  # absent: reads as None
     got = dict(remote.store.iter_many(keys))
     assert sorted(got) == sorted(set(keys))

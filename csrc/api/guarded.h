@@ -10,7 +10,7 @@
 namespace fastchunk {
 
 struct ErrorInfo {
-  int kind = 0;  // ErrorKind
+  ErrorKind kind = ErrorKind::kOk;
   std::string message;
 };
 
@@ -20,16 +20,16 @@ ErrorInfo guarded(F&& f) {
   try {
     f();
   } catch (const Error& e) {
-    info.kind = int(e.kind());
+    info.kind = e.kind();
     info.message = e.what();
   } catch (const std::bad_alloc&) {
-    info.kind = int(ErrorKind::kMemory);
+    info.kind = ErrorKind::kMemory;
     info.message = "out of memory";
   } catch (const std::exception& e) {
-    info.kind = int(ErrorKind::kInternal);
+    info.kind = ErrorKind::kInternal;
     info.message = e.what();
   } catch (...) {
-    info.kind = int(ErrorKind::kInternal);
+    info.kind = ErrorKind::kInternal;
     info.message = "unknown C++ exception";
   }
   return info;

@@ -1,12 +1,14 @@
 // The decoded-chunk cache: an LRU with a byte budget, shared by every array
 // and thread of the process, off (budget 0) unless asked for. The first level
 // of the caching cascade: a later epoch over a data set that fits reads no
-// bytes and decodes nothing.
+// bytes and decodes nothing. Keys name the store precisely (ArraySpec::store_id).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+
+#include "cache/byte_lru.h"
 
 namespace fastchunk {
 
@@ -19,24 +21,23 @@ class ChunkCache {
  public:
   static ChunkCache& instance();
 
-  void set_capacity(size_t bytes);  // shrinks at once when lowered
-  size_t capacity() const;
-  size_t used() const;
-  bool enabled() const;
-  void clear();
+  void set_capacity(size_t bytes) { lru_.set_capacity(bytes); }  // shrinks at once when lowered
+  size_t capacity() const { return lru_.capacity(); }
+  size_t used() const { return lru_.used(); }
+  bool enabled() const { return lru_.enabled(); }
+  void clear() { lru_.clear(); }
 
-  std::shared_ptr<const CachedChunk> get(const std::string& key);
-  bool contains(const std::string& key) const;  // no effect on recency or stats
+  std::shared_ptr<const CachedChunk> get(const std::string& key) { return lru_.get(key); }
+  bool contains(const std::string& key) const { return lru_.contains(key); }
   // Copies `size` bytes from `data`; chunks larger than the budget are not kept.
   void put(const std::string& key, const uint8_t* data, size_t size);
 
-  struct Stats {
-    uint64_t hits, misses, evictions;
-  };
-  Stats stats() const;
+  using Stats = LruStats;
+  Stats stats() const { return lru_.stats(); }
 
  private:
-  ChunkCache() = default;
+  ChunkCache() : lru_(0) {}
+  ByteLru<CachedChunk> lru_;
 };
 
 }  // namespace fastchunk

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/scratch.h"
 
 namespace fastchunk {
 namespace {
@@ -27,8 +28,7 @@ uint64_t most_decoded_bytes(ByteCodecId codec, size_t size) {
 }
 
 ByteBuffer& scratch(int which) {
-  thread_local ByteBuffer buffers[2];
-  return buffers[which];
+  return fastchunk::scratch(which == 0 ? Scratch::kCodecIn : Scratch::kCodecOut);
 }
 
 }  // namespace

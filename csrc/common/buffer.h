@@ -11,6 +11,10 @@ class ByteBuffer {
   ByteBuffer() = default;
   ByteBuffer(const ByteBuffer&) = delete;
   ByteBuffer& operator=(const ByteBuffer&) = delete;
+  ByteBuffer(ByteBuffer&& o) noexcept : data_(o.data_), size_(o.size_), capacity_(o.capacity_) {
+    o.data_ = nullptr;
+    o.size_ = o.capacity_ = 0;
+  }
   ~ByteBuffer() { std::free(data_); }
 
   // Makes room for n bytes; previous contents are not kept.
@@ -30,13 +34,16 @@ class ByteBuffer {
   uint8_t* data() { return data_; }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
-  // Gives memory back when a rare huge chunk inflated the buffer.
+  size_t capacity() const { return capacity_; }
+  // Gives the memory back when a rare huge chunk inflated the buffer.
   void shrink_if_above(size_t limit) {
-    if (capacity_ > limit) {
-      std::free(data_);
-      data_ = nullptr;
-      capacity_ = size_ = 0;
-    }
+    if (capacity_ > limit) release();
+  }
+  // Gives the memory back.
+  void release() {
+    std::free(data_);
+    data_ = nullptr;
+    capacity_ = size_ = 0;
   }
 
  private:

@@ -1,4 +1,5 @@
-// Error kinds shared by the core; mapped to Python exceptions in _core.pyx.
+// Error kinds shared by the core; mapped to Python exceptions, by name, in
+// one place (src/fastchunk/_errors.pxi).
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -13,7 +14,8 @@ enum class ErrorKind : int {
   kIO = 4,           // operating-system read failure
   kMemory = 5,       // allocation refused
   kInternal = 6,
-  kNotFetched = 7,   // a remote object the caller did not provide (evicted from the cache meanwhile)
+  kNotFetched = 7,   // bytes a fetched source was not given
+  kIndex = 8,        // a selection outside the array
 };
 
 class Error : public std::runtime_error {

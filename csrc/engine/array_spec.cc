@@ -42,6 +42,8 @@ bool ArraySpec::verify() const {
       if (mul_overflows(inner, c, inner)) throw Error(ErrorKind::kMetadata, "shard index size overflows 64 bits");
     }
     if (inner > (int64_t(1) << 40)) throw Error(ErrorKind::kMetadata, "shard index too large");
+    if (shard.index_nbytes < uint64_t(inner) * 16)
+      throw Error(ErrorKind::kMetadata, "shard index smaller than 16 bytes per inner chunk");
   }
   return true;
 }

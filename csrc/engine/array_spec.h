@@ -6,24 +6,21 @@
 #include <vector>
 
 #include "codecs/chain.h"
+#include "engine/chunk_keys.h"
 
 namespace fastchunk {
-
-struct KeySpec {
-  std::string prefix;          // "c/" (v3 default), "" (v2 and v3 "v2" encoding)
-  char separator = '.';
-  std::string zero_dim_key;    // key of the single chunk of a 0-d array
-  bool nested_fallback = false;  // v2 without dimension_separator: try "0/0" when "0.0" is missing
-};
 
 struct ShardSpec {
   std::vector<int64_t> chunks_per_shard;  // inner chunks along each axis
   ChainSpec index_chain;                  // decodes the index to little-endian uint64 pairs
+  uint64_t index_nbytes = 0;              // stored size of the index (16 per inner chunk + checksums)
   bool index_at_start = false;
 };
 
 struct ArraySpec {
   std::string store_name;             // named in error messages
+  std::string store_id;               // names the store precisely in cache keys (scheme,
+                                      // endpoint, bucket or root); never shown
   std::string array_path;             // key prefix of the array inside the store ("" or "a/b/")
   std::vector<int64_t> shape;
   std::vector<int64_t> chunk_shape;   // the decode unit: inner chunks when sharded
@@ -37,5 +34,10 @@ struct ArraySpec {
   bool verify() const;                // internal consistency, checked once
   int64_t chunk_nbytes() const;
 };
+
+// Key of the stored object at grid coordinates `coords` (the shard grid when sharded).
+inline std::string storage_key(const ArraySpec& spec, const int64_t* coords, char separator) {
+  return chunk_key(spec.array_path, spec.keys, coords, spec.shape.size(), separator);
+}
 
 }  // namespace fastchunk

@@ -3,53 +3,108 @@
 #include <cstring>
 #include <string>
 
+#include "cache/shard_index_cache.h"
 #include "common/error.h"
+#include "engine/thread_pool.h"
 
 namespace fastchunk {
+namespace {
 
-ShardIndex read_shard_index(const ArraySpec& spec, ChunkSource& source, const std::string& key) {
-  int64_t n = 1;
-  for (int64_t c : spec.shard.chunks_per_shard) n *= c;
-  const uint64_t decoded = uint64_t(n) * 16;
-  uint64_t stored = decoded;
-  for (ByteCodecId c : spec.shard.index_chain.byte_codecs) {
-    if (c != ByteCodecId::kCrc32c)
-      throw Error(ErrorKind::kUnsupported, "shard index codecs other than bytes and crc32c");
-    stored += 4;
-  }
+uint64_t inner_chunks(const ShardSpec& shard) {
+  uint64_t n = 1;
+  for (int64_t c : shard.chunks_per_shard) n *= uint64_t(c);
+  return n;
+}
+
+[[noreturn]] void rethrow_for_shard(const ArraySpec& spec, const std::string& key,
+                                    const Error& e) {
+  throw Error(e.kind(), spec.store_name + ": shard '" + key + "': index: " + e.what());
+}
+
+}  // namespace
+
+ByteRange shard_index_range(const ShardSpec& shard) {
+  return shard.index_at_start ? ByteRange::slice(0, shard.index_nbytes)
+                              : ByteRange::suffix(shard.index_nbytes);
+}
+
+ShardIndex decode_shard_index(const ShardSpec& shard, ByteView stored, uint64_t object_size) {
+  const uint64_t n = inner_chunks(shard);
+  const size_t decoded = size_t(n) * sizeof(ShardEntry);
   ShardIndex index;
-  ByteBuffer storage;
-  ByteView view;
-  uint64_t object_size = 0;
-  bool found;
-  if (spec.shard.index_at_start) {
-    found = source.get_range(key, 0, stored, storage, view);
-    if (found) {
-      ByteBuffer whole;
-      ByteView all;
-      // Object size is needed to bound the entries; a suffix read of 0 bytes gives it.
-      source.get_suffix(key, 0, whole, all, object_size);
-    }
-  } else {
-    found = source.get_suffix(key, stored, storage, view, object_size);
-  }
-  if (!found) {
-    index.missing = true;
-    return index;
-  }
-  ByteBuffer decoded_buf;
-  uint8_t* raw = decoded_buf.reserve(decoded);
-  decode_chunk(spec.shard.index_chain, view, raw, decoded);
   index.entries.resize(size_t(n));
-  std::memcpy(index.entries.data(), raw, decoded);
-  for (int64_t i = 0; i < n; ++i) {
+  decode_chunk(shard.index_chain, stored, reinterpret_cast<uint8_t*>(index.entries.data()),
+               decoded);
+  for (uint64_t i = 0; i < n; ++i) {
     const ShardEntry& e = index.entries[size_t(i)];
     if (e.empty()) continue;
     if (e.offset > object_size || e.nbytes > object_size - e.offset)
-      throw_decode("shard index entry " + std::to_string(i) + " points outside the " +
+      throw_decode("entry " + std::to_string(i) + " (offset " + std::to_string(e.offset) +
+                   ", " + std::to_string(e.nbytes) + " bytes) points outside the " +
                    std::to_string(object_size) + "-byte shard");
   }
   return index;
+}
+
+std::shared_ptr<const ShardIndex> read_shard_index(const ShardSpec& shard, ByteSource& source,
+                                                   const std::string& key) {
+  ByteBuffer storage;
+  ObjectBytes got;
+  if (!source.get(key, shard_index_range(shard), storage, got)) return nullptr;
+  if (got.object_size == kUnknownSize)
+    throw Error(ErrorKind::kNotFetched, "the size of shard '" + key + "' was not fetched");
+  auto index = std::make_shared<ShardIndex>(decode_shard_index(shard, got.bytes, got.object_size));
+  index->version = std::move(got.version);
+  return index;
+}
+
+std::vector<std::shared_ptr<const ShardIndex>> load_shard_indexes(
+    const ArraySpec& spec, ByteSource& source, const std::vector<std::string>& keys,
+    int num_threads) {
+  ShardIndexCache& cache = ShardIndexCache::instance();
+  std::vector<std::shared_ptr<const ShardIndex>> indexes(keys.size());
+  std::vector<size_t> todo;
+  std::vector<ByteRequest> requests;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string version = source.version(keys[i]);
+    if (cache.enabled())
+      indexes[i] = cache.get(ShardIndexCache::key_of(spec.store_id, keys[i], version));
+    if (!indexes[i]) {
+      todo.push_back(i);
+      requests.push_back(ByteRequest{keys[i], shard_index_range(spec.shard)});
+    }
+  }
+  if (todo.empty()) return indexes;
+  std::vector<ByteBuffer> storage;
+  std::vector<ObjectBytes> got;
+  std::vector<uint8_t> found;
+  try {
+    source.get_many(requests, storage, got, found, num_threads);
+  } catch (const Error& e) {
+    throw Error(e.kind(), spec.store_name + ": shard index of " + e.what());
+  }
+  parallel_for(
+      int64_t(todo.size()),
+      [&](int64_t j) {
+        const size_t i = todo[size_t(j)];
+        if (!found[size_t(j)]) return;  // a missing shard reads as the fill value
+        const ObjectBytes& g = got[size_t(j)];
+        try {
+          auto index = std::make_shared<ShardIndex>(
+              decode_shard_index(spec.shard, g.bytes, g.object_size));
+          index->version = g.version;
+          indexes[i] = std::move(index);
+        } catch (const Error& e) {
+          rethrow_for_shard(spec, keys[i], e);
+        }
+      },
+      num_threads);
+  if (cache.enabled())
+    for (size_t i : todo)
+      if (indexes[i])
+        cache.put(ShardIndexCache::key_of(spec.store_id, keys[i], indexes[i]->version),
+                  indexes[i]);
+  return indexes;
 }
 
 }  // namespace fastchunk

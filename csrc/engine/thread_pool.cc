@@ -6,23 +6,27 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <cstdlib>
 #include <deque>
-#include <memory>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "common/fork_safe_mutex.h"
+
 namespace fastchunk {
 namespace {
+
+constexpr int kMaxThreads = 1024;
 
 struct Job {
   const std::function<void(int64_t)>* fn;
   int64_t n;
+  int max_helpers = 0;  // workers allowed besides the caller (a per-call thread count)
   std::atomic<int64_t> next{0};
   std::atomic<bool> failed{false};
-  int helpers = 0;  // workers currently inside this job; guarded by Pool::mutex
+  int helpers = 0;  // workers currently inside this job; guarded by Pool::mutex_
   std::exception_ptr error;
   std::mutex error_mutex;
 
@@ -71,22 +75,32 @@ class Pool {
   }
 
  private:
+  // The oldest job a worker may join; exhausted jobs are dropped on the way.
+  Job* joinable() {
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      Job* job = *it;
+      if (job->exhausted()) {
+        it = jobs_.erase(it);
+        continue;
+      }
+      if (job->helpers < job->max_helpers) return job;
+      ++it;
+    }
+    return nullptr;
+  }
+
   void work() {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      Job* job = nullptr;
+      wake_.wait(lock, [&] { return stop_ || (job = joinable()) != nullptr; });
       if (stop_) return;
-      Job* job = jobs_.front();
-      if (job->exhausted()) {
-        jobs_.pop_front();
-        continue;
-      }
       ++job->helpers;
       lock.unlock();
       job->run_indices();
       lock.lock();
-      if (!jobs_.empty() && jobs_.front() == job) jobs_.pop_front();
       if (--job->helpers == 0) done_.notify_all();
+      wake_.notify_all();  // a capped job has room again
     }
   }
 
@@ -98,29 +112,37 @@ class Pool {
   bool stop_ = false;
 };
 
-// The pool in use. A resized pool is released by the last job that holds it
-// (its destructor joins its workers). In a forked child the parent's pool and
-// mutex are replaced and never destroyed: the parent's worker threads do not
-// exist there, and its mutex may have been held at fork time.
-std::mutex* g_mutex = new std::mutex;
+// The pool in use, big enough for the largest thread count asked for since
+// the process-wide setting last changed. A replaced pool is released by the
+// last job that holds it (its destructor joins its workers). In a forked
+// child the parent's workers do not exist: the pool is dropped there without
+// being destroyed, and the next job builds a new one.
+ForkSafeMutex* const g_mutex = new ForkSafeMutex;
 std::shared_ptr<Pool>* g_pool = new std::shared_ptr<Pool>;
+int g_pool_setting = -1;  // num_threads() when the pool was built; guarded by g_mutex
 std::atomic<int> g_requested{0};
 
-void after_fork_in_child() {
-  g_mutex = new std::mutex;
+void drop_pool_in_child() {
   g_pool = new std::shared_ptr<Pool>;  // the old holder, and its pool, are leaked on purpose
+  g_pool_setting = -1;
 }
 
 const bool g_atfork_registered = [] {
-  pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  pthread_atfork(nullptr, nullptr, drop_pool_in_child);
   return true;
 }();
 
-std::shared_ptr<Pool> current_pool() {
-  std::lock_guard<std::mutex> lock(*g_mutex);
-  const int want = num_threads();
-  if (!*g_pool || (*g_pool)->size() != want) *g_pool = std::make_shared<Pool>(want);
-  return *g_pool;
+std::shared_ptr<Pool> pool_for(int threads) {
+  std::lock_guard<ForkSafeMutex> lock(*g_mutex);
+  const int setting = num_threads();
+  std::shared_ptr<Pool>& pool = *g_pool;
+  if (!pool || setting != g_pool_setting) {
+    pool = std::make_shared<Pool>(std::max(threads, setting));
+    g_pool_setting = setting;
+  } else if (pool->size() < threads) {
+    pool = std::make_shared<Pool>(threads);
+  }
+  return pool;
 }
 
 }  // namespace
@@ -137,24 +159,26 @@ int default_num_threads() {
   return hw ? int(hw) : 1;
 }
 
-void set_num_threads(int n) { g_requested.store(n < 1 ? 0 : std::min(n, 1024)); }
+void set_num_threads(int n) { g_requested.store(n < 1 ? 0 : std::min(n, kMaxThreads)); }
 
 int num_threads() {
   const int n = g_requested.load();
   return n > 0 ? n : default_num_threads();
 }
 
-void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
+void parallel_for(int64_t n, const std::function<void(int64_t)>& fn, int threads) {
   (void)g_atfork_registered;
   if (n <= 0) return;
-  if (n == 1 || num_threads() == 1) {
+  threads = threads < 1 ? num_threads() : std::min(threads, kMaxThreads);
+  if (n == 1 || threads == 1) {
     for (int64_t i = 0; i < n; ++i) fn(i);
     return;
   }
   Job job;
   job.fn = &fn;
   job.n = n;
-  current_pool()->run(job);
+  job.max_helpers = int(std::min<int64_t>(threads - 1, n - 1));
+  pool_for(threads)->run(job);
   if (job.error) std::rethrow_exception(job.error);
 }
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -41,6 +43,28 @@ TEST(ThreadPool, ResizingBetweenJobsKeepsWorking) {
   }
   set_num_threads(0);
   EXPECT_EQ(num_threads(), default_num_threads());
+}
+
+TEST(ThreadPool, PerCallThreadCountLeavesTheSettingAlone) {
+  set_num_threads(2);
+  for (int threads : {1, 3, 6, 2}) {
+    std::atomic<int> inside{0}, most{0};
+    parallel_for(
+        64,
+        [&](int64_t) {
+          const int now = inside.fetch_add(1) + 1;
+          int prev = most.load();
+          while (now > prev && !most.compare_exchange_weak(prev, now)) {
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          inside.fetch_sub(1);
+        },
+        threads);
+    EXPECT_LE(most.load(), threads);
+    if (threads > 1) EXPECT_GT(most.load(), 1) << threads;
+    EXPECT_EQ(num_threads(), 2);
+  }
+  set_num_threads(0);
 }
 
 }  // namespace

@@ -9,26 +9,42 @@
 #include <string>
 
 #include "common/error.h"
+#include "engine/thread_pool.h"
 
 namespace fastchunk {
 namespace {
 
+std::string version_of(const struct stat& st) {
+#if defined(__APPLE__)
+  const int64_t mtime_ns = int64_t(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
+#else
+  const int64_t mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+#endif
+  return std::to_string(st.st_size) + ':' + std::to_string(mtime_ns) + ':' +
+         std::to_string(uint64_t(st.st_ino));
+}
+
+[[noreturn]] void directory_error() {
+  throw Error(ErrorKind::kDecode, "a directory where a stored object should be");
+}
+
 class File {
  public:
-  File(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+  explicit File(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
     if (fd_ < 0 && errno != ENOENT && errno != ENOTDIR)
       throw Error(ErrorKind::kIO, "cannot open " + path + ": " + std::strerror(errno));
   }
   ~File() {
     if (fd_ >= 0) ::close(fd_);
   }
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
   bool exists() const { return fd_ >= 0; }
-  uint64_t size(const std::string& path) const {
+  struct stat status(const std::string& path) const {
     struct stat st;
     if (fstat(fd_, &st) != 0)
       throw Error(ErrorKind::kIO, "cannot stat " + path + ": " + std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) return UINT64_MAX;
-    return uint64_t(st.st_size);
+    return st;
   }
   void read_exact(const std::string& path, uint8_t* dst, uint64_t offset, uint64_t n) const {
     while (n > 0) {
@@ -54,48 +70,45 @@ LocalSource::LocalSource(std::string root) : root_(std::move(root)) {
   if (!root_.empty() && root_.back() != '/') root_ += '/';
 }
 
-bool LocalSource::get(const std::string& key, ByteBuffer& storage, ByteView& view) {
+bool LocalSource::get(const std::string& key, const ByteRange& range, ByteBuffer& storage,
+                      ObjectBytes& out) {
   const std::string path = root_ + key;
   File f(path);
   if (!f.exists()) return false;
-  const uint64_t size = f.size(path);
-  if (size == UINT64_MAX) return false;  // a directory is not a chunk
-  uint8_t* dst = storage.reserve(size);
-  f.read_exact(path, dst, 0, size);
-  view = ByteView{dst, size};
+  const struct stat st = f.status(path);
+  if (S_ISDIR(st.st_mode)) directory_error();
+  out.object_size = uint64_t(st.st_size);
+  out.version = version_of(st);
+  const ByteRange at = resolve_range(range, out.object_size);
+  uint8_t* dst = storage.reserve(at.length);
+  f.read_exact(path, dst, at.offset, at.length);
+  out.bytes = ByteView{dst, at.length};
   return true;
 }
 
-bool LocalSource::get_range(const std::string& key, uint64_t offset, uint64_t length,
-                            ByteBuffer& storage, ByteView& view) {
-  const std::string path = root_ + key;
-  File f(path);
-  if (!f.exists()) return false;
-  const uint64_t size = f.size(path);
-  if (size == UINT64_MAX) return false;
-  if (offset > size || length > size - offset)
-    throw_decode("byte range [" + std::to_string(offset) + ", +" + std::to_string(length) +
-                 ") lies outside the " + std::to_string(size) + "-byte object");
-  uint8_t* dst = storage.reserve(length);
-  f.read_exact(path, dst, offset, length);
-  view = ByteView{dst, length};
-  return true;
+void LocalSource::get_many(const std::vector<ByteRequest>& requests,
+                           std::vector<ByteBuffer>& storage, std::vector<ObjectBytes>& out,
+                           std::vector<uint8_t>& found, int num_threads) {
+  storage = std::vector<ByteBuffer>(requests.size());
+  out.assign(requests.size(), ObjectBytes{});
+  found.assign(requests.size(), 0);
+  parallel_for(
+      int64_t(requests.size()),
+      [&](int64_t i) {
+        const ByteRequest& r = requests[size_t(i)];
+        try {
+          found[size_t(i)] = get(r.key, r.range, storage[size_t(i)], out[size_t(i)]);
+        } catch (const Error& e) {
+          throw Error(e.kind(), "'" + r.key + "': " + e.what());
+        }
+      },
+      num_threads);
 }
 
-bool LocalSource::get_suffix(const std::string& key, uint64_t length, ByteBuffer& storage,
-                             ByteView& view, uint64_t& object_size) {
-  const std::string path = root_ + key;
-  File f(path);
-  if (!f.exists()) return false;
-  object_size = f.size(path);
-  if (object_size == UINT64_MAX) return false;
-  if (length > object_size)
-    throw_decode("object of " + std::to_string(object_size) + " bytes is shorter than its " +
-                 std::to_string(length) + "-byte shard index");
-  uint8_t* dst = storage.reserve(length);
-  f.read_exact(path, dst, object_size - length, length);
-  view = ByteView{dst, length};
-  return true;
+std::string LocalSource::version(const std::string& key) {
+  struct stat st;
+  if (::stat((root_ + key).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  return version_of(st);
 }
 
 }  // namespace fastchunk

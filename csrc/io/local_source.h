@@ -1,19 +1,22 @@
+// Files under a root directory, read with pread; keys use '/' as the path
+// separator. A file's version is its size, modification time and inode.
 #pragma once
 #include <string>
+#include <vector>
 
-#include "io/chunk_source.h"
+#include "io/byte_source.h"
 
 namespace fastchunk {
 
-// Files under a root directory; keys use '/' as the path separator.
-class LocalSource : public ChunkSource {
+class LocalSource : public ByteSource {
  public:
   explicit LocalSource(std::string root);
-  bool get(const std::string& key, ByteBuffer& storage, ByteView& view) override;
-  bool get_range(const std::string& key, uint64_t offset, uint64_t length,
-                 ByteBuffer& storage, ByteView& view) override;
-  bool get_suffix(const std::string& key, uint64_t length, ByteBuffer& storage,
-                  ByteView& view, uint64_t& object_size) override;
+  bool get(const std::string& key, const ByteRange& range, ByteBuffer& storage,
+           ObjectBytes& out) override;
+  void get_many(const std::vector<ByteRequest>& requests, std::vector<ByteBuffer>& storage,
+                std::vector<ObjectBytes>& out, std::vector<uint8_t>& found,
+                int num_threads) override;
+  std::string version(const std::string& key) override;
 
  private:
   std::string root_;

@@ -1,6 +1,6 @@
 // The Cython-facing surface of the scan reduction: nothing is thrown across it.
 #pragma once
-#include "api/api.h"
+#include "api/guarded.h"
 #include "scan/scan_stats.h"
 
 namespace fastchunk {

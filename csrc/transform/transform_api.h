@@ -1,7 +1,7 @@
 // The Cython-facing entry for batch preprocessing: errors come back as an
 // ErrorInfo, never as a C++ exception.
 #pragma once
-#include "api/api.h"
+#include "api/guarded.h"
 #include "transform/batch_transform.h"
 
 namespace fastchunk {

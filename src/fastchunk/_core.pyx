@@ -1,115 +1,32 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 # distutils: language = c++
-"""The Cython boundary: Python buffers in, pointers out, the GIL released,
-C++ errors mapped to Python exceptions."""
+"""The Cython boundary: Python buffers in, checked for size, type, layout and
+writability before they become pointers; the GIL released; C++ errors mapped
+to Python exceptions in one place (_errors.pxi). The C++ API it calls is
+declared in includes/*.pxd."""
 
+from cython.operator cimport dereference as deref
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
+from libcpp.memory cimport unique_ptr
 from libcpp.string cimport string
-from libcpp.unordered_set cimport unordered_set
-from libcpp.utility cimport pair
 from libcpp.vector cimport vector
+
+from fastchunk.includes.caches cimport *
+from fastchunk.includes.codecs cimport *
+from fastchunk.includes.common cimport *
+from fastchunk.includes.engine cimport *
+from fastchunk.includes.scan cimport *
+from fastchunk.includes.transform cimport *
 
 import numpy as np
 
-from fastchunk.errors import (
-    ChunkDecodeError,
-    FastchunkError,
-    MetadataError,
-    UnsupportedError,
-)
-
-
-cdef extern from "codecs/chain.h" namespace "fastchunk":
-    cdef cppclass ChainSpec:
-        int swap_unit
-
-cdef extern from "engine/array_spec.h" namespace "fastchunk":
-    cdef cppclass KeySpec:
-        string prefix
-        char separator
-        string zero_dim_key
-        cbool nested_fallback
-
-    cdef cppclass ShardSpec:
-        vector[int64_t] chunks_per_shard
-        ChainSpec index_chain
-        cbool index_at_start
-
-    cdef cppclass ArraySpec:
-        string store_name
-        string array_path
-        vector[int64_t] shape
-        vector[int64_t] chunk_shape
-        int64_t itemsize
-        vector[uint8_t] fill
-        ChainSpec chain
-        vector[int] stored_axes
-        cbool sharded
-        ShardSpec shard
-        KeySpec keys
-
-cdef extern from "engine/reader.h" namespace "fastchunk":
-    cdef cppclass Selection:
-        vector[const int64_t*] indices
-        vector[int64_t] counts
-
-cdef extern from "io/memory_source.h" namespace "fastchunk":
-    cdef cppclass MemorySource:
-        void add(const string& key, const uint8_t* data, size_t size)
-        void add_missing(const string& key)
-
-cdef extern from "engine/thread_pool.h" namespace "fastchunk":
-    void c_set_num_threads "fastchunk::set_num_threads"(int n) nogil
-    int c_num_threads "fastchunk::num_threads"() nogil
-    int c_default_num_threads "fastchunk::default_num_threads"() nogil
-
-cdef extern from "api/api.h" namespace "fastchunk":
-    cdef cppclass ErrorInfo:
-        int kind
-        string message
-    void chain_push_codec(ChainSpec* chain, int codec_id)
-    ErrorInfo api_verify_spec(const ArraySpec& spec) nogil
-    ErrorInfo api_read_local(const ArraySpec& spec, const string& root, const Selection& sel,
-                             uint8_t* out) nogil
-    ErrorInfo api_read_memory(const ArraySpec& spec, MemorySource& source, const Selection& sel,
-                              uint8_t* out, const unordered_set[string]* skip) nogil
-    ErrorInfo api_needed_keys(const ArraySpec& spec, const Selection& sel, cbool skip_cached,
-                              vector[string]* keys) nogil
-    ErrorInfo api_needed_chunks(const ArraySpec& spec, const Selection& sel,
-                                vector[pair[string, int64_t]]* chunks) nogil
-    ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* inp, size_t in_size,
-                               uint8_t* out, size_t out_size) nogil
-    ErrorInfo api_crc32c(const uint8_t* data, size_t size, uint32_t* crc) nogil
-    void cache_set_capacity(size_t nbytes) nogil
-    void cache_info(size_t* capacity, size_t* used, uint64_t* hits, uint64_t* misses,
-                    uint64_t* evictions) nogil
-    void cache_clear() nogil
-
-
-class NotFetched(FastchunkError):
-    """Internal: a remote object was not handed to the core; fetch again."""
+include "_errors.pxi"
+include "_buffers.pxi"
 
 
 # Codec ids understood by the core (csrc/codecs/byte_codecs.h).
 CODEC_IDS = {"blosc": 1, "zstd": 2, "gzip": 3, "zlib": 4, "lz4": 5, "crc32c": 6}
-
-
-cdef raise_error(const ErrorInfo& info):
-    message = info.message.decode("utf-8", "replace")
-    if info.kind == 1:
-        raise ChunkDecodeError(message)
-    if info.kind == 2:
-        raise MetadataError(message)
-    if info.kind == 3:
-        raise UnsupportedError(message)
-    if info.kind == 4:
-        raise OSError(message)
-    if info.kind == 5:
-        raise MemoryError(message)
-    if info.kind == 7:
-        raise NotFetched(message)
-    raise FastchunkError(message)
 
 
 cdef void fill_chain(ChainSpec* chain, object codecs, int swap_unit):
@@ -118,42 +35,13 @@ cdef void fill_chain(ChainSpec* chain, object codecs, int swap_unit):
     chain.swap_unit = swap_unit
 
 
-def set_num_threads(int n):
-    c_set_num_threads(n)
-
-
-def get_num_threads():
-    return c_num_threads()
-
-
-def default_num_threads():
-    return c_default_num_threads()
-
-
-def set_cache_size(size_t nbytes):
-    cache_set_capacity(nbytes)
-
-
-def get_cache_info():
-    cdef size_t capacity = 0, used = 0
-    cdef uint64_t hits = 0, misses = 0, evictions = 0
-    cache_info(&capacity, &used, &hits, &misses, &evictions)
-    return {"capacity": capacity, "used": used, "hits": hits, "misses": misses,
-            "evictions": evictions}
-
-
-def clear_cache():
-    cache_clear()
-
-
 def crc32c(data):
     cdef const uint8_t[::1] buf = memoryview(data).cast("B")
     cdef uint32_t crc = 0
     cdef ErrorInfo info
     with nogil:
         info = api_crc32c(&buf[0] if buf.shape[0] else NULL, buf.shape[0], &crc)
-    if info.kind:
-        raise_error(info)
+    check(info)
     return crc
 
 
@@ -169,124 +57,21 @@ def decode_chunk(data, codecs, int swap_unit, Py_ssize_t out_size):
     cdef uint8_t* dst_ptr = &dst[0] if out_size else NULL
     with nogil:
         info = api_decode_chunk(chain, src_ptr, src.shape[0], dst_ptr, out_size)
-    if info.kind:
-        raise_error(info)
+    check(info)
     return out
 
 
-cdef class NativeArray:
-    """An ArraySpec built once per array; reads selections into buffers."""
+def set_num_threads(int n):
+    set_num_threads_c(n)
 
-    cdef ArraySpec spec
-    cdef string root
-    cdef public object store_name
 
-    def __init__(self, *, store_name, root, array_path, shape, chunk_shape, itemsize, fill,
-                 codecs, swap_unit, stored_axes, key_prefix, separator, zero_dim_key,
-                 nested_fallback, shard=None):
-        self.store_name = store_name
-        self.spec.store_name = store_name.encode()
-        self.root = root.encode() if root is not None else b""
-        self.spec.array_path = array_path.encode()
-        self.spec.shape = list(shape)
-        self.spec.chunk_shape = list(chunk_shape)
-        self.spec.itemsize = itemsize
-        self.spec.fill = list(bytes(fill))
-        fill_chain(&self.spec.chain, codecs, swap_unit)
-        self.spec.stored_axes = list(stored_axes) if stored_axes is not None else []
-        self.spec.keys.prefix = key_prefix.encode()
-        self.spec.keys.separator = ord(separator)
-        self.spec.keys.zero_dim_key = zero_dim_key.encode()
-        self.spec.keys.nested_fallback = nested_fallback
-        if shard is not None:
-            self.spec.sharded = True
-            self.spec.shard.chunks_per_shard = list(shard["chunks_per_shard"])
-            self.spec.shard.index_at_start = shard["index_at_start"]
-            fill_chain(&self.spec.shard.index_chain, shard["index_codecs"],
-                       shard["index_swap_unit"])
-        cdef ErrorInfo info = api_verify_spec(self.spec)
-        if info.kind:
-            raise_error(info)
+def get_num_threads():
+    return num_threads()
 
-    cdef void _selection(self, list indices, Selection* sel, list keep):
-        cdef const int64_t[::1] view
-        cdef Py_ssize_t n
-        for idx in indices:
-            arr = np.ascontiguousarray(idx, dtype=np.int64)
-            keep.append(arr)
-            view = arr
-            n = view.shape[0]
-            sel.indices.push_back(&view[0] if n else NULL)
-            sel.counts.push_back(n)
 
-    def read_into(self, list indices, out, dict objects=None, skip=None):
-        """Reads the orthogonal selection `indices` (one int64 array per axis)
-        into `out`, a C-contiguous writable buffer of the selection's size.
-        `objects` maps keys to bytes fetched beforehand (remote stores);
-        chunks stored under a key in `skip` are left for a later call."""
-        cdef Selection sel
-        cdef list keep = []
-        self._selection(indices, &sel, keep)
-        cdef uint8_t[::1] dst = memoryview(out).cast("B")
-        if dst.shape[0] == 0:
-            return
-        cdef uint8_t* dst_ptr = &dst[0]
-        cdef ErrorInfo info
-        cdef MemorySource source
-        cdef const uint8_t[::1] obj
-        cdef unordered_set[string] skip_set
-        cdef const unordered_set[string]* skip_ptr = NULL
-        if skip is not None:
-            for key in skip:
-                skip_set.insert(key.encode())
-            skip_ptr = &skip_set
-        if objects is None:
-            with nogil:
-                info = api_read_local(self.spec, self.root, sel, dst_ptr)
-        else:
-            for key, value in objects.items():
-                if value is None:
-                    source.add_missing(key.encode())
-                    continue
-                keep.append(value)
-                obj = memoryview(value).cast("B")
-                source.add(key.encode(), &obj[0] if obj.shape[0] else <const uint8_t*>"",
-                           obj.shape[0])
-            with nogil:
-                info = api_read_memory(self.spec, source, sel, dst_ptr, skip_ptr)
-        if info.kind:
-            raise_error(info)
-
-    def needed_keys(self, list indices, cbool skip_cached=False):
-        """Keys of the stored objects (chunks or shards) a selection needs;
-        with skip_cached, not those whose chunks are all in the chunk cache."""
-        cdef Selection sel
-        cdef list keep = []
-        cdef vector[string] keys
-        self._selection(indices, &sel, keep)
-        cdef ErrorInfo info
-        with nogil:
-            info = api_needed_keys(self.spec, sel, skip_cached, &keys)
-        if info.kind:
-            raise_error(info)
-        return [k.decode() for k in keys]
-
-    def needed_chunks(self, list indices):
-        """{stored object key: sorted int64 array of the inner chunk numbers
-        (C order within the shard; [0] when not sharded) a selection touches}."""
-        cdef Selection sel
-        cdef list keep = []
-        cdef vector[pair[string, int64_t]] chunks
-        self._selection(indices, &sel, keep)
-        cdef ErrorInfo info
-        with nogil:
-            info = api_needed_chunks(self.spec, sel, &chunks)
-        if info.kind:
-            raise_error(info)
-        grouped = {}
-        for item in chunks:
-            grouped.setdefault(item.first.decode(), []).append(item.second)
-        return {k: np.sort(np.asarray(v, dtype=np.int64)) for k, v in grouped.items()}
-
+include "_caches.pxi"
+include "_read.pxi"
+include "_keys.pxi"
 include "_transform.pxi"
+include "_scan.pxi"
 include "_encode.pxi"

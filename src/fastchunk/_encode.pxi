@@ -1,5 +1,4 @@
-# Bindings for the chunk encoders used by `fastchunk rechunk` and the scan
-# reduction used by `fastchunk info --scan`; included by _core.pyx.
+# Bindings for the chunk encoders used by `fastchunk rechunk`; included by _core.pyx.
 
 cdef extern from "encode/encode_chain.h" namespace "fastchunk":
     cdef cppclass EncodeStep:
@@ -34,19 +33,6 @@ cdef extern from "encode/encode_api.h" namespace "fastchunk":
     ErrorInfo api_encode_chunk(const EncodeChain& chain, uint8_t* data, size_t size,
                                string* out) nogil
 
-cdef extern from "scan/scan_stats.h" namespace "fastchunk":
-    cdef cppclass ScanStats:
-        vector[int64_t] nan_count
-        vector[int64_t] count
-        vector[double] min
-        vector[double] max
-        vector[double] sum
-
-cdef extern from "scan/scan_api.h" namespace "fastchunk":
-    ErrorInfo api_scan_stats(const uint8_t* data, char kind, int itemsize, int64_t outer,
-                             int64_t nvar, int64_t inner, ScanStats* out) nogil
-
-
 cdef void fill_encode_chain(EncodeChain* chain, list steps, int swap_unit, int typesize):
     """`steps`: dicts with codec (a CODEC_IDS name) and its level/shuffle/blocksize/cname."""
     cdef EncodeStep step
@@ -73,8 +59,7 @@ def encode_chunk(data, list steps, int swap_unit=0, int typesize=1):
     cdef ErrorInfo info
     with nogil:
         info = api_encode_chunk(chain, ptr, n, &out)
-    if info.kind:
-        raise_error(info)
+    check(info)
     return <bytes>out
 
 
@@ -104,34 +89,5 @@ def encode_objects(dict req, slab):
     cdef ErrorInfo info
     with nogil:
         info = api_encode_objects(r, ptr, &objects)
-    if info.kind:
-        raise_error(info)
+    check(info)
     return [<bytes>o for o in objects]
-
-
-def scan_stats(block, Py_ssize_t outer, Py_ssize_t nvar, Py_ssize_t inner):
-    """NaN count, count, min, max and sum per index of the middle axis of
-    `block` seen as (outer, nvar, inner); a dict of numpy arrays."""
-    arr = np.require(block, requirements="C")
-    if arr.size != outer * nvar * inner:
-        raise ValueError("scan_stats: block size does not match outer * nvar * inner")
-    kind = arr.dtype.kind
-    if kind not in "fiub":
-        raise UnsupportedError(f"scan: dtype {arr.dtype} is not supported")
-    cdef char ckind = ord(kind)
-    cdef int itemsize = arr.dtype.itemsize
-    cdef const uint8_t[::1] view = arr.reshape(-1).view(np.uint8)
-    cdef const uint8_t* ptr = &view[0] if view.shape[0] else NULL
-    cdef ScanStats stats
-    cdef ErrorInfo info
-    with nogil:
-        info = api_scan_stats(ptr, ckind, itemsize, outer, nvar, inner, &stats)
-    if info.kind:
-        raise_error(info)
-    return {
-        "nan_count": np.asarray(stats.nan_count, dtype=np.int64),
-        "count": np.asarray(stats.count, dtype=np.int64),
-        "min": np.asarray(stats.min, dtype=np.float64),
-        "max": np.asarray(stats.max, dtype=np.float64),
-        "sum": np.asarray(stats.sum, dtype=np.float64),
-    }

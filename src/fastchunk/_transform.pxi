@@ -1,25 +1,5 @@
 # Bindings for fused batch preprocessing (normalize, NaN replacement, casts); included by _core.pyx.
 
-cdef extern from "transform/batch_transform.h" namespace "fastchunk":
-    cdef enum class OutType "fastchunk::OutType":
-        kFloat32 "fastchunk::OutType::kFloat32"
-        kFloat16 "fastchunk::OutType::kFloat16"
-        kBFloat16 "fastchunk::OutType::kBFloat16"
-
-    cdef cppclass TransformSpec:
-        int64_t outer
-        int64_t channels
-        int64_t inner
-        const float* mean
-        const float* std
-        cbool replace_nan
-        float nan_value
-        OutType out_type
-
-cdef extern from "transform/transform_api.h" namespace "fastchunk":
-    ErrorInfo api_transform_batch(const float* inp, void* out, const TransformSpec& spec) nogil
-
-
 # Output type codes of transform_batch, by numpy-style name.
 TRANSFORM_OUT_TYPES = {"float32": 0, "float16": 1, "bfloat16": 2}
 _TRANSFORM_OUT_SIZES = {0: 4, 1: 2, 2: 2}
@@ -35,16 +15,12 @@ def transform_batch(src, dst, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t 
         raise ValueError(f"unknown output type code {out_type}")
     if outer < 0 or channels < 1 or inner < 0:
         raise ValueError(f"bad batch layout ({outer}, {channels}, {inner})")
-    cdef Py_ssize_t total = outer * channels * inner
+    total = int(outer) * int(channels) * int(inner)  # Python ints: no overflow
     src_arr = np.ascontiguousarray(src, dtype=np.float32).reshape(-1)
     if src_arr.shape[0] != total:
         raise ValueError(f"src has {src_arr.shape[0]} elements, layout needs {total}")
     cdef const float[::1] src_view = src_arr
-    cdef uint8_t[::1] dst_view = memoryview(dst).cast("B")
-    if dst_view.shape[0] != total * _TRANSFORM_OUT_SIZES[out_type]:
-        raise ValueError(
-            f"dst has {dst_view.shape[0]} bytes, expected {total * _TRANSFORM_OUT_SIZES[out_type]}"
-        )
+    cdef uint8_t[::1] dst_view = writable_bytes(dst, total * _TRANSFORM_OUT_SIZES[out_type], "dst")
     cdef TransformSpec spec
     spec.outer = outer
     spec.channels = channels
@@ -74,5 +50,4 @@ def transform_batch(src, dst, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t 
     cdef ErrorInfo info
     with nogil:
         info = api_transform_batch(&src_view[0], <void*>&dst_view[0], spec)
-    if info.kind:
-        raise_error(info)
+    check(info)

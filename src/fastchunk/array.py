@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from fastchunk import _core
 from fastchunk._indexing import normalize_array_index, orthogonalize, shape_result
-from fastchunk.errors import ChunkDecodeError
 from fastchunk.store import Store
+from fastchunk.store.serve import serve
 from fastchunk.zarr.fallback import warn_slow
 from fastchunk.zarr.metadata import ArrayMeta
 
@@ -23,20 +23,13 @@ class Array:
         self._store = store
         self._meta = meta
         self._native = self._make_native(meta)
-        self._shard_reader: Any = None
 
     def _make_native(self, meta: ArrayMeta) -> _core.NativeArray:
-        shard = None
         fallback = meta.fallback is not None
-        if meta.shard is not None and not fallback:
-            shard = {
-                "chunks_per_shard": meta.shard.chunks_per_shard,
-                "index_at_start": meta.shard.index_at_start,
-                "index_codecs": meta.shard.index_codecs,
-                "index_swap_unit": meta.shard.index_swap_unit,
-            }
+        shard = meta.shard.core_spec() if meta.shard is not None and not fallback else None
         return _core.NativeArray(
             store_name=self._store.name,
+            store_id=_store_id(self._store),
             root=self._store.local_root,
             array_path=meta.path,
             shape=meta.shape,
@@ -149,11 +142,14 @@ class Array:
         out = np.asarray(out)
         return out if dtype is None else out.astype(dtype, copy=False)
 
-    def take(self, indices: Any, axis: int = 0, out: Any = None) -> Any:
+    def take(
+        self, indices: Any, axis: int = 0, out: Any = None, num_threads: int | None = None
+    ) -> Any:
         """Rows `indices` along `axis`, in that order (duplicates and negative
         indices allowed), like numpy.take. With `out` (a numpy array or a CPU
         torch tensor, pinned or not) the result is written into it and `out` is
-        returned."""
+        returned. `num_threads` native threads decode this call (default: the
+        process-wide setting, which it leaves alone)."""
         ndim = self.ndim
         if not -ndim <= axis < ndim:
             raise np.exceptions.AxisError(axis, ndim) if hasattr(np, "exceptions") else IndexError(
@@ -171,116 +167,63 @@ class Array:
         shape = self._meta.shape[:axis] + idx.shape + self._meta.shape[axis + 1 :]
         if out is None:
             result = np.empty(counts, dtype=self._meta.dtype)
-            self._read(axes, result)
+            self._read(axes, result, num_threads)
             return result.reshape(shape)
         target = _writable_view(out, shape, self._meta.dtype)
         if target is not None:
-            self._read(axes, target)
+            self._read(axes, target, num_threads)
             return out
         tmp = np.empty(counts, dtype=self._meta.dtype)
-        self._read(axes, tmp)
+        self._read(axes, tmp, num_threads)
         _assign(out, tmp.reshape(shape))
         return out
 
-    def read_orthogonal(self, indices: list[np.ndarray], out: np.ndarray) -> None:
-        """Low level: one int64 index vector per axis, C-contiguous `out`."""
-        self._read(indices, out)
+    def read_orthogonal(
+        self, indices: Sequence[Any], out: np.ndarray, num_threads: int | None = None
+    ) -> None:
+        """Low level: one 1-D integer array per axis of positions in [0, n)
+        (no negative indices), and `out`, a writable C-contiguous numpy array
+        of this array's dtype and of shape (len(indices[0]), ...), written in
+        place. Anything else raises TypeError, ValueError or IndexError."""
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+        if out.dtype != self._meta.dtype:
+            raise TypeError(f"out has dtype {out.dtype}, the array {self._meta.dtype}")
+        if not isinstance(indices, (list, tuple)) or len(indices) != self.ndim:
+            raise IndexError(f"read_orthogonal needs a list of {self.ndim} index arrays")
+        arrays = [np.asarray(i) for i in indices]
+        for d, a in enumerate(arrays):
+            if a.ndim != 1:
+                raise IndexError(f"the index array of axis {d} has {a.ndim} dimensions, not 1")
+        counts = tuple(a.shape[0] for a in arrays)
+        if out.shape != counts:
+            raise ValueError(f"out has shape {out.shape}, the selection {counts}")
+        self._read(arrays, out, num_threads)
 
-    def _read(self, indices: list[np.ndarray], out: np.ndarray) -> None:
-        if out.size == 0:
-            return
+    def _read(
+        self,
+        indices: list[Any],
+        out: np.ndarray,
+        num_threads: int | None = None,
+        *,
+        stream: bool = True,
+    ) -> None:
+        """Reads the orthogonal selection `indices` into `out`, a writable
+        C-contiguous array of this array's dtype (written in place, never
+        through a copy)."""
+        if not (out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError("out must be writable and C-contiguous")
+        threads = _thread_count(num_threads)
+        buf = out.reshape(-1).view(np.uint8)  # a view: out is C-contiguous
         meta = self._meta
-        buf = out.reshape(-1).view(np.uint8)
         if meta.fallback is not None:
             warn_slow(meta.slow_codecs)
-            self._native.read_into(indices, buf, self._decoded_objects(indices))
+            plan = self._native.plan(indices, buf, threads)
+            serve(plan, self._store, decode=_fallback_decoder(meta.fallback))
         elif self._store.local_root is not None:
-            self._native.read_into(indices, buf)
+            self._native.read(indices, buf, threads)
         else:
-            try:
-                if not self._read_streaming(indices, buf):
-                    self._native.read_into(indices, buf, self._fetch_remote(indices, True))
-            except _core.NotFetched:
-                # A cached chunk was evicted between planning and reading.
-                self._native.read_into(indices, buf, self._fetch_remote(indices, False))
-
-    def _read_streaming(self, indices: list[np.ndarray], buf: np.ndarray) -> bool:
-        """Remote reads of more objects than one round of requests: decoding
-        starts with the first objects to arrive, while the rest are in flight.
-        False when the store or the request does not call for it, or with
-        FASTCHUNK_STREAM_DECODE=0 (with 20 ms per request it measured up to 2x
-        faster; on loopback with no latency, where the S3 server shares the
-        cores, slower: benchmarks/README.md, S3)."""
-        iter_many = getattr(self._store, "iter_many", None)
-        if iter_many is None or self._meta.shard is not None or not _stream_decode():
-            return False
-        todo = self._native.needed_keys(indices, True)
-        # Streaming pays only when the objects take several rounds of
-        # requests; each decode call then gets half a round of them.
-        concurrency = int(getattr(self._store, "concurrency", 32))
-        if len(todo) <= concurrency:
-            return False
-        step = max(2 * _core.get_num_threads(), concurrency // 2)
-        cached: set[str] = set()
-        if _core.get_cache_info()["capacity"]:
-            cached = set(self._native.needed_keys(indices, False)).difference(todo)
-        wanted = set(todo)
-        left = len(todo)
-        first = True
-        batch: dict[str, Any] = {}
-        for key, blob in iter_many(todo):
-            if blob is None and self._meta.nested_fallback:
-                blob = self._store.get(self._nested_key(key))
-            batch[key] = blob
-            if len(batch) < step and len(batch) < left:
-                continue
-            left -= len(batch)
-            # Each call decodes the objects of its batch only; chunks in the
-            # cache are copied by the first call.
-            skip = wanted.difference(batch)
-            if not first:
-                skip |= cached
-            self._native.read_into(indices, buf, batch, skip)
-            first = False
-            batch = {}
-        return True
-
-    def _fetch_remote(self, indices: list[np.ndarray], skip_cached: bool) -> dict[str, Any]:
-        if self._meta.shard is not None and hasattr(self._store, "get_ranges"):
-            # Only the shard indexes (cached) and the inner chunks needed.
-            if self._shard_reader is None:
-                from fastchunk.store.remote_shards import ShardReader
-
-                self._shard_reader = ShardReader(self._store, self._meta, self._native)
-            return self._shard_reader.fetch(indices)
-        return self._fetch(self._native.needed_keys(indices, skip_cached))
-
-    def _fetch(self, keys: list[str]) -> dict[str, Any]:
-        objects = self._store.get_many(keys)
-        if self._meta.nested_fallback:
-            missing = [k for k, v in objects.items() if v is None]
-            if missing:
-                nested = {k: self._nested_key(k) for k in missing}
-                found = self._store.get_many(nested.values())
-                for k, nk in nested.items():
-                    objects[k] = found.get(nk)
-        return objects
-
-    def _nested_key(self, key: str) -> str:
-        prefix = self._meta.path
-        return prefix + key[len(prefix) :].replace(".", "/")
-
-    def _decoded_objects(self, indices: list[np.ndarray]) -> dict[str, Any]:
-        keys = self._native.needed_keys(indices)
-        raw = self._fetch(keys)
-        decode = self._meta.fallback
-        objects: dict[str, Any] = {}
-        for k, v in raw.items():
-            try:
-                objects[k] = None if v is None else decode(v)
-            except ChunkDecodeError as e:
-                raise ChunkDecodeError(f"{self._store.name}: chunk '{k}': {e}") from None
-        return objects
+            serve(self._native.plan(indices, buf, threads), self._store, stream=stream)
 
 
 def _reopen(store: Store, path: str) -> Array:
@@ -289,8 +232,32 @@ def _reopen(store: Store, path: str) -> Array:
     return fastchunk.open_array(store, path or None)
 
 
-def _stream_decode() -> bool:
-    return os.environ.get("FASTCHUNK_STREAM_DECODE", "1") not in ("", "0", "false", "no")
+def _thread_count(num_threads: int | None) -> int:
+    """The core's per-call thread count: 0 for the process-wide setting."""
+    if num_threads is None:
+        return 0
+    n = int(num_threads)
+    if n < 1:
+        raise ValueError(f"num_threads must be at least 1, got {num_threads}")
+    return n
+
+
+def _fallback_decoder(decode: Any) -> Any:
+    """numcodecs' decoded chunk (C order, native dtype) as bytes for the core."""
+
+    def as_bytes(blob: Any) -> np.ndarray:
+        return np.ascontiguousarray(decode(blob)).reshape(-1).view(np.uint8)
+
+    return as_bytes
+
+
+def _store_id(store: Any) -> str:
+    """What names the store in cache keys. Stores of other libraries without a
+    store_id share nothing with any other store object."""
+    sid = getattr(store, "store_id", None)
+    if isinstance(sid, str) and sid:
+        return sid
+    return f"object:{type(store).__qualname__}:{store.name}:{id(store)}"
 
 
 def _writable_view(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:

@@ -2,20 +2,25 @@
 // every stored object holding the fuzzed bytes. Input layout (see
 // make_corpus.py, which writes seeds in it):
 //   u8 flags  rank = flags % 3 + 1; bit2 sharded; bit3 transposed chunks;
-//             bit4 index at start; bit5 every other object missing; bit6 two threads
+//             bit4 index at start; bit5 every other object missing; bit6 two threads;
+//             bit7 whole objects handed over at once (else the plan's rounds of
+//             pending / provide / decode_ready, answered from the stored object)
 //   u8 chain  index into kChains
 //   u8 dtype  itemsize = {1, 2, 4, 8}[dtype % 4]; bit2 byte-swapped; bit3 large:
 //             shapes, chunks and indices scaled by 64 (multi-block blosc frames)
 //   per axis: u8 shape % 64, u8 chunk % 16 + 1, u8 chunks per shard % 4 + 1
 //   per axis: u8 count % 8, then count u8 indices (modulo the axis length)
 //   the rest: the stored object (chunk, or shard when sharded)
+#include <algorithm>
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
-#include "engine/reader.h"
+#include "engine/read_plan.h"
 #include "engine/thread_pool.h"
 #include "fuzz_input.h"
-#include "io/memory_source.h"
+#include "io/fetched_source.h"
 
 namespace {
 
@@ -53,6 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   spec.sharded = flags & 4;
   spec.shard.index_at_start = flags & 16;
   spec.shard.index_chain.byte_codecs = {ByteCodecId::kCrc32c};
+  spec.store_id = "fuzz";
   for (size_t d = 0; d < rank; ++d) {
     spec.shape.push_back(in.u8() % 64 * scale);
     spec.chunk_shape.push_back((in.u8() % 16 + 1) * scale);
@@ -75,6 +81,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<uint8_t[]> object(new uint8_t[rest.size]);
   if (rest.size) std::memcpy(object.get(), rest.data, rest.size);
 
+  if (spec.sharded) {  // 16 bytes per inner chunk and a crc32c
+    spec.shard.index_nbytes = 4;
+    uint64_t inner = 16;
+    for (int64_t c : spec.shard.chunks_per_shard) inner *= uint64_t(c);
+    spec.shard.index_nbytes += inner;
+  }
   try {
     spec.verify();
   } catch (const Error&) {
@@ -83,14 +95,51 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Chunks whose headers agree with a huge size are decoded whole, as they
   // must be; the harness keeps them within libFuzzer's malloc limit.
   if (spec.chunk_nbytes() > (int64_t(128) << 20)) return 0;
-  MemorySource source;
-  std::vector<std::string> keys;
-  fuzz::expect_rejection_or_success([&] { keys = needed_keys(spec, sel, false); });
-  for (size_t k = 0; k < keys.size(); ++k)
-    if (!(flags & 32) || k % 2 == 0) source.add(keys[k], object.get(), rest.size);
-
   set_num_threads(flags & 64 ? 2 : 1);
   std::unique_ptr<uint8_t[]> out(new uint8_t[out_bytes]);
-  fuzz::expect_rejection_or_success([&] { read_selection(spec, source, sel, out.get()); });
+  const ByteView stored{object.get(), rest.size};
+  fuzz::expect_rejection_or_success([&] {
+    ReadPlan plan(spec, sel);
+    std::vector<std::string> keys = plan.object_keys();
+    std::unordered_map<std::string, size_t> order;
+    for (size_t k = 0; k < keys.size(); ++k) order.emplace(keys[k], k);
+    auto stored_under = [&](const std::string& key) {
+      auto it = order.find(key);
+      return it != order.end() && (!(flags & 32) || it->second % 2 == 0);
+    };
+    if (flags & 128) {
+      FetchedSource source;
+      for (const std::string& key : keys)
+        if (stored_under(key)) source.provide(key, ByteRange::whole(), stored, stored.size);
+        else source.provide_missing(key);
+      plan.execute(source, out.get());
+      return;
+    }
+    for (int round = 0; plan.decode_ready(out.get()) > 0; ++round) {
+      const std::vector<ByteRequest> requests = plan.pending();
+      if (requests.empty() || round > 8) break;  // finish() names what is left
+      for (const ByteRequest& r : requests) {
+        if (!stored_under(r.key)) {
+          plan.provide_missing(r);
+          continue;
+        }
+        ByteRange at = r.range;
+        if (at.kind == ByteRange::Kind::kWhole) {
+          plan.provide(r, stored, stored.size);
+          continue;
+        }
+        if (at.kind == ByteRange::Kind::kSuffix) {
+          const uint64_t n = std::min<uint64_t>(at.length, stored.size);
+          plan.provide(r, ByteView{stored.data + stored.size - n, n}, stored.size);
+          continue;
+        }
+        // A range past the end comes back short, as from a server.
+        const uint64_t begin = std::min<uint64_t>(at.offset, stored.size);
+        const uint64_t n = std::min<uint64_t>(at.length, stored.size - begin);
+        plan.provide(r, ByteView{stored.data + begin, n}, kUnknownSize);
+      }
+    }
+    plan.finish(out.get());
+  });
   return 0;
 }

@@ -17,7 +17,8 @@ __all__ = ["LocalStore", "Store", "open_store"]
 class Store(Protocol):
     """What the rest of fastchunk needs from a store."""
 
-    name: str
+    name: str  # for messages
+    store_id: str  # names the store precisely (scheme, endpoint, bucket or root): cache keys
     local_root: str | None  # a directory the C++ core may read itself, or None
 
     def get(self, key: str) -> bytes | None: ...

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 
+from fastchunk.errors import FastchunkError
+
 
 class LocalStore:
     """A directory on a local or network file system. Never written to."""
@@ -18,22 +20,27 @@ class LocalStore:
             raise FileNotFoundError(f"no zarr store at {path!r}")
         self.name = path
         self.local_root = path
+        # Names the directory in cache keys: two paths to one directory share.
+        self.store_id = "file://" + os.path.realpath(path)
 
     def _path(self, key: str) -> str:
         return os.path.join(self.local_root or "", *key.split("/"))
 
     def get(self, key: str) -> bytes | None:
+        """The object `key`, or None when there is none. A directory where an
+        object should be is a broken store, not a missing object."""
         try:
             with open(self._path(key), "rb") as f:
                 return f.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except IsADirectoryError:
+            raise FastchunkError(
+                f"{self.name}: '{key}' is a directory where a stored object should be"
+            ) from None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         return {k: self.get(k) for k in keys}
-
-    def exists(self, key: str) -> bool:
-        return os.path.isfile(self._path(key))
 
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size) of every object under `prefix` (a folder key, '' for all)."""

@@ -93,6 +93,15 @@ class RemoteOptions:
             return f"{self.location} (endpoint {self.endpoint})"
         return self.location
 
+    @property
+    def store_id(self) -> str:
+        """Names the store precisely, for cache keys (never shown): the same
+        bucket and prefix behind two endpoints are two stores."""
+        if self.scheme != "s3":
+            return self.location
+        server = self.endpoint.rstrip("/") if self.endpoint else f"aws:{self.region or ''}"
+        return f"s3|{server}|{self.bucket}|{self.prefix}"
+
     def url_of(self, key: str) -> str:
         return f"{self.location}/{key}"
 

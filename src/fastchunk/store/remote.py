@@ -56,6 +56,7 @@ class RemoteStore:
         self._storage_options = dict(storage_options or {})
         self._opts = RemoteOptions(location, self._storage_options)
         self.name = self._opts.location
+        self.store_id = self._opts.store_id
         self._engine_obj: Engine | None = None
         self._engine_pid = -1
         self._lock = threading.Lock()

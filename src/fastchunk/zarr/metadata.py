@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from fastchunk import _core
-from fastchunk.errors import ChunkDecodeError, MetadataError, UnsupportedError
+from fastchunk.errors import MetadataError, UnsupportedError
 from fastchunk.zarr import dtypes as _dtypes
 
 # numcodecs / zarr codec ids the C++ core decodes itself.
@@ -38,20 +37,16 @@ class ShardLayout:
     index_at_start: bool
     index_nbytes: int
 
-    def decode_index(self, stored: Any, object_size: int) -> np.ndarray:
-        """The (inner chunks, 2) uint64 array of (offset, nbytes) from the
-        stored index bytes: checksums and byte order through the core's codec
-        chain, every entry but the empty ones checked to lie in the object."""
-        n = math.prod(self.chunks_per_shard)
-        raw = _core.decode_chunk(stored, self.index_codecs, self.index_swap_unit, 16 * n)
-        entries = np.frombuffer(raw, dtype=np.uint64).reshape(n, 2)
-        stored_entries = ~np.all(entries == np.uint64(2**64 - 1), axis=1)
-        offset, nbytes = entries[stored_entries, 0], entries[stored_entries, 1]
-        if np.any(offset > object_size) or np.any(nbytes > object_size - offset):
-            raise ChunkDecodeError(
-                f"shard index entry points outside the {object_size}-byte shard"
-            )
-        return entries
+    def core_spec(self) -> dict[str, Any]:
+        """The shard layout as the core takes it (NativeArray's `shard`,
+        _core.decode_shard_index's `layout`)."""
+        return {
+            "chunks_per_shard": self.chunks_per_shard,
+            "index_at_start": self.index_at_start,
+            "index_codecs": self.index_codecs,
+            "index_swap_unit": self.index_swap_unit,
+            "index_nbytes": self.index_nbytes,
+        }
 
 
 @dataclass

@@ -1,0 +1,119 @@
+#include "api/read_api.h"
+
+#include <cstring>
+
+#include "cache/chunk_cache.h"
+#include "cache/shard_index_cache.h"
+#include "common/error.h"
+#include "engine/shard_index.h"
+#include "io/fetched_source.h"
+#include "io/local_source.h"
+
+namespace fastchunk {
+
+ErrorInfo api_verify_spec(const ArraySpec& spec) {
+  return guarded([&] { spec.verify(); });
+}
+
+ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const Selection& sel,
+                         uint8_t* out, uint64_t out_nbytes, int num_threads) {
+  return guarded([&] {
+    ReadPlan plan(spec, sel, num_threads);
+    if (plan.output_nbytes() != out_nbytes)
+      throw Error(ErrorKind::kIndex, "the output holds " + std::to_string(out_nbytes) +
+                                         " bytes, the selection " +
+                                         std::to_string(plan.output_nbytes()));
+    LocalSource source(root);
+    plan.execute(source, out);
+  });
+}
+
+ErrorInfo api_plan_make(const ArraySpec& spec, const Selection& sel, int num_threads,
+                        std::unique_ptr<ReadPlan>* plan) {
+  return guarded([&] { plan->reset(new ReadPlan(spec, sel, num_threads)); });
+}
+
+ErrorInfo api_plan_pending(ReadPlan& plan, std::vector<ByteRequest>* requests) {
+  return guarded([&] { *requests = plan.pending(); });
+}
+
+ErrorInfo api_plan_provide(ReadPlan& plan, const ByteRequest& request, const uint8_t* data,
+                           size_t size, uint64_t object_size) {
+  return guarded([&] {
+    if (!data) {
+      plan.provide_missing(request);
+    } else {
+      plan.provide(request, ByteView{data, size}, object_size);
+    }
+  });
+}
+
+ErrorInfo api_plan_decode_ready(ReadPlan& plan, uint8_t* out, int64_t* left) {
+  return guarded([&] { *left = plan.decode_ready(out); });
+}
+
+ErrorInfo api_plan_finish(ReadPlan& plan, uint8_t* out) {
+  return guarded([&] { plan.finish(out); });
+}
+
+ErrorInfo api_plan_object_keys(ReadPlan& plan, std::vector<std::string>* keys) {
+  return guarded([&] { *keys = plan.object_keys(); });
+}
+
+ErrorInfo api_plan_take_released(ReadPlan& plan, std::vector<std::string>* keys) {
+  return guarded([&] { *keys = plan.take_released(); });
+}
+
+ErrorInfo api_decode_shard_index(const ShardSpec& shard, const uint8_t* data, size_t size,
+                                 std::vector<uint64_t>* entries) {
+  return guarded([&] {
+    FetchedSource source;
+    source.provide("shard", ByteRange::whole(), ByteView{data, size}, size);
+    const auto index = read_shard_index(shard, source, "shard");
+    entries->resize(index->entries.size() * 2);
+    for (size_t i = 0; i < index->entries.size(); ++i) {
+      (*entries)[2 * i] = index->entries[i].offset;
+      (*entries)[2 * i + 1] = index->entries[i].nbytes;
+    }
+  });
+}
+
+ErrorInfo api_chunk_key(const std::string& array_path, const KeySpec& keys,
+                        const std::vector<int64_t>& coords, char separator, std::string* key) {
+  return guarded([&] { *key = chunk_key(array_path, keys, coords.data(), coords.size(), separator); });
+}
+
+void chunk_cache_set_capacity(size_t bytes) { ChunkCache::instance().set_capacity(bytes); }
+
+void chunk_cache_info(size_t* capacity, size_t* used, uint64_t* hits, uint64_t* misses,
+                      uint64_t* evictions) {
+  ChunkCache& cache = ChunkCache::instance();
+  const LruStats st = cache.stats();
+  *capacity = cache.capacity();
+  *used = cache.used();
+  *hits = st.hits;
+  *misses = st.misses;
+  *evictions = st.evictions;
+}
+
+void chunk_cache_clear() { ChunkCache::instance().clear(); }
+
+void shard_index_cache_set_capacity(size_t bytes) {
+  ShardIndexCache::instance().set_capacity(bytes);
+}
+
+void shard_index_cache_info(size_t* capacity, size_t* used, size_t* entries, uint64_t* hits,
+                            uint64_t* misses, uint64_t* evictions) {
+  ShardIndexCache& cache = ShardIndexCache::instance();
+  const LruStats st = cache.stats();
+  *capacity = cache.capacity();
+  *used = cache.used();
+  *entries = cache.entries();
+  *hits = st.hits;
+  *misses = st.misses;
+  *evictions = st.evictions;
+}
+
+void shard_index_cache_clear() { ShardIndexCache::instance().clear(); }
+
+}  // namespace fastchunk

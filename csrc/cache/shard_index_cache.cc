@@ -1,0 +1,34 @@
+#include "cache/shard_index_cache.h"
+
+namespace fastchunk {
+namespace {
+
+ShardIndexCache* const g_cache = &ShardIndexCache::instance();  // made at load time
+
+}  // namespace
+
+ShardIndexCache::ShardIndexCache() : lru_(kDefaultCapacity) {}
+
+ShardIndexCache& ShardIndexCache::instance() {
+  static ShardIndexCache* cache = new ShardIndexCache;
+  return *cache;
+}
+
+std::string ShardIndexCache::key_of(const std::string& store_id, const std::string& key,
+                                    const std::string& version) {
+  std::string k;
+  k.reserve(store_id.size() + key.size() + version.size() + 2);
+  k += store_id;
+  k += '\n';
+  k += key;
+  k += '\n';
+  k += version;
+  return k;
+}
+
+void ShardIndexCache::put(const std::string& cache_key, std::shared_ptr<const ShardIndex> index) {
+  const size_t cost = index->nbytes() + cache_key.size();
+  lru_.put(cache_key, std::move(index), cost);
+}
+
+}  // namespace fastchunk

@@ -1,0 +1,66 @@
+#include "common/fork_safe_mutex.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cache/chunk_cache.h"
+#include "cache/shard_index_cache.h"
+
+namespace fastchunk {
+namespace {
+
+// Forks over and over while threads hammer both caches (each operation takes
+// the cache's lock); every child must find the locks free and the LRU lists
+// consistent, and use both caches at once.
+TEST(ForkSafety, ChildrenForkedWhileThreadsUseTheCachesCanUseThem) {
+  ChunkCache& chunks = ChunkCache::instance();
+  ShardIndexCache& indexes = ShardIndexCache::instance();
+  chunks.set_capacity(64 << 10);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 3; ++w)
+    threads.emplace_back([&, w] {
+      std::vector<uint8_t> data(1000, uint8_t(w));
+      for (uint64_t i = 0; !stop.load(); ++i) {
+        const std::string key = std::to_string(w) + ":" + std::to_string(i % 200);
+        chunks.put(key, data.data(), data.size());
+        chunks.get(key);
+        auto index = std::make_shared<ShardIndex>();
+        index->entries.resize(8);
+        indexes.put(key, index);
+        indexes.get(key);
+      }
+    });
+  for (int round = 0; round < 50; ++round) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // A child: alarm() ends a hang with a signal the parent sees.
+      alarm(20);
+      std::vector<uint8_t> data(100, 7);
+      chunks.put("child", data.data(), data.size());
+      const bool ok = chunks.get("child") != nullptr && chunks.used() <= chunks.capacity();
+      chunks.clear();
+      indexes.put("child", std::make_shared<ShardIndex>());
+      _exit(ok && indexes.get("child") != nullptr ? 0 : 3);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status)) << "child " << round << " died (signal "
+                                   << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << ")";
+    ASSERT_EQ(WEXITSTATUS(status), 0) << "child " << round;
+  }
+  stop.store(true);
+  for (auto& t : threads) t.join();
+  chunks.set_capacity(0);
+  indexes.clear();
+}
+
+}  // namespace
+}  // namespace fastchunk

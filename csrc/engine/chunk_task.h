@@ -1,0 +1,33 @@
+// One task of a read: the part of one chunk a selection takes, written into
+// the output from the decoded-chunk cache, or read through a source (the
+// shard entry's byte range when sharded), decoded whole or only in the part
+// needed, and copied; the fill value where nothing is stored.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "engine/array_spec.h"
+#include "engine/shard_index.h"
+#include "engine/task_grid.h"
+#include "io/byte_source.h"
+
+namespace fastchunk {
+
+// Key of a decoded chunk in the decoded-chunk cache. The decoded size keeps
+// an array rewritten with other chunks (same keys) from ever being handed a
+// cached buffer of the wrong size.
+std::string chunk_cache_key(const ArraySpec& spec, const std::string& object_key, int64_t inner);
+
+enum class TaskOutcome { kDone, kNotCached };
+
+struct TaskInput {
+  ByteSource* source;        // where the stored bytes come from
+  const ShardIndex* index;   // sharded: the shard's index, null when the shard does not exist
+  bool cache_only = false;   // copy from the decoded-chunk cache, or give up (kNotCached)
+};
+
+// Writes task t of `grid` into `out`. Errors name the store and the chunk.
+TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t t,
+                           const TaskInput& input, uint8_t* out);
+
+}  // namespace fastchunk

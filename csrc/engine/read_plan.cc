@@ -1,0 +1,318 @@
+#include "engine/read_plan.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "cache/chunk_cache.h"
+#include "cache/shard_index_cache.h"
+#include "common/error.h"
+#include "engine/chunk_task.h"
+#include "engine/thread_pool.h"
+
+namespace fastchunk {
+namespace {
+
+// Remote objects carry no version: their indexes are cached under the key
+// alone, as immutable for the life of the cache.
+const std::string kNoVersion;
+
+}  // namespace
+
+ReadPlan::ReadPlan(const ArraySpec& spec, const Selection& sel, int num_threads)
+    : spec_(spec),
+      grid_(spec, sel),
+      threads_(num_threads),
+      output_nbytes_(check_selection(spec, sel)) {}
+
+// ------------------------------------------------------------------ local
+
+void ReadPlan::execute(ByteSource& source, uint8_t* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int64_t n = grid_.ntasks();
+  if (output_nbytes_ == 0 || n == 0) return;
+  if (!spec_.sharded) {
+    parallel_for(
+        n,
+        [&](int64_t t) { run_chunk_task(spec_, grid_, t, TaskInput{&source, nullptr}, out); },
+        threads_);
+    return;
+  }
+  std::unordered_map<std::string, uint32_t> slot;
+  std::vector<std::string> keys;
+  std::vector<uint32_t> shard_of(size_t(n), 0);
+  TaskLocation loc;
+  for (int64_t t = 0; t < n; ++t) {
+    grid_.locate(t, loc);
+    std::string key = storage_key(spec_, loc.coords.data(), spec_.keys.separator);
+    auto it = slot.emplace(std::move(key), uint32_t(keys.size()));
+    if (it.second) keys.push_back(it.first->first);
+    shard_of[size_t(t)] = it.first->second;
+  }
+  const auto indexes = load_shard_indexes(spec_, source, keys, threads_);
+  parallel_for(
+      n,
+      [&](int64_t t) {
+        const ShardIndex* index = indexes[shard_of[size_t(t)]].get();
+        run_chunk_task(spec_, grid_, t, TaskInput{&source, index}, out);
+      },
+      threads_);
+}
+
+void read_selection(const ArraySpec& spec, ByteSource& source, const Selection& sel,
+                    uint8_t* out, int num_threads) {
+  ReadPlan(spec, sel, num_threads).execute(source, out);
+}
+
+// ------------------------------------------------------------------ tables
+
+void ReadPlan::build_tables() {
+  if (tables_) return;
+  tables_ = true;
+  const int64_t n = output_nbytes_ ? grid_.ntasks() : 0;
+  task_object_.resize(size_t(n));
+  task_inner_.resize(size_t(n));
+  state_.assign(size_t(n), TaskState::kWaiting);
+  left_ = n;
+  ChunkCache& chunks = ChunkCache::instance();
+  const bool cached = chunks.enabled();
+  const bool alt = !spec_.sharded && spec_.keys.nested_fallback && spec_.shape.size() >= 2;
+  TaskLocation loc;
+  for (int64_t t = 0; t < n; ++t) {
+    grid_.locate(t, loc);
+    std::string key = storage_key(spec_, loc.coords.data(), spec_.keys.separator);
+    auto it = slot_.find(key);
+    if (it == slot_.end()) {
+      Object o;
+      o.key = key;
+      if (alt) o.alt_key = storage_key(spec_, loc.coords.data(), '/');
+      it = slot_.emplace(key, uint32_t(objects_.size())).first;
+      if (!o.alt_key.empty()) slot_.emplace(o.alt_key, uint32_t(objects_.size()));
+      objects_.push_back(std::move(o));
+    }
+    Object& o = objects_[it->second];
+    o.tasks.push_back(t);
+    ++o.left;
+    task_object_[size_t(t)] = it->second;
+    task_inner_[size_t(t)] = loc.inner;
+    if (cached && chunks.contains(chunk_cache_key(spec_, key, loc.inner))) {
+      state_[size_t(t)] = TaskState::kCached;
+      ready_.push_back(t);
+    }
+  }
+  if (!spec_.sharded) return;
+  ShardIndexCache& indexes = ShardIndexCache::instance();
+  if (!indexes.enabled()) return;
+  for (Object& o : objects_) {
+    o.index = indexes.get(ShardIndexCache::key_of(spec_.store_id, o.key, kNoVersion));
+    if (o.index) refresh(o);
+  }
+}
+
+ReadPlan::Object& ReadPlan::object_of(const std::string& key) {
+  auto it = slot_.find(key);
+  if (it == slot_.end())
+    throw Error(ErrorKind::kInternal, spec_.store_name + ": '" + key +
+                                          "' is not an object this read needs");
+  return objects_[it->second];
+}
+
+bool ReadPlan::bytes_present(int64_t t) const {
+  const Object& o = objects_[task_object_[size_t(t)]];
+  if (!spec_.sharded) {
+    if (!fetched_.has(o.key, ByteRange::whole())) return false;
+    if (o.alt_key.empty() || !fetched_.known_missing(o.key)) return true;
+    return fetched_.has(o.alt_key, ByteRange::whole());
+  }
+  if (o.missing) return true;
+  if (!o.index) return false;
+  const ShardEntry& e = o.index->entries[size_t(task_inner_[size_t(t)])];
+  return e.empty() || fetched_.has(o.key, ByteRange::slice(e.offset, e.nbytes));
+}
+
+void ReadPlan::refresh(Object& o) {
+  for (int64_t t : o.tasks)
+    if (state_[size_t(t)] == TaskState::kWaiting && bytes_present(t)) {
+      state_[size_t(t)] = TaskState::kReady;
+      ready_.push_back(t);
+    }
+}
+
+void ReadPlan::try_index(Object& o) {
+  if (o.index || o.missing) return;
+  if (fetched_.known_missing(o.key)) {
+    o.missing = true;
+    refresh(o);
+    return;
+  }
+  const ByteRange where = shard_index_range(spec_.shard);
+  if (!fetched_.has(o.key, where) || !fetched_.has(o.key, ByteRange::suffix(0))) return;
+  try {
+    o.index = read_shard_index(spec_.shard, fetched_, o.key);
+  } catch (const Error& e) {
+    throw Error(e.kind(), spec_.store_name + ": shard '" + o.key + "': index: " + e.what());
+  }
+  if (!o.index) {
+    o.missing = true;
+  } else if (ShardIndexCache::instance().enabled()) {
+    ShardIndexCache::instance().put(ShardIndexCache::key_of(spec_.store_id, o.key, kNoVersion),
+                                    o.index);
+  }
+  refresh(o);
+}
+
+// ------------------------------------------------------------------ fetch protocol
+
+void ReadPlan::append_requests(const Object& o, std::vector<ByteRequest>& out) const {
+  if (!spec_.sharded) {
+    if (!fetched_.has(o.key, ByteRange::whole()))
+      out.push_back(ByteRequest{o.key, ByteRange::whole()});
+    else if (!o.alt_key.empty() && !fetched_.has(o.alt_key, ByteRange::whole()))
+      out.push_back(ByteRequest{o.alt_key, ByteRange::whole()});
+    return;
+  }
+  if (o.missing) return;
+  if (!o.index) {
+    const ByteRange where = shard_index_range(spec_.shard);
+    if (!fetched_.has(o.key, where)) out.push_back(ByteRequest{o.key, where});
+    // The object's size bounds the entries; an index at the end comes with it.
+    if (spec_.shard.index_at_start && !fetched_.has(o.key, ByteRange::suffix(0)))
+      out.push_back(ByteRequest{o.key, ByteRange::suffix(0)});
+    return;
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // (offset, nbytes) of needed chunks
+  for (int64_t t : o.tasks) {
+    if (state_[size_t(t)] != TaskState::kWaiting) continue;
+    const ShardEntry& e = o.index->entries[size_t(task_inner_[size_t(t)])];
+    if (!e.empty()) ranges.emplace_back(e.offset, e.nbytes);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t start = 0, end = 0;
+  bool open = false;
+  for (const auto& [offset, nbytes] : ranges) {
+    const uint64_t stop = offset + nbytes;  // inside the object: checked with the index
+    if (open && offset <= end + kCoalesceGap && std::max(end, stop) - start <= kMaxRequest) {
+      end = std::max(end, stop);
+      continue;
+    }
+    if (open) out.push_back(ByteRequest{o.key, ByteRange::slice(start, end - start)});
+    start = offset;
+    end = stop;
+    open = true;
+  }
+  if (open) out.push_back(ByteRequest{o.key, ByteRange::slice(start, end - start)});
+}
+
+std::vector<ByteRequest> ReadPlan::pending() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  build_tables();
+  std::vector<ByteRequest> out;
+  for (Object& o : objects_) {
+    if (o.left == 0) continue;
+    bool waiting = false;
+    for (int64_t t : o.tasks) waiting = waiting || state_[size_t(t)] == TaskState::kWaiting;
+    if (!waiting) continue;
+    if (spec_.sharded) try_index(o);
+    append_requests(o, out);
+  }
+  return out;
+}
+
+void ReadPlan::provide(const ByteRequest& request, ByteView bytes, uint64_t object_size) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  build_tables();
+  Object& o = object_of(request.key);
+  try {
+    fetched_.provide(request.key, request.range, bytes, object_size);
+  } catch (const Error& e) {
+    throw Error(e.kind(), spec_.store_name + ": " + e.what());
+  }
+  if (spec_.sharded && !o.index) {
+    try_index(o);
+  } else {
+    refresh(o);
+  }
+}
+
+void ReadPlan::provide_missing(const ByteRequest& request) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  build_tables();
+  Object& o = object_of(request.key);
+  fetched_.provide_missing(request.key);
+  if (spec_.sharded) {
+    o.missing = true;  // deleted between the index read and now: the fill value
+    o.index.reset();
+  }
+  refresh(o);
+}
+
+int64_t ReadPlan::decode_ready(uint8_t* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  build_tables();
+  std::vector<int64_t> batch;
+  batch.swap(ready_);
+  std::vector<TaskOutcome> outcome(batch.size(), TaskOutcome::kDone);
+  parallel_for(
+      int64_t(batch.size()),
+      [&](int64_t i) {
+        const int64_t t = batch[size_t(i)];
+        const Object& o = objects_[task_object_[size_t(t)]];
+        TaskInput input{&fetched_, o.index.get(), state_[size_t(t)] == TaskState::kCached};
+        outcome[size_t(i)] = run_chunk_task(spec_, grid_, t, input, out);
+      },
+      threads_);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const int64_t t = batch[i];
+    Object& o = objects_[task_object_[size_t(t)]];
+    if (outcome[i] == TaskOutcome::kNotCached) {  // evicted since planning: fetch it after all
+      state_[size_t(t)] = TaskState::kWaiting;
+      if (bytes_present(t)) {
+        state_[size_t(t)] = TaskState::kReady;
+        ready_.push_back(t);
+      }
+      continue;
+    }
+    state_[size_t(t)] = TaskState::kDone;
+    --left_;
+    if (--o.left == 0) {
+      fetched_.release(o.key);
+      released_.push_back(o.key);
+      if (!o.alt_key.empty()) {
+        fetched_.release(o.alt_key);
+        released_.push_back(o.alt_key);
+      }
+    }
+  }
+  return left_;
+}
+
+void ReadPlan::finish(uint8_t* out) {
+  if (decode_ready(out) == 0) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (int64_t t = 0; t < int64_t(state_.size()); ++t)
+    if (state_[size_t(t)] != TaskState::kDone) fail_unfetched(t);
+}
+
+void ReadPlan::fail_unfetched(int64_t t) const {
+  const Object& o = objects_[task_object_[size_t(t)]];
+  throw Error(ErrorKind::kNotFetched,
+              spec_.store_name + ": chunk '" + o.key + "': its bytes were never provided");
+}
+
+std::vector<std::string> ReadPlan::take_released() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> out;
+  out.swap(released_);
+  return out;
+}
+
+std::vector<std::string> ReadPlan::object_keys() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  build_tables();
+  std::vector<std::string> keys;
+  keys.reserve(objects_.size());
+  for (const Object& o : objects_) keys.push_back(o.key);
+  return keys;
+}
+
+}  // namespace fastchunk

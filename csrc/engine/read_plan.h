@@ -1,0 +1,111 @@
+// One read of an orthogonal selection, planned once: which chunks it takes
+// (tasks), which stored objects hold them and, for remote reads, which byte
+// ranges to fetch.
+//
+// Local reads run the plan in one call through a LocalSource (execute).
+// Remote reads serve it in rounds, with no Python in the decode loop:
+//   pending()       the byte ranges still needed: the shard indexes the
+//                   shard-index cache lacks, the inner chunks' byte ranges
+//                   (neighbours coalesced), whole chunk objects, and the
+//                   v2 nested key of a chunk found missing;
+//   provide()       the caller's answer to a request (its memory must stay
+//                   valid until the object is released, see take_released);
+//   decode_ready()  decodes every task whose bytes are all present, each task
+//                   exactly once, so decoding can start while later objects
+//                   are still in flight;
+//   finish()        decodes what is left and fails, naming a key, if any task
+//                   still lacks bytes.
+// Chunks found in the decoded-chunk cache when planning need no bytes; one
+// evicted before it is copied makes pending() ask for its object after all.
+// One thread at a time may call a plan; each call holds its lock.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/array_spec.h"
+#include "engine/shard_index.h"
+#include "engine/task_grid.h"
+#include "io/fetched_source.h"
+
+namespace fastchunk {
+
+class ReadPlan {
+ public:
+  // Bytes read in between two needed inner chunks of a shard rather than a
+  // second request, and the largest coalesced request.
+  static constexpr uint64_t kCoalesceGap = uint64_t(256) << 10;
+  static constexpr uint64_t kMaxRequest = uint64_t(64) << 20;
+
+  // Checks the selection (Error kIndex); `spec` must outlive the plan, the
+  // selection's index arrays need not. num_threads < 1: the process-wide setting.
+  ReadPlan(const ArraySpec& spec, const Selection& sel, int num_threads = 0);
+  ReadPlan(const ReadPlan&) = delete;
+  ReadPlan& operator=(const ReadPlan&) = delete;
+
+  // Bytes of the C-order output every decoding call writes into.
+  uint64_t output_nbytes() const { return output_nbytes_; }
+  int64_t ntasks() const { return grid_.ntasks(); }
+
+  // The whole read through `source` (local files): every byte of `out`
+  // written once, with decoded data or the fill value.
+  void execute(ByteSource& source, uint8_t* out);
+
+  std::vector<ByteRequest> pending();
+  void provide(const ByteRequest& request, ByteView bytes, uint64_t object_size);
+  void provide_missing(const ByteRequest& request);
+  int64_t decode_ready(uint8_t* out);  // returns the number of tasks left
+  void finish(uint8_t* out);
+  // Keys whose bytes the plan no longer needs (all their tasks are done)
+  // since the last call: their memory may be let go.
+  std::vector<std::string> take_released();
+
+  // The stored objects (chunk or shard keys) the read touches, first use first.
+  std::vector<std::string> object_keys();
+
+ private:
+  enum class TaskState : uint8_t { kWaiting, kCached, kReady, kDone };
+  struct Object {
+    std::string key;
+    std::string alt_key;  // v2 without dimension_separator: the '/' key; "" when none
+    std::vector<int64_t> tasks;
+    int64_t left = 0;     // tasks not done
+    std::shared_ptr<const ShardIndex> index;
+    bool missing = false; // a shard known absent
+  };
+
+  void build_tables();
+  Object& object_of(const std::string& key);
+  bool bytes_present(int64_t t) const;
+  void refresh(Object& o);
+  void try_index(Object& o);
+  void append_requests(const Object& o, std::vector<ByteRequest>& out) const;
+  [[noreturn]] void fail_unfetched(int64_t t) const;
+
+  const ArraySpec& spec_;
+  TaskGrid grid_;
+  int threads_;
+  uint64_t output_nbytes_;
+  std::mutex mutex_;
+
+  // The tables of the fetch protocol, built on first use.
+  bool tables_ = false;
+  std::vector<Object> objects_;
+  std::unordered_map<std::string, uint32_t> slot_;  // object and alternative keys
+  std::vector<uint32_t> task_object_;
+  std::vector<int64_t> task_inner_;
+  std::vector<TaskState> state_;
+  std::vector<int64_t> ready_;
+  int64_t left_ = 0;
+  FetchedSource fetched_;
+  std::vector<std::string> released_;
+};
+
+// A whole read in one call: ReadPlan(spec, sel).execute(source, out).
+void read_selection(const ArraySpec& spec, ByteSource& source, const Selection& sel,
+                    uint8_t* out, int num_threads = 0);
+
+}  // namespace fastchunk

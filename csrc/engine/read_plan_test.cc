@@ -1,0 +1,316 @@
+#include "engine/read_plan.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cache/chunk_cache.h"
+#include "cache/shard_index_cache.h"
+#include "common/error.h"
+#include "io/local_source.h"
+#include "testing/test_arrays.h"
+
+namespace fastchunk {
+namespace {
+
+// A 4 x 6 array of bytes, value r * 6 + c, in 2 x 2 chunks (grid 2 x 3).
+constexpr int64_t kRows = 4, kCols = 6;
+uint8_t value(int64_t r, int64_t c) { return uint8_t(r * kCols + c); }
+
+std::string chunk_bytes(int64_t ci, int64_t cj) {
+  std::string s;
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t c = 0; c < 2; ++c) s += char(value(ci * 2 + r, cj * 2 + c));
+  return s;
+}
+
+ByteView view(const std::string& s) {
+  return ByteView{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// The objects of the array: chunk keys, or shard keys (shards of 2 x 2
+// chunks: grid 1 x 2) when sharded. `skip` chunks (ci, cj) are not stored.
+std::map<std::string, std::string> objects(const ArraySpec& spec,
+                                           const std::vector<std::pair<int, int>>& skip = {}) {
+  auto stored = [&](int64_t ci, int64_t cj) {
+    for (auto [a, b] : skip)
+      if (a == ci && b == cj) return false;
+    return true;
+  };
+  std::map<std::string, std::string> out;
+  if (!spec.sharded) {
+    for (int64_t ci = 0; ci < 2; ++ci)
+      for (int64_t cj = 0; cj < 3; ++cj)
+        if (stored(ci, cj)) {
+          const int64_t coords[2] = {ci, cj};
+          out[storage_key(spec, coords, spec.keys.separator)] = chunk_bytes(ci, cj);
+        }
+    return out;
+  }
+  for (int64_t sj = 0; sj < 2; ++sj) {
+    std::vector<std::string> inner;
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 2; ++j) {
+        const int64_t cj = sj * 2 + j;
+        inner.push_back(cj < 3 && stored(i, cj) ? chunk_bytes(i, cj) : "");
+      }
+    const int64_t coords[2] = {0, sj};
+    out[storage_key(spec, coords, '/')] =
+        testing::shard_object(inner, spec.shard.index_at_start);
+  }
+  return out;
+}
+
+struct Sel {
+  std::vector<int64_t> rows, cols;
+  Selection get() const { return Selection{{rows.data(), cols.data()}, {int64_t(rows.size()), int64_t(cols.size())}}; }
+  std::vector<uint8_t> expected(const std::vector<std::pair<int, int>>& skip = {}) const {
+    std::vector<uint8_t> out;
+    for (int64_t r : rows)
+      for (int64_t c : cols) {
+        bool gone = false;
+        for (auto [a, b] : skip) gone = gone || (r / 2 == a && c / 2 == b);
+        out.push_back(gone ? 0xEE : value(r, c));
+      }
+    return out;
+  }
+};
+
+const Sel kAll{{0, 1, 2, 3}, {0, 1, 2, 3, 4, 5}};
+
+// Answers every request from `store` (a fake object store) and counts them.
+struct Server {
+  const std::map<std::string, std::string>& store;
+  std::vector<ByteRequest> seen;
+  void answer(ReadPlan& plan, const ByteRequest& r) {
+    seen.push_back(r);
+    auto it = store.find(r.key);
+    if (it == store.end()) return plan.provide_missing(r);
+    const std::string& o = it->second;
+    switch (r.range.kind) {
+      case ByteRange::Kind::kWhole:
+        return plan.provide(r, view(o), o.size());
+      case ByteRange::Kind::kSlice:
+        return plan.provide(r, ByteView{view(o).data + r.range.offset, r.range.length},
+                            kUnknownSize);
+      case ByteRange::Kind::kSuffix:
+        return plan.provide(r, ByteView{view(o).data + o.size() - r.range.length, r.range.length},
+                            o.size());
+    }
+  }
+  // Rounds of pending / provide / decode_ready until done; returns the rounds.
+  int serve(ReadPlan& plan, uint8_t* out) {
+    int rounds = 0;
+    while (plan.decode_ready(out) > 0) {
+      const auto requests = plan.pending();
+      if (requests.empty()) break;
+      ++rounds;
+      for (const ByteRequest& r : requests) answer(plan, r);
+    }
+    plan.finish(out);
+    return rounds;
+  }
+};
+
+class ReadPlanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ChunkCache::instance().set_capacity(0);
+    ShardIndexCache::instance().clear();
+  }
+  void TearDown() override {
+    ChunkCache::instance().set_capacity(0);
+    ChunkCache::instance().clear();
+    ShardIndexCache::instance().clear();
+  }
+  ArraySpec spec_ = testing::raw_spec({kRows, kCols}, {2, 2});
+};
+
+TEST_F(ReadPlanTest, ChunkedReadAsksForEachObjectOnceAndFillsTheMissingOnes) {
+  const auto store = objects(spec_, {{1, 2}});
+  const Sel sel{{3, 0, 3}, {5, 1, 4}};
+  ReadPlan plan(spec_, sel.get());
+  const auto requests = plan.pending();
+  ASSERT_EQ(requests.size(), 4u);  // chunks (1,2) (1,0) (0,2) (0,0): one request each
+  for (const ByteRequest& r : requests) EXPECT_EQ(r.range.kind, ByteRange::Kind::kWhole);
+  EXPECT_EQ(plan.pending().size(), 4u);  // asking again names the same requests
+  std::vector<uint8_t> out(plan.output_nbytes());
+  Server server{store};
+  EXPECT_EQ(server.serve(plan, out.data()), 1);
+  EXPECT_EQ(out, sel.expected({{1, 2}}));
+}
+
+TEST_F(ReadPlanTest, LocalExecuteMatchesTheFetchedRead) {
+  testing::shard(spec_, {2, 2});
+  testing::TempDir dir;
+  for (const auto& [key, bytes] : objects(spec_, {{0, 1}})) dir.write(key, bytes);
+  const Sel sel{{2, 1, 2}, {0, 5, 3, 2}};
+  ReadPlan plan(spec_, sel.get(), 2);
+  std::vector<uint8_t> out(plan.output_nbytes(), 0);
+  LocalSource source(dir.path());
+  plan.execute(source, out.data());
+  EXPECT_EQ(out, sel.expected({{0, 1}}));
+}
+
+TEST_F(ReadPlanTest, ShardedReadFetchesIndexesFirstThenCoalescedChunkRanges) {
+  testing::shard(spec_, {2, 2});
+  const auto store = objects(spec_);
+  const Sel sel{{0, 3}, {0, 1, 4}};  // inner chunks (0,0) (1,0) of shard 0, (0,0) (1,0) of shard 1
+  ReadPlan plan(spec_, sel.get());
+  const auto first = plan.pending();
+  ASSERT_EQ(first.size(), 2u);
+  for (const ByteRequest& r : first) {
+    EXPECT_EQ(r.range.kind, ByteRange::Kind::kSuffix);
+    EXPECT_EQ(r.range.length, spec_.shard.index_nbytes);
+  }
+  Server server{store};
+  for (const ByteRequest& r : first) server.answer(plan, r);
+  const auto second = plan.pending();
+  ASSERT_EQ(second.size(), 2u);  // one coalesced range per shard
+  for (const ByteRequest& r : second) EXPECT_EQ(r.range.kind, ByteRange::Kind::kSlice);
+  EXPECT_EQ(second[0].range.length, 12u);  // chunks 0..2 of shard 0, 4 bytes each, one gap
+  std::vector<uint8_t> out(plan.output_nbytes());
+  server.serve(plan, out.data());
+  EXPECT_EQ(out, sel.expected());
+
+  // A second read finds the indexes in the shard-index cache: no index requests.
+  ReadPlan again(spec_, sel.get());
+  for (const ByteRequest& r : again.pending()) EXPECT_EQ(r.range.kind, ByteRange::Kind::kSlice);
+}
+
+TEST_F(ReadPlanTest, FarApartChunksOfAShardAreSeparateRequests) {
+  testing::shard(spec_, {2, 2});
+  // Inner chunks 0 and 2 of shard 0, with 1 MiB of other bytes between them.
+  const std::string big(1 << 20, 'x');
+  std::map<std::string, std::string> store = objects(spec_);
+  store["a/c/0/0"] =
+      testing::shard_object({chunk_bytes(0, 0), big, chunk_bytes(1, 0), chunk_bytes(1, 1)});
+  const Sel sel{{0, 3}, {0}};
+  ReadPlan plan(spec_, sel.get());
+  Server server{store};
+  for (const ByteRequest& r : plan.pending()) server.answer(plan, r);
+  const auto ranges = plan.pending();
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0].range.length, 4u);
+  EXPECT_EQ(ranges[1].range.length, 4u);
+  std::vector<uint8_t> out(plan.output_nbytes());
+  server.serve(plan, out.data());
+  EXPECT_EQ(out, sel.expected());
+}
+
+TEST_F(ReadPlanTest, IndexAtTheStartAsksForItsBytesAndTheObjectSize) {
+  testing::shard(spec_, {2, 2}, /*at_start=*/true);
+  const auto store = objects(spec_);
+  const Sel sel{{1}, {1, 2}};
+  ReadPlan plan(spec_, sel.get());
+  const auto first = plan.pending();
+  ASSERT_EQ(first.size(), 2u);  // one shard: its first bytes, and its size
+  EXPECT_EQ(first[0].range, ByteRange::slice(0, spec_.shard.index_nbytes));
+  EXPECT_EQ(first[1].range, ByteRange::suffix(0));
+  std::vector<uint8_t> out(plan.output_nbytes());
+  Server server{store};
+  server.serve(plan, out.data());
+  EXPECT_EQ(out, sel.expected());
+}
+
+TEST_F(ReadPlanTest, NestedV2KeyIsAskedForWhenTheDottedOneIsMissing) {
+  spec_.keys.prefix = "";
+  spec_.keys.separator = '.';
+  spec_.keys.nested_fallback = true;
+  std::map<std::string, std::string> store;
+  store["a/1/2"] = chunk_bytes(1, 2);  // written nested; the metadata does not say so
+  const Sel sel{{2, 3}, {4, 5}};
+  ReadPlan plan(spec_, sel.get());
+  Server server{store};
+  std::vector<uint8_t> out(plan.output_nbytes());
+  EXPECT_EQ(server.serve(plan, out.data()), 2);
+  EXPECT_EQ(out, sel.expected());
+  ASSERT_EQ(server.seen.size(), 2u);
+  EXPECT_EQ(server.seen[0].key, "a/1.2");
+  EXPECT_EQ(server.seen[1].key, "a/1/2");
+}
+
+TEST_F(ReadPlanTest, DecodeReadyRunsEachTaskOnceAndReleasesFinishedObjects) {
+  const auto store = objects(spec_);
+  ReadPlan plan(spec_, kAll.get());
+  std::vector<uint8_t> out(plan.output_nbytes(), 0);
+  const auto requests = plan.pending();
+  ASSERT_EQ(requests.size(), 6u);
+  Server server{store};
+  for (size_t i = 0; i < 3; ++i) server.answer(plan, requests[i]);
+  EXPECT_EQ(plan.decode_ready(out.data()), 3);
+  EXPECT_EQ(plan.take_released().size(), 3u);
+  EXPECT_EQ(plan.pending().size(), 3u);  // only what has not arrived
+  // Overwrite what is decoded: decoding again must not touch it.
+  for (auto& b : out) b = 0x55;
+  EXPECT_EQ(plan.decode_ready(out.data()), 3);
+  for (size_t i = 3; i < 6; ++i) server.answer(plan, requests[i]);
+  EXPECT_EQ(plan.decode_ready(out.data()), 0);
+  const auto expected = kAll.expected();
+  size_t untouched = 0;
+  for (size_t i = 0; i < out.size(); ++i) untouched += out[i] == 0x55;
+  EXPECT_EQ(untouched, 12u);  // the first three chunks' 12 bytes were decoded once only
+  plan.finish(out.data());
+}
+
+TEST_F(ReadPlanTest, CachedChunksNeedNoBytesAndEvictedOnesAreFetchedAfterAll) {
+  ChunkCache::instance().set_capacity(1 << 20);
+  const auto store = objects(spec_);
+  Server server{store};
+  {
+    ReadPlan warm(spec_, kAll.get());
+    std::vector<uint8_t> out(warm.output_nbytes());
+    server.serve(warm, out.data());
+  }
+  ReadPlan plan(spec_, kAll.get());
+  EXPECT_TRUE(plan.pending().empty());
+  ChunkCache::instance().clear();  // evicted between planning and copying
+  std::vector<uint8_t> out(plan.output_nbytes());
+  EXPECT_EQ(plan.decode_ready(out.data()), 6);
+  EXPECT_EQ(plan.pending().size(), 6u);
+  server.serve(plan, out.data());
+  EXPECT_EQ(out, kAll.expected());
+}
+
+TEST_F(ReadPlanTest, FinishNamesAChunkWhoseBytesNeverCame) {
+  ReadPlan plan(spec_, kAll.get());
+  std::vector<uint8_t> out(plan.output_nbytes());
+  try {
+    plan.finish(out.data());
+    FAIL() << "finished without bytes";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kNotFetched);
+    EXPECT_NE(std::string(e.what()).find("a/c/0/0"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ReadPlanTest, ShortRangedReadIsADecodeErrorNamingTheKey) {
+  testing::shard(spec_, {2, 2});
+  const auto store = objects(spec_);
+  const Sel sel{{0}, {0}};
+  ReadPlan plan(spec_, sel.get());
+  Server server{store};
+  for (const ByteRequest& r : plan.pending()) server.answer(plan, r);
+  const auto ranges = plan.pending();
+  ASSERT_EQ(ranges.size(), 1u);
+  const std::string two = "ab";
+  try {
+    plan.provide(ranges[0], view(two), kUnknownSize);
+    FAIL() << "a short read was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kDecode);
+    EXPECT_NE(std::string(e.what()).find("a/c/0/0"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ReadPlanTest, SelectionsOutsideTheArrayAreRejected) {
+  const std::vector<int64_t> rows = {0, 4}, cols = {0}, negative = {-1};
+  EXPECT_THROW(ReadPlan(spec_, Selection{{rows.data(), cols.data()}, {2, 1}}), Error);
+  EXPECT_THROW(ReadPlan(spec_, Selection{{negative.data(), cols.data()}, {1, 1}}), Error);
+  EXPECT_THROW(ReadPlan(spec_, Selection{{cols.data()}, {1}}), Error);  // rank
+}
+
+}  // namespace
+}  // namespace fastchunk

@@ -1,0 +1,92 @@
+#include "engine/task_grid.h"
+
+#include <string>
+
+#include "common/error.h"
+
+namespace fastchunk {
+
+uint64_t check_selection(const ArraySpec& spec, const Selection& sel) {
+  const size_t nd = spec.shape.size();
+  if (sel.indices.size() != nd || sel.counts.size() != nd)
+    throw Error(ErrorKind::kIndex, "the selection has " + std::to_string(sel.counts.size()) +
+                                       " axes, the array " + std::to_string(nd));
+  uint64_t nbytes = uint64_t(spec.itemsize);
+  for (size_t d = 0; d < nd; ++d) {
+    const int64_t n = sel.counts[d];
+    if (n < 0) throw Error(ErrorKind::kIndex, "negative selection length");
+    if (n > 0 && !sel.indices[d]) throw Error(ErrorKind::kIndex, "missing index array");
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t v = sel.indices[d][i];
+      if (v < 0 || v >= spec.shape[d])
+        throw Error(ErrorKind::kIndex, "index " + std::to_string(v) + " is out of bounds for axis " +
+                                           std::to_string(d) + " with size " +
+                                           std::to_string(spec.shape[d]));
+    }
+    if (__builtin_mul_overflow(nbytes, uint64_t(n), &nbytes))
+      throw Error(ErrorKind::kIndex, "the selection's size overflows 64 bits");
+  }
+  return nbytes;
+}
+
+TaskGrid::TaskGrid(const ArraySpec& spec, const Selection& sel)
+    : spec_(spec), nd_(spec.shape.size()) {
+  axes_.reserve(nd_);
+  for (size_t d = 0; d < nd_; ++d) {
+    axes_.push_back(plan_axis(sel.indices[d], sel.counts[d], spec.chunk_shape[d]));
+    ntasks_ *= int64_t(axes_.back().groups.size());
+  }
+  dst_strides_.assign(nd_, 0);
+  int64_t stride = spec.itemsize;
+  for (size_t d = nd_; d-- > 0;) {
+    dst_strides_[d] = stride;
+    stride *= sel.counts[d];
+  }
+  src_strides_.assign(nd_, 0);
+  stride = spec.itemsize;
+  for (size_t i = nd_; i-- > 0;) {
+    const size_t logical = spec.stored_axes.empty() ? i : size_t(spec.stored_axes[i]);
+    src_strides_[logical] = stride;
+    stride *= spec.chunk_shape[logical];
+  }
+}
+
+void TaskGrid::groups(int64_t t, std::vector<const AxisGroup*>& out) const {
+  out.resize(nd_);
+  for (size_t d = nd_; d-- > 0;) {
+    const int64_t g = int64_t(axes_[d].groups.size());
+    out[d] = &axes_[d].groups[size_t(t % g)];
+    t /= g;
+  }
+}
+
+void TaskGrid::locate(int64_t t, TaskLocation& loc) const {
+  loc.coords.resize(nd_);
+  for (size_t d = nd_; d-- > 0;) {
+    const int64_t g = int64_t(axes_[d].groups.size());
+    loc.coords[d] = axes_[d].groups[size_t(t % g)].chunk;
+    t /= g;
+  }
+  loc.inner = 0;
+  if (!spec_.sharded) return;
+  for (size_t d = 0; d < nd_; ++d) {  // the inner number runs in C order
+    const int64_t per = spec_.shard.chunks_per_shard[d];
+    loc.inner = loc.inner * per + loc.coords[d] % per;
+    loc.coords[d] /= per;
+  }
+}
+
+RegionGeometry TaskGrid::geometry(int64_t t, std::vector<AxisSpan>& spans) const {
+  spans.resize(nd_);
+  for (size_t d = nd_; d-- > 0;) {
+    const int64_t g = int64_t(axes_[d].groups.size());
+    const AxisGroup& group = axes_[d].groups[size_t(t % g)];
+    t /= g;
+    spans[d] = AxisSpan{axes_[d].out_pos.data() + group.begin,
+                        axes_[d].in_pos.data() + group.begin, group.count, group.run};
+  }
+  return RegionGeometry{int(nd_), spec_.itemsize, spans.data(), src_strides_.data(),
+                        dst_strides_.data()};
+}
+
+}  // namespace fastchunk

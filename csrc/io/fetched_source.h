@@ -1,0 +1,51 @@
+// Bytes the Python layer fetched from an object store, handed to the core
+// piece by piece: whole objects, byte ranges, object tails with the object's
+// size, or word that an object does not exist. The memory stays the caller's
+// and must outlive the pieces (ReadPlan's Python handle keeps it alive).
+// Asking for bytes that were not provided is an Error(kNotFetched).
+#pragma once
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "io/byte_source.h"
+
+namespace fastchunk {
+
+class FetchedSource : public ByteSource {
+ public:
+  // The answer to a request for `range` of `key`. `object_size` where known
+  // (always for kSuffix answers; kUnknownSize otherwise). Throws
+  // Error(kDecode) when the bytes cannot be the range asked for.
+  void provide(const std::string& key, const ByteRange& range, ByteView bytes,
+               uint64_t object_size);
+  void provide_missing(const std::string& key);
+
+  // Whether get(key, range) would answer without kNotFetched.
+  bool has(const std::string& key, const ByteRange& range) const;
+  bool known_missing(const std::string& key) const;
+  // Forgets everything provided for `key`.
+  void release(const std::string& key);
+
+  bool get(const std::string& key, const ByteRange& range, ByteBuffer& storage,
+           ObjectBytes& out) override;
+
+ private:
+  struct Piece {
+    uint64_t offset;
+    ByteView bytes;
+  };
+  struct Object {
+    bool missing = false;
+    uint64_t size = kUnknownSize;
+    std::vector<Piece> pieces;
+  };
+  // The piece holding [offset, offset + length), or null.
+  static const Piece* covering(const Object& o, uint64_t offset, uint64_t length);
+  // The slice `range` stands for, or false when that needs the unknown size.
+  static bool as_slice(const Object& o, const ByteRange& range, ByteRange& slice);
+
+  std::unordered_map<std::string, Object> objects_;
+};
+
+}  // namespace fastchunk

@@ -1,0 +1,100 @@
+#include "io/local_source.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/error.h"
+#include "testing/test_arrays.h"
+
+namespace fastchunk {
+namespace {
+
+std::string text(const ObjectBytes& got) {
+  return std::string(reinterpret_cast<const char*>(got.bytes.data), got.bytes.size);
+}
+
+class LocalSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_.write("x/obj", "0123456789"); }
+  testing::TempDir dir_;
+};
+
+TEST_F(LocalSourceTest, WholeSliceAndSuffix) {
+  LocalSource source(dir_.path());
+  ByteBuffer storage;
+  ObjectBytes got;
+  ASSERT_TRUE(source.get("x/obj", ByteRange::whole(), storage, got));
+  EXPECT_EQ(text(got), "0123456789");
+  EXPECT_EQ(got.object_size, 10u);
+  ASSERT_TRUE(source.get("x/obj", ByteRange::slice(2, 3), storage, got));
+  EXPECT_EQ(text(got), "234");
+  ASSERT_TRUE(source.get("x/obj", ByteRange::suffix(4), storage, got));
+  EXPECT_EQ(text(got), "6789");
+  EXPECT_EQ(got.object_size, 10u);
+  ASSERT_TRUE(source.get("x/obj", ByteRange::suffix(0), storage, got));
+  EXPECT_EQ(got.bytes.size, 0u);
+}
+
+TEST_F(LocalSourceTest, MissingObjectsAreNotErrors) {
+  LocalSource source(dir_.path());
+  ByteBuffer storage;
+  ObjectBytes got;
+  EXPECT_FALSE(source.get("x/none", ByteRange::whole(), storage, got));
+  EXPECT_FALSE(source.get("x/obj/below", ByteRange::whole(), storage, got));  // ENOTDIR
+  EXPECT_EQ(source.version("x/none"), "");
+}
+
+TEST_F(LocalSourceTest, RangesOutsideTheObjectAreDecodeErrors) {
+  LocalSource source(dir_.path());
+  ByteBuffer storage;
+  ObjectBytes got;
+  for (const ByteRange& r : {ByteRange::slice(8, 3), ByteRange::slice(11, 0),
+                             ByteRange::slice(UINT64_MAX, 2), ByteRange::suffix(11)}) {
+    try {
+      source.get("x/obj", r, storage, got);
+      FAIL() << r.describe();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kDecode) << r.describe();
+    }
+  }
+}
+
+TEST_F(LocalSourceTest, ADirectoryWhereAnObjectShouldBeIsAnError) {
+  dir_.mkdir("x/dir");
+  LocalSource source(dir_.path());
+  ByteBuffer storage;
+  ObjectBytes got;
+  EXPECT_THROW(source.get("x/dir", ByteRange::whole(), storage, got), Error);
+}
+
+TEST_F(LocalSourceTest, VersionChangesWhenTheFileIsRewritten) {
+  LocalSource source(dir_.path());
+  const std::string before = source.version("x/obj");
+  ASSERT_FALSE(before.empty());
+  ByteBuffer storage;
+  ObjectBytes got;
+  source.get("x/obj", ByteRange::whole(), storage, got);
+  EXPECT_EQ(got.version, before);
+  dir_.write("x/obj", "a different, longer object");
+  EXPECT_NE(source.version("x/obj"), before);
+}
+
+TEST_F(LocalSourceTest, GetManyAnswersEveryRequestInOrder) {
+  dir_.write("y", "abcdef");
+  LocalSource source(dir_.path());
+  const std::vector<ByteRequest> requests = {{"x/obj", ByteRange::suffix(2)},
+                                             {"missing", ByteRange::whole()},
+                                             {"y", ByteRange::slice(1, 2)}};
+  std::vector<ByteBuffer> storage;
+  std::vector<ObjectBytes> got;
+  std::vector<uint8_t> found;
+  source.get_many(requests, storage, got, found, 3);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_TRUE(found[0] && !found[1] && found[2]);
+  EXPECT_EQ(text(got[0]), "89");
+  EXPECT_EQ(text(got[2]), "bc");
+}
+
+}  // namespace
+}  // namespace fastchunk

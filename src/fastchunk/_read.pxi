@@ -1,0 +1,266 @@
+# Reads: NativeArray (an ArraySpec built once per array), local reads in one
+# call, and ReadPlan, the handle remote reads are served through. Included by
+# _core.pyx.
+
+
+cdef void fill_shard_spec(ShardSpec* shard, dict layout):
+    shard.chunks_per_shard = list(layout["chunks_per_shard"])
+    shard.index_at_start = layout["index_at_start"]
+    shard.index_nbytes = layout["index_nbytes"]
+    fill_chain(&shard.index_chain, layout["index_codecs"], layout["index_swap_unit"])
+
+
+cdef class NativeArray:
+    """An ArraySpec built once per array; plans and runs reads of it."""
+
+    cdef ArraySpec spec
+    cdef string root
+    cdef readonly tuple shape
+    cdef readonly int64_t itemsize
+    cdef public object store_name
+
+    def __init__(self, *, store_name, store_id, root, array_path, shape, chunk_shape, itemsize,
+                 fill, codecs, swap_unit, stored_axes, key_prefix, separator, zero_dim_key,
+                 nested_fallback, shard=None):
+        self.store_name = store_name
+        self.shape = tuple(int(n) for n in shape)
+        self.itemsize = itemsize
+        self.spec.store_name = store_name.encode()
+        self.spec.store_id = store_id.encode()
+        self.root = root.encode() if root is not None else b""
+        self.spec.array_path = array_path.encode()
+        self.spec.shape = list(shape)
+        self.spec.chunk_shape = list(chunk_shape)
+        self.spec.itemsize = itemsize
+        self.spec.fill = list(bytes(fill))
+        fill_chain(&self.spec.chain, codecs, swap_unit)
+        self.spec.stored_axes = list(stored_axes) if stored_axes is not None else []
+        self.spec.keys.prefix = key_prefix.encode()
+        self.spec.keys.separator = ord(separator)
+        self.spec.keys.zero_dim_key = zero_dim_key.encode()
+        self.spec.keys.nested_fallback = nested_fallback
+        if shard is not None:
+            self.spec.sharded = True
+            fill_shard_spec(&self.spec.shard, shard)
+        check(api_verify_spec(self.spec))
+
+    def output_nbytes(self, list indices):
+        """Bytes of the C-order output of the selection `indices`."""
+        n = self.itemsize
+        for idx in indices:
+            n *= len(idx)
+        return n
+
+    def read(self, list indices, out, int num_threads=0):
+        """Reads the orthogonal selection `indices` (one integer array per
+        axis, positions inside the array) of a local store into `out`, a
+        writable C-contiguous buffer of exactly the selection's size, in one
+        call with the GIL released. num_threads < 1: the process-wide setting."""
+        arrays = index_arrays(indices, self.shape)
+        nbytes = self.output_nbytes(arrays)
+        view = writable_bytes(out, nbytes, "out")
+        cdef uint8_t[::1] dst = view
+        cdef Selection sel
+        fill_selection(arrays, &sel)
+        cdef uint8_t* dst_ptr = &dst[0] if nbytes else NULL
+        cdef uint64_t n = nbytes
+        cdef ErrorInfo info
+        with nogil:
+            info = api_read_local(self.spec, self.root, sel, dst_ptr, n, num_threads)
+        check(info)
+
+    def plan(self, list indices, out=None, int num_threads=0):
+        """The ReadPlan of the selection `indices`, decoding into `out` (a
+        writable C-contiguous buffer of exactly the selection's size; None
+        for a plan that only names what the read needs)."""
+        return ReadPlan._make(self, indices, out, num_threads)
+
+
+cdef object _request_tuple(const ByteRequest& r):
+    key = r.key.decode()
+    if r.range.kind == RangeKind.kWhole:
+        return (key, 0, None)
+    if r.range.kind == RangeKind.kSuffix:
+        return (key, None, r.range.length)
+    return (key, r.range.offset, r.range.length)
+
+
+cdef ByteRequest _request_of(object request) except *:
+    cdef ByteRequest r
+    key, offset, length = request
+    r.key = key.encode()
+    if offset is None:
+        if length is None or length < 0:
+            raise ValueError(f"bad request {request!r}")
+        r.range.kind = RangeKind.kSuffix
+        r.range.length = length
+    elif length is None:
+        if offset != 0:
+            raise ValueError(f"bad request {request!r}")
+        r.range.kind = RangeKind.kWhole
+    else:
+        if offset < 0 or length < 0:
+            raise ValueError(f"bad request {request!r}")
+        r.range.kind = RangeKind.kSlice
+        r.range.offset = offset
+        r.range.length = length
+    return r
+
+
+cdef class ReadPlan:
+    """One read planned once by the core (csrc/engine/read_plan.h), served
+    by the caller in rounds:
+
+        plan = native.plan(indices, out)
+        while plan.decode_ready():            # tasks left
+            requests = plan.pending()         # [(key, offset, length)]
+            plan.provide(requests, fetch(requests))
+        plan.finish()
+
+    A request is (key, 0, None) for a whole object, (key, offset, length) for
+    a byte range, (key, None, length) for the last `length` bytes and the
+    object's size (length 0: the size only). Its answer is the bytes (any
+    buffer), (bytes, object size) for the last kind, or None when the object
+    does not exist. Provided buffers are held until every chunk they hold is
+    decoded. decode_ready() decodes each task whose bytes are all present,
+    exactly once: call it as objects arrive to decode while others are in
+    flight. After an error the plan is spent."""
+
+    cdef unique_ptr[CReadPlan] plan
+    cdef NativeArray array
+    cdef object out_view
+    cdef uint8_t* out_ptr
+    cdef dict held
+    cdef readonly object nbytes
+
+    @staticmethod
+    cdef ReadPlan _make(NativeArray array, list indices, object out, int num_threads):
+        cdef ReadPlan self = ReadPlan.__new__(ReadPlan)
+        self.array = array
+        self.held = {}
+        arrays = index_arrays(indices, array.shape)
+        self.nbytes = array.output_nbytes(arrays)
+        cdef uint8_t[::1] dst
+        if out is not None:
+            self.out_view = writable_bytes(out, self.nbytes, "out")
+            dst = self.out_view
+            self.out_ptr = &dst[0] if self.nbytes else NULL
+        cdef Selection sel
+        fill_selection(arrays, &sel)
+        cdef ErrorInfo info
+        with nogil:
+            info = api_plan_make(array.spec, sel, num_threads, &self.plan)
+        check(info)
+        return self
+
+    def __init__(self):
+        raise TypeError("a ReadPlan comes from NativeArray.plan()")
+
+    cdef uint8_t* _out(self) except? NULL:
+        if self.out_view is None:
+            raise ValueError("this plan was made without an output buffer")
+        return self.out_ptr
+
+    def pending(self):
+        """The requests whose answers the plan still lacks."""
+        cdef vector[ByteRequest] requests
+        cdef ErrorInfo info
+        with nogil:
+            info = api_plan_pending(deref(self.plan), &requests)
+        check(info)
+        return [_request_tuple(r) for r in requests]
+
+    def provide(self, requests, results):
+        """Hands over the answers to `requests` (from pending()), in order."""
+        requests = list(requests)
+        results = list(results)
+        if len(requests) != len(results):
+            raise ValueError(f"{len(results)} answers to {len(requests)} requests")
+        for request, result in zip(requests, results):
+            self._provide(request, result)
+
+    def provide_object(self, key, blob):
+        """The whole object `key` (None: it does not exist), as it arrives."""
+        self._provide((key, 0, None), blob)
+
+    cdef _provide(self, object request, object result):
+        cdef ByteRequest r = _request_of(request)
+        cdef uint64_t size = kUnknownSize
+        cdef const uint8_t[::1] data
+        cdef const uint8_t* ptr = NULL
+        cdef size_t n = 0
+        cdef ErrorInfo info
+        if result is not None:
+            if r.range.kind == RangeKind.kSuffix:
+                blob, size = result
+            else:
+                blob = result
+            view = memoryview(blob)
+            if not view.c_contiguous:
+                raise ValueError(f"the bytes of {request[0]!r} are not contiguous")
+            if view.ndim != 1 or view.format != "B":
+                view = view.cast("B")
+            data = view
+            n = data.shape[0]
+            ptr = &data[0] if n else <const uint8_t*>b""
+            self.held.setdefault(request[0], []).append(view)
+        with nogil:
+            info = api_plan_provide(deref(self.plan), r, ptr, n, size)
+        check(info)
+
+    def decode_ready(self):
+        """Decodes every task whose bytes are present; returns the tasks left."""
+        cdef uint8_t* out = self._out()
+        cdef int64_t left = 0
+        cdef ErrorInfo info
+        with nogil:
+            info = api_plan_decode_ready(deref(self.plan), out, &left)
+        check(info)
+        self._let_go()
+        return left
+
+    def finish(self):
+        """Decodes what is left; raises if any chunk's bytes never came."""
+        cdef uint8_t* out = self._out()
+        cdef ErrorInfo info
+        with nogil:
+            info = api_plan_finish(deref(self.plan), out)
+        check(info)
+        self._let_go()
+
+    cdef _let_go(self):
+        cdef vector[string] keys
+        check(api_plan_take_released(deref(self.plan), &keys))
+        for k in keys:
+            self.held.pop(k.decode(), None)
+
+    def keys(self):
+        """The stored objects (chunk or shard keys) the read touches."""
+        cdef vector[string] keys
+        cdef ErrorInfo info
+        with nogil:
+            info = api_plan_object_keys(deref(self.plan), &keys)
+        check(info)
+        return [k.decode() for k in keys]
+
+    @property
+    def held_objects(self):
+        """Keys whose provided bytes the plan still holds."""
+        return list(self.held)
+
+
+def decode_shard_index(data, dict layout):
+    """The (inner chunks, 2) uint64 array of (offset, nbytes) of the index of
+    the whole shard object `data`, decoded and checked by the core; `layout`
+    as NativeArray's `shard`. Empty entries have nbytes 2**64 - 1."""
+    cdef ShardSpec shard
+    fill_shard_spec(&shard, layout)
+    cdef const uint8_t[::1] src = memoryview(data).cast("B")
+    cdef const uint8_t* ptr = &src[0] if src.shape[0] else <const uint8_t*>b""
+    cdef size_t n = src.shape[0]
+    cdef vector[uint64_t] entries
+    cdef ErrorInfo info
+    with nogil:
+        info = api_decode_shard_index(shard, ptr, n, &entries)
+    check(info)
+    return np.asarray(entries, dtype=np.uint64).reshape(-1, 2)
