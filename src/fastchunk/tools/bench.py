@@ -8,7 +8,6 @@ the ratios of one run, not absolute numbers across runs.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import statistics
 import time
@@ -19,6 +18,7 @@ import numpy as np
 
 import fastchunk
 from fastchunk.array import Array
+from fastchunk.tools.readers import open_reader
 
 READERS = ("fastchunk", "zarr-python", "zarrs", "tensorstore")
 Reader = Callable[[np.ndarray], np.ndarray]
@@ -35,79 +35,11 @@ def _pick_array(node: Any, path: str | None) -> tuple[str, Array]:
     return (f"{base}/{rel}" if base else rel), arr
 
 
-def _selection(ndim: int, axis: int, idx: np.ndarray) -> tuple[Any, ...]:
-    sel: list[Any] = [slice(None)] * ndim
-    sel[axis] = idx
-    return tuple(sel)
-
-
-def _zarr_reader(
-    store: str,
-    path: str,
-    options: dict | None,
-    pipeline: str | None,
-    threads: int | None,
-    axis: int,
-) -> Reader:
-    import zarr
-
-    config: dict[str, Any] = {}
-    if threads:
-        config["threading.max_workers"] = threads
-    if pipeline:
-        config["codec_pipeline.path"] = pipeline
-    with zarr.config.set(config):
-        z = zarr.open_array(store, path=path or None, mode="r", storage_options=options)
-
-    def read(idx: np.ndarray) -> np.ndarray:
-        with zarr.config.set(config):
-            return np.asarray(z.oindex[_selection(z.ndim, axis, idx)])
-
-    return read
-
-
-def _tensorstore_reader(store: str, path: str, fmt: int, threads: int | None, axis: int) -> Reader:
-    import tensorstore as ts
-
-    if "://" in store:
-        raise RuntimeError("bench runs tensorstore on local stores only")
-    spec = {
-        "driver": "zarr" if fmt == 2 else "zarr3",
-        "kvstore": {"driver": "file", "path": os.path.join(os.path.abspath(store), path)},
-    }
-    context = None
-    if threads:
-        context = ts.Context(
-            {"data_copy_concurrency": {"limit": threads}, "file_io_concurrency": {"limit": threads}}
-        )
-    t = ts.open(spec, read=True, context=context).result()
-
-    def read(idx: np.ndarray) -> np.ndarray:
-        return np.asarray(t.oindex[_selection(t.ndim, axis, idx)].read().result())
-
-    return read
-
-
 def _make_reader(
-    name: str,
-    store: str,
-    path: str,
-    array: Array,
-    options: dict | None,
-    threads: int | None,
-    axis: int,
+    name: str, store: str, path: str, options: dict | None, threads: int | None, axis: int
 ) -> Reader:
-    if name == "fastchunk":
-        return lambda idx: array.take(idx, axis=axis)
-    if name == "zarr-python":
-        return _zarr_reader(store, path, options, None, threads, axis)
-    if name == "zarrs":
-        if importlib.util.find_spec("zarrs") is None:
-            raise RuntimeError("zarrs is not installed")
-        return _zarr_reader(store, path, options, "zarrs.ZarrsCodecPipeline", threads, axis)
-    if name == "tensorstore":
-        return _tensorstore_reader(store, path, array.zarr_format, threads, axis)
-    raise ValueError(f"unknown reader {name!r}; choose from {', '.join(READERS)}")
+    reader = open_reader(name, store, path, threads=threads, storage_options=options)
+    return lambda idx: reader.take(idx, axis)
 
 
 def run_bench(
@@ -149,7 +81,7 @@ def run_bench(
         row: dict[str, Any] = {"reader": name}
         rows.append(row)
         try:
-            read = _make_reader(name, store, array_path, array, storage_options, threads, axis)
+            read = _make_reader(name, store, array_path, storage_options, threads, axis)
             first = read(index_sets[0])
         except Exception as e:  # a reader that cannot run is reported, not fatal
             row["error"] = f"{type(e).__name__}: {e}".splitlines()[0][:200]

@@ -18,6 +18,7 @@ from fastchunk.array import Array
 from fastchunk.group import Group
 from fastchunk.tools.chunking import plan_group_shape
 from fastchunk.tools.progress import Progress
+from fastchunk.zarr.chunk_keys import ChunkKeys
 from fastchunk.zarr.write import fill_json, float_json
 
 MAX_MISSING_LISTED = 10
@@ -27,24 +28,11 @@ SCAN_MEMORY = 512 * 2**20
 # ---------------------------------------------------------------- objects
 
 
-def _object_coords(array: Array, rel: str, grid: Sequence[int]) -> tuple[int, ...] | None:
-    """Grid coordinates of a stored key (relative to the array), or None when
-    the key is not a chunk (or shard) of the grid."""
-    meta = array.metadata
-    if not grid:
-        return () if rel == meta.zero_dim_key else None
-    if not rel.startswith(meta.key_prefix):
-        return None
-    rest = rel[len(meta.key_prefix) :]
-    parts = rest.split(meta.separator)
-    if len(parts) != len(grid) and meta.nested_fallback:
-        parts = rest.split("/")
-    if len(parts) != len(grid):
-        return None
-    if not all(p.isdigit() for p in parts):
-        return None
-    coords = tuple(int(p) for p in parts)
-    if any(c >= n for c, n in zip(coords, grid, strict=False)):
+def _object_coords(keys: ChunkKeys, key: str, grid: Sequence[int]) -> tuple[int, ...] | None:
+    """Grid coordinates of a stored key, or None when the key is not a chunk
+    (or shard) inside the grid."""
+    coords = keys.coords(key)
+    if coords is None or any(c >= n for c, n in zip(coords, grid, strict=True)):
         return None
     return coords
 
@@ -86,10 +74,11 @@ def array_report(
     nobjects = 0
     chunk_bytes_stored = 0
     stored: set[tuple[int, ...]] = set()
+    keys = ChunkKeys.of(meta)
     for key, size in array.store.list_prefix(prefix):
         nobjects += 1
         nbytes_stored += size
-        coords = _object_coords(array, key[len(prefix) :], grid)
+        coords = _object_coords(keys, key, grid)
         if coords is not None and coords not in stored:
             stored.add(coords)
             chunk_bytes_stored += size

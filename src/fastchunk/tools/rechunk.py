@@ -33,6 +33,7 @@ from fastchunk.tools.chunking import plan_group_shape
 from fastchunk.tools.progress import Progress
 from fastchunk.zarr import dtypes as _dtypes
 from fastchunk.zarr import write as zwrite
+from fastchunk.zarr.chunk_keys import ChunkKeys
 
 MARKER = ".fastchunk-rechunk.json"
 _PARTIAL = ".partial-"
@@ -216,10 +217,7 @@ class Target:
         }
 
     def key(self, coords: Sequence[int]) -> str:
-        prefix = self.dst_path + "/" if self.dst_path else ""
-        if self.zarr_format == 2:
-            return prefix + (".".join(str(c) for c in coords) if coords else "0")
-        return prefix + ("c/" + "/".join(str(c) for c in coords) if coords else "c")
+        return ChunkKeys.default(self.zarr_format, self.dst_path, len(self.shape)).key(coords)
 
     def metadata(self) -> dict[str, bytes]:
         """Metadata documents of the array (key -> JSON bytes)."""
