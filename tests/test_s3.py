@@ -106,6 +106,39 @@ def test_sharded_reads_fetch_only_needed_inner_chunks(
     assert all(offset is None or offset == 0 for _, offset, _ in rounds[0])
 
 
+@pytest.mark.usefixtures("cache_off")
+def test_same_bucket_and_keys_on_two_endpoints_share_no_cache_entry(
+    s3: s3_server.S3Server, tmp_path: Path
+) -> None:
+    """The caches' keys name the endpoint too: two servers holding the same
+    bucket and keys with other data never answer for each other."""
+    other = s3_server.start_server(tmp_path / "other")
+    try:
+        stores = {}
+        for n, server in enumerate((s3, other)):
+            for layout in ("chunked", "sharded"):
+                data = np.arange(24 * 10, dtype="i4").reshape(24, 10) * (n + 1)
+                data[: 4 + 3 * n] = -1  # other empty inner chunks: another shard layout
+                path = tmp_path / f"{n}-{layout}.zarr"
+                z = zarr.create_array(str(path), shape=data.shape, chunks=(4, 5), dtype="i4",
+                                      fill_value=-1,
+                                      shards=(8, 10) if layout == "sharded" else None)
+                z[...] = data
+                server.upload_dir(path, f"same/{layout}.zarr")
+                stores[n, layout] = (server, data)
+        fastchunk.set_cache_size("16MB")
+        for layout in ("chunked", "sharded"):
+            for n in (0, 1, 0, 1):
+                server, data = stores[n, layout]
+                a = fastchunk.open(f"s3://{server.bucket}/same/{layout}.zarr",
+                                   storage_options=server.storage_options())
+                assert a.store.name == f"s3://{server.bucket}/same/{layout}.zarr"  # same name
+                np.testing.assert_array_equal(a[...], data)
+        assert fastchunk.get_cache_info()["hits"] > 0
+    finally:
+        other.stop()
+
+
 def test_remote_store_ranges_suffixes_and_listing(s3: s3_server.S3Server, s3_stores: dict) -> None:
     from fastchunk.store.remote import RemoteStore
 

@@ -229,6 +229,54 @@ def test_fork_while_another_thread_reads(
     assert not errors, errors
 
 
+def test_fork_repeatedly_while_threads_hit_the_caches(
+    stored: tuple[Path, np.ndarray], restore_threads: None, tmp_path: Path
+) -> None:
+    """The caches' locks are taken before fork() and released in parent and
+    child (prepare/parent/child): a child forked while other threads are
+    inside the decoded-chunk cache or the shard-index cache finds both free
+    and consistent, and reads through them."""
+    path, data = stored
+    sharded_data = random_data(np.random.default_rng(SEED + 1), (24, 16), "int32")
+    spath = tmp_path / "sharded.zarr"
+    z = zarr.create_array(str(spath), shape=(24, 16), chunks=(2, 4), shards=(8, 8), dtype="i4")
+    z[...] = sharded_data
+    fastchunk.set_num_threads(2)
+    fastchunk.set_cache_size(256 * 1024)  # small: inserts evict all the time
+    a = fastchunk.open_array(path)
+    s = fastchunk.open_array(spath)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def hammer(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        try:
+            while not stop.is_set():
+                rows = rng.integers(0, SHAPE[0], size=6)
+                a.take(rows)
+                s[int(rng.integers(0, 24)) :, :: 1 + int(rng.integers(3))]
+                fastchunk._core.clear_shard_index_cache()
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(25):
+            time.sleep(0.003 * (i % 4))
+            got, got_s = fork_and_read(lambda: (a.take([1, 39, 1]), s[3:21, 5:]))
+            np.testing.assert_array_equal(got, data[[1, 39, 1]])
+            np.testing.assert_array_equal(got_s, sharded_data[3:21, 5:])
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        fastchunk.set_cache_size(0)
+    assert not any(t.is_alive() for t in threads)
+    assert not errors, errors
+
+
 def test_child_sets_its_own_thread_count(
     stored: tuple[Path, np.ndarray], restore_threads: None
 ) -> None:

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +15,34 @@
 
 namespace fastchunk {
 namespace {
+
+ForkSafeMutex* const g_test_lock = new ForkSafeMutex;
+
+// fork() waits while another thread holds a registered lock, and the child
+// finds the lock free: nothing it guards can be half-updated there.
+TEST(ForkSafety, ForkWaitsForAHeldLockAndTheChildFindsItFree) {
+  std::atomic<bool> held{false};
+  std::thread holder([&] {
+    g_test_lock->lock();
+    held.store(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    g_test_lock->unlock();
+  });
+  while (!held.load()) std::this_thread::yield();
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(g_test_lock->try_lock() ? 0 : 3);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  holder.join();
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_GE(waited, std::chrono::milliseconds(100));
+  ASSERT_TRUE(g_test_lock->try_lock());  // the parent's copy is free again too
+  g_test_lock->unlock();
+}
 
 // Forks over and over while threads hammer both caches (each operation takes
 // the cache's lock); every child must find the locks free and the LRU lists
