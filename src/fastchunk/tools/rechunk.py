@@ -29,6 +29,7 @@ from fastchunk._units import parse_bytes
 from fastchunk.array import Array
 from fastchunk.errors import UnsupportedError
 from fastchunk.group import Group
+from fastchunk.store import url_scheme
 from fastchunk.tools.chunking import plan_group_shape
 from fastchunk.tools.progress import Progress
 from fastchunk.zarr import dtypes as _dtypes
@@ -513,7 +514,7 @@ def rechunk(
     """Rewrites the array (or every array of the group) at `src` into `dst`
     with new chunks, shards, codec and format. Returns a summary."""
     t0 = time.monotonic()
-    if str(dst).startswith(("s3://", "http://", "https://")):
+    if url_scheme(str(dst)) is not None:
         raise UnsupportedError("rechunk writes to a local (or shared) directory, not to a URL")
     src = os.fspath(src) if isinstance(src, os.PathLike) else src
     if "://" not in src:
