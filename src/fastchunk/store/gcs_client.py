@@ -151,8 +151,9 @@ class GCSEngine(ThreadedEngine):
         return data
 
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
+        # A folder, as obstore lists: "a" is "a/", never "ab".
         base = self.opts.prefix + "/" if self.opts.prefix else ""
-        full = self.opts.full_key(prefix) if prefix else base
+        full = self.opts.full_key(prefix.rstrip("/") + "/") if prefix else base
         strip = len(base)
         bucket = urllib.parse.quote(self.opts.bucket, safe="")
         url = f"{self.gcs.endpoint}/storage/v1/b/{bucket}/o"
