@@ -221,9 +221,11 @@ def public_key_pem(service_account: dict[str, Any]) -> str:
     from cryptography.hazmat.primitives import serialization
 
     key = serialization.load_pem_private_key(service_account["private_key"].encode(), None)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 # ---------------------------------------------------------------- auth gate

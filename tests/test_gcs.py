@@ -104,9 +104,7 @@ def test_gcs_store_ranges_suffixes_and_listing(
     if client == "blocking":
         _blocking(group)
     sub = {
-        p.relative_to(group_path).as_posix()
-        for p in (group_path / "sub").rglob("*")
-        if p.is_file()
+        p.relative_to(group_path).as_posix() for p in (group_path / "sub").rglob("*") if p.is_file()
     }
     assert {k for k, _ in group.list_prefix("sub/")} == sub
     assert {k for k, _ in group.list_prefix("sub")} == sub
@@ -312,4 +310,3 @@ def test_file_urls_are_local_paths(gcs_stores: dict) -> None:
     a = fastchunk.open(Path(local_path).as_uri())
     assert a.store.local_root is not None
     np.testing.assert_array_equal(a[...], _data())
-
