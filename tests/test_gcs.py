@@ -183,6 +183,35 @@ def test_service_account_keys_sign_requests(
     assert "401" in str(info.value) and stranger["private_key"][40:80] not in str(info.value)
 
 
+@pytest.mark.parametrize("client", ["obstore", "blocking"])
+def test_google_application_credentials_is_used_without_a_token(
+    gcs: gcs_server.GCSServer,
+    gcs_stores: dict,
+    client: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fastchunk.store.remote import RemoteStore
+
+    _path, url = gcs_stores["v2"]
+    account = gcs_server.make_service_account(
+        f"adc-{client}@fastchunk-test.iam.gserviceaccount.com"
+    )
+    assert gcs.gate is not None
+    gcs.gate.allow_service_account(account)
+    key_file = tmp_path / "adc.json"
+    key_file.write_text(json.dumps(account))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+    for token in ({}, {"token": "google_default"}):
+        store = RemoteStore(url, {"endpoint_url": gcs.endpoint, **token})
+        if client == "blocking":
+            _blocking(store)
+        np.testing.assert_array_equal(fastchunk.open(store)[...], _data())
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "gone.json"))
+    with pytest.raises(FileNotFoundError, match="gone.json"):
+        fastchunk.open(url, storage_options={"endpoint_url": gcs.endpoint})
+
+
 def test_unsigned_requests_are_refused_and_anon_reads_public_data(
     gcs: gcs_server.GCSServer, gcs_stores: dict
 ) -> None:

@@ -105,7 +105,7 @@ def test_fork_workers_three_epochs_shuffled(gcs: gcs_server.GCSServer, gcs_store
     want = sorted(w.tobytes() for w in _windows(expected, ds))
     for epoch in range(3):
         np.testing.assert_array_equal(array[epoch : epoch + 5], expected[epoch : epoch + 5])
-        batches = _load(ds, "fork", 3, shuffle=True)
+        batches = _load(ds, "fork", 2, shuffle=True)
         got = np.concatenate([b[0].numpy() for b in batches])
         assert sorted(w.tobytes() for w in got) == want
         assert {b[2] for b in batches} == {BLOCKING}

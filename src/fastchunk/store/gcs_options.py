@@ -73,11 +73,11 @@ def _from_file(path: str) -> GCSAuth:
         with open(path) as f:
             info = json.load(f)
     except FileNotFoundError:
-        raise FileNotFoundError(f"GCS token file {path!r} does not exist") from None
+        raise FileNotFoundError(f"GCS credentials file {path!r} does not exist") from None
     except (OSError, ValueError) as e:
-        raise ValueError(f"GCS token file {path!r} is not a readable JSON key: {e}") from None
+        raise ValueError(f"GCS credentials file {path!r} is not readable JSON: {e}") from None
     if not isinstance(info, dict):
-        raise ValueError(f"GCS token file {path!r} does not hold a JSON object")
+        raise ValueError(f"GCS credentials file {path!r} does not hold a JSON object")
     if _is_service_account(info):
         return GCSAuth("service_account", json.dumps(info))
     if "access_token" in info and "type" not in info:
@@ -89,15 +89,24 @@ def _looks_like_path(text: str) -> bool:
     return os.sep in text or text.endswith(".json") or text.startswith("~")
 
 
+def _default() -> GCSAuth:
+    """Application Default Credentials. A GOOGLE_APPLICATION_CREDENTIALS file is
+    read here, so that both clients sign alike (a service-account key signs its
+    own JWTs, never asking Google's token endpoint); without it each client
+    finds gcloud's user credentials or the metadata server itself."""
+    path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    return _from_file(os.path.expanduser(path)) if path else GCSAuth("default")
+
+
 def parse_token(token: Any, emulated: bool) -> GCSAuth:
     """A gcsfs `token` value as a GCSAuth."""
     if token is None:
-        return GCSAuth("anon") if emulated else GCSAuth("default")
+        return GCSAuth("anon") if emulated else _default()
     if isinstance(token, str):
         if token == "anon":
             return GCSAuth("anon")
         if token in _DEFAULT_METHODS:
-            return GCSAuth("default")
+            return _default()
         if token in _UNSUPPORTED_METHODS:
             raise ValueError(
                 f"GCS token {token!r} (gcsfs' own token cache or browser login) is not "
