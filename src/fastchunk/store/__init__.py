@@ -26,6 +26,8 @@ class Store(Protocol):
 
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]: ...
 
+    def list_dir(self, prefix: str) -> list[str]: ...
+
 
 def open_store(location: object, storage_options: dict | None = None) -> Store:
     """A store for a path or URL."""
