@@ -108,6 +108,8 @@ def test_gcs_store_ranges_suffixes_and_listing(
     }
     assert {k for k, _ in group.list_prefix("sub/")} == sub
     assert {k for k, _ in group.list_prefix("sub")} == sub
+    assert group.list_dir("") == ["a", "sub"] and group.list_dir("sub/") == ["b"]
+    assert group.list_dir("a/") == ["c"] and group.list_dir("nothing/") == []
     many = store.get_many([key, "nope", key])
     assert list(many) == [key, "nope"] and bytes(many[key]) == raw and many["nope"] is None
     arrived = dict(store.iter_many([key, "0.0.0", "nope"]))

@@ -30,6 +30,8 @@ class Store(Protocol):
 
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]: ...
 
+    def list_dir(self, prefix: str) -> list[str]: ...
+
 
 REMOTE_SCHEMES = ("s3", "gs", "gcs", "http", "https")
 # Schemes users will try that fastchunk cannot read yet, with what to say.

@@ -150,28 +150,45 @@ class GCSEngine(ThreadedEngine):
             return data, total_size(resp.headers.get("Content-Range"), len(data))
         return data
 
-    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
-        # A folder, as obstore lists: "a" is "a/", never "ab".
-        base = self.opts.prefix + "/" if self.opts.prefix else ""
-        full = self.opts.full_key(prefix.rstrip("/") + "/") if prefix else base
-        strip = len(base)
-        bucket = urllib.parse.quote(self.opts.bucket, safe="")
-        url = f"{self.gcs.endpoint}/storage/v1/b/{bucket}/o"
-        page: str | None = None
+    def _list(self, prefix: str, delimiter: bool) -> Iterator[dict[str, Any]]:
+        """Pages of the JSON API's object listing under the folder `prefix`."""
+        url = f"{self.gcs.endpoint}/storage/v1/b/{urllib.parse.quote(self.opts.bucket, safe='')}/o"
+        query = {"prefix": self._folder(prefix)}
+        if delimiter:
+            query.update(delimiter="/", fields="prefixes,nextPageToken")
+        else:
+            query["fields"] = "items(name,size),nextPageToken"
         while True:
-            query = {"prefix": full, "fields": "items(name,size),nextPageToken"}
-            if page:
-                query["pageToken"] = page
             resp = self._request(prefix, f"{url}?{urllib.parse.urlencode(query)}")
             if resp.status == 404:
                 raise missing_bucket(self.opts)
             self._check(prefix, resp)
             try:
-                doc = json.loads(resp.data)
+                page = json.loads(resp.data)
             except ValueError as e:
                 raise request_error(self.opts, prefix, e) from None
-            for item in doc.get("items", []):
-                yield item["name"][strip:], int(item["size"])
-            page = doc.get("nextPageToken")
-            if not page:
+            yield page
+            if not page.get("nextPageToken"):
                 return
+            query["pageToken"] = page["nextPageToken"]
+
+    def _folder(self, prefix: str) -> str:
+        """The full object-name prefix of a folder key, as obstore lists it:
+        "a" is "a/", never "ab"."""
+        base = self.opts.prefix + "/" if self.opts.prefix else ""
+        return self.opts.full_key(prefix.rstrip("/") + "/") if prefix else base
+
+    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
+        strip = len(self.opts.prefix) + 1 if self.opts.prefix else 0
+        for page in self._list(prefix, delimiter=False):
+            for item in page.get("items", []):
+                yield item["name"][strip:], int(item["size"])
+
+    def list_dir(self, prefix: str) -> list[str]:
+        folder = self._folder(prefix)
+        names = [
+            p[len(folder) :].rstrip("/")
+            for page in self._list(prefix, delimiter=True)
+            for p in page.get("prefixes", [])
+        ]
+        return sorted(n for n in names if n)

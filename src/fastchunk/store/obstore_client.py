@@ -288,12 +288,25 @@ class ObstoreEngine(Engine):
     def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[tuple[Blob, int] | None]:
         return self.loop.run(self._gather(self._suffix, list(requests)))
 
-    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
+    def _check_listable(self) -> None:
         if self.opts.scheme not in ("s3", "gs"):
             raise FastchunkError(
                 f"cannot list {self.opts.location}: plain HTTP stores have no listing; "
                 f"use consolidated metadata"
             )
+
+    def list_dir(self, prefix: str) -> list[str]:
+        self._check_listable()
+        try:
+            result = self._obs.list_with_delimiter(self.store, prefix.rstrip("/") or None)
+        except Exception as e:
+            if self._missing(e):
+                raise missing_bucket(self.opts) from None
+            raise self._fail(prefix, e) from None
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in result["common_prefixes"])
+
+    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
+        self._check_listable()
         try:
             for batch in self._obs.list(self.store, prefix or None):
                 for meta in batch:

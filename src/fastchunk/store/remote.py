@@ -138,5 +138,9 @@ class RemoteStore:
         """(key, size) of every object under `prefix` ('' for all)."""
         return self._engine().list_prefix(prefix)
 
+    def list_dir(self, prefix: str) -> list[str]:
+        """Names of the immediate children ("folders") under `prefix` ('' or 'a/b/')."""
+        return self._engine().list_dir(prefix)
+
     def __repr__(self) -> str:
         return f"RemoteStore({self._opts.where!r})"
