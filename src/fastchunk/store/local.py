@@ -52,5 +52,13 @@ class LocalStore:
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
                 yield rel, os.path.getsize(full)
 
+    def list_dir(self, prefix: str) -> list[str]:
+        """Names of the subdirectories of `prefix` ('' or 'a/b/')."""
+        try:
+            with os.scandir(self._path(prefix) if prefix else (self.local_root or "")) as it:
+                return sorted(e.name for e in it if e.is_dir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
     def __repr__(self) -> str:
         return f"LocalStore({self.name!r})"
