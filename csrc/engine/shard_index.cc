@@ -10,9 +10,12 @@
 namespace fastchunk {
 namespace {
 
+// Inner chunks per shard; their 16-byte entries must fit in memory.
 uint64_t inner_chunks(const ShardSpec& shard) {
   uint64_t n = 1;
-  for (int64_t c : shard.chunks_per_shard) n *= uint64_t(c);
+  for (int64_t c : shard.chunks_per_shard)
+    if (c < 1 || __builtin_mul_overflow(n, uint64_t(c), &n) || n > (uint64_t(1) << 40))
+      throw Error(ErrorKind::kMetadata, "invalid number of inner chunks per shard");
   return n;
 }
 
@@ -31,6 +34,11 @@ ByteRange shard_index_range(const ShardSpec& shard) {
 ShardIndex decode_shard_index(const ShardSpec& shard, ByteView stored, uint64_t object_size) {
   const uint64_t n = inner_chunks(shard);
   const size_t decoded = size_t(n) * sizeof(ShardEntry);
+  // Index codecs never compress: a stored index smaller than its entries is
+  // not one (and must not size an allocation).
+  if (stored.size < decoded)
+    throw_decode("the stored index holds " + std::to_string(stored.size) + " bytes, fewer than " +
+                 std::to_string(n) + " entries need");
   ShardIndex index;
   index.entries.resize(size_t(n));
   decode_chunk(shard.index_chain, stored, reinterpret_cast<uint8_t*>(index.entries.data()),

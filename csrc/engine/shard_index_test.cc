@@ -72,6 +72,16 @@ TEST(ShardIndex, ChecksumMismatchIsADecodeError) {
   }
 }
 
+TEST(ShardIndex, AnIndexTooShortOrAGridTooLargeAllocatesNothing) {
+  ShardSpec shard = two_by_two();
+  const std::string stored = index_bytes({{0, 4}, kEmpty, kEmpty, kEmpty});
+  EXPECT_THROW(decode_shard_index(shard, view(stored.substr(0, 40)), 1000), Error);
+  shard.chunks_per_shard = {int64_t(1) << 40, int64_t(1) << 40};  // 2^80 entries
+  EXPECT_THROW(decode_shard_index(shard, view(stored), 1000), Error);
+  shard.chunks_per_shard = {-1, 4};
+  EXPECT_THROW(decode_shard_index(shard, view(stored), 1000), Error);
+}
+
 TEST(ShardIndex, ReadsAtTheStartOrTheEndThroughASource) {
   for (bool at_start : {false, true}) {
     const std::string object = shard_object({"xy", "", "", "z"}, at_start);
