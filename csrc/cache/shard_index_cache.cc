@@ -14,15 +14,20 @@ ShardIndexCache& ShardIndexCache::instance() {
   return *cache;
 }
 
-std::string ShardIndexCache::key_of(const std::string& store_id, const std::string& key,
+std::string ShardIndexCache::key_of(const ArraySpec& spec, const std::string& key,
                                     const std::string& version) {
-  std::string k;
-  k.reserve(store_id.size() + key.size() + version.size() + 2);
-  k += store_id;
+  std::string k = spec.store_id;
   k += '\n';
   k += key;
   k += '\n';
   k += version;
+  k += '\n';
+  k += spec.shard.index_at_start ? 's' : 'e';
+  k += std::to_string(spec.shard.index_nbytes);
+  for (int64_t c : spec.shard.chunks_per_shard) {
+    k += ',';
+    k += std::to_string(c);
+  }
   return k;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cache/byte_lru.h"
+#include "engine/array_spec.h"
 #include "engine/shard_index.h"
 
 namespace fastchunk {
@@ -18,7 +19,10 @@ class ShardIndexCache {
   static constexpr size_t kDefaultCapacity = size_t(64) << 20;
   static ShardIndexCache& instance();
 
-  static std::string key_of(const std::string& store_id, const std::string& key,
+  // Names the store (spec.store_id), the object and its version, and the
+  // index layout the metadata declares (a rewritten zarr.json over the same
+  // shard files must not be read through indexes of another shape).
+  static std::string key_of(const ArraySpec& spec, const std::string& key,
                             const std::string& version);
 
   std::shared_ptr<const ShardIndex> get(const std::string& cache_key) { return lru_.get(cache_key); }

@@ -26,16 +26,31 @@ class ShardIndexCacheTest : public ::testing::Test {
   static ShardIndexCache& cache() { return ShardIndexCache::instance(); }
 };
 
-TEST_F(ShardIndexCacheTest, KeysTellStoresKeysAndVersionsApart) {
-  const std::string a = ShardIndexCache::key_of("s3://host-a/bucket", "c/0", "");
-  const std::string b = ShardIndexCache::key_of("s3://host-b/bucket", "c/0", "");
-  const std::string a2 = ShardIndexCache::key_of("s3://host-a/bucket", "c/0", "10:5:1");
+ArraySpec spec_of(const std::string& store_id, std::vector<int64_t> per) {
+  ArraySpec spec;
+  spec.store_id = store_id;
+  spec.sharded = true;
+  spec.shard.chunks_per_shard = std::move(per);
+  spec.shard.index_nbytes = 16 * 4 + 4;
+  return spec;
+}
+
+TEST_F(ShardIndexCacheTest, KeysTellStoresKeysVersionsAndLayoutsApart) {
+  const ArraySpec host_a = spec_of("s3|http://host-a|bucket|", {2, 2});
+  const std::string a = ShardIndexCache::key_of(host_a, "c/0", "");
+  const std::string b = ShardIndexCache::key_of(spec_of("s3|http://host-b|bucket|", {2, 2}),
+                                                "c/0", "");
+  const std::string a2 = ShardIndexCache::key_of(host_a, "c/0", "10:5:1");
+  const std::string a3 = ShardIndexCache::key_of(spec_of("s3|http://host-a|bucket|", {4, 1}),
+                                                 "c/0", "");
   EXPECT_NE(a, b);
   EXPECT_NE(a, a2);
+  EXPECT_NE(a, a3);  // the metadata now says another shard shape
   cache().put(a, index_of(4));
   EXPECT_NE(cache().get(a), nullptr);
   EXPECT_EQ(cache().get(b), nullptr);
   EXPECT_EQ(cache().get(a2), nullptr);
+  EXPECT_EQ(cache().get(a3), nullptr);
 }
 
 TEST_F(ShardIndexCacheTest, BoundedByBytesNotByCount) {

@@ -24,6 +24,8 @@ bool read_stored(const ArraySpec& spec, const TaskInput& input, const std::strin
   ByteBuffer& storage = scratch(Scratch::kRead);
   if (spec.sharded) {
     if (!input.index) return false;
+    if (size_t(loc.inner) >= input.index->entries.size())
+      throw Error(ErrorKind::kInternal, "a shard index of another layout");
     const ShardEntry& e = input.index->entries[size_t(loc.inner)];
     if (e.empty()) return false;
     if (!input.source->get(key, ByteRange::slice(e.offset, e.nbytes), storage, got)) return false;

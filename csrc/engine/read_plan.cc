@@ -104,7 +104,7 @@ void ReadPlan::build_tables() {
   ShardIndexCache& indexes = ShardIndexCache::instance();
   if (!indexes.enabled()) return;
   for (Object& o : objects_) {
-    o.index = indexes.get(ShardIndexCache::key_of(spec_.store_id, o.key, kNoVersion));
+    o.index = indexes.get(ShardIndexCache::key_of(spec_, o.key, kNoVersion));
     if (o.index) refresh(o);
   }
 }
@@ -155,7 +155,7 @@ void ReadPlan::try_index(Object& o) {
   if (!o.index) {
     o.missing = true;
   } else if (ShardIndexCache::instance().enabled()) {
-    ShardIndexCache::instance().put(ShardIndexCache::key_of(spec_.store_id, o.key, kNoVersion),
+    ShardIndexCache::instance().put(ShardIndexCache::key_of(spec_, o.key, kNoVersion),
                                     o.index);
   }
   refresh(o);

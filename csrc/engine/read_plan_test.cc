@@ -180,6 +180,24 @@ TEST_F(ReadPlanTest, ShardedReadFetchesIndexesFirstThenCoalescedChunkRanges) {
   for (const ByteRequest& r : again.pending()) EXPECT_EQ(r.range.kind, ByteRange::Kind::kSlice);
 }
 
+TEST_F(ReadPlanTest, AnIndexCachedUnderAnotherShardLayoutIsNeverUsed) {
+  // Found by fuzz_read_selection: the same store and shard keys, read first
+  // with 2 x 2 inner chunks per shard, then (the metadata rewritten) 2 x 3.
+  testing::shard(spec_, {2, 2});
+  const auto store = objects(spec_);
+  Server server{store};
+  {
+    ReadPlan plan(spec_, kAll.get());
+    std::vector<uint8_t> out(plan.output_nbytes());
+    server.serve(plan, out.data());
+  }
+  ArraySpec wider = testing::raw_spec({kRows, kCols}, {2, 2});
+  testing::shard(wider, {2, 3});
+  const Sel sel{{3}, {5}};  // inner chunk 5 of shard (0, 0): beyond a 4-entry index
+  ReadPlan plan(wider, sel.get());
+  for (const ByteRequest& r : plan.pending()) EXPECT_EQ(r.range.kind, ByteRange::Kind::kSuffix);
+}
+
 TEST_F(ReadPlanTest, FarApartChunksOfAShardAreSeparateRequests) {
   testing::shard(spec_, {2, 2});
   // Inner chunks 0 and 2 of shard 0, with 1 MiB of other bytes between them.

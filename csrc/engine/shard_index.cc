@@ -76,7 +76,7 @@ std::vector<std::shared_ptr<const ShardIndex>> load_shard_indexes(
   for (size_t i = 0; i < keys.size(); ++i) {
     const std::string version = source.version(keys[i]);
     if (cache.enabled())
-      indexes[i] = cache.get(ShardIndexCache::key_of(spec.store_id, keys[i], version));
+      indexes[i] = cache.get(ShardIndexCache::key_of(spec, keys[i], version));
     if (!indexes[i]) {
       todo.push_back(i);
       requests.push_back(ByteRequest{keys[i], shard_index_range(spec.shard)});
@@ -110,7 +110,7 @@ std::vector<std::shared_ptr<const ShardIndex>> load_shard_indexes(
   if (cache.enabled())
     for (size_t i : todo)
       if (indexes[i])
-        cache.put(ShardIndexCache::key_of(spec.store_id, keys[i], indexes[i]->version),
+        cache.put(ShardIndexCache::key_of(spec, keys[i], indexes[i]->version),
                   indexes[i]);
   return indexes;
 }
