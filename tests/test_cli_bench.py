@@ -92,3 +92,24 @@ def test_bench_reports_a_broken_reader_and_bad_axis(tiny_store: Path, capsys) ->
     assert "unknown reader" in rows["nonsense"]["error"]
     assert main(["bench", str(tiny_store), "--axis", "5"]) == 1
     assert "out of range" in capsys.readouterr().err
+
+
+def test_the_zarrs_reader_is_strict(tiny_store: Path) -> None:
+    """`fastchunk bench` and benchmarks/ share tools/readers.py; its zarrs row
+    is zarrs' own pipeline, never zarr-python's under zarrs' name."""
+    pytest.importorskip("zarrs")
+    from fastchunk.tools.readers import open_reader
+
+    reader = open_reader("zarrs", tiny_store, "big", threads=2)
+    pipeline = reader.a._async_array.codec_pipeline
+    assert type(pipeline).__name__ == "ZarrsCodecPipeline"
+    assert pipeline.python_impl is None  # strict: no zarr-python fallback to hide behind
+    data = np.arange(16 * 3 * 200, dtype="f4").reshape(16, 3, 200)
+    idx = np.array([9, 2, 3, 4, 15])
+    np.testing.assert_array_equal(reader.take(idx, 0), data[idx])
+    np.testing.assert_array_equal(reader.oindex((idx, slice(None), slice(5, 50))),
+                                  data[idx, :, 5:50])  # fmt: skip
+    for name in ("fastchunk", "zarr-python", "tensorstore"):
+        r = open_reader(name, tiny_store, "big")
+        np.testing.assert_array_equal(r.take(idx, 0), data[idx])
+        np.testing.assert_array_equal(r.element((3, 1, 7)), data[3, 1, 7])

@@ -167,7 +167,8 @@ void ReadPlan::append_requests(const Object& o, std::vector<ByteRequest>& out) c
   if (!spec_.sharded) {
     if (!fetched_.has(o.key, ByteRange::whole()))
       out.push_back(ByteRequest{o.key, ByteRange::whole()});
-    else if (!o.alt_key.empty() && !fetched_.has(o.alt_key, ByteRange::whole()))
+    else if (!o.alt_key.empty() && fetched_.known_missing(o.key) &&
+             !fetched_.has(o.alt_key, ByteRange::whole()))
       out.push_back(ByteRequest{o.alt_key, ByteRange::whole()});
     return;
   }
