@@ -11,10 +11,30 @@ import numpy as np
 
 from fastchunk import _core
 from fastchunk.errors import ChunkDecodeError, UnsupportedError
+from fastchunk.zarr.codecs import native_codec
 
 ChunkDecoder = Callable[[bytes], np.ndarray]
 
 _warned: set[str] = set()
+
+# Kinds of the numcodecs codecs the core does not implement, where a zarr v3
+# chain needs them (every other numcodecs codec is bytes-to-bytes), and the
+# packages the array-to-bytes ones need.
+_ARRAY_TO_BYTES_PACKAGES = {"zfpy": "zfpy", "pcodec": "pcodec"}
+_ARRAY_TO_ARRAY = {"delta", "fixedscaleoffset", "quantize", "bitround", "astype", "packbits"}
+
+
+def numcodecs_kind(codec_id: str, bare: bool = False) -> str | None:
+    """The zarr v3 kind of numcodecs codec `codec_id` (array_to_array,
+    array_to_bytes or bytes_to_bytes). With `bare` (a name written without
+    the "numcodecs." prefix), only filters are recognised; None otherwise."""
+    if codec_id in _ARRAY_TO_ARRAY:
+        return "array_to_array"
+    if bare:
+        return None
+    if codec_id in _ARRAY_TO_BYTES_PACKAGES:
+        return "array_to_bytes"
+    return "bytes_to_bytes"
 
 
 class SlowCodecWarning(UserWarning):
@@ -39,8 +59,21 @@ def _numcodec(config: dict[str, Any]) -> Any:
 
     try:
         return numcodecs.get_codec(dict(config))
-    except (ValueError, KeyError, TypeError) as e:
-        raise UnsupportedError(f"codec {config.get('id')!r} is not available: {e}") from None
+    except (ValueError, KeyError, TypeError, ImportError) as e:
+        package = _ARRAY_TO_BYTES_PACKAGES.get(str(config.get("id")))
+        hint = f" (install the {package!r} package)" if package else ""
+        raise UnsupportedError(f"codec {config.get('id')!r} is not available{hint}: {e}") from None
+
+
+def as_chunk_bytes(decode: ChunkDecoder) -> ChunkDecoder:
+    """`decode`, giving the chunk's bytes (native order, C layout) as a uint8
+    array: what the core copies from. Any dtype, datetimes included (a
+    memoryview of a datetime64 array cannot be cast to bytes)."""
+
+    def decode_bytes(raw: bytes) -> np.ndarray:
+        return np.ascontiguousarray(decode(raw)).reshape(-1).view(np.uint8)
+
+    return decode_bytes
 
 
 def _as_chunk(buf: Any, dt: np.dtype, chunks: tuple[int, ...], order: str) -> np.ndarray:
@@ -77,10 +110,9 @@ def v2_decoder(
         chunk = _as_chunk(buf, dt, chunks, order)
         return np.ascontiguousarray(chunk, dtype=native)
 
-    slow = [c["id"] for c in filters] + (
-        [compressor["id"]] if compressor and compressor["id"] not in _core.CODEC_IDS else []
-    )
-    return decode, slow or [c["id"] for c in filters]
+    names = [c["id"] for c in filters] + ([compressor["id"]] if compressor else [])
+    slow = [n for n in names if native_codec(2, n) is None]
+    return decode, slow or names
 
 
 def _v3_numcodec(name: str, config: dict[str, Any]) -> Any:
@@ -97,29 +129,37 @@ def _strip_crc32c(raw: bytes) -> bytes:
     return bytes(body)
 
 
+def _v3_bytes_codec(name: str, config: dict[str, Any]) -> Any:
+    """numcodecs' codec for a zarr v3 bytes-to-bytes codec."""
+    if name == "blosc":  # v3 names shuffle; numcodecs numbers it
+        shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}.get(config.get("shuffle"), 1)
+        return _numcodec({"id": "blosc", "cname": config.get("cname", "lz4"),
+                          "clevel": config.get("clevel", 5), "shuffle": shuffle})
+    if name in ("zstd", "gzip"):
+        return _numcodec({"id": name, "level": config.get("level", 0 if name == "zstd" else 5)})
+    return _v3_numcodec(name, config)
+
+
 def v3_decoder(chain: Any, dt: np.dtype, chunks: tuple[int, ...]) -> tuple[ChunkDecoder, list[str]]:
     bytes_steps: list[Callable[[bytes], bytes]] = []
     slow: list[str] = []
     for name, config in chain.bytes_codecs:
+        if native_codec(3, name) is None:
+            slow.append(name)
         if name == "crc32c":
             bytes_steps.append(_strip_crc32c)
-            continue
-        if name in ("zstd", "gzip", "blosc"):
-            cfg = dict(config)
-            if name == "blosc":
-                cfg = {"cname": cfg.get("cname", "lz4"), "clevel": cfg.get("clevel", 5)}
-            elif name == "zstd":
-                cfg = {"level": cfg.get("level", 0)}
-            codec = _numcodec({"id": name, **cfg})
         else:
-            codec = _v3_numcodec(name, config)
-            slow.append(name)
-        bytes_steps.append(codec.decode)
+            bytes_steps.append(_v3_bytes_codec(name, config).decode)
+    serializer = None
+    if chain.serializer[0] != "bytes":
+        serializer = _v3_numcodec(*chain.serializer)
+        slow.append(chain.serializer[0])
     array_steps = []
     stage_dtype = dt
     for name, config in chain.array_codecs:
         codec = _v3_numcodec(name, config)
-        slow.append(name)
+        if native_codec(3, name) is None:
+            slow.append(name)
         array_steps.append((codec, stage_dtype))
         for attr in ("astype", "encode_dtype"):
             if getattr(codec, attr, None) is not None:
@@ -136,7 +176,11 @@ def v3_decoder(chain: Any, dt: np.dtype, chunks: tuple[int, ...]) -> tuple[Chunk
             buf: Any = raw
             for step in reversed(bytes_steps):
                 buf = step(buf)
-            arr = np.frombuffer(bytes(buf), dtype=stage_dtype)
+            if serializer is not None:
+                arr = np.asarray(serializer.decode(bytes(buf))).astype(stage_dtype, copy=False)
+                arr = arr.reshape(-1)
+            else:
+                arr = np.frombuffer(bytes(buf), dtype=stage_dtype)
             if arr.size != int(np.prod(stored_shape)):
                 raise ChunkDecodeError(
                     f"decoded chunk holds {arr.size} items, expected {int(np.prod(stored_shape))}"
@@ -153,7 +197,8 @@ def v3_decoder(chain: Any, dt: np.dtype, chunks: tuple[int, ...]) -> tuple[Chunk
             arr = arr.transpose(np.argsort(perm))
         return np.ascontiguousarray(arr, dtype=dt.newbyteorder("="))
 
-    return decode, slow
+    names = [n for n, _ in [*chain.array_codecs, chain.serializer, *chain.bytes_codecs]]
+    return decode, slow or names
 
 
 def shard_decoder(
