@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastchunk import _core
-from fastchunk.errors import UnsupportedError
+from fastchunk.errors import FastchunkError, UnsupportedError
 
 NUMCODECS_PREFIX = "numcodecs."
 # The registered codec of byte order: the zarr v3 `bytes` codec, which v2
@@ -101,3 +101,16 @@ def native_chain(
     except UnsupportedError:
         return None
     return chain
+
+
+def needs_numcodecs(zarr_format: int, dtype: str, name: str, config: dict[str, Any]) -> bool:
+    """Whether the core lacks codec `name` or this configuration of it."""
+    codec = native_codec(zarr_format, name)
+    if codec is None:
+        return True
+    step = (codec.name, {k: v for k, v in config.items() if k != "id"})
+    try:
+        _core.check_chain(CodecChain(zarr_format, dtype, (step,)))
+    except FastchunkError:
+        return True
+    return False

@@ -11,7 +11,7 @@ import numpy as np
 
 from fastchunk import _core
 from fastchunk.errors import ChunkDecodeError, UnsupportedError
-from fastchunk.zarr.codecs import native_codec
+from fastchunk.zarr.codecs import needs_numcodecs
 
 ChunkDecoder = Callable[[bytes], np.ndarray]
 
@@ -22,16 +22,19 @@ _warned: set[str] = set()
 # packages the array-to-bytes ones need.
 _ARRAY_TO_BYTES_PACKAGES = {"zfpy": "zfpy", "pcodec": "pcodec"}
 _ARRAY_TO_ARRAY = {"delta", "fixedscaleoffset", "quantize", "bitround", "astype", "packbits"}
+# Filters early writers named without the "numcodecs." prefix.
+_BARE_FILTERS = {"delta", "fixedscaleoffset", "quantize", "bitround", "astype", "shuffle"}
 
 
 def numcodecs_kind(codec_id: str, bare: bool = False) -> str | None:
     """The zarr v3 kind of numcodecs codec `codec_id` (array_to_array,
     array_to_bytes or bytes_to_bytes). With `bare` (a name written without
-    the "numcodecs." prefix), only filters are recognised; None otherwise."""
+    the "numcodecs." prefix), only the filters early writers named so are
+    recognised, as array_to_array; None otherwise."""
+    if bare:
+        return "array_to_array" if codec_id in _BARE_FILTERS else None
     if codec_id in _ARRAY_TO_ARRAY:
         return "array_to_array"
-    if bare:
-        return None
     if codec_id in _ARRAY_TO_BYTES_PACKAGES:
         return "array_to_bytes"
     return "bytes_to_bytes"
@@ -110,9 +113,9 @@ def v2_decoder(
         chunk = _as_chunk(buf, dt, chunks, order)
         return np.ascontiguousarray(chunk, dtype=native)
 
-    names = [c["id"] for c in filters] + ([compressor["id"]] if compressor else [])
-    slow = [n for n in names if native_codec(2, n) is None]
-    return decode, slow or names
+    codecs = filters + ([compressor] if compressor else [])
+    slow = [c["id"] for c in codecs if needs_numcodecs(2, dt.str, c["id"], c)]
+    return decode, slow or [c["id"] for c in codecs]
 
 
 def _v3_numcodec(name: str, config: dict[str, Any]) -> Any:
@@ -144,7 +147,7 @@ def v3_decoder(chain: Any, dt: np.dtype, chunks: tuple[int, ...]) -> tuple[Chunk
     bytes_steps: list[Callable[[bytes], bytes]] = []
     slow: list[str] = []
     for name, config in chain.bytes_codecs:
-        if native_codec(3, name) is None:
+        if needs_numcodecs(3, dt.str, name, config):
             slow.append(name)
         if name == "crc32c":
             bytes_steps.append(_strip_crc32c)
@@ -158,7 +161,7 @@ def v3_decoder(chain: Any, dt: np.dtype, chunks: tuple[int, ...]) -> tuple[Chunk
     stage_dtype = dt
     for name, config in chain.array_codecs:
         codec = _v3_numcodec(name, config)
-        if native_codec(3, name) is None:
+        if needs_numcodecs(3, dt.str, name, config):
             slow.append(name)
         array_steps.append((codec, stage_dtype))
         for attr in ("astype", "encode_dtype"):
