@@ -44,6 +44,14 @@ ErrorInfo api_encode_chunk(const ChainSpec& chain, const uint8_t* data, size_t s
   return guarded([&] { encode_chunk(chain, ByteView{data, size}, out); });
 }
 
+ErrorInfo api_outer_decoded_size(const ChainSpec& chain, const uint8_t* data, size_t size,
+                                 int64_t* decoded) {
+  return guarded([&] {
+    *decoded = chain.codecs.empty() ? int64_t(size)
+                                    : chain.codecs.back()->decoded_size(ByteView{data, size});
+  });
+}
+
 ErrorInfo api_chain_encoded_size(const ChainSpec& chain, size_t decoded, int64_t* size) {
   return guarded([&] { *size = encoded_size(chain, decoded); });
 }

@@ -51,6 +51,8 @@ cdef extern from "codecs/codec_api.h" namespace "fastchunk":
     ErrorInfo api_encode_chunk(const ChainSpec& chain, const uint8_t* data, size_t size,
                                string* out) nogil
     ErrorInfo api_chain_encoded_size(const ChainSpec& chain, size_t decoded, int64_t* size)
+    ErrorInfo api_outer_decoded_size(const ChainSpec& chain, const uint8_t* data, size_t size,
+                                     int64_t* decoded)
     ErrorInfo api_codec_configuration(const CodecStep& step, const string& dtype,
                                       int zarr_format, CodecConfig* out)
 
@@ -199,6 +201,20 @@ def chain_encoded_size(codecs, size_t decoded):
     fill_chain(&chain, codecs)
     cdef int64_t size = 0
     cdef ErrorInfo info = api_chain_encoded_size(chain, decoded, &size)
+    if info.kind:
+        raise_error(info)
+    return None if size < 0 else size
+
+
+def outer_decoded_size(data, codecs):
+    """The size the outermost codec of a chain says `data` decodes to (fixed
+    by the format or announced by the stream's header); None when it does not."""
+    cdef ChainSpec chain
+    fill_chain(&chain, codecs)
+    cdef const uint8_t[::1] src = memoryview(data).cast("B")
+    cdef int64_t size = 0
+    cdef ErrorInfo info = api_outer_decoded_size(chain, &src[0] if src.shape[0] else NULL,
+                                                 src.shape[0], &size)
     if info.kind:
         raise_error(info)
     return None if size < 0 else size

@@ -33,8 +33,8 @@ from fastchunk.tools.chunking import plan_group_shape
 from fastchunk.tools.progress import Progress
 from fastchunk.zarr import codecs as _codecs
 from fastchunk.zarr import metadata as _metadata
-from fastchunk.zarr.codecs import CodecChain, NativeCodec
 from fastchunk.zarr import write as zwrite
+from fastchunk.zarr.codecs import CodecChain, NativeCodec
 
 MARKER = ".fastchunk-rechunk.json"
 _PARTIAL = ".partial-"

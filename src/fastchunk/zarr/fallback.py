@@ -3,6 +3,7 @@ slower, still correct, with one warning naming the slow codec."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -10,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from fastchunk import _core
-from fastchunk.errors import ChunkDecodeError, UnsupportedError
-from fastchunk.zarr.codecs import needs_numcodecs
+from fastchunk.errors import ChunkDecodeError, FastchunkError, UnsupportedError
+from fastchunk.zarr.codecs import CodecChain, native_codec, needs_numcodecs
 
 ChunkDecoder = Callable[[bytes], np.ndarray]
 
@@ -123,36 +124,47 @@ def _v3_numcodec(name: str, config: dict[str, Any]) -> Any:
     return _numcodec({"id": codec_id, **config})
 
 
-def _strip_crc32c(raw: bytes) -> bytes:
-    if len(raw) < 4:
-        raise ChunkDecodeError("crc32c: chunk shorter than its checksum")
-    body = memoryview(raw)[:-4]
-    if _core.crc32c(body) != int.from_bytes(raw[-4:], "little"):
-        raise ChunkDecodeError("crc32c checksum mismatch")
-    return bytes(body)
+def _v3_bytes_step(
+    name: str, config: dict[str, Any], dtype: np.dtype, limit: int
+) -> Callable[[Any], Any]:
+    """The decoder of one zarr v3 bytes-to-bytes codec: the core's when it
+    implements the codec and the stream tells its decoded size (at most
+    `limit`), numcodecs' otherwise (with the configuration numcodecs takes,
+    from the core)."""
+    native = native_codec(3, name)
+    if native is None or needs_numcodecs(3, dtype.str, name, config):
+        return _v3_numcodec(name, config).decode
+    chain = CodecChain(3, dtype.str, ((native.name, config),))
+    codec = None
+    if native.numcodecs:
+        try:
+            cfg = _core.codec_configuration(native.name, config, dtype.str, 2)
+        except FastchunkError:
+            cfg = config
+        codec = _numcodec({"id": native.name, **cfg})
 
+    def decode(buf: Any) -> Any:
+        size = _core.outer_decoded_size(buf, chain)
+        if size is None:
+            if codec is None:
+                raise ChunkDecodeError(f"{name}: the stream does not tell its decoded size")
+            return codec.decode(buf)
+        if size > limit:
+            raise ChunkDecodeError(f"{name}: stream claims {size} decoded bytes, more than "
+                                   "the chunk can hold")
+        return _core.decode_chunk(buf, chain, size)
 
-def _v3_bytes_codec(name: str, config: dict[str, Any]) -> Any:
-    """numcodecs' codec for a zarr v3 bytes-to-bytes codec."""
-    if name == "blosc":  # v3 names shuffle; numcodecs numbers it
-        shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}.get(config.get("shuffle"), 1)
-        return _numcodec({"id": "blosc", "cname": config.get("cname", "lz4"),
-                          "clevel": config.get("clevel", 5), "shuffle": shuffle})
-    if name in ("zstd", "gzip"):
-        return _numcodec({"id": name, "level": config.get("level", 0 if name == "zstd" else 5)})
-    return _v3_numcodec(name, config)
+    return decode
 
 
 def v3_decoder(chain: Any, dt: np.dtype, chunks: tuple[int, ...]) -> tuple[ChunkDecoder, list[str]]:
     bytes_steps: list[Callable[[bytes], bytes]] = []
     slow: list[str] = []
+    limit = 2 * math.prod(chunks) * dt.itemsize + 65536  # compressed streams do not grow
     for name, config in chain.bytes_codecs:
         if needs_numcodecs(3, dt.str, name, config):
             slow.append(name)
-        if name == "crc32c":
-            bytes_steps.append(_strip_crc32c)
-        else:
-            bytes_steps.append(_v3_bytes_codec(name, config).decode)
+        bytes_steps.append(_v3_bytes_step(name, config, dt, limit))
     serializer = None
     if chain.serializer[0] != "bytes":
         serializer = _v3_numcodec(*chain.serializer)
