@@ -60,9 +60,10 @@ class Bz2Codec final : public Codec {
     const size_t start = out->size();
     unsigned int capacity = unsigned(in.size + in.size / 100 + 600);
     out->resize(start + capacity);
-    const int r = BZ2_bzBuffToBuffCompress(&(*out)[start], &capacity,
-                                           const_cast<char*>(reinterpret_cast<const char*>(in.data)),
-                                           unsigned(in.size), int(level_), 0, 0);
+    char empty = 0;  // libbz2 refuses a null source, even of no bytes
+    char* source = in.size ? const_cast<char*>(reinterpret_cast<const char*>(in.data)) : &empty;
+    const int r = BZ2_bzBuffToBuffCompress(&(*out)[start], &capacity, source, unsigned(in.size),
+                                           int(level_), 0, 0);
     if (r == BZ_MEM_ERROR) throw Error(ErrorKind::kMemory, "bz2: out of memory");
     if (r != BZ_OK) throw Error(ErrorKind::kInternal, "bz2: compression failed (" + std::to_string(r) + ")");
     out->resize(start + capacity);
