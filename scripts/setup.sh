@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libzstd-dev liblz4-dev libblosc-dev libdeflate-dev zlib1g-dev zstd g++ cmake clang \
-           libgtest-dev; do
+for pkg in libzstd-dev liblz4-dev libblosc-dev libdeflate-dev zlib1g-dev libbz2-dev liblzma-dev \
+           zstd g++ cmake clang libgtest-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -24,6 +24,8 @@ TARGETS = [
     "fuzz_gzip",
     "fuzz_zlib",
     "fuzz_lz4",
+    "fuzz_bz2",
+    "fuzz_lzma",
     "fuzz_chain",
     "fuzz_shard_index",
     "fuzz_read_selection",
