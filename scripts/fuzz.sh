@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-300}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_blosc fuzz_zstd fuzz_gzip fuzz_zlib fuzz_lz4 fuzz_chain fuzz_shard_index
+  targets=(fuzz_blosc fuzz_zstd fuzz_gzip fuzz_zlib fuzz_lz4 fuzz_bz2 fuzz_lzma fuzz_chain fuzz_shard_index
            fuzz_read_selection)
 fi
 bash tests/fuzz/build.sh || exit 2
