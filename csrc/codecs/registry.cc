@@ -4,7 +4,7 @@
 
 namespace fastchunk {
 
-// The registered codecs, one line each; kXxxCodec is defined in codecs/xxx_codec.cc.
+// The registered codecs, one line each; k<Name>Codec is defined in codecs/<name>_codec.cc.
 #define FASTCHUNK_CODECS(X) \
   X(kBytesCodec)            \
   X(kCrc32cCodec)           \

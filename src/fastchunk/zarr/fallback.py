@@ -12,7 +12,7 @@ import numpy as np
 
 from fastchunk import _core
 from fastchunk.errors import ChunkDecodeError, FastchunkError, UnsupportedError
-from fastchunk.zarr.codecs import CodecChain, native_codec, needs_numcodecs
+from fastchunk.zarr.codecs import BYTE_ORDER, CodecChain, native_codec, needs_numcodecs
 
 ChunkDecoder = Callable[[bytes], np.ndarray]
 
@@ -22,20 +22,18 @@ _warned: set[str] = set()
 # chain needs them (every other numcodecs codec is bytes-to-bytes), and the
 # packages the array-to-bytes ones need.
 _ARRAY_TO_BYTES_PACKAGES = {"zfpy": "zfpy", "pcodec": "pcodec"}
-_ARRAY_TO_ARRAY = {"delta", "fixedscaleoffset", "quantize", "bitround", "astype", "packbits"}
-# Filters early writers named without the "numcodecs." prefix.
-_BARE_FILTERS = {"delta", "fixedscaleoffset", "quantize", "bitround", "astype", "shuffle"}
+_ARRAY_TO_ARRAY = {"fixedscaleoffset", "quantize", "bitround", "astype", "packbits"}
 
 
 def numcodecs_kind(codec_id: str, bare: bool = False) -> str | None:
-    """The zarr v3 kind of numcodecs codec `codec_id` (array_to_array,
-    array_to_bytes or bytes_to_bytes). With `bare` (a name written without
-    the "numcodecs." prefix), only the filters early writers named so are
-    recognised, as array_to_array; None otherwise."""
-    if bare:
-        return "array_to_array" if codec_id in _BARE_FILTERS else None
+    """The zarr v3 kind of numcodecs codec `codec_id` that the core does not
+    implement (array_to_array, array_to_bytes or bytes_to_bytes). With `bare`
+    (a name written without the "numcodecs." prefix, as early writers named
+    filters), only filters are recognised; None otherwise."""
     if codec_id in _ARRAY_TO_ARRAY:
         return "array_to_array"
+    if bare:
+        return None
     if codec_id in _ARRAY_TO_BYTES_PACKAGES:
         return "array_to_bytes"
     return "bytes_to_bytes"
@@ -166,7 +164,7 @@ def v3_decoder(chain: Any, dt: np.dtype, chunks: tuple[int, ...]) -> tuple[Chunk
             slow.append(name)
         bytes_steps.append(_v3_bytes_step(name, config, dt, limit))
     serializer = None
-    if chain.serializer[0] != "bytes":
+    if chain.serializer[0] != BYTE_ORDER:
         serializer = _v3_numcodec(*chain.serializer)
         slow.append(chain.serializer[0])
     array_steps = []

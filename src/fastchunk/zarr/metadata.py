@@ -237,7 +237,10 @@ def _v3_kind(name: str) -> str | None:
     if name.startswith(_codecs.NUMCODECS_PREFIX):
         return numcodecs_kind(name[len(_codecs.NUMCODECS_PREFIX) :])
     # Filters written without the prefix by early writers.
-    return "array_to_array" if numcodecs_kind(name, bare=True) else None
+    bare = _codecs.registry().get(name)
+    if bare is not None and bare.numcodecs and bare.kind == "array_to_array":
+        return bare.kind
+    return numcodecs_kind(name, bare=True)
 
 
 def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
