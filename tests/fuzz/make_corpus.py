@@ -99,7 +99,8 @@ def lzma_seeds() -> Iterator[tuple[str, bytes]]:
     data = sample("f4", 1500).tobytes()
     yield "xz-nocheck", u32(len(data)) + numcodecs.LZMA(check=0, preset=0).encode(data)
     half = len(data) // 2
-    two = numcodecs.LZMA(preset=0).encode(data[:half]) + numcodecs.LZMA(preset=0).encode(data[half:])
+    xz = numcodecs.LZMA(preset=0)
+    two = xz.encode(data[:half]) + xz.encode(data[half:])
     yield "xz-two-streams", u32(len(data)) + two
 
 
