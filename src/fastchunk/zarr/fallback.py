@@ -23,6 +23,8 @@ _warned: set[str] = set()
 # packages the array-to-bytes ones need.
 _ARRAY_TO_BYTES_PACKAGES = {"zfpy": "zfpy", "pcodec": "pcodec"}
 _ARRAY_TO_ARRAY = {"fixedscaleoffset", "quantize", "bitround", "astype", "packbits"}
+# Filters early writers named without the "numcodecs." prefix.
+_BARE_FILTERS = {"fixedscaleoffset", "quantize", "bitround", "astype"}
 
 
 def numcodecs_kind(codec_id: str, bare: bool = False) -> str | None:
@@ -30,10 +32,10 @@ def numcodecs_kind(codec_id: str, bare: bool = False) -> str | None:
     implement (array_to_array, array_to_bytes or bytes_to_bytes). With `bare`
     (a name written without the "numcodecs." prefix, as early writers named
     filters), only filters are recognised; None otherwise."""
+    if bare:
+        return "array_to_array" if codec_id in _BARE_FILTERS else None
     if codec_id in _ARRAY_TO_ARRAY:
         return "array_to_array"
-    if bare:
-        return None
     if codec_id in _ARRAY_TO_BYTES_PACKAGES:
         return "array_to_bytes"
     return "bytes_to_bytes"
