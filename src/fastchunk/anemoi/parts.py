@@ -29,7 +29,7 @@ class Part:
     alpha: np.ndarray | None = None  # ... and its weight
 
     def take(self, local: np.ndarray) -> Part:
-        pick = (lambda a: None if a is None else a[local])  # noqa: E731
+        pick = lambda a: None if a is None else a[local]  # noqa: E731
         return replace(
             self, rows=self.rows[local], fill=pick(self.fill), rows_b=pick(self.rows_b),
             alpha=pick(self.alpha),

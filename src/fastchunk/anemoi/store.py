@@ -58,7 +58,9 @@ class AnemoiStore:
         try:
             data = self.group["data"]
         except (FileNotFoundError, KeyError):
-            raise MetadataError(f"{self.location}: no 'data' array: not an anemoi dataset") from None
+            raise MetadataError(
+                f"{self.location}: no 'data' array: not an anemoi dataset"
+            ) from None
         if not isinstance(data, Array) or data.ndim != 4:
             raise MetadataError(
                 f"{self.location}: 'data' must be a 4-d array (dates, variables, ensembles, "
@@ -83,7 +85,9 @@ class AnemoiStore:
             n2i = attrs["name_to_index"]
             self.variables = [k for k, _ in sorted(n2i.items(), key=lambda kv: kv[1])]
         else:
-            raise MetadataError(f"{self.location}: attrs name neither 'variables' nor 'name_to_index'")
+            raise MetadataError(
+                f"{self.location}: attrs name neither 'variables' nor 'name_to_index'"
+            )
         if len(self.variables) != data.shape[1]:
             raise MetadataError(
                 f"{self.location}: {len(self.variables)} variable names for {data.shape[1]} columns"

@@ -264,7 +264,9 @@ class Dataset:
         return tuple(self._first.data.chunks)
 
     # ------------------------------------------------------------ options
-    def _take(self, positions: np.ndarray, keep_frequency: bool = False, dates: Any = None) -> Dataset:
+    def _take(
+        self, positions: np.ndarray, keep_frequency: bool = False, dates: Any = None
+    ) -> Dataset:
         positions = np.asarray(positions, dtype=np.int64)
         segments: list[list[Part]] = []
         if positions.size:
@@ -397,7 +399,9 @@ class Dataset:
             for m, b, a in zip(missing.tolist(), before.tolist(), after.tolist(), strict=True):
                 lo = int(present[b]) if b >= 0 else None
                 hi = int(present[a]) if a < present.size else None
-                if lo is None or (hi is not None and (hi - m < m - lo or (hi - m == m - lo and closest == "up"))):
+                if lo is None or (
+                    hi is not None and (hi - m < m - lo or (hi - m == m - lo and closest == "up"))
+                ):
                     positions[m] = hi
                 else:
                     positions[m] = lo
@@ -405,7 +409,11 @@ class Dataset:
             return filled._with(forced=np.zeros(n, dtype=bool))
         if method == "interpolate":
             if (before < 0).any() or (after >= present.size).any():
-                first = int(missing[before < 0][0]) if (before < 0).any() else int(missing[after >= present.size][0])
+                first = (
+                    int(missing[before < 0][0])
+                    if (before < 0).any()
+                    else int(missing[after >= present.size][0])
+                )
                 raise MissingDateError(
                     f"Cannot interpolate at index {first} ({self._dates[first]}): "
                     "the first or last date is missing"
@@ -472,7 +480,9 @@ class Dataset:
                 local = np.arange(lo, hi, dtype=np.int64) - v._starts[s]
                 for p in v._segments[s]:
                     q = p.take(local)
-                    parts.append(Part(q.store, q.rows, q.cols, q.slots + offset, q.fill, q.rows_b, q.alpha))
+                    parts.append(
+                        Part(q.store, q.rows, q.cols, q.slots + offset, q.fill, q.rows_b, q.alpha)
+                    )
                 offset += len(v._variables)
             segments.append(parts)
         variables = [name for v in views for name in v._variables]
@@ -549,4 +559,3 @@ def _check_compatible(what: str, a: Dataset, b: Dataset) -> None:
 
 def _rebuild(state: dict[str, Any]) -> Dataset:
     return Dataset(**state)
-
