@@ -55,7 +55,7 @@ def build_datasets(workdir: Path) -> dict[str, str]:
 
 
 def substitute(value: Any, paths: dict[str, str]) -> Any:
-    """"@name" strings become dataset paths, recursively."""
+    """ "@name" strings become dataset paths, recursively."""
     if isinstance(value, str) and value.startswith("@"):
         return paths[value[1:]]
     if isinstance(value, list):

@@ -59,6 +59,7 @@ CASES: list[tuple[str, list[Any], dict[str, Any]]] = [
                {"dataset": "@other", "drop": ["t2m"]}]}),
     ("join_subset", [], {"join": ["@other", "@base"], "start": "2020-01-02", "frequency": "12h",
                          "select": ["t2m", "tp", "insolation"]}),
+    ("join_one_side", [], {"join": ["@base", "@other"], "select": ["tp", "t2m"]}),
     ("concat", [], {"concat": ["@base", "@later"]}),
     ("concat_subset", [], {"concat": ["@base", "@later"], "frequency": "12h",
                            "start": "2020-01-03", "end": "2020-01-05T12:00:00"}),
@@ -84,7 +85,7 @@ CASES: list[tuple[str, list[Any], dict[str, Any]]] = [
 @pytest.fixture(scope="session")
 def anemoi_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], dict]:
     work = tmp_path_factory.mktemp("anemoi")
-    paths = build_datasets(work / "datasets")
+    paths = build_datasets(tmp_path_factory.getbasetemp() / "anemoi-datasets")
     cases = [
         {"id": cid, "args": substitute(args, paths), "kwargs": substitute(kw, paths),
          "reads": READS}

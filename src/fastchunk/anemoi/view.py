@@ -132,7 +132,8 @@ class Dataset:
             return self._frequency
         if self._dates.size < 2:
             raise ValueError(
-                f"cannot determine the frequency of a subset with fewer than two dates ({self._dates})"
+                "cannot determine the frequency of a subset with fewer than two dates "
+                f"({self._dates})"
             )
         return as_timedelta(self._dates[1] - self._dates[0])
 
@@ -334,9 +335,10 @@ class Dataset:
         for parts in self._segments:
             new_parts = []
             for p in parts:
+                # A part left with no columns stays: its missing dates are still
+                # the view's (anemoi's Select forwards `missing` unchanged).
                 where, cols = p.columns_for(wanted)
-                if where.size:
-                    new_parts.append(Part(p.store, p.rows, cols, where, p.fill, p.rows_b, p.alpha))
+                new_parts.append(Part(p.store, p.rows, cols, where, p.fill, p.rows_b, p.alpha))
             segments.append(new_parts)
         variables = [self._variables[i] for i in positions]
         kept = set(variables)
@@ -359,7 +361,8 @@ class Dataset:
         for n in chosen:
             if not 0 <= n < self._members.size:
                 raise ValueError(
-                    f"Member {n} is out of range. `number(s)` is one-based, `member(s)` is zero-based."
+                    f"Member {n} is out of range. `number(s)` is one-based, "
+                    "`member(s)` is zero-based."
                 )
         return self._with(members=self._members[np.asarray(chosen, dtype=np.int64)])
 

@@ -283,9 +283,7 @@ class ArrayDataset(torch.utils.data.Dataset):
     @property
     def needs_staging(self) -> bool:
         return self._fused is not None and (
-            self.out_dtype != torch.float32
-            or self.dtype != np.float32
-            or self._fused.channels_last
+            self.out_dtype != torch.float32 or self.dtype != np.float32 or self._fused.channels_last
         )
 
     @property

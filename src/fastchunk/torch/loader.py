@@ -103,9 +103,7 @@ class Loader:
             normalize_axis = 1 if normalize_axis is None else normalize_axis
         fused = None
         if normalize is not None or nan is not None or dtype is not None or layout != "native":
-            fused = Transform(
-                normalize, axis=normalize_axis, nan=nan, dtype=dtype, layout=layout
-            )
+            fused = Transform(normalize, axis=normalize_axis, nan=nan, dtype=dtype, layout=layout)
         if isinstance(array_or_dataset, ArrayDataset):
             ds = array_or_dataset
             if (
