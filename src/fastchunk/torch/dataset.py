@@ -156,13 +156,14 @@ class ArrayDataset(torch.utils.data.Dataset):
         transform: Transform | Callable[[torch.Tensor], Any] | None = None,
         missing: Sequence[int] | None = None,
         path: str | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.view: AnemoiView | None = array if isinstance(array, AnemoiView) else None
         if self.view is not None:
             if path is not None or axis not in (0, -4):
                 raise ValueError("an anemoi view is read along its dates: no path= or axis=")
         elif not isinstance(array, Array):
-            array = fastchunk.open_array(array, path)
+            array = fastchunk.open_array(array, path, storage_options)
         self._array: Any = array
         self.array_shape = tuple(array.shape)
         self.array_ndim = len(self.array_shape)

@@ -97,6 +97,7 @@ class Loader:
         chunk_aware: bool = False,
         layout: str = "native",
         path: str | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(normalize, str):
             normalize = _statistics(array_or_dataset, normalize)
@@ -112,14 +113,19 @@ class Loader:
                 or missing is not None
                 or axis != 0
                 or path is not None
+                or storage_options is not None
             ):
-                raise ValueError("offsets/select/missing/axis/path belong to the dataset passed")
+                raise ValueError(
+                    "offsets/select/missing/axis/path/storage_options belong to the dataset passed"
+                )
             if fused is not None:
                 if ds.transform is not None:
                     raise ValueError("the dataset has a transform already")
                 ds = ds.with_transform(fused)
         else:
-            ds = ArrayDataset(array_or_dataset, axis, offsets, select, fused, missing, path)
+            ds = ArrayDataset(
+                array_or_dataset, axis, offsets, select, fused, missing, path, storage_options
+            )
         self.dataset = ds
         if len(ds) == 0:
             raise ValueError(f"{ds!r} has no valid samples")
