@@ -38,6 +38,9 @@ if ! $AVPY -m pip show anemoi-datasets 2>/dev/null | grep -qx "Version: ${ANEMOI
   $AVPY -m pip install -q --upgrade pip
   $AVPY -m pip install -q "$ANEMOI_DATASETS"
 fi
+# torch (CPU) for benchmarks/bench_anemoi.py's "anemoi way": a torch Dataset
+# and DataLoader over anemoi.datasets, as anemoi-training reads.
+$AVPY -m pip show torch >/dev/null 2>&1 || $AVPY -m pip install -q "torch==2.13.0"
 # zfpy 1.0.1.post0 breaks numcodecs' import; 1.0.1 works.
 if $AVPY -m pip show zfpy 2>/dev/null | grep -q "^Version: 1.0.1.post"; then
   $AVPY -m pip install -q "zfpy==1.0.1"

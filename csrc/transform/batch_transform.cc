@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "engine/thread_pool.h"
@@ -54,32 +55,33 @@ void transform_run(const float* in, typename S::type* out, int64_t n, const Tran
 }
 
 // (outer, channels, inner) in, (outer, inner, channels) out. A task is one
-// block of inner positions of one outer index: its reads are `channels`
-// contiguous runs, its writes one contiguous block of block * channels.
+// block of inner positions of one outer index: each channel's run of the
+// block is normalized and converted contiguously (vectorized) into a small
+// buffer, then the buffer is written out position by position, all channels
+// of a position together: the output is written in order, the buffer reads
+// stay in L1.
 template <typename S>
 void transform_channels_last(const float* in, typename S::type* out, const TransformSpec& spec) {
-  constexpr int64_t kBlock = 256;
+  using T = typename S::type;
+  constexpr int64_t kBlock = 64;
   const int64_t channels = spec.channels, inner = spec.inner;
   const int64_t blocks = (inner + kBlock - 1) / kBlock;
   parallel_for(spec.outer * blocks, [&](int64_t t) {
     const int64_t o = t / blocks;
     const int64_t lo = (t % blocks) * kBlock;
-    const int64_t hi = std::min(inner, lo + kBlock);
-    const float* src = in + o * channels * inner;
-    typename S::type* dst = out + o * channels * inner;
+    const int64_t n = std::min(inner, lo + kBlock) - lo;
+    const float* src = in + o * channels * inner + lo;
+    T* dst = out + (o * inner + lo) * channels;
+    thread_local std::vector<T> runs;
+    runs.resize(static_cast<size_t>(channels * kBlock));
+    T* __restrict buf = runs.data();
     for (int64_t c = 0; c < channels; ++c) {
-      const float* row = src + c * inner;
-      // (v - 0) / 1 is v exactly, so one formula serves both cases.
-      const float mean = spec.mean != nullptr ? spec.mean[c] : 0.0f;
-      const float std = spec.mean != nullptr ? spec.std[c] : 1.0f;
-      if (spec.replace_nan) {
-        for (int64_t i = lo; i < hi; ++i) {
-          const float v = row[i];
-          dst[i * channels + c] = S::convert(std::isnan(v) ? spec.nan_value : (v - mean) / std);
-        }
-      } else {
-        for (int64_t i = lo; i < hi; ++i) dst[i * channels + c] = S::convert((row[i] - mean) / std);
-      }
+      transform_run<S>(src + c * inner, buf + c * kBlock, n, spec, c);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      T* __restrict to = dst + i * channels;
+      const T* from = buf + i;
+      for (int64_t c = 0; c < channels; ++c) to[c] = from[c * kBlock];
     }
   });
 }

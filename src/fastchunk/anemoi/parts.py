@@ -8,6 +8,7 @@ so that joins and selections keep them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -42,12 +43,22 @@ class Part:
             bad &= self.fill == FILL_NONE
         return bad
 
+    @cached_property
+    def _lookup(self) -> np.ndarray:
+        """store column per view variable (-1: not this part's)."""
+        size = int(self.slots.max()) + 1 if self.slots.size else 0
+        lookup = np.full(size, -1, dtype=np.int64)
+        lookup[self.slots] = self.cols
+        return lookup
+
     def columns_for(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions in `slots` this part serves, its columns for them)."""
-        lookup = dict(zip(self.slots.tolist(), self.cols.tolist(), strict=True))
-        where = np.asarray([i for i, s in enumerate(slots.tolist()) if s in lookup], np.int64)
-        cols = np.asarray([lookup[s] for s in slots[where].tolist()], dtype=np.int64)
-        return where, cols
+        lookup = self._lookup
+        inside = slots < lookup.size
+        cols = np.full(slots.shape, -1, dtype=np.int64)
+        cols[inside] = lookup[slots[inside]]
+        where = np.flatnonzero(cols >= 0)
+        return where, cols[where]
 
     def read(
         self, local: np.ndarray, cols: np.ndarray, members: np.ndarray, grid: np.ndarray,

@@ -70,6 +70,10 @@ class Dataset:
             for p in parts:
                 bad[lo:hi] |= p.missing()
         self._missing = np.flatnonzero(bad).astype(np.int64)
+        self._missing_mask = bad
+        # index vectors of whole axes, for reads of whole dates
+        self._whole = [np.arange(k, dtype=np.int64) for k in self.shape[1:]]
+        self._whole_columns: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def from_store(cls, store: AnemoiStore) -> Dataset:
@@ -212,6 +216,8 @@ class Dataset:
 
     # ------------------------------------------------------------ reading
     def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+            return self._date(int(key))
         sel = orthogonalize(key, self.shape)
         out = np.empty(sel.counts, dtype=self.dtype)
         if out.size:
@@ -220,17 +226,32 @@ class Dataset:
         result = shape_result(out, sel)
         return result[()] if result.ndim == 0 else result
 
+    def _date(self, n: int) -> np.ndarray:
+        """ds[n]: the fields of one date, the common read, without the
+        general selection machinery."""
+        size = len(self)
+        if not -size <= n < size:
+            raise IndexError(f"index {n} is out of bounds for axis 0 with size {size}")
+        n %= size
+        if self._missing_mask[n]:
+            self._report(n)
+        out = np.empty((1, *self.shape[1:]), dtype=self.dtype)
+        self.read_orthogonal([np.array([n], dtype=np.int64), *self._whole], out)
+        return out[0]
+
     def check_dates(self, positions: np.ndarray) -> None:
         """Raises MissingDateError naming the first missing date among `positions`."""
         if self._missing.size == 0 or positions.size == 0:
             return
-        hit = np.isin(positions, self._missing)
+        hit = self._missing_mask[positions]
         if hit.any():
-            n = int(positions[np.argmax(hit)])
-            raise MissingDateError(
-                f"Date {self._dates[n]} is missing (index={n}) in {self!r}; open the dataset with "
-                "missing_dates='skip' or fill_missing_dates=... to read around it"
-            )
+            self._report(int(positions[np.argmax(hit)]))
+
+    def _report(self, n: int) -> None:
+        raise MissingDateError(
+            f"Date {self._dates[n]} is missing (index={n}) in {self!r}; open the dataset with "
+            "missing_dates='skip' or fill_missing_dates=... to read around it"
+        )
 
     def read_orthogonal(self, indices: list[np.ndarray], out: np.ndarray) -> None:
         """Low level: one int64 vector per axis (dates, variables, ensembles,
@@ -240,14 +261,24 @@ class Dataset:
         if out.size == 0:
             return
         members = self._members[members]
-        seg_of = self._seg_of[dates]
-        local = dates - self._starts[seg_of]
-        segs = np.unique(seg_of)
-        for s in segs.tolist():
-            rows = np.flatnonzero(seg_of == s) if segs.size > 1 else None
+        if len(self._segments) == 1:
+            segs, local, seg_of = [0], dates, None
+        else:
+            seg_of = self._seg_of[dates]
+            local = dates - self._starts[seg_of]
+            segs = np.unique(seg_of).tolist()
+        whole = indices[1] is self._whole[0]
+        for s in segs:
+            rows = np.flatnonzero(seg_of == s) if len(segs) > 1 else None
             loc = local if rows is None else local[rows]
-            for part in self._segments[s]:
-                where, cols = part.columns_for(slots)
+            for k, part in enumerate(self._segments[s]):
+                if whole:  # every variable, in order: the columns are known
+                    key = (s, k)
+                    if key not in self._whole_columns:
+                        self._whole_columns[key] = part.columns_for(slots)
+                    where, cols = self._whole_columns[key]
+                else:
+                    where, cols = part.columns_for(slots)
                 if where.size == 0:
                     continue
                 if rows is None and where.size == slots.size:
