@@ -198,3 +198,42 @@ def test_dataloader_fast_path_does_not_restack(torch_env) -> None:
     first = next(iter(loader))
     assert first.shape == (4, *ds.sample_shape)
     torch.testing.assert_close(first, ds.read_batch([0, 1, 2, 3]), equal_nan=True)
+
+
+@pytest.mark.parametrize("out_type", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("nan", [None, -7.0])
+def test_channels_last_transform_matches_torch(out_type, nan) -> None:
+    rng = np.random.default_rng(4)
+    src = rng.standard_normal((3, 5, 1000)).astype("f4") * 50
+    src[1, 2, 17] = np.nan
+    mean = rng.standard_normal(5).astype("f4")
+    std = (rng.random(5) + 0.5).astype("f4")
+    dtype = getattr(torch, out_type)
+    dst = torch.empty((3, 1000, 5), dtype=dtype)
+    view = dst.view(torch.int16).numpy() if dtype == torch.bfloat16 else dst.numpy()
+    fastchunk._core.transform_batch(
+        src, view.reshape(-1).view(np.uint8), 3, 5, 1000, mean, std, nan,
+        fastchunk._core.TRANSFORM_OUT_TYPES[out_type], True,
+    )  # fmt: skip
+    ref = (src - mean[None, :, None]) / std[None, :, None]
+    if nan is not None:
+        ref = np.where(np.isnan(src), np.float32(nan), ref)
+    want = torch.from_numpy(np.ascontiguousarray(ref.transpose(0, 2, 1))).to(dtype)
+    assert torch.equal(dst.isnan(), want.isnan())
+    assert torch.equal(torch.nan_to_num(dst), torch.nan_to_num(want))
+    with pytest.raises(ValueError, match="over its input"):
+        fastchunk._core.transform_batch(src, src, 3, 5, 1000, mean, std, None, 0, True)
+
+
+def test_anemoi_layout_on_a_plain_array(tmp_path) -> None:
+    import zarr
+
+    data = np.random.default_rng(1).standard_normal((10, 4, 2, 30)).astype("f4")
+    zarr.create_array(tmp_path / "a.zarr", shape=data.shape, chunks=(1, 4, 2, 30),
+                      dtype="f4")[:] = data  # fmt: skip
+    loader = Loader(str(tmp_path / "a.zarr"), batch_size=3, offsets=[0, 1], shuffle=False,
+                    layout="anemoi", select={3: slice(5, 25)})  # fmt: skip
+    got = torch.cat([b.clone() for b in loader]).numpy()
+    a = loader.dataset.anchors
+    want = np.stack([data[[i, i + 1]][..., 5:25] for i in a]).transpose(0, 1, 3, 4, 2)
+    np.testing.assert_array_equal(got, want)
