@@ -100,6 +100,8 @@ def test_missing_merges_with_the_datasets_own(torch_env) -> None:
     view = fa.open_dataset(paths["base"])
     ds = ArrayDataset(view, missing=[0, 7])
     np.testing.assert_array_equal(ds.missing, [0, 5, 7, 10])
+    by_date = ArrayDataset(view, missing=["2020-01-01T00:00:00", np.datetime64("2020-01-02T18")])
+    np.testing.assert_array_equal(by_date.missing, [0, 5, 7, 10])
     by_url = ArrayDataset(paths["base"] + "/data", missing=[7])
     by_path = ArrayDataset(paths["base"], path="data", missing=[7])
     np.testing.assert_array_equal(by_url.missing, [5, 7, 10])

@@ -110,6 +110,11 @@ def _missing_from_attrs(array: Array, n: int) -> np.ndarray:
     return np.zeros(0, dtype=np.int64)
 
 
+def _all_integers(values: Any) -> bool:
+    arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values)
+    return arr.size == 0 or arr.dtype.kind in "iu"
+
+
 def _axis_selection(sel: Any, n: int, axis: int) -> tuple[np.ndarray, bool]:
     """(int64 positions, dropped) for one axis' entry of `select`."""
     if isinstance(sel, slice):
@@ -137,8 +142,9 @@ class ArrayDataset(torch.utils.data.Dataset):
     `array` may be an anemoi view (`fastchunk.anemoi.open_dataset`): samples
     are its dates, `offsets` count steps of its frequency (a window whose
     dates are not evenly spaced, across a skipped date, is left out), and its
-    missing dates are skipped. `missing=` adds to the dataset's own missing
-    rows, whichever way the array was named ("ds.zarr/data" or path="data").
+    missing dates are skipped. `missing=` (positions, or dates for a view)
+    adds to the dataset's own missing rows, whichever way the array was named
+    ("ds.zarr/data" or path="data").
 
     `__getitems__` reads a whole batch in one native call, and so does
     `ds[list_of_indices]`: a DataLoader with `batch_size=None` and a batch
@@ -185,7 +191,14 @@ class ArrayDataset(torch.utils.data.Dataset):
             own = self.view.missing_positions
         else:
             own = _missing_from_attrs(array, n)
-        extra = np.zeros(0, np.int64) if missing is None else _parse_missing(missing, n, "missing")
+        if missing is None:
+            extra = np.zeros(0, np.int64)
+        elif self.view is not None and not _all_integers(missing):
+            # dates, for a view: the positions of those among its dates
+            wanted = np.asarray(list(missing), dtype="datetime64[s]")
+            extra = np.flatnonzero(np.isin(self.view.dates, wanted)).astype(np.int64)
+        else:
+            extra = _parse_missing(missing, n, "missing")
         self.missing = np.union1d(own, extra).astype(np.int64)
         self.anchors = self._valid_anchors(n)
 
