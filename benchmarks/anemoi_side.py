@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import sys
 import time
 from typing import Any
@@ -56,6 +57,7 @@ def loader_rate(job: dict[str, Any], workers: int) -> dict[str, Any]:
         ds, batch_size=job["batch_size"], sampler=order, num_workers=workers,
         persistent_workers=False,
     )  # fmt: skip
+    cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     n = 0
     checksum = 0.0
@@ -63,7 +65,15 @@ def loader_rate(job: dict[str, Any], workers: int) -> dict[str, Any]:
         n += batch.shape[0]
         checksum += float(batch[:, :, :, :1, :].double().nansum())
     seconds = time.perf_counter() - t0
-    return {"samples": n, "seconds": seconds, "checksum": checksum}
+    del dl  # workers joined: their CPU time is counted
+    return {"samples": n, "seconds": seconds, "cpu": cpu_seconds() - cpu0, "checksum": checksum}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished children (workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def single_dates(job: dict[str, Any]) -> dict[str, Any]:
