@@ -204,17 +204,18 @@ def test_dataloader_fast_path_does_not_restack(torch_env) -> None:
 
 @pytest.mark.parametrize("out_type", ["float32", "float16", "bfloat16"])
 @pytest.mark.parametrize("nan", [None, -7.0])
-def test_channels_last_transform_matches_torch(out_type, nan) -> None:
+@pytest.mark.parametrize("channels", [5, 45])  # 45: every group width of the kernel
+def test_channels_last_transform_matches_torch(out_type, nan, channels) -> None:
     rng = np.random.default_rng(4)
-    src = rng.standard_normal((3, 5, 1000)).astype("f4") * 50
+    src = rng.standard_normal((3, channels, 1000)).astype("f4") * 50
     src[1, 2, 17] = np.nan
-    mean = rng.standard_normal(5).astype("f4")
-    std = (rng.random(5) + 0.5).astype("f4")
+    mean = rng.standard_normal(channels).astype("f4")
+    std = (rng.random(channels) + 0.5).astype("f4")
     dtype = getattr(torch, out_type)
-    dst = torch.empty((3, 1000, 5), dtype=dtype)
+    dst = torch.empty((3, 1000, channels), dtype=dtype)
     view = dst.view(torch.int16).numpy() if dtype == torch.bfloat16 else dst.numpy()
     fastchunk._core.transform_batch(
-        src, view.reshape(-1).view(np.uint8), 3, 5, 1000, mean, std, nan,
+        src, view.reshape(-1).view(np.uint8), 3, channels, 1000, mean, std, nan,
         fastchunk._core.TRANSFORM_OUT_TYPES[out_type], True,
     )  # fmt: skip
     ref = (src - mean[None, :, None]) / std[None, :, None]
@@ -224,7 +225,7 @@ def test_channels_last_transform_matches_torch(out_type, nan) -> None:
     assert torch.equal(dst.isnan(), want.isnan())
     assert torch.equal(torch.nan_to_num(dst), torch.nan_to_num(want))
     with pytest.raises(ValueError, match="over its input"):
-        fastchunk._core.transform_batch(src, src, 3, 5, 1000, mean, std, None, 0, True)
+        fastchunk._core.transform_batch(src, src, 3, channels, 1000, mean, std, None, 0, True)
 
 
 def test_anemoi_layout_on_a_plain_array(tmp_path) -> None:
