@@ -236,12 +236,16 @@ def main() -> None:
     print(f"{'decode floor (c-blosc, same chunks)':40s} {floor_rate:9.1f} {1.0:7.2f} {'':6s}"
           f" {floor_per_cpu:9.1f} {1.0:7.2f}")  # fmt: skip
     sa, sf = best["anemoi_single"], best["fastchunk_single"]
-    print(f"\nrandom single dates ds[i]: anemoi {sa['median'] * 1e3:.2f} ms, "
-          f"fastchunk view {sf['median'] * 1e3:.2f} ms (median), "
-          f"fastchunk x {sa['median'] / sf['median']:.2f}")
-    print(f"Loader against the best anemoi setup: {fc / best_anemoi:.2f}x wall, "
-          f"{fc_cpu / best_anemoi_cpu:.2f}x per CPU-second (target 4x); view ds[i]: "
-          f"{sa['median'] / sf['median']:.2f}x (target 1.5x); load {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nrandom single dates ds[i]: anemoi {sa['median'] * 1e3:.2f} ms, "
+        f"fastchunk view {sf['median'] * 1e3:.2f} ms (median), "
+        f"fastchunk x {sa['median'] / sf['median']:.2f}"
+    )
+    print(
+        f"Loader against the best anemoi setup: {fc / best_anemoi:.2f}x wall, "
+        f"{fc_cpu / best_anemoi_cpu:.2f}x per CPU-second (target 4x); view ds[i]: "
+        f"{sa['median'] / sf['median']:.2f}x (target 1.5x); load {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

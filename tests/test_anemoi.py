@@ -261,3 +261,31 @@ def test_view_pickles_by_location(anemoi_env) -> None:
     clone = pickle.loads(pickle.dumps(view))
     assert clone.variables == view.variables and clone.missing == view.missing
     np.testing.assert_array_equal(clone[1:4], view[1:4])
+
+
+def test_broken_datasets_name_the_problem(tmp_path) -> None:
+    import zarr
+
+    g = zarr.open_group(tmp_path / "a.zarr", mode="w", zarr_format=2)
+    g.attrs.update({"variables": ["a", "b"], "frequency": "6h"})
+    g.create_array("data", shape=(4, 2, 1, 3), chunks=(1, 2, 1, 3), dtype="f4")
+    with pytest.raises(fastchunk.MetadataError, match="'dates'"):
+        fa.open_dataset(tmp_path / "a.zarr")
+    g.create_array("dates", shape=(4,), dtype="M8[s]")[:] = np.arange(
+        np.datetime64("2020-01-01T00"), np.datetime64("2020-01-02T00"), np.timedelta64(6, "h")
+    ).astype("M8[s]")
+    g.attrs["missing_dates"] = ["2021-01-01T00:00:00"]
+    with pytest.raises(fastchunk.MetadataError, match="missing_dates"):
+        fa.open_dataset(tmp_path / "a.zarr")
+    g.attrs["missing_dates"] = []
+    g.attrs["variables"] = ["a"]
+    with pytest.raises(fastchunk.MetadataError, match="1 variable names for 2 columns"):
+        fa.open_dataset(tmp_path / "a.zarr")
+    g.attrs["variables"] = ["a", "b"]
+    view = fa.open_dataset(tmp_path / "a.zarr")
+    with pytest.raises(fastchunk.MetadataError, match="'mean'"):
+        view.statistics  # noqa: B018
+    flat = zarr.create_array(tmp_path / "flat.zarr", shape=(3,), dtype="f4")
+    del flat
+    with pytest.raises(fastchunk.MetadataError, match="not an anemoi dataset"):
+        fa.open_dataset(tmp_path / "flat.zarr")

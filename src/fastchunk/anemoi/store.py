@@ -100,7 +100,12 @@ class AnemoiStore:
         return (AnemoiStore, (self.location, self.storage_options))
 
     def _array(self, name: str) -> Array:
-        node = self.group[name]
+        try:
+            node = self.group[name]
+        except (FileNotFoundError, KeyError):
+            raise MetadataError(
+                f"{self.location}: no {name!r} array: not a complete anemoi dataset"
+            ) from None
         if not isinstance(node, Array):
             raise MetadataError(f"{self.location}: {name!r} is a group, not an array")
         return node

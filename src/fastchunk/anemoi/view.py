@@ -18,7 +18,7 @@ from fastchunk.anemoi.parts import (
     segment_length,
 )
 from fastchunk.anemoi.store import AnemoiStore
-from fastchunk.errors import FastchunkError, UnsupportedError
+from fastchunk.errors import FastchunkError, MetadataError, UnsupportedError
 
 
 class MissingDateError(FastchunkError):
@@ -38,7 +38,7 @@ class Dataset:
         segments: list[list[Part]],
         dates: np.ndarray,
         variables: list[str],
-        statistics: dict[str, np.ndarray],
+        statistics: dict[str, np.ndarray] | Exception,
         variables_metadata: dict[str, Any],
         frequency: datetime.timedelta | None,
         members: np.ndarray,
@@ -86,7 +86,7 @@ class Dataset:
             [[part]] if n else [],
             store.dates.copy(),
             store.variables,
-            {k: np.asarray(v) for k, v in store.statistics.items()},
+            _store_statistics(store),
             store.variables_metadata,
             store.frequency,
             np.arange(nens, dtype=np.int64),
@@ -162,6 +162,8 @@ class Dataset:
     @property
     def statistics(self) -> dict[str, np.ndarray]:
         """mean, stdev, maximum, minimum of the view's variables, in their order."""
+        if isinstance(self._stats, Exception):
+            raise self._stats
         return {k: v.copy() for k, v in self._stats.items()}
 
     @property
@@ -376,7 +378,7 @@ class Dataset:
         return self._with(
             segments=segments,
             variables=variables,
-            statistics={k: v[wanted] for k, v in self._stats.items()},
+            statistics=_map_statistics(lambda v: v[wanted], self._stats),
             variables_metadata={k: v for k, v in self._vmeta.items() if k in kept},
         )
 
@@ -532,7 +534,7 @@ class Dataset:
         joined = first._with(
             segments=segments,
             variables=variables,
-            statistics={k: np.concatenate([v._stats[k] for v in views]) for k in first._stats},
+            statistics=_joined_statistics([v._stats for v in views]),
             variables_metadata=vmeta,
             forced=forced,
             stores=[s for v in views for s in v._stores],
@@ -589,6 +591,29 @@ def _check_compatible(what: str, a: Dataset, b: Dataset) -> None:
         or not np.allclose(lon_a, lon_b, rtol=1e-7)
     ):
         raise ValueError(f"{what}: incompatible grids of {a!r} and {b!r}")
+
+
+Statistics = dict[str, np.ndarray] | Exception  # an exception: read when asked for
+
+
+def _store_statistics(store: AnemoiStore) -> Statistics:
+    try:
+        return {k: np.asarray(v) for k, v in store.statistics.items()}
+    except MetadataError as e:  # anemoi reads them lazily too: fail only when asked
+        return e
+
+
+def _map_statistics(f: Any, stats: Statistics) -> Statistics:
+    return stats if isinstance(stats, Exception) else {k: f(v) for k, v in stats.items()}
+
+
+def _joined_statistics(parts: list[Statistics]) -> Statistics:
+    for p in parts:
+        if isinstance(p, Exception):
+            return p
+    first = parts[0]
+    assert not isinstance(first, Exception)
+    return {k: np.concatenate([p[k] for p in parts]) for k in first}  # type: ignore[index]
 
 
 def _rebuild(state: dict[str, Any]) -> Dataset:
