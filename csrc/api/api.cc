@@ -4,9 +4,6 @@
 #include "common/error.h"
 
 namespace fastchunk {
-void chain_push_codec(ChainSpec* chain, int codec_id) {
-  chain->byte_codecs.push_back(static_cast<ByteCodecId>(codec_id));
-}
 
 ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* in, size_t in_size,
                            uint8_t* out, size_t out_size) {

@@ -1,6 +1,8 @@
-// The narrow C++ surface of the codecs the Cython module calls. Every
-// function catches exceptions and reports them as (kind, message): nothing
-// is thrown across the language boundary. Reads: api/read_api.h.
+// The narrow C++ surface of the codec calls the Cython module makes outside
+// reads. Every function catches exceptions and reports them as (kind,
+// message): nothing is thrown across the language boundary. Reads, shard
+// indexes, chunk keys and caches: api/read_api.h; the codec registry:
+// codecs/codec_api.h.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,8 +12,6 @@
 #include "codecs/chain.h"
 
 namespace fastchunk {
-
-void chain_push_codec(ChainSpec* chain, int codec_id);
 
 // Decodes one chunk through a chain, for callers outside the selection path.
 ErrorInfo api_decode_chunk(const ChainSpec& chain, const uint8_t* in, size_t in_size,

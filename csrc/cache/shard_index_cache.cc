@@ -23,7 +23,7 @@ std::string ShardIndexCache::key_of(const ArraySpec& spec, const std::string& ke
   k += version;
   k += '\n';
   k += spec.shard.index_at_start ? 's' : 'e';
-  k += std::to_string(spec.shard.index_nbytes);
+  k += std::to_string(shard_index_nbytes(spec.shard));
   for (int64_t c : spec.shard.chunks_per_shard) {
     k += ',';
     k += std::to_string(c);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cache/byte_lru.h"
+#include "testing/test_arrays.h"
 
 namespace fastchunk {
 namespace {
@@ -31,7 +32,7 @@ ArraySpec spec_of(const std::string& store_id, std::vector<int64_t> per) {
   spec.store_id = store_id;
   spec.sharded = true;
   spec.shard.chunks_per_shard = std::move(per);
-  spec.shard.index_nbytes = 16 * 4 + 4;
+  testing::crc32c_index(spec.shard);
   return spec;
 }
 

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "engine/shard_index.h"
 
 namespace fastchunk {
 namespace {
@@ -42,8 +43,7 @@ bool ArraySpec::verify() const {
       if (mul_overflows(inner, c, inner)) throw Error(ErrorKind::kMetadata, "shard index size overflows 64 bits");
     }
     if (inner > (int64_t(1) << 40)) throw Error(ErrorKind::kMetadata, "shard index too large");
-    if (shard.index_nbytes < uint64_t(inner) * 16)
-      throw Error(ErrorKind::kMetadata, "shard index smaller than 16 bytes per inner chunk");
+    shard_index_nbytes(shard);  // index codecs of a fixed size
   }
   return true;
 }

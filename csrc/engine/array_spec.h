@@ -13,7 +13,6 @@ namespace fastchunk {
 struct ShardSpec {
   std::vector<int64_t> chunks_per_shard;  // inner chunks along each axis
   ChainSpec index_chain;                  // decodes the index to little-endian uint64 pairs
-  uint64_t index_nbytes = 0;              // stored size of the index (16 per inner chunk + checksums)
   bool index_at_start = false;
 };
 

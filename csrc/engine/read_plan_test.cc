@@ -94,7 +94,7 @@ struct Server {
         return plan.provide(r, view(o), o.size());
       case ByteRange::Kind::kSlice:
         return plan.provide(r, ByteView{view(o).data + r.range.offset, r.range.length},
-                            kUnknownSize);
+                            kUnknownObjectSize);
       case ByteRange::Kind::kSuffix:
         return plan.provide(r, ByteView{view(o).data + o.size() - r.range.length, r.range.length},
                             o.size());
@@ -163,7 +163,7 @@ TEST_F(ReadPlanTest, ShardedReadFetchesIndexesFirstThenCoalescedChunkRanges) {
   ASSERT_EQ(first.size(), 2u);
   for (const ByteRequest& r : first) {
     EXPECT_EQ(r.range.kind, ByteRange::Kind::kSuffix);
-    EXPECT_EQ(r.range.length, spec_.shard.index_nbytes);
+    EXPECT_EQ(r.range.length, shard_index_nbytes(spec_.shard));
   }
   Server server{store};
   for (const ByteRequest& r : first) server.answer(plan, r);
@@ -225,7 +225,7 @@ TEST_F(ReadPlanTest, IndexAtTheStartAsksForItsBytesAndTheObjectSize) {
   ReadPlan plan(spec_, sel.get());
   const auto first = plan.pending();
   ASSERT_EQ(first.size(), 2u);  // one shard: its first bytes, and its size
-  EXPECT_EQ(first[0].range, ByteRange::slice(0, spec_.shard.index_nbytes));
+  EXPECT_EQ(first[0].range, ByteRange::slice(0, shard_index_nbytes(spec_.shard)));
   EXPECT_EQ(first[1].range, ByteRange::suffix(0));
   std::vector<uint8_t> out(plan.output_nbytes());
   Server server{store};
@@ -315,7 +315,7 @@ TEST_F(ReadPlanTest, ShortRangedReadIsADecodeErrorNamingTheKey) {
   ASSERT_EQ(ranges.size(), 1u);
   const std::string two = "ab";
   try {
-    plan.provide(ranges[0], view(two), kUnknownSize);
+    plan.provide(ranges[0], view(two), kUnknownObjectSize);
     FAIL() << "a short read was accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kDecode);

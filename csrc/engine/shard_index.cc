@@ -26,19 +26,28 @@ uint64_t inner_chunks(const ShardSpec& shard) {
 
 }  // namespace
 
+uint64_t shard_index_nbytes(const ShardSpec& shard) {
+  const int64_t stored = encoded_size(shard.index_chain, inner_chunks(shard) * sizeof(ShardEntry));
+  if (stored == kUnknownSize)
+    throw Error(ErrorKind::kUnsupported,
+                "shard index codecs must have a fixed size (bytes, crc32c)");
+  return uint64_t(stored);
+}
+
 ByteRange shard_index_range(const ShardSpec& shard) {
-  return shard.index_at_start ? ByteRange::slice(0, shard.index_nbytes)
-                              : ByteRange::suffix(shard.index_nbytes);
+  const uint64_t nbytes = shard_index_nbytes(shard);
+  return shard.index_at_start ? ByteRange::slice(0, nbytes) : ByteRange::suffix(nbytes);
 }
 
 ShardIndex decode_shard_index(const ShardSpec& shard, ByteView stored, uint64_t object_size) {
   const uint64_t n = inner_chunks(shard);
   const size_t decoded = size_t(n) * sizeof(ShardEntry);
-  // Index codecs never compress: a stored index smaller than its entries is
-  // not one (and must not size an allocation).
-  if (stored.size < decoded)
-    throw_decode("the stored index holds " + std::to_string(stored.size) + " bytes, fewer than " +
-                 std::to_string(n) + " entries need");
+  // The index codecs fix the stored size: anything else is not this index
+  // (and must not size an allocation).
+  if (stored.size != shard_index_nbytes(shard))
+    throw_decode("the stored index holds " + std::to_string(stored.size) + " bytes, not the " +
+                 std::to_string(shard_index_nbytes(shard)) + " that " + std::to_string(n) +
+                 " entries make");
   ShardIndex index;
   index.entries.resize(size_t(n));
   decode_chunk(shard.index_chain, stored, reinterpret_cast<uint8_t*>(index.entries.data()),
@@ -59,7 +68,7 @@ std::shared_ptr<const ShardIndex> read_shard_index(const ShardSpec& shard, ByteS
   ByteBuffer storage;
   ObjectBytes got;
   if (!source.get(key, shard_index_range(shard), storage, got)) return nullptr;
-  if (got.object_size == kUnknownSize)
+  if (got.object_size == kUnknownObjectSize)
     throw Error(ErrorKind::kNotFetched, "the size of shard '" + key + "' was not fetched");
   auto index = std::make_shared<ShardIndex>(decode_shard_index(shard, got.bytes, got.object_size));
   index->version = std::move(got.version);

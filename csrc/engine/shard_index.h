@@ -25,6 +25,10 @@ struct ShardIndex {
   size_t nbytes() const { return sizeof(*this) + entries.size() * sizeof(ShardEntry) + version.size(); }
 };
 
+// The stored size of the index (16 bytes per inner chunk through the index
+// codecs, which must fix it: bytes, crc32c); throws kUnsupported otherwise.
+uint64_t shard_index_nbytes(const ShardSpec& shard);
+
 // Where the stored index lies in the shard object.
 ByteRange shard_index_range(const ShardSpec& shard);
 

@@ -30,7 +30,7 @@ ByteView view(const std::string& s) {
 TEST(ShardIndex, DecodesEntriesAndMarksEmptyOnes) {
   const std::string object = shard_object({"aaaa", "", "bbbb", "cccc"});
   const ShardSpec shard = two_by_two();
-  const std::string stored = object.substr(object.size() - shard.index_nbytes);
+  const std::string stored = object.substr(object.size() - shard_index_nbytes(shard));
   const ShardIndex index = decode_shard_index(shard, view(stored), object.size());
   ASSERT_EQ(index.entries.size(), 4u);
   EXPECT_EQ(index.entries[0].offset, 0u);

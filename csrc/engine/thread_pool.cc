@@ -119,8 +119,9 @@ class Pool {
 // being destroyed, and the next job builds a new one.
 ForkSafeMutex* const g_mutex = new ForkSafeMutex;
 std::shared_ptr<Pool>* g_pool = new std::shared_ptr<Pool>;
-int g_pool_setting = -1;  // num_threads() when the pool was built; guarded by g_mutex
+int g_pool_setting = -1;  // the process-wide count when the pool was built; guarded by g_mutex
 std::atomic<int> g_requested{0};
+thread_local int t_requested = 0;  // set_thread_num_threads: this thread's own count
 
 void drop_pool_in_child() {
   g_pool = new std::shared_ptr<Pool>;  // the old holder, and its pool, are leaked on purpose
@@ -132,9 +133,17 @@ const bool g_atfork_registered = [] {
   return true;
 }();
 
+int process_num_threads() {
+  const int n = g_requested.load();
+  return n > 0 ? n : default_num_threads();
+}
+
+// The pool grows for a caller asking for more threads than it has, and keeps
+// that size until the process-wide count changes (so callers with different
+// counts never rebuild it in turn); each job still runs on its own count.
 std::shared_ptr<Pool> pool_for(int threads) {
   std::lock_guard<ForkSafeMutex> lock(*g_mutex);
-  const int setting = num_threads();
+  const int setting = process_num_threads();
   std::shared_ptr<Pool>& pool = *g_pool;
   if (!pool || setting != g_pool_setting) {
     pool = std::make_shared<Pool>(std::max(threads, setting));
@@ -161,10 +170,9 @@ int default_num_threads() {
 
 void set_num_threads(int n) { g_requested.store(n < 1 ? 0 : std::min(n, kMaxThreads)); }
 
-int num_threads() {
-  const int n = g_requested.load();
-  return n > 0 ? n : default_num_threads();
-}
+void set_thread_num_threads(int n) { t_requested = n < 1 ? 0 : std::min(n, kMaxThreads); }
+
+int num_threads() { return t_requested > 0 ? t_requested : process_num_threads(); }
 
 void parallel_for(int64_t n, const std::function<void(int64_t)>& fn, int threads) {
   (void)g_atfork_registered;

@@ -8,13 +8,20 @@
 namespace fastchunk {
 
 // Runs fn(0) ... fn(n - 1) on up to `threads` threads, the caller included
-// (threads < 1: num_threads(), the process-wide setting). The first
+// (threads < 1: num_threads(), the calling thread's count). The first
 // exception thrown by fn stops the remaining indices and is rethrown here
 // once every started index has finished.
 void parallel_for(int64_t n, const std::function<void(int64_t)>& fn, int threads = 0);
 
 void set_num_threads(int n);  // n < 1 means: the cores this process may use
+// The count for the calling thread: its own count when it set one with
+// set_thread_num_threads, else the process-wide count.
 int num_threads();
 int default_num_threads();
+
+// A count for the calling thread only (n < 1: back to the process-wide
+// count). A loader's prefetch thread uses it so that its reads run on its
+// own number of threads without changing what other threads use.
+void set_thread_num_threads(int n);
 
 }  // namespace fastchunk

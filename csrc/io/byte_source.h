@@ -10,7 +10,7 @@
 
 namespace fastchunk {
 
-constexpr uint64_t kUnknownSize = UINT64_MAX;
+constexpr uint64_t kUnknownObjectSize = UINT64_MAX;
 
 // Which bytes of an object a read asks for.
 struct ByteRange {
@@ -42,7 +42,7 @@ struct ByteRequest {
 // The answer to one get.
 struct ObjectBytes {
   ByteView bytes;                      // the range asked for, exactly
-  uint64_t object_size = kUnknownSize; // the whole object's size, where the source knows it
+  uint64_t object_size = kUnknownObjectSize; // the whole object's size, where the source knows it
   std::string version;                 // changes when the object is rewritten; "" where unknown
 };
 

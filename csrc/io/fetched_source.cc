@@ -12,7 +12,7 @@ void FetchedSource::provide(const std::string& key, const ByteRange& range, Byte
   o.missing = false;
   switch (range.kind) {
     case ByteRange::Kind::kWhole:
-      if (object_size != kUnknownSize && object_size != bytes.size)
+      if (object_size != kUnknownObjectSize && object_size != bytes.size)
         throw_decode("object '" + key + "' arrived with " + std::to_string(bytes.size) +
                      " of its " + std::to_string(object_size) + " bytes");
       o.size = bytes.size;
@@ -22,11 +22,11 @@ void FetchedSource::provide(const std::string& key, const ByteRange& range, Byte
       if (bytes.size != range.length)
         throw_decode("ranged read of '" + key + "' " + range.describe() + " returned " +
                      std::to_string(bytes.size) + " bytes");
-      if (object_size != kUnknownSize) o.size = object_size;
+      if (object_size != kUnknownObjectSize) o.size = object_size;
       if (bytes.size) o.pieces.push_back(Piece{range.offset, bytes});
       return;
     case ByteRange::Kind::kSuffix:
-      if (object_size == kUnknownSize)
+      if (object_size == kUnknownObjectSize)
         throw Error(ErrorKind::kInternal, "a tail of '" + key + "' came without the object's size");
       if (bytes.size != range.length || bytes.size > object_size)
         throw_decode("read of the last " + std::to_string(range.length) + " bytes of '" + key +
@@ -65,7 +65,7 @@ bool FetchedSource::as_slice(const Object& o, const ByteRange& range, ByteRange&
     slice = range;
     return true;
   }
-  if (o.size == kUnknownSize) return false;
+  if (o.size == kUnknownObjectSize) return false;
   slice = resolve_range(range, o.size);
   return true;
 }
@@ -95,7 +95,7 @@ bool FetchedSource::get(const std::string& key, const ByteRange& range, ByteBuff
   if (!as_slice(o, range, slice))
     throw Error(ErrorKind::kNotFetched,
                 "the size of '" + key + "' was not fetched (" + range.describe() + ")");
-  if (o.size != kUnknownSize) resolve_range(slice, o.size);  // throws when outside the object
+  if (o.size != kUnknownObjectSize) resolve_range(slice, o.size);  // throws when outside the object
   out.object_size = o.size;
   out.version.clear();
   if (slice.length == 0) {

@@ -15,7 +15,7 @@ namespace fastchunk {
 class FetchedSource : public ByteSource {
  public:
   // The answer to a request for `range` of `key`. `object_size` where known
-  // (always for kSuffix answers; kUnknownSize otherwise). Throws
+  // (always for kSuffix answers; kUnknownObjectSize otherwise). Throws
   // Error(kDecode) when the bytes cannot be the range asked for.
   void provide(const std::string& key, const ByteRange& range, ByteView bytes,
                uint64_t object_size);
@@ -37,7 +37,7 @@ class FetchedSource : public ByteSource {
   };
   struct Object {
     bool missing = false;
-    uint64_t size = kUnknownSize;
+    uint64_t size = kUnknownObjectSize;
     std::vector<Piece> pieces;
   };
   // The piece holding [offset, offset + length), or null.

@@ -31,7 +31,7 @@ ErrorKind kind_of(FetchedSource& source, const std::string& key, const ByteRange
 TEST(FetchedSource, ServesRangesInsideProvidedPieces) {
   const std::string piece = "3456789";
   FetchedSource source;
-  source.provide("k", ByteRange::slice(3, 7), view(piece), kUnknownSize);
+  source.provide("k", ByteRange::slice(3, 7), view(piece), kUnknownObjectSize);
   EXPECT_TRUE(source.has("k", ByteRange::slice(4, 2)));
   EXPECT_TRUE(source.has("k", ByteRange::slice(3, 7)));
   EXPECT_FALSE(source.has("k", ByteRange::slice(2, 2)));
@@ -61,7 +61,7 @@ TEST(FetchedSource, ATailBringsTheObjectSize) {
 TEST(FetchedSource, WrongLengthsAreDecodeErrors) {
   FetchedSource source;
   const std::string two = "ab";
-  EXPECT_THROW(source.provide("k", ByteRange::slice(0, 3), view(two), kUnknownSize), Error);
+  EXPECT_THROW(source.provide("k", ByteRange::slice(0, 3), view(two), kUnknownObjectSize), Error);
   EXPECT_THROW(source.provide("k", ByteRange::suffix(3), view(two), 10), Error);
   EXPECT_THROW(source.provide("k", ByteRange::whole(), view(two), 5), Error);
 }

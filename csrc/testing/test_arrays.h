@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "codecs/chain.h"
+#include "codecs/codec_config.h"
 #include "codecs/crc32c.h"
 #include "engine/array_spec.h"
 #include "engine/shard_index.h"
@@ -35,7 +37,9 @@ inline ArraySpec raw_spec(std::vector<int64_t> shape, std::vector<int64_t> chunk
 
 // The index codecs of zarr's default: little-endian entries and a crc32c.
 inline void crc32c_index(ShardSpec& shard) {
-  shard.index_chain.byte_codecs = {ByteCodecId::kCrc32c};
+  CodecConfig little;
+  little.set_string("endian", "little");
+  shard.index_chain = build_chain({{"bytes", little}, {"crc32c", CodecConfig{}}}, "<u8", 3);
 }
 
 // Makes `spec` sharded with `per` inner chunks per shard along each axis and
@@ -43,9 +47,6 @@ inline void crc32c_index(ShardSpec& shard) {
 inline void shard(ArraySpec& spec, std::vector<int64_t> per, bool at_start = false) {
   spec.sharded = true;
   spec.shard.chunks_per_shard = std::move(per);
-  uint64_t n = 1;
-  for (int64_t c : spec.shard.chunks_per_shard) n *= uint64_t(c);
-  spec.shard.index_nbytes = 16 * n + 4;
   spec.shard.index_at_start = at_start;
   crc32c_index(spec.shard);
 }

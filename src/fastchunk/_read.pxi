@@ -3,11 +3,11 @@
 # _core.pyx.
 
 
-cdef void fill_shard_spec(ShardSpec* shard, dict layout):
+cdef int fill_shard_spec(ShardSpec* shard, dict layout) except -1:
     shard.chunks_per_shard = list(layout["chunks_per_shard"])
     shard.index_at_start = layout["index_at_start"]
-    shard.index_nbytes = layout["index_nbytes"]
-    fill_chain(&shard.index_chain, layout["index_codecs"], layout["index_swap_unit"])
+    fill_chain(&shard.index_chain, layout["index_codecs"])
+    return 0
 
 
 cdef class NativeArray:
@@ -20,7 +20,7 @@ cdef class NativeArray:
     cdef public object store_name
 
     def __init__(self, *, store_name, store_id, root, array_path, shape, chunk_shape, itemsize,
-                 fill, codecs, swap_unit, stored_axes, key_prefix, separator, zero_dim_key,
+                 fill, codecs, stored_axes, key_prefix, separator, zero_dim_key,
                  nested_fallback, shard=None):
         self.store_name = store_name
         self.shape = tuple(int(n) for n in shape)
@@ -33,7 +33,7 @@ cdef class NativeArray:
         self.spec.chunk_shape = list(chunk_shape)
         self.spec.itemsize = itemsize
         self.spec.fill = list(bytes(fill))
-        fill_chain(&self.spec.chain, codecs, swap_unit)
+        fill_chain(&self.spec.chain, codecs)
         self.spec.stored_axes = list(stored_axes) if stored_axes is not None else []
         self.spec.keys.prefix = key_prefix.encode()
         self.spec.keys.separator = ord(separator)
@@ -185,7 +185,7 @@ cdef class ReadPlan:
 
     cdef _provide(self, object request, object result):
         cdef ByteRequest r = _request_of(request)
-        cdef uint64_t size = kUnknownSize
+        cdef uint64_t size = kUnknownObjectSize
         cdef const uint8_t[::1] data
         cdef const uint8_t* ptr = NULL
         cdef size_t n = 0

@@ -39,7 +39,6 @@ class Array:
             fill=meta.fill_value.tobytes(),
             # Fallback chunks reach the core already decoded, in C order.
             codecs=[] if fallback else meta.native_codecs,
-            swap_unit=0 if fallback else meta.swap_unit,
             stored_axes=None if fallback else meta.stored_axes,
             key_prefix=meta.key_prefix,
             separator=meta.separator,
@@ -219,7 +218,7 @@ class Array:
         if meta.fallback is not None:
             warn_slow(meta.slow_codecs)
             plan = self._native.plan(indices, buf, threads)
-            serve(plan, self._store, decode=_fallback_decoder(meta.fallback))
+            serve(plan, self._store, decode=meta.fallback)
         elif self._store.local_root is not None:
             self._native.read(indices, buf, threads)
         else:
@@ -240,15 +239,6 @@ def _thread_count(num_threads: int | None) -> int:
     if n < 1:
         raise ValueError(f"num_threads must be at least 1, got {num_threads}")
     return n
-
-
-def _fallback_decoder(decode: Any) -> Any:
-    """numcodecs' decoded chunk (C order, native dtype) as bytes for the core."""
-
-    def as_bytes(blob: Any) -> np.ndarray:
-        return np.ascontiguousarray(decode(blob)).reshape(-1).view(np.uint8)
-
-    return as_bytes
 
 
 def _store_id(store: Any) -> str:

@@ -19,22 +19,23 @@
 
 #include "engine/read_plan.h"
 #include "engine/thread_pool.h"
+#include "fuzz_codecs.h"
 #include "fuzz_input.h"
 #include "io/fetched_source.h"
 
 namespace {
 
-using fastchunk::ByteCodecId;
-
-const std::vector<std::vector<ByteCodecId>> kChains = {
+const std::vector<std::vector<std::string>> kChains = {
     {},
-    {ByteCodecId::kZstd},
-    {ByteCodecId::kBlosc},
-    {ByteCodecId::kGzip},
-    {ByteCodecId::kZlib},
-    {ByteCodecId::kLz4},
-    {ByteCodecId::kZstd, ByteCodecId::kCrc32c},
-    {ByteCodecId::kCrc32c},
+    {"zstd"},
+    {"blosc"},
+    {"gzip"},
+    {"zlib"},
+    {"lz4"},
+    {"zstd", "crc32c"},
+    {"crc32c"},
+    {"shuffle", "bz2"},
+    {"delta", "lzma"},
 };
 
 }  // namespace
@@ -46,10 +47,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t rank = flags % 3 + 1;
   ArraySpec spec;
   spec.store_name = "fuzz";
-  spec.chain.byte_codecs = kChains[in.u8() % kChains.size()];
+  const std::vector<std::string>& names = kChains[in.u8() % kChains.size()];
   const uint8_t dtype = in.u8();
   spec.itemsize = int64_t(1) << (dtype % 4);
-  spec.chain.swap_unit = (dtype & 4) && spec.itemsize > 1 ? int(spec.itemsize) : 0;
+  try {
+    spec.chain = fuzz::chain_of(names, (dtype & 4) && spec.itemsize > 1 ? int(spec.itemsize) : 0);
+  } catch (const Error&) {
+    return 0;  // a configuration these items do not allow
+  }
   const int64_t scale = dtype & 8 ? 64 : 1;
   spec.fill.assign(size_t(spec.itemsize), 0xAB);
   spec.keys.prefix = "c/";
@@ -57,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   spec.keys.zero_dim_key = "c";
   spec.sharded = flags & 4;
   spec.shard.index_at_start = flags & 16;
-  spec.shard.index_chain.byte_codecs = {ByteCodecId::kCrc32c};
+  spec.shard.index_chain = fuzz::chain_of({"crc32c"}, 0);
   spec.store_id = "fuzz";
   for (size_t d = 0; d < rank; ++d) {
     spec.shape.push_back(in.u8() % 64 * scale);
@@ -81,12 +86,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<uint8_t[]> object(new uint8_t[rest.size]);
   if (rest.size) std::memcpy(object.get(), rest.data, rest.size);
 
-  if (spec.sharded) {  // 16 bytes per inner chunk and a crc32c
-    spec.shard.index_nbytes = 4;
-    uint64_t inner = 16;
-    for (int64_t c : spec.shard.chunks_per_shard) inner *= uint64_t(c);
-    spec.shard.index_nbytes += inner;
-  }
   try {
     spec.verify();
   } catch (const Error&) {
@@ -136,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // A range past the end comes back short, as from a server.
         const uint64_t begin = std::min<uint64_t>(at.offset, stored.size);
         const uint64_t n = std::min<uint64_t>(at.length, stored.size - begin);
-        plan.provide(r, ByteView{stored.data + begin, n}, kUnknownSize);
+        plan.provide(r, ByteView{stored.data + begin, n}, kUnknownObjectSize);
       }
     }
     plan.finish(out.get());

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/shard_index.h"
+#include "fuzz_codecs.h"
 #include "fuzz_input.h"
 #include "io/fetched_source.h"
 
@@ -14,12 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ArraySpec spec;
   spec.sharded = true;
   spec.shard.index_at_start = flags & 1;
-  if (!(flags & 2)) spec.shard.index_chain.byte_codecs = {ByteCodecId::kCrc32c};
+  if (!(flags & 2)) spec.shard.index_chain = fuzz::chain_of({"crc32c"}, 0);
   const int rank = (flags >> 2) % 3 + 1;
   for (int d = 0; d < rank; ++d) spec.shard.chunks_per_shard.push_back(in.u8() % 8 + 1);
-  uint64_t inner = 1;
-  for (int64_t c : spec.shard.chunks_per_shard) inner *= uint64_t(c);
-  spec.shard.index_nbytes = 16 * inner + (flags & 2 ? 0 : 4);
   const ByteView object = in.rest();
 
   FetchedSource source;

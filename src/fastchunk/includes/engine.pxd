@@ -24,7 +24,6 @@ cdef extern from "engine/array_spec.h" namespace "fastchunk":
     cdef cppclass ShardSpec:
         vector[int64_t] chunks_per_shard
         ChainSpec index_chain
-        uint64_t index_nbytes
         cbool index_at_start
 
     cdef cppclass ArraySpec:
@@ -47,7 +46,7 @@ cdef extern from "engine/task_grid.h" namespace "fastchunk":
         vector[int64_t] counts
 
 cdef extern from "io/byte_source.h" namespace "fastchunk":
-    const uint64_t kUnknownSize
+    const uint64_t kUnknownObjectSize
 
     cdef enum class RangeKind "fastchunk::ByteRange::Kind":
         kWhole "fastchunk::ByteRange::Kind::kWhole"
@@ -70,6 +69,7 @@ cdef extern from "engine/read_plan.h" namespace "fastchunk":
 
 cdef extern from "engine/thread_pool.h" namespace "fastchunk":
     void set_num_threads_c "fastchunk::set_num_threads"(int n) nogil
+    void set_thread_num_threads_c "fastchunk::set_thread_num_threads"(int n) nogil
     int num_threads() nogil
 
 cdef extern from "api/read_api.h" namespace "fastchunk":

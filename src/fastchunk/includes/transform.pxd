@@ -20,6 +20,7 @@ cdef extern from "transform/batch_transform.h" namespace "fastchunk":
         cbool replace_nan
         float nan_value
         OutType out_type
+        cbool channels_last
 
 cdef extern from "transform/transform_api.h" namespace "fastchunk":
     ErrorInfo api_transform_batch(const float* inp, void* out, const TransformSpec& spec) nogil
