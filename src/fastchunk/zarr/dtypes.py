@@ -83,17 +83,6 @@ def v3_dtype(data_type: Any) -> np.dtype:
     raise UnsupportedError(f"data type {name!r} is not supported")
 
 
-def swap_unit(dt: np.dtype) -> int:
-    """Bytes per byte-swapped word to turn `dt` into native order; 0 if none."""
-    if dt.byteorder not in (">", "<") or dt.byteorder == _native_char():
-        return 0
-    if dt.kind == "c":
-        return dt.itemsize // 2
-    if dt.kind == "U":
-        return 4
-    return dt.itemsize if dt.itemsize > 1 else 0
-
-
 def _native_char() -> str:
     return "<" if np.little_endian else ">"
 

@@ -22,8 +22,6 @@ class ShardLayout:
     shard_shape: tuple[int, ...]
     chunks_per_shard: tuple[int, ...]
     index_chain: _codecs.CodecChain  # decodes the index into native uint64 pairs
-    index_codecs: list[str]  # its bytes-to-bytes codecs (all crc32c)
-    index_swap_unit: int  # bytes per swapped word of the stored index; 0 = little-endian host order
     index_at_start: bool
     index_nbytes: int
 
@@ -300,12 +298,6 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
     )
 
 
-def _endian_swap(dt: np.dtype, endian: str | None) -> int:
-    if endian is None or dt.itemsize == 1:
-        return 0
-    return _dtypes.swap_unit(dt.newbyteorder(">" if endian == "big" else "<"))
-
-
 def _key_encoding(doc: dict[str, Any], what: str) -> tuple[str, str, str]:
     enc = doc.get("chunk_key_encoding") or {"name": "default"}
     name, config = _codec_entry(enc)
@@ -377,8 +369,6 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
             shard_shape=outer,
             chunks_per_shard=per,
             index_chain=index_native,
-            index_codecs=index_names,
-            index_swap_unit=_endian_swap(np.dtype("u8"), index_chain.endian),
             index_at_start=location == "start",
             index_nbytes=index_nbytes,
         )
