@@ -83,8 +83,6 @@ def v3_dtype(data_type: Any) -> np.dtype:
     raise UnsupportedError(f"data type {name!r} is not supported")
 
 
-def _native_char() -> str:
-    return "<" if np.little_endian else ">"
 
 
 def native(dt: np.dtype) -> np.dtype:
