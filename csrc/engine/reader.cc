@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "cache/chunk_cache.h"
+#include "cache/shared_cache.h"
 #include "common/error.h"
 #include "engine/chunk_keys.h"
 #include "engine/partial_decode.h"
@@ -144,6 +145,12 @@ void run_task(const Plan& plan, ChunkSource& source, const ObjectTable& shards, 
         return;
       }
     }
+    SharedChunk shared = SharedChunk::find(spec, source, key, inner, nbytes);
+    if (shared.data()) {
+      copy_region(geom, shared.data(), out);
+      if (caching) cache.put(cache_key, shared.data(), nbytes);
+      return;
+    }
     ByteView raw;
     bool found;
     if (spec.sharded) {
@@ -166,11 +173,14 @@ void run_task(const Plan& plan, ChunkSource& source, const ObjectTable& shards, 
       uint8_t* dst = out + region_dst_offset(geom);
       decode_chunk(spec.chain, raw, dst, nbytes);
       if (caching) cache.put(cache_key, dst, nbytes);
+      shared.fill(dst, nbytes);
     } else {
       uint8_t* scratch = chunk_buffer().reserve(nbytes);
-      if (caching || !decode_needed_part(spec.chain, raw, geom, scratch, nbytes)) {
+      if (caching || shared.wanted() ||
+          !decode_needed_part(spec.chain, raw, geom, scratch, nbytes)) {
         decode_chunk(spec.chain, raw, scratch, nbytes);
         if (caching) cache.put(cache_key, scratch, nbytes);
+        shared.fill(scratch, nbytes);
       }
       copy_region(geom, scratch, out);
       chunk_buffer().shrink_if_above(kKeepScratchBytes);

@@ -98,4 +98,11 @@ bool LocalSource::get_suffix(const std::string& key, uint64_t length, ByteBuffer
   return true;
 }
 
+std::string LocalSource::version(const std::string& key) {
+  struct stat st;
+  if (::stat((root_ + key).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::string();
+  return std::to_string(st.st_size) + ':' + std::to_string(st.st_mtim.tv_sec) + '.' +
+         std::to_string(st.st_mtim.tv_nsec) + ':' + std::to_string(st.st_ino);
+}
+
 }  // namespace fastchunk

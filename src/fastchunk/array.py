@@ -53,6 +53,8 @@ class Array:
             zero_dim_key=meta.zero_dim_key,
             nested_fallback=meta.nested_fallback,
             shard=shard,
+            store_id=getattr(self._store, "store_id", ""),
+            version_of=getattr(self._store, "version_of", None),
         )
 
     # Pickled as (store, path): the store pickles its location and options

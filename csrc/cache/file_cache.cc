@@ -1,0 +1,750 @@
+#include "cache/file_cache.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "codecs/crc32c.h"
+#include "common/error.h"
+
+namespace fastchunk {
+
+struct FileCache::Control {
+  char magic[8];
+  uint64_t layout;
+  uint64_t control_inode;  // set by the creator; tells a replaced cache from this one
+  std::atomic<uint64_t> budget, used, entries;
+  std::atomic<uint64_t> hits, misses, inserts, evictions, waits, dropped;
+  std::atomic<int64_t> dirty;  // pid of a process inside an accounting section, else 0
+};
+
+namespace {
+
+constexpr char kControlMagic[8] = {'F', 'C', 'C', 'A', 'C', 'H', 'E', '1'};
+constexpr char kEntryMagic[8] = {'F', 'C', 'E', 'N', 'T', 'R', 'Y', '1'};
+constexpr size_t kControlBytes = 4096;
+constexpr const char* kTempPrefix = ".tmp.";
+// A temporary file older than this is left over whatever its pid says (pid reuse).
+constexpr time_t kStaleTempSeconds = 3600;
+// How long a lookup waits for another process's claim on the same key.
+constexpr auto kClaimWait = std::chrono::seconds(10);
+// Hits refresh an entry's mtime (its LRU position) at most this often.
+constexpr time_t kTouchSeconds = 1;
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared counters need lock-free atomics");
+static_assert(sizeof(FileCache::Control) <= kControlBytes, "control block too large");
+
+struct EntryHeader {
+  char magic[8];
+  uint64_t key_size;
+  uint64_t tag_size;
+  uint64_t data_size;
+  uint64_t data_offset;
+  uint32_t data_crc;
+  uint32_t has_crc;
+  uint64_t check;  // hash of the fields above: a damaged header is not trusted
+};
+
+uint64_t mix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+uint64_t header_check(const EntryHeader& h) {
+  uint64_t x = 0x6a09e667f3bcc908ULL;
+  for (uint64_t v : {h.key_size, h.tag_size, h.data_size, h.data_offset,
+                     (uint64_t(h.data_crc) << 32) | h.has_crc})
+    x = mix64(x ^ v);
+  return x;
+}
+
+// File name of a key: 128 bits of two independent hashes. The key itself is
+// stored in the entry and compared, so a collision is a miss, never a wrong hit.
+std::string name_of(const std::string& key) {
+  uint64_t a = 0xcbf29ce484222325ULL, b = 0x9e3779b97f4a7c15ULL ^ key.size();
+  for (unsigned char c : key) {
+    a = (a ^ c) * 0x100000001b3ULL;
+    b = mix64(b + c);
+  }
+  a = mix64(a ^ key.size());
+  b = mix64(b ^ a);
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(a),
+                static_cast<unsigned long long>(b));
+  return buf;
+}
+
+size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
+
+std::string errno_text() { return std::strerror(errno); }
+
+bool pid_alive(long pid) {
+  if (pid <= 0) return false;
+  return ::kill(pid_t(pid), 0) == 0 || errno == EPERM;
+}
+
+// The pid in a temporary file's name (.tmp.<pid>.<n>), or -1.
+long temp_pid(const char* name) {
+  if (std::strncmp(name, kTempPrefix, 5) != 0) return -1;
+  char* end = nullptr;
+  const long pid = std::strtol(name + 5, &end, 10);
+  return end && *end == '.' ? pid : -1;
+}
+
+std::string temp_name() {
+  static std::atomic<uint64_t> seq{0};
+  return std::string(kTempPrefix) + std::to_string(::getpid()) + '.' +
+         std::to_string(seq.fetch_add(1));
+}
+
+bool write_all(int fd, const void* data, size_t n, uint64_t offset) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  while (n > 0) {
+    const ssize_t put = ::pwrite(fd, p, n, off_t(offset));
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += put;
+    n -= size_t(put);
+    offset += uint64_t(put);
+  }
+  return true;
+}
+
+bool read_all(int fd, void* data, size_t n, uint64_t offset) {
+  uint8_t* p = static_cast<uint8_t*>(data);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd, p, n, off_t(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    p += got;
+    n -= size_t(got);
+    offset += uint64_t(got);
+  }
+  return true;
+}
+
+void make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+    throw Error(ErrorKind::kIO, "cannot create cache directory " + path + ": " + errno_text());
+}
+
+void make_dirs(const std::string& path) {
+  for (size_t i = 1; i <= path.size(); ++i)
+    if (i == path.size() || path[i] == '/') make_dir(path.substr(0, i));
+}
+
+// Our own directory, not one another user prepared for us to read from.
+void check_owner(const std::string& dir) {
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0)
+    throw Error(ErrorKind::kIO, "cannot use cache directory " + dir + ": " + errno_text());
+  if (!S_ISDIR(st.st_mode)) throw Error(ErrorKind::kIO, dir + " is not a directory");
+  if (st.st_uid != ::geteuid())
+    throw Error(ErrorKind::kIO, "cache directory " + dir + " belongs to another user");
+}
+
+// ---------------------------------------------------------------- fork safety
+// Accounting sections of this process run one at a time under this mutex
+// (the flock orders them between processes). Claim descriptors are listed so
+// that a forked child closes its copies: the lock lives on the open file,
+// which the child would otherwise keep holding after the parent let go.
+// pthread_atfork takes both before fork and releases them in parent and child,
+// so a child never inherits a section half done or a claim being taken.
+std::mutex g_section_mutex;
+std::mutex g_claims_mutex;
+std::unordered_set<int>* g_claim_fds = new std::unordered_set<int>;
+
+const bool g_atfork = [] {
+  pthread_atfork(
+      [] {
+        g_section_mutex.lock();
+        g_claims_mutex.lock();
+      },
+      [] {
+        g_claims_mutex.unlock();
+        g_section_mutex.unlock();
+      },
+      [] {
+        for (int fd : *g_claim_fds) ::close(fd);
+        g_claim_fds->clear();
+        g_claims_mutex.unlock();
+        g_section_mutex.unlock();
+      });
+  return true;
+}();
+
+}  // namespace
+
+// ---------------------------------------------------------------- CachedFile
+CachedFile::CachedFile(CachedFile&& o) noexcept { *this = std::move(o); }
+
+CachedFile& CachedFile::operator=(CachedFile&& o) noexcept {
+  if (this != &o) {
+    reset();
+    found_ = o.found_;
+    map_ = o.map_;
+    map_size_ = o.map_size_;
+    owned_ = std::move(o.owned_);
+    data_ = o.data_;
+    size_ = o.size_;
+    tag_ = std::move(o.tag_);
+    o.found_ = false;
+    o.map_ = nullptr;
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+CachedFile::~CachedFile() { reset(); }
+
+void CachedFile::reset() {
+  if (map_) ::munmap(map_, map_size_);
+  map_ = nullptr;
+  owned_.reset();
+  data_ = nullptr;
+  size_ = 0;
+  found_ = false;
+}
+
+// ---------------------------------------------------------------- FillClaim
+FillClaim::FillClaim(FillClaim&& o) noexcept { *this = std::move(o); }
+
+FillClaim& FillClaim::operator=(FillClaim&& o) noexcept {
+  if (this != &o) {
+    release();
+    fd_ = o.fd_;
+    path_ = std::move(o.path_);
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+void FillClaim::release() {
+  if (fd_ < 0) return;
+  // Unlinked first: a waiter never finds a released claim under the name.
+  ::unlink(path_.c_str());
+  std::lock_guard<std::mutex> lock(g_claims_mutex);
+  g_claim_fds->erase(fd_);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+// ---------------------------------------------------------------- Section
+// One accounting update: this process's mutex, then the cache's flock.
+class FileCache::Section {
+ public:
+  explicit Section(FileCache& cache) : cache_(cache), lock_(g_section_mutex) {
+    fd_ = ::open((cache.dir_ + "/control").c_str(), O_RDWR | O_CLOEXEC);
+    if (fd_ < 0) return;  // the cache was removed: nothing to account
+    struct stat st;
+    if (::fstat(fd_, &st) != 0 || uint64_t(st.st_ino) != cache.control_->control_inode) {
+      ::close(fd_);  // removed and created anew: this process's mapping is stale
+      fd_ = -1;
+      return;
+    }
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        ::close(fd_);
+        fd_ = -1;
+        return;
+      }
+    }
+    Control& c = *cache.control_;
+    if (c.dirty.load() != 0) {
+      // The last holder died inside its update: the numbers may be off.
+      c.dirty.store(::getpid());
+      recount(0);
+    }
+    c.dirty.store(::getpid());
+  }
+  ~Section() {
+    if (fd_ < 0) return;
+    cache_.control_->dirty.store(0);
+    ::close(fd_);  // releases the flock
+  }
+  bool ok() const { return fd_ >= 0; }
+
+  // Counts the directory (removing temporary files of dead processes and
+  // stale claims) and, to make room for `incoming` bytes, evicts the least
+  // recently used entries. Sets used and entries from what it found.
+  void recount(uint64_t incoming, bool evict_all = false) {
+    Control& c = *cache_.control_;
+    struct Item {
+      int64_t mtime_ns;
+      uint64_t size;
+      std::string name;
+    };
+    std::vector<Item> items;
+    uint64_t used = 0;
+    const std::string entries = cache_.dir_ + "/entries/";
+    const time_t now = ::time(nullptr);
+    if (DIR* d = ::opendir(entries.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.' && (e->d_name[1] == 0 || (e->d_name[1] == '.' && !e->d_name[2])))
+          continue;
+        const std::string path = entries + e->d_name;
+        struct stat st;
+        if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        const long pid = temp_pid(e->d_name);
+        if (e->d_name[0] == '.') {
+          if (pid != ::getpid() && (!pid_alive(pid) || now - st.st_mtime > kStaleTempSeconds)) {
+            ::unlink(path.c_str());
+          } else {
+            used += uint64_t(st.st_size);  // being written: its reservation stands
+          }
+          continue;
+        }
+        items.push_back({int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                         uint64_t(st.st_size), e->d_name});
+        used += uint64_t(st.st_size);
+      }
+      ::closedir(d);
+    }
+    const uint64_t budget = c.budget.load();
+    const uint64_t low = budget - budget / 16;  // evict a little more: fewer scans
+    const uint64_t goal = evict_all ? 0 : (incoming <= low ? low : budget);
+    uint64_t evicted = 0;
+    if (used + incoming > goal) {
+      std::sort(items.begin(), items.end(),
+                [](const Item& a, const Item& b) { return a.mtime_ns < b.mtime_ns; });
+      size_t i = 0;
+      for (; i < items.size() && used + incoming > goal; ++i) {
+        if (::unlink((entries + items[i].name).c_str()) == 0 || errno == ENOENT) {
+          used -= items[i].size;
+          ++evicted;
+        }
+      }
+      items.erase(items.begin(), items.begin() + long(i));
+    }
+    if (!evict_all) c.evictions.fetch_add(evicted);
+    c.used.store(used);
+    c.entries.store(items.size());
+    remove_stale_claims();
+  }
+
+ private:
+  void remove_stale_claims() {
+    const std::string claims = cache_.dir_ + "/claims/";
+    DIR* d = ::opendir(claims.c_str());
+    if (!d) return;
+    std::lock_guard<std::mutex> lock(g_claims_mutex);
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.' && temp_pid(e->d_name) < 0) continue;
+      const std::string path = claims + e->d_name;
+      if (e->d_name[0] == '.') {
+        if (temp_pid(e->d_name) != ::getpid() && !pid_alive(temp_pid(e->d_name)))
+          ::unlink(path.c_str());
+        continue;
+      }
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlink(path.c_str());  // holder gone
+      ::close(fd);
+    }
+    ::closedir(d);
+  }
+
+  FileCache& cache_;
+  std::lock_guard<std::mutex> lock_;
+  int fd_ = -1;
+};
+
+// ---------------------------------------------------------------- FileCache
+FileCache::FileCache(std::string dir, Control* control, Options options)
+    : dir_(std::move(dir)), control_(control), options_(options) {
+  (void)g_atfork;
+}
+
+FileCache::~FileCache() { ::munmap(control_, kControlBytes); }
+
+namespace {
+
+FileCache::Control* map_control(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  struct stat st;
+  void* p = MAP_FAILED;
+  if (::fstat(fd, &st) == 0 && st.st_size == off_t(kControlBytes))
+    p = ::mmap(nullptr, kControlBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) throw Error(ErrorKind::kIO, path + " is not a fastchunk cache control file");
+  auto* c = static_cast<FileCache::Control*>(p);
+  if (std::memcmp(c->magic, kControlMagic, sizeof kControlMagic) != 0 || c->layout != 1 ||
+      c->control_inode != uint64_t(st.st_ino)) {
+    ::munmap(p, kControlBytes);
+    throw Error(ErrorKind::kIO, path + " is not a fastchunk cache control file");
+  }
+  return c;
+}
+
+// Writes a complete control file under a temporary name, then links it into
+// place: concurrent creators agree on one, and no one maps a half-made one.
+void create_control(const std::string& dir) {
+  const std::string tmp = dir + "/" + temp_name();
+  const int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error(ErrorKind::kIO, "cannot create " + tmp + ": " + errno_text());
+  struct stat st;
+  bool ok = ::ftruncate(fd, kControlBytes) == 0 && ::fstat(fd, &st) == 0;
+  void* p = ok ? ::mmap(nullptr, kControlBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+               : MAP_FAILED;
+  ::close(fd);
+  if (p == MAP_FAILED) {
+    ::unlink(tmp.c_str());
+    throw Error(ErrorKind::kIO, "cannot create " + tmp + ": " + errno_text());
+  }
+  auto* c = new (p) FileCache::Control();
+  std::memcpy(c->magic, kControlMagic, sizeof kControlMagic);
+  c->layout = 1;
+  c->control_inode = uint64_t(st.st_ino);
+  ::munmap(p, kControlBytes);
+  if (::link(tmp.c_str(), (dir + "/control").c_str()) != 0 && errno != EEXIST) {
+    const std::string why = errno_text();
+    ::unlink(tmp.c_str());
+    throw Error(ErrorKind::kIO, "cannot create " + dir + "/control: " + why);
+  }
+  ::unlink(tmp.c_str());
+}
+
+}  // namespace
+
+std::shared_ptr<FileCache> FileCache::open(const std::string& dir, uint64_t budget,
+                                           Options options) {
+  make_dirs(dir);
+  check_owner(dir);
+  make_dir(dir + "/entries");
+  make_dir(dir + "/claims");
+  const std::string control = dir + "/control";
+  Control* c = map_control(control);
+  if (!c) {
+    create_control(dir);
+    c = map_control(control);
+    if (!c) throw Error(ErrorKind::kIO, "cannot open " + control + ": " + errno_text());
+  }
+  std::shared_ptr<FileCache> cache(new FileCache(dir, c, options));
+  if (budget > 0) cache->set_budget(budget);
+  return cache;
+}
+
+std::shared_ptr<FileCache> FileCache::open_existing(const std::string& dir, Options options) {
+  struct stat st;
+  if (::stat((dir + "/control").c_str(), &st) != 0) return nullptr;
+  check_owner(dir);
+  Control* c = map_control(dir + "/control");
+  if (!c) return nullptr;
+  return std::shared_ptr<FileCache>(new FileCache(dir, c, options));
+}
+
+std::string FileCache::entry_path(const std::string& key) const {
+  return dir_ + "/entries/" + name_of(key);
+}
+
+std::string FileCache::claim_path(const std::string& key) const {
+  return dir_ + "/claims/" + name_of(key);
+}
+
+void FileCache::drop_damaged(const std::string& path, uint64_t inode) {
+  Section s(*this);
+  if (!s.ok()) return;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || uint64_t(st.st_ino) != inode) return;
+  if (::unlink(path.c_str()) != 0) return;
+  control_->used.fetch_sub(std::min<uint64_t>(uint64_t(st.st_size), control_->used.load()));
+  if (control_->entries.load() > 0) control_->entries.fetch_sub(1);
+  control_->dropped.fetch_add(1);
+}
+
+CachedFile FileCache::read_entry(const std::string& path, const std::string& key,
+                                 size_t expected_size) {
+  CachedFile out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return out;
+  const uint64_t file_size = uint64_t(st.st_size);
+  EntryHeader h;
+  const bool header_ok =
+      file_size >= sizeof h && read_all(fd, &h, sizeof h, 0) &&
+      std::memcmp(h.magic, kEntryMagic, sizeof h.magic) == 0 && h.check == header_check(h) &&
+      h.key_size <= file_size && h.tag_size <= file_size && h.data_offset <= file_size &&
+      h.data_offset >= sizeof h + h.key_size + h.tag_size && h.data_size == file_size - h.data_offset;
+  if (!header_ok) {  // truncated, extended or overwritten
+    drop_damaged(path, uint64_t(st.st_ino));
+    return out;
+  }
+  std::string stored(h.key_size, '\0');
+  if (!read_all(fd, &stored[0], h.key_size, sizeof h) || stored != key) return out;  // a collision
+  if (expected_size != kAnySize && h.data_size != expected_size) return out;
+  std::string tag(h.tag_size, '\0');
+  if (h.tag_size && !read_all(fd, &tag[0], h.tag_size, sizeof h + h.key_size)) return out;
+  if (options_.map) {
+    void* p = ::mmap(nullptr, file_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) return out;
+    out.map_ = p;
+    out.map_size_ = file_size;
+    out.data_ = static_cast<const uint8_t*>(p) + h.data_offset;
+  } else {
+    out.owned_.reset(new (std::nothrow) uint8_t[h.data_size ? h.data_size : 1]);
+    if (!out.owned_ || !read_all(fd, out.owned_.get(), h.data_size, h.data_offset)) {
+      out.reset();
+      return out;
+    }
+    out.data_ = out.owned_.get();
+  }
+  out.size_ = h.data_size;
+  if (h.has_crc && options_.checksum && crc32c(out.data_, out.size_) != h.data_crc) {
+    out.reset();
+    drop_damaged(path, uint64_t(st.st_ino));
+    return out;
+  }
+  out.tag_ = std::move(tag);
+  out.found_ = true;
+  if (::time(nullptr) - st.st_mtime >= kTouchSeconds) ::futimens(fd, nullptr);  // LRU order
+  return out;
+}
+
+CachedFile FileCache::find(const std::string& key, size_t expected_size) {
+  CachedFile e = read_entry(entry_path(key), key, expected_size);
+  (e ? control_->hits : control_->misses).fetch_add(1, std::memory_order_relaxed);
+  return e;
+}
+
+bool FileCache::try_claim(const std::string& key, FillClaim& claim) {
+  const std::string tmp = dir_ + "/claims/" + temp_name();
+  const std::string path = claim_path(key);
+  std::lock_guard<std::mutex> lock(g_claims_mutex);  // no fork between open and listing
+  const int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::unlink(tmp.c_str());
+    ::close(fd);
+    return false;
+  }
+  // The claim appears under its name already locked.
+  const bool linked = ::link(tmp.c_str(), path.c_str()) == 0;
+  ::unlink(tmp.c_str());
+  if (!linked) {
+    ::close(fd);
+    return false;
+  }
+  g_claim_fds->insert(fd);
+  claim.release();
+  claim.fd_ = fd;
+  claim.path_ = path;
+  return true;
+}
+
+// Waits while another process holds the claim on `key`. true with `out` set
+// when its entry appeared; false when the claim went away without one (try
+// again) or the wait timed out (`out` stays empty either way).
+bool FileCache::wait_for_claim(const std::string& key, size_t expected_size, CachedFile& out) {
+  const std::string path = claim_path(key);
+  const std::string entry = entry_path(key);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + kClaimWait;
+  auto pause = std::chrono::microseconds(50);
+  for (;;) {
+    out = read_entry(entry, key, expected_size);
+    if (out) break;
+    bool holder_gone;
+    {
+      std::lock_guard<std::mutex> lock(g_claims_mutex);
+      holder_gone = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+      if (holder_gone) {
+        struct stat mine, named;
+        if (::fstat(fd, &mine) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+            mine.st_ino == named.st_ino)
+          ::unlink(path.c_str());  // its holder died without filling it
+        ::flock(fd, LOCK_UN);
+      }
+    }
+    if (holder_gone) {
+      out = read_entry(entry, key, expected_size);
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(2000));
+  }
+  ::close(fd);
+  return bool(out);
+}
+
+CachedFile FileCache::find_or_claim(const std::string& key, size_t expected_size,
+                                    FillClaim& claim) {
+  const std::string path = entry_path(key);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    CachedFile e = read_entry(path, key, expected_size);
+    if (e) {
+      control_->hits.fetch_add(1, std::memory_order_relaxed);
+      return e;
+    }
+    if (try_claim(key, claim)) {
+      e = read_entry(path, key, expected_size);  // filled just before we claimed
+      if (e) {
+        claim.release();
+        control_->hits.fetch_add(1, std::memory_order_relaxed);
+        return e;
+      }
+      control_->misses.fetch_add(1, std::memory_order_relaxed);
+      return e;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    if (wait_for_claim(key, expected_size, e)) {
+      control_->hits.fetch_add(1, std::memory_order_relaxed);
+      control_->waits.fetch_add(1, std::memory_order_relaxed);
+      return e;
+    }
+    if (std::chrono::steady_clock::now() - started >= kClaimWait) break;  // holder too slow
+  }
+  control_->misses.fetch_add(1, std::memory_order_relaxed);
+  return CachedFile();
+}
+
+bool FileCache::insert(const std::string& key, const uint8_t* data, size_t size,
+                       const std::string& tag) {
+  return store(key, data, size, tag, false);
+}
+
+bool FileCache::replace(const std::string& key, const uint8_t* data, size_t size,
+                        const std::string& tag) {
+  return store(key, data, size, tag, true);
+}
+
+bool FileCache::store(const std::string& key, const uint8_t* data, size_t size,
+                      const std::string& tag, bool overwrite) {
+  EntryHeader h{};
+  std::memcpy(h.magic, kEntryMagic, sizeof h.magic);
+  h.key_size = key.size();
+  h.tag_size = tag.size();
+  h.data_size = size;
+  h.data_offset = align64(sizeof h + key.size() + tag.size());
+  if (options_.checksum) {
+    h.data_crc = crc32c(data, size);
+    h.has_crc = 1;
+  }
+  h.check = header_check(h);
+  const uint64_t total = h.data_offset + size;
+  if (total > control_->budget.load()) return false;
+  const std::string final_path = entry_path(key);
+  const std::string tmp = dir_ + "/entries/" + temp_name();
+  int fd = -1;
+  {
+    // Reserve the bytes before writing them: the budget holds while files grow.
+    Section s(*this);
+    if (!s.ok()) return false;
+    struct stat st;
+    if (!overwrite && ::lstat(final_path.c_str(), &st) == 0) return false;
+    if (control_->used.load() + total > control_->budget.load()) s.recount(total);
+    if (control_->used.load() + total > control_->budget.load()) return false;
+    fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    if (::ftruncate(fd, off_t(total)) != 0) {
+      ::unlink(tmp.c_str());
+      ::close(fd);
+      return false;
+    }
+    control_->used.fetch_add(total);
+  }
+  bool written = write_all(fd, &h, sizeof h, 0) && write_all(fd, key.data(), key.size(), sizeof h) &&
+                 write_all(fd, tag.data(), tag.size(), sizeof h + key.size()) &&
+                 write_all(fd, data, size, h.data_offset);
+  ::close(fd);
+  Section s(*this);
+  auto release = [&] {
+    ::unlink(tmp.c_str());
+    if (s.ok()) control_->used.fetch_sub(std::min<uint64_t>(total, control_->used.load()));
+    return false;
+  };
+  if (!written || !s.ok()) return release();
+  struct stat st;
+  const bool exists = ::lstat(final_path.c_str(), &st) == 0;
+  if (exists && !overwrite) return release();  // another process stored it meanwhile
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) return release();
+  if (exists) {
+    control_->used.fetch_sub(std::min<uint64_t>(uint64_t(st.st_size), control_->used.load()));
+  } else {
+    control_->entries.fetch_add(1);
+  }
+  control_->inserts.fetch_add(1);
+  return true;
+}
+
+void FileCache::remove(const std::string& key) {
+  const std::string path = entry_path(key);
+  Section s(*this);
+  if (!s.ok()) return;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || ::unlink(path.c_str()) != 0) return;
+  control_->used.fetch_sub(std::min<uint64_t>(uint64_t(st.st_size), control_->used.load()));
+  if (control_->entries.load() > 0) control_->entries.fetch_sub(1);
+}
+
+void FileCache::set_budget(uint64_t bytes) {
+  control_->budget.store(bytes);
+  if (control_->used.load() > bytes) {
+    Section s(*this);
+    if (s.ok()) s.recount(0);
+  }
+}
+
+void FileCache::clear() {
+  Section s(*this);
+  if (!s.ok()) return;
+  s.recount(0, true);
+  for (auto* counter : {&control_->hits, &control_->misses, &control_->inserts,
+                        &control_->evictions, &control_->waits, &control_->dropped})
+    counter->store(0);
+}
+
+uint64_t FileCache::recount() {
+  Section s(*this);
+  if (s.ok()) s.recount(0);
+  return control_->used.load();
+}
+
+FileCacheStats FileCache::stats() const {
+  const Control& c = *control_;
+  FileCacheStats st;
+  st.budget = c.budget.load();
+  st.used = c.used.load();
+  st.entries = c.entries.load();
+  st.hits = c.hits.load();
+  st.misses = c.misses.load();
+  st.inserts = c.inserts.load();
+  st.evictions = c.evictions.load();
+  st.waits = c.waits.load();
+  st.dropped = c.dropped.load();
+  return st;
+}
+
+}  // namespace fastchunk
