@@ -9,6 +9,7 @@ import re
 import urllib.parse
 from typing import Any
 
+from fastchunk._units import parse_bytes
 from fastchunk.errors import FastchunkError
 
 DEFAULT_CONCURRENCY = 32
@@ -24,7 +25,10 @@ _KNOWN_OPTIONS = {
     "endpoint_url", "region", "key", "secret", "token", "anon", "profile",
     "client_kwargs", "concurrency", "max_retries", "retry_timeout",
     "connect_timeout", "read_timeout", "virtual_hosted_style", "allow_invalid_certificates",
+    "cache_dir", "cache_size", "cache_check",
 }  # fmt: skip
+DEFAULT_DISK_CACHE_SIZE = "10GB"
+CACHE_CHECKS = ("once", "always", "never")
 
 
 class RemoteStoreError(FastchunkError, OSError):
@@ -81,6 +85,26 @@ class RemoteOptions:
         self.read_timeout = float(opts.get("read_timeout", DEFAULT_READ_TIMEOUT_S))
         if (self.key is None) != (self.secret is None):
             raise ValueError("storage_options 'key' and 'secret' must be given together")
+        # The disk cache of fetched objects (store/disk_cache.py).
+        self.cache_dir: str | None = opts.get("cache_dir") or os.environ.get("FASTCHUNK_CACHE_DIR")
+        self.cache_size = parse_bytes(
+            opts.get("cache_size")
+            or os.environ.get("FASTCHUNK_CACHE_DIR_SIZE")
+            or DEFAULT_DISK_CACHE_SIZE
+        )
+        self.cache_check = str(
+            opts.get("cache_check") or os.environ.get("FASTCHUNK_CACHE_CHECK") or "once"
+        )
+        if self.cache_check not in CACHE_CHECKS:
+            raise ValueError(f"cache_check must be one of {CACHE_CHECKS}, got {self.cache_check!r}")
+
+    @property
+    def store_id(self) -> str:
+        """Names the store precisely: scheme, endpoint, bucket and prefix (or the URL)."""
+        if self.scheme == "s3":
+            endpoint = (self.endpoint or "aws").rstrip("/")
+            return f"s3://{self.bucket}/{self.prefix} @ {endpoint}"
+        return self.location
 
     @property
     def secrets(self) -> list[str]:
