@@ -473,9 +473,8 @@ void FileCache::drop_damaged(const std::string& path, uint64_t inode) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0 || uint64_t(st.st_ino) != inode) return;
   if (::unlink(path.c_str()) != 0) return;
-  control_->used.fetch_sub(std::min<uint64_t>(uint64_t(st.st_size), control_->used.load()));
-  if (control_->entries.load() > 0) control_->entries.fetch_sub(1);
   control_->dropped.fetch_add(1);
+  s.recount(0);  // its size may have changed since it was counted: count again (rare)
 }
 
 CachedFile FileCache::read_entry(const std::string& path, const std::string& key,
