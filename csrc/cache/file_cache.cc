@@ -206,6 +206,8 @@ CachedFile& CachedFile::operator=(CachedFile&& o) noexcept {
   if (this != &o) {
     reset();
     found_ = o.found_;
+    fd_ = o.fd_;
+    offset_ = o.offset_;
     map_ = o.map_;
     map_size_ = o.map_size_;
     owned_ = std::move(o.owned_);
@@ -213,6 +215,7 @@ CachedFile& CachedFile::operator=(CachedFile&& o) noexcept {
     size_ = o.size_;
     tag_ = std::move(o.tag_);
     o.found_ = false;
+    o.fd_ = -1;
     o.map_ = nullptr;
     o.data_ = nullptr;
     o.size_ = 0;
@@ -224,11 +227,33 @@ CachedFile::~CachedFile() { reset(); }
 
 void CachedFile::reset() {
   if (map_) ::munmap(map_, map_size_);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
   map_ = nullptr;
   owned_.reset();
   data_ = nullptr;
   size_ = 0;
   found_ = false;
+}
+
+const uint8_t* CachedFile::data() {
+  if (data_ || !found_) return data_;
+  const size_t total = size_t(offset_) + size_;
+  void* p = ::mmap(nullptr, total ? total : 1, PROT_READ, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED) throw Error(ErrorKind::kIO, "cannot map a cache entry: " + errno_text());
+  map_ = p;
+  map_size_ = total ? total : 1;
+  data_ = static_cast<const uint8_t*>(p) + offset_;
+  return data_;
+}
+
+void CachedFile::read_into(uint8_t* dst) {
+  if (data_) {
+    std::memcpy(dst, data_, size_);
+    return;
+  }
+  if (!found_ || !read_all(fd_, dst, size_, offset_))
+    throw Error(ErrorKind::kIO, "cannot read a cache entry: " + errno_text());
 }
 
 // ---------------------------------------------------------------- FillClaim
@@ -482,10 +507,7 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
   CachedFile out;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return out;
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  out.fd_ = fd;  // closed with `out`
   struct stat st;
   if (::fstat(fd, &st) != 0) return out;
   const uint64_t file_size = uint64_t(st.st_size);
@@ -504,13 +526,10 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
   if (expected_size != kAnySize && h.data_size != expected_size) return out;
   std::string tag(h.tag_size, '\0');
   if (h.tag_size && !read_all(fd, &tag[0], h.tag_size, sizeof h + h.key_size)) return out;
-  if (options_.map) {
-    void* p = ::mmap(nullptr, file_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-    if (p == MAP_FAILED) return out;
-    out.map_ = p;
-    out.map_size_ = file_size;
-    out.data_ = static_cast<const uint8_t*>(p) + h.data_offset;
-  } else {
+  out.offset_ = h.data_offset;
+  out.size_ = h.data_size;
+  const bool check = h.has_crc && options_.checksum;
+  if (!options_.map || check) {
     out.owned_.reset(new (std::nothrow) uint8_t[h.data_size ? h.data_size : 1]);
     if (!out.owned_ || !read_all(fd, out.owned_.get(), h.data_size, h.data_offset)) {
       out.reset();
@@ -518,8 +537,7 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
     }
     out.data_ = out.owned_.get();
   }
-  out.size_ = h.data_size;
-  if (h.has_crc && options_.checksum && crc32c(out.data_, out.size_) != h.data_crc) {
+  if (check && crc32c(out.data_, out.size_) != h.data_crc) {
     out.reset();
     drop_damaged(path, uint64_t(st.st_ino));
     return out;
@@ -527,6 +545,10 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
   out.tag_ = std::move(tag);
   out.found_ = true;
   if (::time(nullptr) - st.st_mtime >= kTouchSeconds) ::futimens(fd, nullptr);  // LRU order
+  if (!options_.map) {  // all read: the descriptor is not needed
+    ::close(out.fd_);
+    out.fd_ = -1;
+  }
   return out;
 }
 

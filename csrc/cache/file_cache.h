@@ -33,8 +33,10 @@ struct FileCacheStats {
   uint64_t dropped = 0;    // entries found damaged (size, checksum) and removed
 };
 
-// One entry, read-only: a mapping of its file (mapped caches) or a copy of
-// its bytes. Empty (false) on a miss.
+// One entry, read-only, empty (false) on a miss. Its file stays open, so
+// that eviction never takes the bytes from under it. Mapped caches read the
+// bytes on demand (a mapping, or one read straight into the caller's
+// buffer); the others have read and checked them already.
 class CachedFile {
  public:
   CachedFile() = default;
@@ -45,15 +47,22 @@ class CachedFile {
   ~CachedFile();
 
   explicit operator bool() const { return found_; }
-  const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   // The caller's note stored with the entry (remote caches: the object's version).
   const std::string& tag() const { return tag_; }
+  // The bytes (mapped on first use: pages are read as they are touched).
+  // Throws an I/O Error when they cannot be mapped.
+  const uint8_t* data();
+  // Copies all size() bytes to `dst` with one read, no mapping (the cheaper
+  // way to take a whole entry). Throws an I/O Error when the read fails.
+  void read_into(uint8_t* dst);
 
  private:
   friend class FileCache;
   void reset();
   bool found_ = false;
+  int fd_ = -1;
+  uint64_t offset_ = 0;  // of the bytes in the file
   void* map_ = nullptr;
   size_t map_size_ = 0;
   std::unique_ptr<uint8_t[]> owned_;
@@ -85,7 +94,7 @@ class FillClaim {
 class FileCache {
  public:
   struct Options {
-    bool map = true;         // hits are mappings (tmpfs); false: read into memory (disks)
+    bool map = true;         // hits are read on demand (tmpfs); false: read and checked at once (disks)
     bool checksum = false;   // CRC-32C of each entry, checked on every hit
   };
   static constexpr size_t kAnySize = SIZE_MAX;

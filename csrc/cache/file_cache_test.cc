@@ -94,6 +94,20 @@ TEST_F(FileCacheTest, InsertKeepsTheFirstEntryAndReplaceOverwrites) {
   EXPECT_EQ(cache->stats().used, cache->recount());
 }
 
+TEST_F(FileCacheTest, MappedEntriesReadOnDemandAndOutliveEviction) {
+  auto cache = FileCache::open(dir_ + "/c", 1 << 20, FileCache::Options{true, false});
+  std::vector<uint8_t> data(70000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i * 31);
+  ASSERT_TRUE(cache->insert("k", data.data(), data.size()));
+  CachedFile hit = cache->find("k");
+  ASSERT_TRUE(bool(hit));
+  cache->clear();  // the file is gone from the directory, not from the open entry
+  std::vector<uint8_t> copy(hit.size());
+  hit.read_into(copy.data());
+  EXPECT_EQ(copy, data);
+  EXPECT_EQ(std::vector<uint8_t>(hit.data(), hit.data() + hit.size()), data);
+}
+
 TEST_F(FileCacheTest, BudgetHoldsAndOldestGoFirst) {
   auto cache = open(10000);
   const auto data = bytes(900, 3);

@@ -71,6 +71,15 @@ SharedChunk SharedChunk::find(const ArraySpec& spec, ChunkSource& source, const 
   return chunk;
 }
 
+void SharedChunk::copy_to(const RegionGeometry& geom, uint8_t* out) {
+  const Collapsed c = collapse_region(geom);
+  if (c.outer == 0 && size_t(c.block) == hit_.size()) {
+    hit_.read_into(out + region_dst_offset(geom));
+  } else {
+    copy_region(geom, hit_.data(), out);
+  }
+}
+
 void SharedChunk::fill(const uint8_t* decoded, size_t nbytes) {
   if (!wanted()) return;
   cache_->insert(key_, decoded, nbytes);

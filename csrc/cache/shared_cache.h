@@ -11,6 +11,7 @@
 #include "cache/file_cache.h"
 #include "engine/array_spec.h"
 #include "io/chunk_source.h"
+#include "plan/region_copy.h"
 
 namespace fastchunk {
 
@@ -31,7 +32,12 @@ class SharedChunk {
  public:
   static SharedChunk find(const ArraySpec& spec, ChunkSource& source, const std::string& key,
                           int64_t inner, size_t nbytes);
-  const uint8_t* data() const { return hit_ ? hit_.data() : nullptr; }
+  bool hit() const { return bool(hit_); }
+  // A hit's part of the output, with one copy: a whole chunk is read
+  // straight into place, a part is copied from a mapping that reads only
+  // the pages it touches.
+  void copy_to(const RegionGeometry& geom, uint8_t* out);
+  const uint8_t* data() { return hit_.data(); }  // a hit's decoded chunk
   bool wanted() const { return cache_ != nullptr && !hit_; }
   void fill(const uint8_t* decoded, size_t nbytes);
 

@@ -146,8 +146,8 @@ void run_task(const Plan& plan, ChunkSource& source, const ObjectTable& shards, 
       }
     }
     SharedChunk shared = SharedChunk::find(spec, source, key, inner, nbytes);
-    if (shared.data()) {
-      copy_region(geom, shared.data(), out);
+    if (shared.hit()) {
+      shared.copy_to(geom, out);
       if (caching) cache.put(cache_key, shared.data(), nbytes);
       return;
     }

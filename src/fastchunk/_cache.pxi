@@ -11,7 +11,7 @@ cdef extern from "cache/file_cache.h" namespace "fastchunk":
 
     cdef cppclass CachedFile:
         CachedFile()
-        const uint8_t* data()
+        const uint8_t* data() except +
         size_t size()
         const string& tag()
         cbool operator bool()
