@@ -83,6 +83,27 @@ def test_hits_give_the_same_bytes_and_count(tmp_path: Path, cache_name: str) -> 
     assert (info["entries"], info["used"], info["hits"]) == (0, 0, 0)
 
 
+def test_every_way_of_copying_a_hit(tmp_path: Path, cache_name: str) -> None:
+    """Whole chunks, parts made of large blocks, parts made of small pieces and
+    a few elements: each read of a hit gives the bytes numpy gives."""
+    data = make_store(tmp_path / "a.zarr", (4, 4, 8192), (1, 4, 8192))  # 32 KB rows
+    a = fastchunk.open_array(tmp_path / "a.zarr")
+    fastchunk.set_cache_size("8MB", shared=cache_name)
+    np.testing.assert_array_equal(a[...], data)
+    selections = [
+        np.s_[2],  # whole chunk: one read into place
+        np.s_[1:3, :, 100:6000],  # 24 KB blocks: read one by one into place
+        np.s_[3, ::-1, 8000:50:-1],  # reversed: pieces, from the chunk read whole
+        np.s_[:, 1:3, ::3],  # strided: pieces
+        np.s_[3, 2, [5, 9, 4000]],  # a few elements: from a mapping
+        np.s_[0, 3, -1],
+    ]
+    for sel in selections:
+        np.testing.assert_array_equal(a[sel], data[sel])
+    info = fastchunk.get_cache_info(shared=cache_name)
+    assert info["inserts"] == 4 and info["hits"] >= 10
+
+
 def test_budget_holds_with_eviction(tmp_path: Path, cache_name: str) -> None:
     data = make_store(tmp_path / "a.zarr", (40, 4, 500), (1, 4, 500))  # 8 KB chunks
     a = fastchunk.open_array(tmp_path / "a.zarr")

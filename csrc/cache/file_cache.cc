@@ -247,12 +247,16 @@ const uint8_t* CachedFile::data() {
   return data_;
 }
 
-void CachedFile::read_into(uint8_t* dst) {
+void CachedFile::read_into(uint8_t* dst) { read_range(0, dst, size_); }
+
+void CachedFile::read_range(uint64_t offset, uint8_t* dst, size_t n) {
+  if (!found_ || offset > size_ || n > size_ - offset)
+    throw Error(ErrorKind::kInternal, "read outside a cache entry");
   if (data_) {
-    std::memcpy(dst, data_, size_);
+    std::memcpy(dst, data_ + offset, n);
     return;
   }
-  if (!found_ || !read_all(fd_, dst, size_, offset_))
+  if (!read_all(fd_, dst, n, offset_ + offset))
     throw Error(ErrorKind::kIO, "cannot read a cache entry: " + errno_text());
 }
 
@@ -620,8 +624,18 @@ bool FileCache::wait_for_claim(const std::string& key, size_t expected_size, Cac
   return bool(out);
 }
 
+// Whether a live process holds the claim on `key`.
+bool FileCache::claim_held(const std::string& key) {
+  const int fd = ::open(claim_path(key).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::lock_guard<std::mutex> lock(g_claims_mutex);
+  const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  ::close(fd);  // releases the probe's lock, if it got it
+  return !free;
+}
+
 CachedFile FileCache::find_or_claim(const std::string& key, size_t expected_size,
-                                    FillClaim& claim) {
+                                    FillClaim& claim, bool* busy) {
   const std::string path = entry_path(key);
   for (int attempt = 0; attempt < 4; ++attempt) {
     CachedFile e = read_entry(path, key, expected_size);
@@ -637,6 +651,10 @@ CachedFile FileCache::find_or_claim(const std::string& key, size_t expected_size
         return e;
       }
       control_->misses.fetch_add(1, std::memory_order_relaxed);
+      return e;
+    }
+    if (busy && claim_held(key)) {
+      *busy = true;
       return e;
     }
     const auto started = std::chrono::steady_clock::now();

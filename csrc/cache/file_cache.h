@@ -56,6 +56,8 @@ class CachedFile {
   // Copies all size() bytes to `dst` with one read, no mapping (the cheaper
   // way to take a whole entry). Throws an I/O Error when the read fails.
   void read_into(uint8_t* dst);
+  // Copies bytes [offset, offset + n) of the entry to `dst` with one read.
+  void read_range(uint64_t offset, uint8_t* dst, size_t n);
 
  private:
   friend class FileCache;
@@ -110,8 +112,10 @@ class FileCache {
   CachedFile find(const std::string& key, size_t expected_size = kAnySize);
   // find(); on a miss, either claims the key for this caller (claim.held())
   // or, when another process holds the claim, waits for its entry (bounded:
-  // a claim whose holder died or takes too long is passed over).
-  CachedFile find_or_claim(const std::string& key, size_t expected_size, FillClaim& claim);
+  // a claim whose holder died or takes too long is passed over). With `busy`,
+  // returns at once instead of waiting, *busy set: the caller comes back later.
+  CachedFile find_or_claim(const std::string& key, size_t expected_size, FillClaim& claim,
+                           bool* busy = nullptr);
   // Stores a copy of `data`; false when it does not fit the budget or the
   // file system refuses it. An entry already stored under `key` is kept.
   bool insert(const std::string& key, const uint8_t* data, size_t size,
@@ -140,6 +144,7 @@ class FileCache {
   std::string claim_path(const std::string& key) const;
   bool try_claim(const std::string& key, FillClaim& claim);
   bool wait_for_claim(const std::string& key, size_t expected_size, CachedFile& out);
+  bool claim_held(const std::string& key);
   CachedFile read_entry(const std::string& path, const std::string& key, size_t expected_size);
   void drop_damaged(const std::string& path, uint64_t inode);
 

@@ -26,16 +26,20 @@ std::shared_ptr<FileCache> shared_cache();
 std::string shared_chunk_key(const ArraySpec& spec, const std::string& key, int64_t inner,
                              const std::string& version);
 
-// One chunk as the reader sees it: a hit to copy from, or a miss this process
-// has claimed and fills once decoded (other processes wait for it meanwhile).
+// One chunk as the reader sees it: a hit to copy from, a miss this process
+// has claimed and fills once decoded (other processes wait for it meanwhile),
+// or, when may_defer, busy: another process is decoding it right now, and the
+// reader does other chunks first.
 class SharedChunk {
  public:
   static SharedChunk find(const ArraySpec& spec, ChunkSource& source, const std::string& key,
-                          int64_t inner, size_t nbytes);
+                          int64_t inner, size_t nbytes, bool may_defer = false);
   bool hit() const { return bool(hit_); }
-  // A hit's part of the output, with one copy: a whole chunk is read
-  // straight into place, a part is copied from a mapping that reads only
-  // the pages it touches.
+  bool busy() const { return busy_; }
+  // A hit's part of the output. A whole chunk, or a part made of large
+  // blocks, is read straight into place; a part made of small pieces is
+  // copied from the chunk read whole, or from a mapping when it needs few of
+  // the chunk's pages. (Reads beat mappings of tmpfs pages by 2-5x.)
   void copy_to(const RegionGeometry& geom, uint8_t* out);
   const uint8_t* data() { return hit_.data(); }  // a hit's decoded chunk
   bool wanted() const { return cache_ != nullptr && !hit_; }
@@ -46,6 +50,7 @@ class SharedChunk {
   std::string key_;
   CachedFile hit_;
   FillClaim claim_;
+  bool busy_ = false;
 };
 
 }  // namespace fastchunk

@@ -1,5 +1,6 @@
 #include "engine/reader.h"
 
+#include <mutex>
 #include <new>
 #include <string>
 #include <unordered_map>
@@ -113,8 +114,15 @@ std::string cache_key_of(const ArraySpec& spec, const std::string& key, int64_t 
   return k;
 }
 
+// Tasks whose chunk another process was decoding when they ran first.
+struct Deferred {
+  std::mutex mutex;
+  std::vector<int64_t> tasks;
+};
+
 void run_task(const Plan& plan, ChunkSource& source, const ObjectTable& shards, int64_t t,
-              uint8_t* out, const std::unordered_set<std::string>* skip) {
+              uint8_t* out, const std::unordered_set<std::string>* skip,
+              Deferred* deferred = nullptr) {
   const ArraySpec& spec = plan.spec;
   thread_local std::vector<const AxisGroup*> groups;
   thread_local std::vector<int64_t> coords;
@@ -145,7 +153,12 @@ void run_task(const Plan& plan, ChunkSource& source, const ObjectTable& shards, 
         return;
       }
     }
-    SharedChunk shared = SharedChunk::find(spec, source, key, inner, nbytes);
+    SharedChunk shared = SharedChunk::find(spec, source, key, inner, nbytes, deferred != nullptr);
+    if (shared.busy()) {
+      std::lock_guard<std::mutex> lock(deferred->mutex);
+      deferred->tasks.push_back(t);
+      return;
+    }
     if (shared.hit()) {
       shared.copy_to(geom, out);
       if (caching) cache.put(cache_key, shared.data(), nbytes);
@@ -234,7 +247,13 @@ void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection&
       }
     });
   }
-  parallel_for(plan.ntasks, [&](int64_t t) { run_task(plan, source, shards, t, out, skip); });
+  Deferred deferred;
+  parallel_for(plan.ntasks,
+               [&](int64_t t) { run_task(plan, source, shards, t, out, skip, &deferred); });
+  // By now the other processes have mostly put these in the shared cache.
+  parallel_for(int64_t(deferred.tasks.size()), [&](int64_t i) {
+    run_task(plan, source, shards, deferred.tasks[size_t(i)], out, skip);
+  });
 }
 
 std::vector<std::pair<std::string, int64_t>> needed_chunks(const ArraySpec& spec,
