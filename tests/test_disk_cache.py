@@ -106,6 +106,20 @@ def test_epoch_two_makes_no_get_for_chunk_objects(
     assert chunk_requests(proxy) == Counter()
 
 
+def test_streamed_reads_go_through_the_disk_cache(
+    s3: s3_server.S3Server, s3_stores: dict, proxy: s3_server.LatencyProxy, tmp_path: Path
+) -> None:
+    """More objects than requests in flight: decoding starts as objects arrive
+    (iter_many), from the server in epoch 1 and from disk in epoch 2."""
+    a = open_remote(s3, proxy, s3_stores["v2"][1], tmp_path / "disk", concurrency=2)
+    proxy.requests.clear()
+    epoch(a)
+    assert chunk_requests(proxy)["GET"] > 0
+    proxy.requests.clear()
+    epoch(a)
+    assert chunk_requests(proxy) == Counter()
+
+
 def test_restarted_process_reads_nothing_remote(
     s3: s3_server.S3Server, s3_stores: dict, proxy: s3_server.LatencyProxy, tmp_path: Path
 ) -> None:
