@@ -24,5 +24,5 @@ VPY=.venv/bin/python
 $VPY -m pip install -q --upgrade pip
 # The CPU build of torch; a plain "torch" would pull a multi-GB CUDA build.
 $VPY -m pip install -q "torch==2.13.0"
-$VPY -m pip install -q ".[test,s3,bench,torch]"
+$VPY -m pip install -q ".[test,s3,gcs,bench,torch]"
 echo "fastchunk $($VPY -c 'import fastchunk; print(fastchunk.__version__)') ready in .venv"

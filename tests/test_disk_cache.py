@@ -24,6 +24,12 @@ import s3_server  # noqa: E402
 from s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
 from s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
 
+try:
+    from gcs_server import gcs as _gcs_fixture  # noqa: F401 - fixture "gcs"
+    from gcs_server import gcs_stores as _gcs_stores_fixture  # noqa: F401 - fixture "gcs_stores"
+except ImportError:  # pragma: no cover - gcs_server needs its own test extras
+    pass
+
 zarr = pytest.importorskip("zarr")
 obstore = pytest.importorskip("obstore")
 
@@ -294,3 +300,39 @@ def test_cli_shows_and_clears_a_disk_cache(
     assert fastchunk._core.FileCache(str(cache), existing=True).stats()["entries"] == 0
     assert main(["cache", "remove", "--dir", str(cache)]) == 0
     assert not cache.exists()
+
+
+@pytest.mark.parametrize("client", ["obstore", "blocking"])
+def test_gcs_epoch_two_reads_from_disk(tmp_path: Path, client: str, request: Any) -> None:
+    """gs:// through the disk cache, with either client (counted by fastchunk:
+    the fake GCS server sits behind its own gate, not the logging proxy)."""
+    pytest.importorskip("gcs_server")
+    gcs = request.getfixturevalue("gcs")
+    gcs_stores = request.getfixturevalue("gcs_stores")
+    url = gcs_stores["v3_sharded"][1]
+
+    def opened() -> Any:
+        a = fastchunk.open(url, storage_options=gcs.storage_options(cache_dir=str(tmp_path)))
+        if client == "blocking":
+            from fastchunk.store.disk_cache import DiskCachedEngine
+            from fastchunk.store.gcs_client import GCSEngine
+
+            st = a.store
+            inner = GCSEngine(st._opts, st._versions)
+            st._engine_obj = DiskCachedEngine(inner, st.disk_cache, st.store_id, "once")
+        return a
+
+    def gets(counts: dict[str, int]) -> int:
+        return counts["get"] + counts["get_range"] + counts["get_suffix"]
+
+    a = opened()
+    epoch(a)
+    first = a.store.request_counts()
+    assert gets(first) > 0
+    epoch(a)
+    assert a.store.request_counts() == first
+    b = opened()
+    before = b.store.request_counts()
+    epoch(b)
+    after = b.store.request_counts()
+    assert gets(after) == gets(before) and after["head"] > before["head"]

@@ -179,6 +179,9 @@ class DiskCachedEngine(Engine):
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
         return self.inner.list_prefix(prefix)
 
+    def list_dir(self, prefix: str) -> list[str]:
+        return self.inner.list_dir(prefix)
+
 
 def _size_of(version: str) -> int | None:
     """The object size recorded in a version string ("size:etag")."""
