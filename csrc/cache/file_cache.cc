@@ -24,6 +24,7 @@
 
 #include "codecs/crc32c.h"
 #include "common/error.h"
+#include "common/file_time.h"
 
 namespace fastchunk {
 
@@ -348,8 +349,7 @@ class FileCache::Section {
           }
           continue;
         }
-        items.push_back({int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-                         uint64_t(st.st_size), e->d_name});
+        items.push_back({mtime_ns(st), uint64_t(st.st_size), e->d_name});
         used += uint64_t(st.st_size);
       }
       ::closedir(d);
