@@ -35,13 +35,13 @@ def grid_part(npoints: int, part: int, parts: int) -> slice:
     return slice(part * step, npoints if part == parts - 1 else (part + 1) * step)
 
 
-def read_quarter(store: str, part: int, parts: int, barrier: Any = None) -> dict[str, Any]:
+def read_quarter(store: Any, part: int, parts: int, barrier: Any = None) -> dict[str, Any]:
     """Reads this part of the grid for every date, like one rank of a model
-    split over `parts` GPUs."""
+    split over `parts` GPUs. `store`: a path, or an Array (pickled to us)."""
     import fastchunk
 
     fastchunk.set_num_threads(2)
-    a = fastchunk.open_array(store)
+    a = fastchunk.open_array(store) if isinstance(store, str) else store
     if barrier is not None:
         barrier.wait()
     idx = dates(a.shape[0])

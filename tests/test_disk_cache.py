@@ -5,6 +5,7 @@ by fastchunk's own counters, which are checked against them."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -38,6 +39,13 @@ from fastchunk.store.disk_cache import METADATA_NAMES  # noqa: E402
 ARRAYS = ["v2", "v3", "v3_sharded", "v3_shard_index_start"]
 
 
+@pytest.fixture(autouse=True)
+def _no_cache_left_behind(tmp_path: Path) -> Iterator[None]:
+    """Disk caches live under tmp_path: removed after each test."""
+    yield
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
 @pytest.fixture
 def proxy(s3: s3_server.S3Server) -> Iterator[s3_server.LatencyProxy]:
     """A pass-through proxy in front of the server that logs every request."""
@@ -51,7 +59,6 @@ def cache_name() -> Iterator[str]:
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
     shared.remove_shared_cache(name)
-    os.environ.pop(shared.ENV_SHARED, None)
 
 
 def chunk_requests(p: s3_server.LatencyProxy) -> Counter[str]:

@@ -38,7 +38,6 @@ def cache_name() -> Iterator[str]:
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
     shared.remove_shared_cache(name)
-    os.environ.pop(shared.ENV_SHARED, None)
     assert not os.path.exists(shared.shared_cache_dir(name))
 
 
@@ -64,7 +63,7 @@ def test_hits_give_the_same_bytes_and_count(tmp_path: Path, cache_name: str) -> 
     a = fastchunk.open_array(tmp_path / "a.zarr")
     fastchunk.set_cache_size("8MB", shared=cache_name)
     assert fastchunk.get_cache_info()["shared"] == cache_name
-    assert os.environ[shared.ENV_SHARED] == f"{cache_name}:8000000"
+    assert shared.shared_cache_setting() == (cache_name, 8_000_000)
     np.testing.assert_array_equal(a[...], data)
     info = fastchunk.get_cache_info(shared=cache_name)
     assert (info["entries"], info["inserts"], info["misses"], info["hits"]) == (12, 12, 12, 0)
@@ -75,7 +74,7 @@ def test_hits_give_the_same_bytes_and_count(tmp_path: Path, cache_name: str) -> 
     assert info["used"] == entries_bytes(cache_name) <= info["budget"]
     fastchunk.set_cache_size(0, shared=cache_name)
     assert fastchunk.get_cache_info()["shared"] is None
-    assert shared.ENV_SHARED not in os.environ
+    assert shared.shared_cache_setting() is None
     np.testing.assert_array_equal(a[...], data)
     assert fastchunk.get_cache_info(shared=cache_name)["hits"] == info["hits"]  # not used
     fastchunk.clear_cache(shared=cache_name)
@@ -204,12 +203,15 @@ def test_four_processes_decode_each_chunk_once(
 ) -> None:
     store = tmp_path / "a.zarr"
     data = make_store(store, (24, 6, 2000), (1, 6, 2000))
-    fastchunk.set_cache_size("32MB", shared=cache_name)  # inherited by every kind of child
+    fastchunk.set_cache_size("32MB", shared=cache_name)
+    # Forked workers inherit the setting; spawned and forkserver ones get it
+    # with the pickled array.
+    array = fastchunk.open_array(store)
     ctx = multiprocessing.get_context(method)
     barrier = ctx.Manager().Barrier(4)
     with ctx.Pool(4) as pool:
         results = pool.starmap(
-            cache_worker.read_quarter, [(str(store), part, 4, barrier) for part in range(4)]
+            cache_worker.read_quarter, [(array, part, 4, barrier) for part in range(4)]
         )
     idx = cache_worker.dates(24)
     for part, r in enumerate(results):
@@ -254,14 +256,14 @@ def test_dataloader_workers_use_the_shared_cache(tmp_path: Path, cache_name: str
     data = make_store(store, (16, 3, 500), (1, 3, 500))
     fastchunk.set_cache_size("16MB", shared=cache_name)
     ds = ArrayDataset(str(store))
-    for method in ("fork", "spawn"):
+    for method in ("fork", "spawn", "forkserver"):
         loader = torch.utils.data.DataLoader(
             ds, batch_size=4, num_workers=2, multiprocessing_context=method
         )
         got = torch.cat(list(loader)).numpy()
         np.testing.assert_array_equal(got, data)
     info = fastchunk.get_cache_info(shared=cache_name)
-    assert info["inserts"] == 16 and info["hits"] == 16, info
+    assert info["inserts"] == 16 and info["hits"] == 32, info
 
 
 def _dir_listing(name: str) -> list[str]:

@@ -56,17 +56,24 @@ def shared_cache_dir(name: str) -> str:
     return os.path.join(shm_root(), PREFIX + check_name(name))
 
 
+_setting: tuple[str, int] | None = None  # (name, budget) this process uses
+
+
 def set_shared_cache(name: str, nbytes: int | str) -> None:
     """Uses the node-wide cache `name` with a budget of `nbytes` for the whole
     node (the last process to set it wins); 0 stops this process using it.
-    Child processes (spawned DataLoader workers, torchrun ranks started from
-    here) inherit the setting through FASTCHUNK_SHARED_CACHE."""
+    Forked children keep the setting; Arrays pickled to spawned or forkserver
+    workers (DataLoader) carry it; other processes name the cache themselves
+    (this call, or FASTCHUNK_SHARED_CACHE=NAME:SIZE)."""
+    global _setting
     budget = parse_bytes(nbytes)
     _core.set_shared_cache(shared_cache_dir(name), budget)
-    if budget:
-        os.environ[ENV_SHARED] = f"{name}:{budget}"
-    elif os.environ.get(ENV_SHARED, "").split(":", 1)[0] == name:
-        del os.environ[ENV_SHARED]
+    _setting = (name, budget) if budget else None
+
+
+def shared_cache_setting() -> tuple[str, int] | None:
+    """(name, budget) of the shared cache this process uses, or None."""
+    return _setting if shared_cache_name() is not None else None
 
 
 def shared_cache_name() -> str | None:
@@ -108,8 +115,10 @@ def clear_shared_cache(name: str) -> None:
 def remove_shared_cache(name: str) -> None:
     """Deletes the cache's directory. Processes still attached keep their
     mapped chunks but store nothing more until they set it again."""
+    global _setting
     if shared_cache_name() == name:
         _core.set_shared_cache(shared_cache_dir(name), 0)
+        _setting = None
     shutil.rmtree(shared_cache_dir(name), ignore_errors=True)
 
 
