@@ -300,8 +300,11 @@ def bench_s3(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         f"\n## s3: {args.latency_ms:.0f} ms per request, {size.dates} dates "
         f"({size.nbytes / 1e9:.2f} GB decoded), batches of {BATCH}, blosc store"
     )
-    print("| reader | GB/s | x local | GET | HEAD | disk MB | disk hit rate |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| reader | GB/s | x local | GB per CPU-s | x local | GET | HEAD | disk MB | "
+        "disk hit rate |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         server = s3_server.start_server(os.path.join(tmp, "s3"))
         proxy = None
@@ -315,15 +318,14 @@ def bench_s3(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
             local = fastchunk.open_array(local_path)
             out = np.empty((BATCH, *local.shape[1:]), "f4")
 
-            def epoch(a: Any) -> float:
-                t0 = time.perf_counter()
+            def epoch(a: Any) -> tuple[float, float]:
+                """(GB/s, GB per CPU-second) of one pass over the batches."""
+                t0, c0 = time.perf_counter(), time.process_time()
                 for b in batches:
                     a.take(b, out=out)
-                return len(batches) * out.nbytes / (time.perf_counter() - t0)
+                n = len(batches) * out.nbytes
+                return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
 
-            epoch(local)
-            local_gbps = max(epoch(local) for _ in range(args.repeats))
-            row("local disk", local_gbps, local_gbps, None, rows)
             cache_dir = os.path.join(tmp, "disk")
 
             def remote(check: str) -> Any:
@@ -333,21 +335,40 @@ def bench_s3(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
                 )  # fmt: skip
                 return fastchunk.open_array(url, storage_options=opts)
 
-            def measured(label: str, a: Any, repeats: int = 1) -> None:
+            def counters(a: Any) -> dict[str, int]:
                 st = a.store
-                counts, disk = st.request_counts(), st.disk_cache.stats()
-                gbps = max(epoch(a) for _ in range(repeats))
-                now, after = st.request_counts(), st.disk_cache.stats()
-                delta = {k: now[k] - counts[k] for k in now}
-                delta.update({f"disk_{k}": after[k] - disk[k] for k in ("hits", "misses")})
-                delta["disk_used"] = after["used"]
-                row(label, gbps, local_gbps, delta, rows)
+                c = dict(st.request_counts())
+                c.update({f"disk_{k}": v for k, v in st.disk_cache.stats().items()})
+                return c
+
+            def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+                d = {k: after[k] - before[k] for k in after}
+                d["disk_used"] = after["disk_used"]
+                return d
 
             a = remote("once")
-            measured("s3, epoch 1 (fills the disk cache)", a)
-            measured("s3, epoch 2 (disk cache)", a, args.repeats)
+            epoch(local)
+            before = counters(a)
+            first = epoch(a)
+            filled = counters(a)
+            # Epoch 2 and the local read alternate, best of each: load from
+            # other users of the machine hits both alike.
+            best_local, best_disk = (0.0, 0.0), (0.0, 0.0)
+            for _ in range(args.repeats):
+                best_local = max(best_local, epoch(local))
+                best_disk = max(best_disk, epoch(a))
+            row("local disk", best_local, best_local, None, rows)
+            row(
+                "s3, epoch 1 (fills the disk cache)", first, best_local, delta(before, filled), rows
+            )
+            row("s3, epoch 2 (disk cache)", best_disk, best_local,
+                delta(filled, counters(a)), rows)  # fmt: skip
             for check in ("once", "never"):
-                measured(f"s3, restarted job, cache_check={check}", remote(check))
+                b = remote(check)
+                before = counters(b)
+                speed = epoch(b)
+                row(f"s3, restarted job, cache_check={check}", speed, best_local,
+                    delta(before, counters(b)), rows)  # fmt: skip
         finally:
             if proxy is not None:
                 proxy.stop()
@@ -355,21 +376,27 @@ def bench_s3(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
 
 
 def row(
-    label: str, gbps: float, local: float, d: dict[str, int] | None, rows: list[dict[str, Any]]
+    label: str,
+    speed: tuple[float, float],
+    local: tuple[float, float],
+    d: dict[str, int] | None,
+    rows: list[dict[str, Any]],
 ) -> None:
-    """One line of the S3 table; d: request and disk-cache counts of the epoch."""
-    rows.append({"part": "s3", "reader": label, "gbps": gbps, "x_local": gbps / local, **(d or {})})
+    """One line of the S3 table: (GB/s, GB per CPU-s) against the local
+    read's; d: request and disk-cache counts of the epoch."""
+    x, xc = speed[0] / local[0], speed[1] / local[1]
+    rows.append(
+        {"part": "s3", "reader": label, "gbps": speed[0], "x_local": x,
+         "gb_per_cpu_s": speed[1], "cpu_x_local": xc, **(d or {})}
+    )  # fmt: skip
+    head = f"| {label} | {gb(speed[0])} | {x:.2f} | {gb(speed[1])} | {xc:.2f} |"
     if d is None:
-        print(f"| {label} | {gb(gbps)} | {gbps / local:.2f} | - | - | - | - |", flush=True)
+        print(f"{head} - | - | - | - |", flush=True)
         return
     gets = d["get"] + d["get_range"] + d["get_suffix"]
     lookups = d["disk_hits"] + d["disk_misses"]
     rate = f"{100 * d['disk_hits'] / lookups:.0f}%" if lookups else "-"
-    print(
-        f"| {label} | {gb(gbps)} | {gbps / local:.2f} | {gets} | {d['head']} | "
-        f"{d['disk_used'] / 1e6:.0f} | {rate} |",
-        flush=True,
-    )
+    print(f"{head} {gets} | {d['head']} | {d['disk_used'] / 1e6:.0f} | {rate} |", flush=True)
 
 
 def main() -> None:

@@ -194,6 +194,34 @@ def test_someone_elses_directory_is_refused(
         fastchunk.set_cache_size("1MB", shared="x")
 
 
+def test_cli_shows_clears_and_removes_a_shared_cache(
+    tmp_path: Path, cache_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fastchunk.tools.cli import main
+
+    data = make_store(tmp_path / "a.zarr", (5, 100), (1, 100))
+    fastchunk.set_cache_size("2MB", shared=cache_name)
+    a = fastchunk.open_array(tmp_path / "a.zarr")
+    a[...]
+    np.testing.assert_array_equal(a[...], data)
+    assert main(["cache", "--json", cache_name]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["kind"] == "shared" and report["name"] == cache_name
+    assert (report["entries"], report["hits"], report["misses"], report["inserts"]) == (5, 5, 5, 5)
+    assert report["budget"] == 2 * 10**6 and 0 < report["used"] <= report["budget"]
+    assert main(["cache"]) == 0  # every cache of the node, as text
+    out = capsys.readouterr().out
+    assert f"shared cache {cache_name!r}" in out and "hit rate 50.0%" in out
+    assert main(["cache", "clear", cache_name]) == 0
+    assert fastchunk.get_cache_info(shared=cache_name)["entries"] == 0
+    np.testing.assert_array_equal(a[...], data)  # still in use after a clear
+    assert main(["cache", "remove", cache_name]) == 0
+    assert not os.path.exists(shared.shared_cache_dir(cache_name))
+    assert fastchunk.get_cache_info()["shared"] is None
+    assert main(["cache", "show", cache_name]) == 1
+    assert "no shared cache named" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- processes
 
 

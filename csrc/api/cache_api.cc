@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "cache/shared_cache.h"
+#include "engine/thread_pool.h"
 
 namespace fastchunk {
 
@@ -26,6 +27,16 @@ ErrorInfo api_open_file_cache(const std::string& dir, uint64_t budget, bool map,
 
 ErrorInfo api_file_cache_find(const FileCacheHandle& h, const std::string& key, CachedFile* out) {
   return guarded([&] { *out = h.cache->find(key); });
+}
+
+ErrorInfo api_file_cache_find_many(const FileCacheHandle& h, const std::vector<std::string>& keys,
+                                   std::vector<CachedFile>* out) {
+  return guarded([&] {
+    out->clear();
+    out->resize(keys.size());
+    parallel_for(int64_t(keys.size()),
+                 [&](int64_t i) { (*out)[size_t(i)] = h.cache->find(keys[size_t(i)]); });
+  });
 }
 
 ErrorInfo api_file_cache_store(const FileCacheHandle& h, const std::string& key,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/guarded.h"
 #include "cache/file_cache.h"
@@ -22,6 +23,9 @@ std::string api_shared_cache_dir();  // empty when this process uses none
 ErrorInfo api_open_file_cache(const std::string& dir, uint64_t budget, bool map, bool checksum,
                               bool existing_only, FileCacheHandle* out);
 ErrorInfo api_file_cache_find(const FileCacheHandle& h, const std::string& key, CachedFile* out);
+// Every key at once, on the native threads (reads and checksums in parallel).
+ErrorInfo api_file_cache_find_many(const FileCacheHandle& h, const std::vector<std::string>& keys,
+                                   std::vector<CachedFile>* out);
 ErrorInfo api_file_cache_store(const FileCacheHandle& h, const std::string& key,
                                const uint8_t* data, size_t size, const std::string& tag,
                                bool replace, bool* stored);

@@ -67,7 +67,8 @@ class CachedFile {
   uint64_t offset_ = 0;  // of the bytes in the file
   void* map_ = nullptr;
   size_t map_size_ = 0;
-  std::unique_ptr<uint8_t[]> owned_;
+  uint8_t* owned_ = nullptr;  // from the buffer pool
+  size_t owned_capacity_ = 0;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   std::string tag_;
@@ -97,7 +98,7 @@ class FileCache {
  public:
   struct Options {
     bool map = true;         // hits are read on demand (tmpfs); false: read and checked at once (disks)
-    bool checksum = false;   // CRC-32C of each entry, checked on every hit
+    bool checksum = false;   // CRC-32 of each entry, checked on every hit
   };
   static constexpr size_t kAnySize = SIZE_MAX;
 

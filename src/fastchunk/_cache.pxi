@@ -25,6 +25,8 @@ cdef extern from "api/cache_api.h" namespace "fastchunk":
                                   cbool existing_only, FileCacheHandle* out) nogil
     ErrorInfo api_file_cache_find(const FileCacheHandle& h, const string& key,
                                   CachedFile* out) nogil
+    ErrorInfo api_file_cache_find_many(const FileCacheHandle& h, const vector[string]& keys,
+                                       vector[CachedFile]* out) nogil
     ErrorInfo api_file_cache_store(const FileCacheHandle& h, const string& key,
                                    const uint8_t* data, size_t size, const string& tag,
                                    cbool replace, cbool* stored) nogil
@@ -106,6 +108,29 @@ cdef class FileCache:
         if info.kind:
             raise_error(info)
         return out if out.entry else None
+
+    def get_many(self, keys):
+        """get() of every key, read and checked on the native threads."""
+        cdef vector[string] ks
+        for key in keys:
+            ks.push_back(key.encode())
+        cdef vector[CachedFile] found
+        cdef ErrorInfo info
+        with nogil:
+            info = api_file_cache_find_many(self.handle, ks, &found)
+        if info.kind:
+            raise_error(info)
+        out = []
+        cdef CachedBytes entry
+        cdef size_t i
+        for i in range(found.size()):
+            if found[i]:
+                entry = CachedBytes.__new__(CachedBytes)
+                entry.entry = move(found[i])
+                out.append(entry)
+            else:
+                out.append(None)
+        return out
 
     def put(self, str key, data, str tag="", cbool replace=False):
         """Stores a copy of `data`; False when it does not fit or another

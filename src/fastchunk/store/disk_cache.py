@@ -7,7 +7,7 @@ node, across restarts, within a byte budget (oldest evicted first).
                    storage_options={"cache_dir": "/scratch/fastchunk", "cache_size": "500GB"})
 
 or FASTCHUNK_CACHE_DIR / FASTCHUNK_CACHE_DIR_SIZE. Files are written under a
-temporary name and renamed, carry a CRC-32C of their bytes (checked on every
+temporary name and renamed, carry a CRC-32 of their bytes (checked on every
 read: a damaged or truncated file is dropped and fetched again) and the
 version of the object they came from (size and ETag). Metadata documents are
 never cached.
@@ -90,8 +90,8 @@ class DiskCachedEngine(Engine):
         """{id: (object key, entry key)} -> {id: cached entry} for the fresh
         ones; stale ones are removed."""
         found = {}
-        for ident, (key, entry_key) in entries.items():
-            e = self.files.get(entry_key)
+        got = self.files.get_many([entry_key for _, entry_key in entries.values()])
+        for (ident, (key, entry_key)), e in zip(entries.items(), got, strict=True):
             if e is not None:
                 found[ident] = (key, entry_key, e)
         self._validate(key for key, _, _ in found.values())
