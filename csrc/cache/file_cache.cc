@@ -48,7 +48,9 @@ constexpr const char* kTempPrefix = ".tmp.";
 constexpr time_t kStaleTempSeconds = 3600;
 // How long a lookup waits for another process's claim on the same key.
 constexpr auto kClaimWait = std::chrono::seconds(10);
-// Hits refresh an entry's mtime (its LRU position) at most this often.
+// Hits refresh an entry's access time (its LRU position) at most this often.
+// The modification time is left alone: it tells a file written over (by
+// anyone) from the one this process has checked.
 constexpr time_t kTouchSeconds = 1;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared counters need lock-free atomics");
@@ -217,6 +219,37 @@ void give_buffer(uint8_t* p, size_t capacity) {
   std::free(p);
 }
 
+// ---------------------------------------------------------------- checked files
+// Files whose checksum this process has verified, by identity: a file is
+// checked again only when it changes (any write moves its mtime) or is
+// replaced (another inode).
+struct FileIdentity {
+  uint64_t dev, ino, size;
+  int64_t mtime;
+  bool operator==(const FileIdentity& o) const {
+    return dev == o.dev && ino == o.ino && size == o.size && mtime == o.mtime;
+  }
+};
+struct FileIdentityHash {
+  size_t operator()(const FileIdentity& f) const {
+    return size_t(mix64(f.dev ^ mix64(f.ino ^ mix64(f.size ^ uint64_t(f.mtime)))));
+  }
+};
+constexpr size_t kMaxVerified = size_t(1) << 20;
+std::mutex g_verified_mutex;
+auto* g_verified = new std::unordered_set<FileIdentity, FileIdentityHash>;
+
+bool verified(const FileIdentity& f) {
+  std::lock_guard<std::mutex> lock(g_verified_mutex);
+  return g_verified->count(f) != 0;
+}
+
+void note_verified(const FileIdentity& f) {
+  std::lock_guard<std::mutex> lock(g_verified_mutex);
+  if (g_verified->size() >= kMaxVerified) g_verified->clear();
+  g_verified->insert(f);
+}
+
 // ---------------------------------------------------------------- fork safety
 // Accounting sections of this process run one at a time under this mutex
 // (the flock orders them between processes). Claim descriptors are listed so
@@ -234,8 +267,10 @@ const bool g_atfork = [] {
         g_section_mutex.lock();
         g_claims_mutex.lock();
         g_pool_mutex.lock();
+        g_verified_mutex.lock();
       },
       [] {
+        g_verified_mutex.unlock();
         g_pool_mutex.unlock();
         g_claims_mutex.unlock();
         g_section_mutex.unlock();
@@ -243,6 +278,7 @@ const bool g_atfork = [] {
       [] {
         for (int fd : *g_claim_fds) ::close(fd);
         g_claim_fds->clear();
+        g_verified_mutex.unlock();
         g_pool_mutex.unlock();
         g_claims_mutex.unlock();
         g_section_mutex.unlock();
@@ -380,7 +416,7 @@ class FileCache::Section {
   void recount(uint64_t incoming, bool evict_all = false) {
     Control& c = *cache_.control_;
     struct Item {
-      int64_t mtime_ns;
+      int64_t used_ns;
       uint64_t size;
       std::string name;
     };
@@ -404,7 +440,7 @@ class FileCache::Section {
           }
           continue;
         }
-        items.push_back({mtime_ns(st), uint64_t(st.st_size), e->d_name});
+        items.push_back({atime_ns(st), uint64_t(st.st_size), e->d_name});
         used += uint64_t(st.st_size);
       }
       ::closedir(d);
@@ -415,7 +451,7 @@ class FileCache::Section {
     uint64_t evicted = 0;
     if (used + incoming > goal) {
       std::sort(items.begin(), items.end(),
-                [](const Item& a, const Item& b) { return a.mtime_ns < b.mtime_ns; });
+                [](const Item& a, const Item& b) { return a.used_ns < b.used_ns; });
       size_t i = 0;
       for (; i < items.size() && used + incoming > goal; ++i) {
         if (::unlink((entries + items[i].name).c_str()) == 0 || errno == ENOENT) {
@@ -587,7 +623,8 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
   if (h.tag_size && !read_all(fd, &tag[0], h.tag_size, sizeof h + h.key_size)) return out;
   out.offset_ = h.data_offset;
   out.size_ = h.data_size;
-  const bool check = h.has_crc && options_.checksum;
+  const FileIdentity identity{uint64_t(st.st_dev), uint64_t(st.st_ino), file_size, mtime_ns(st)};
+  const bool check = h.has_crc && options_.checksum && !verified(identity);
   if (!options_.map || check) {
     out.owned_ = take_buffer(h.data_size, out.owned_capacity_);
     if (!out.owned_ || !read_all(fd, out.owned_, h.data_size, h.data_offset)) {
@@ -596,14 +633,20 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
     }
     out.data_ = out.owned_;
   }
-  if (check && checksum(out.data_, out.size_) != h.data_crc) {
-    out.reset();
-    drop_damaged(path, uint64_t(st.st_ino));
-    return out;
+  if (check) {
+    if (checksum(out.data_, out.size_) != h.data_crc) {
+      out.reset();
+      drop_damaged(path, uint64_t(st.st_ino));
+      return out;
+    }
+    note_verified(identity);
   }
   out.tag_ = std::move(tag);
   out.found_ = true;
-  if (::time(nullptr) - st.st_mtime >= kTouchSeconds) ::futimens(fd, nullptr);  // LRU order
+  if (::time(nullptr) - st.st_atime >= kTouchSeconds) {  // LRU order
+    const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+    ::futimens(fd, times);
+  }
   if (!options_.map) {  // all read: the descriptor is not needed
     ::close(out.fd_);
     out.fd_ = -1;

@@ -7,10 +7,10 @@ node, across restarts, within a byte budget (oldest evicted first).
                    storage_options={"cache_dir": "/scratch/fastchunk", "cache_size": "500GB"})
 
 or FASTCHUNK_CACHE_DIR / FASTCHUNK_CACHE_DIR_SIZE. Files are written under a
-temporary name and renamed, carry a CRC-32 of their bytes (checked on every
-read: a damaged or truncated file is dropped and fetched again) and the
-version of the object they came from (size and ETag). Metadata documents are
-never cached.
+temporary name and renamed, carry a CRC-32 of their bytes (checked when a
+process first reads a file and whenever the file changes: a damaged or
+truncated file is dropped and fetched again) and the version of the object
+they came from (size and ETag). Metadata documents are never cached.
 
 Which version is current is the policy `cache_check` (storage option, or
 FASTCHUNK_CACHE_CHECK):
