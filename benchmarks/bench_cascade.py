@@ -31,6 +31,10 @@ import argparse
 import json
 import multiprocessing
 import os
+
+# numpy's OpenBLAS threads spin in every rank and worker process, and their
+# CPU time would count against whichever reader runs: one thread each.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import shutil
 import sys
 import tempfile
