@@ -65,18 +65,17 @@ std::shared_ptr<FileCache> shared_cache() {
 
 std::string shared_chunk_key(const ArraySpec& spec, const std::string& key, int64_t inner,
                              const std::string& version) {
-  if (spec.store_id.empty() || version.empty()) return std::string();
+  if (spec.store_id.empty() || spec.decoding.empty() || version.empty()) return std::string();
   // Length-prefixed fields: no two different tuples give the same string.
   std::string k = "chunk1 ";
   append_field(k, spec.store_id);
   append_field(k, key);
-  std::string decoding = std::to_string(spec.itemsize) + ';' + std::to_string(spec.chunk_nbytes());
-  for (int64_t c : spec.chunk_shape) decoding += ',' + std::to_string(c);
-  decoding += ';';
-  for (auto id : spec.chain.byte_codecs) decoding += std::to_string(int(id)) + ',';
-  decoding += ';' + std::to_string(spec.chain.swap_unit) + ';';
-  for (int a : spec.stored_axes) decoding += std::to_string(a) + ',';
-  append_field(k, decoding);
+  std::string layout = std::to_string(spec.itemsize) + ';' + std::to_string(spec.chunk_nbytes());
+  for (int64_t c : spec.chunk_shape) layout += ',' + std::to_string(c);
+  layout += ';';
+  for (int a : spec.stored_axes) layout += std::to_string(a) + ',';
+  append_field(k, layout);
+  append_field(k, spec.decoding);
   append_field(k, spec.sharded ? std::to_string(inner) : std::string("-"));
   append_field(k, version);
   return k;
@@ -86,7 +85,7 @@ SharedChunk SharedChunk::find(const ArraySpec& spec, ChunkSource& source, const 
                               int64_t inner, size_t nbytes, bool may_defer) {
   SharedChunk chunk;
   // Stored bytes that are the decoded bytes gain nothing from sharing.
-  if (spec.chain.byte_codecs.empty()) return chunk;
+  if (spec.chain.codecs.empty()) return chunk;
   std::shared_ptr<FileCache> cache = shared_cache();
   if (!cache) return chunk;
   chunk.key_ = shared_chunk_key(spec, key, inner, source.version(key));

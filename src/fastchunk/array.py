@@ -32,8 +32,7 @@ class Array:
             shard = {
                 "chunks_per_shard": meta.shard.chunks_per_shard,
                 "index_at_start": meta.shard.index_at_start,
-                "index_codecs": meta.shard.index_codecs,
-                "index_swap_unit": meta.shard.index_swap_unit,
+                "index_codecs": meta.shard.index_chain,
             }
         return _core.NativeArray(
             store_name=self._store.name,
@@ -46,7 +45,6 @@ class Array:
             fill=meta.fill_value.tobytes(),
             # Fallback chunks reach the core already decoded, in C order.
             codecs=[] if fallback else meta.native_codecs,
-            swap_unit=0 if fallback else meta.swap_unit,
             stored_axes=None if fallback else meta.stored_axes,
             key_prefix=meta.key_prefix,
             separator=meta.separator,
