@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -14,20 +13,34 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
-#include <libdeflate.h>
-
+#include "cache/buffer_pool.h"
+#include "cache/cache_files.h"
+#include "cache/checked_files.h"
 #include "common/error.h"
 #include "common/file_time.h"
 
 namespace fastchunk {
+
+using cache_files::align64;
+using cache_files::check_owner;
+using cache_files::checksum;
+using cache_files::EntryHeader;
+using cache_files::errno_text;
+using cache_files::header_check;
+using cache_files::kEntryMagic;
+using cache_files::make_dir;
+using cache_files::make_dirs;
+using cache_files::name_of;
+using cache_files::pid_alive;
+using cache_files::read_all;
+using cache_files::temp_name;
+using cache_files::temp_pid;
+using cache_files::write_all;
 
 struct FileCache::Control {
   char magic[8];
@@ -41,9 +54,7 @@ struct FileCache::Control {
 namespace {
 
 constexpr char kControlMagic[8] = {'F', 'C', 'C', 'A', 'C', 'H', 'E', '1'};
-constexpr char kEntryMagic[8] = {'F', 'C', 'E', 'N', 'T', 'R', 'Y', '1'};
 constexpr size_t kControlBytes = 4096;
-constexpr const char* kTempPrefix = ".tmp.";
 // A temporary file older than this is left over whatever its pid says (pid reuse).
 constexpr time_t kStaleTempSeconds = 3600;
 // How long a lookup waits for another process's claim on the same key.
@@ -56,233 +67,16 @@ constexpr time_t kTouchSeconds = 1;
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared counters need lock-free atomics");
 static_assert(sizeof(FileCache::Control) <= kControlBytes, "control block too large");
 
-struct EntryHeader {
-  char magic[8];
-  uint64_t key_size;
-  uint64_t tag_size;
-  uint64_t data_size;
-  uint64_t data_offset;
-  uint32_t data_crc;
-  uint32_t has_crc;
-  uint64_t check;  // hash of the fields above: a damaged header is not trusted
-};
-
-uint64_t mix64(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
-
-uint64_t header_check(const EntryHeader& h) {
-  uint64_t x = 0x6a09e667f3bcc908ULL;
-  for (uint64_t v : {h.key_size, h.tag_size, h.data_size, h.data_offset,
-                     (uint64_t(h.data_crc) << 32) | h.has_crc})
-    x = mix64(x ^ v);
-  return x;
-}
-
-// File name of a key: 128 bits of two independent hashes. The key itself is
-// stored in the entry and compared, so a collision is a miss, never a wrong hit.
-std::string name_of(const std::string& key) {
-  uint64_t a = 0xcbf29ce484222325ULL, b = 0x9e3779b97f4a7c15ULL ^ key.size();
-  for (unsigned char c : key) {
-    a = (a ^ c) * 0x100000001b3ULL;
-    b = mix64(b + c);
-  }
-  a = mix64(a ^ key.size());
-  b = mix64(b ^ a);
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(a),
-                static_cast<unsigned long long>(b));
-  return buf;
-}
-
-size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
-
-// CRC-32 as libdeflate computes it (PCLMUL: 15 GB/s here, against 6 for
-// the core's CRC-32C): checked on every hit of a disk cache.
-uint32_t checksum(const uint8_t* data, size_t size) { return libdeflate_crc32(0, data, size); }
-
-std::string errno_text() { return std::strerror(errno); }
-
-bool pid_alive(long pid) {
-  if (pid <= 0) return false;
-  return ::kill(pid_t(pid), 0) == 0 || errno == EPERM;
-}
-
-// The pid in a temporary file's name (.tmp.<pid>.<n>), or -1.
-long temp_pid(const char* name) {
-  if (std::strncmp(name, kTempPrefix, 5) != 0) return -1;
-  char* end = nullptr;
-  const long pid = std::strtol(name + 5, &end, 10);
-  return end && *end == '.' ? pid : -1;
-}
-
-std::string temp_name() {
-  static std::atomic<uint64_t> seq{0};
-  return std::string(kTempPrefix) + std::to_string(::getpid()) + '.' +
-         std::to_string(seq.fetch_add(1));
-}
-
-bool write_all(int fd, const void* data, size_t n, uint64_t offset) {
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  while (n > 0) {
-    const ssize_t put = ::pwrite(fd, p, n, off_t(offset));
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += put;
-    n -= size_t(put);
-    offset += uint64_t(put);
-  }
-  return true;
-}
-
-bool read_all(int fd, void* data, size_t n, uint64_t offset) {
-  uint8_t* p = static_cast<uint8_t*>(data);
-  while (n > 0) {
-    const ssize_t got = ::pread(fd, p, n, off_t(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
-    p += got;
-    n -= size_t(got);
-    offset += uint64_t(got);
-  }
-  return true;
-}
-
-void make_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
-    throw Error(ErrorKind::kIO, "cannot create cache directory " + path + ": " + errno_text());
-}
-
-void make_dirs(const std::string& path) {
-  for (size_t i = 1; i <= path.size(); ++i)
-    if (i == path.size() || path[i] == '/') make_dir(path.substr(0, i));
-}
-
-// Our own directory, not one another user prepared for us to read from.
-void check_owner(const std::string& dir) {
-  struct stat st;
-  if (::lstat(dir.c_str(), &st) != 0)
-    throw Error(ErrorKind::kIO, "cannot use cache directory " + dir + ": " + errno_text());
-  if (!S_ISDIR(st.st_mode)) throw Error(ErrorKind::kIO, dir + " is not a directory");
-  if (st.st_uid != ::geteuid())
-    throw Error(ErrorKind::kIO, "cache directory " + dir + " belongs to another user");
-}
-
-// ---------------------------------------------------------------- buffers
-// Entries read into memory (disk caches) go into buffers kept for reuse: a
-// fresh allocation of a few MB costs more in page faults and zeroing than
-// reading the file (measured 4x slower).
-constexpr size_t kPoolBytes = size_t(256) << 20;
-constexpr size_t kPoolBuffers = 64;
-std::mutex g_pool_mutex;
-std::vector<std::pair<size_t, uint8_t*>>* g_pool = new std::vector<std::pair<size_t, uint8_t*>>;
-size_t g_pool_bytes = 0;
-
-uint8_t* take_buffer(size_t n, size_t& capacity) {
-  {
-    std::lock_guard<std::mutex> lock(g_pool_mutex);
-    size_t best = g_pool->size();
-    for (size_t i = 0; i < g_pool->size(); ++i) {
-      const size_t cap = (*g_pool)[i].first;
-      if (cap >= n && cap / 2 <= n && (best == g_pool->size() || cap < (*g_pool)[best].first))
-        best = i;
-    }
-    if (best < g_pool->size()) {
-      uint8_t* p = (*g_pool)[best].second;
-      capacity = (*g_pool)[best].first;
-      g_pool_bytes -= capacity;
-      (*g_pool)[best] = g_pool->back();
-      g_pool->pop_back();
-      return p;
-    }
-  }
-  capacity = n ? n : 1;
-  return static_cast<uint8_t*>(std::malloc(capacity));
-}
-
-void give_buffer(uint8_t* p, size_t capacity) {
-  {
-    std::lock_guard<std::mutex> lock(g_pool_mutex);
-    if (g_pool_bytes + capacity <= kPoolBytes && g_pool->size() < kPoolBuffers) {
-      g_pool->emplace_back(capacity, p);
-      g_pool_bytes += capacity;
-      return;
-    }
-  }
-  std::free(p);
-}
-
-// ---------------------------------------------------------------- checked files
-// Files whose checksum this process has verified, by identity: a file is
-// checked again only when it changes (any write moves its mtime) or is
-// replaced (another inode).
-struct FileIdentity {
-  uint64_t dev, ino, size;
-  int64_t mtime;
-  bool operator==(const FileIdentity& o) const {
-    return dev == o.dev && ino == o.ino && size == o.size && mtime == o.mtime;
-  }
-};
-struct FileIdentityHash {
-  size_t operator()(const FileIdentity& f) const {
-    return size_t(mix64(f.dev ^ mix64(f.ino ^ mix64(f.size ^ uint64_t(f.mtime)))));
-  }
-};
-constexpr size_t kMaxVerified = size_t(1) << 20;
-std::mutex g_verified_mutex;
-auto* g_verified = new std::unordered_set<FileIdentity, FileIdentityHash>;
-
-bool verified(const FileIdentity& f) {
-  std::lock_guard<std::mutex> lock(g_verified_mutex);
-  return g_verified->count(f) != 0;
-}
-
-void note_verified(const FileIdentity& f) {
-  std::lock_guard<std::mutex> lock(g_verified_mutex);
-  if (g_verified->size() >= kMaxVerified) g_verified->clear();
-  g_verified->insert(f);
-}
-
 // ---------------------------------------------------------------- fork safety
 // Accounting sections of this process run one at a time under this mutex
-// (the flock orders them between processes). Claim descriptors are listed so
-// that a forked child closes its copies: the lock lives on the open file,
-// which the child would otherwise keep holding after the parent let go.
-// pthread_atfork takes both before fork and releases them in parent and child,
-// so a child never inherits a section half done or a claim being taken.
+// (the flock orders them between processes). pthread_atfork takes it before
+// fork and releases it in parent and child: a child never inherits a section
+// half done.
 std::mutex g_section_mutex;
-std::mutex g_claims_mutex;
-std::unordered_set<int>* g_claim_fds = new std::unordered_set<int>;
 
 const bool g_atfork = [] {
-  pthread_atfork(
-      [] {
-        g_section_mutex.lock();
-        g_claims_mutex.lock();
-        g_pool_mutex.lock();
-        g_verified_mutex.lock();
-      },
-      [] {
-        g_verified_mutex.unlock();
-        g_pool_mutex.unlock();
-        g_claims_mutex.unlock();
-        g_section_mutex.unlock();
-      },
-      [] {
-        for (int fd : *g_claim_fds) ::close(fd);
-        g_claim_fds->clear();
-        g_verified_mutex.unlock();
-        g_pool_mutex.unlock();
-        g_claims_mutex.unlock();
-        g_section_mutex.unlock();
-      });
+  pthread_atfork([] { g_section_mutex.lock(); }, [] { g_section_mutex.unlock(); },
+                 [] { g_section_mutex.unlock(); });
   return true;
 }();
 
@@ -350,29 +144,6 @@ void CachedFile::read_range(uint64_t offset, uint8_t* dst, size_t n) {
   }
   if (!read_all(fd_, dst, n, offset_ + offset))
     throw Error(ErrorKind::kIO, "cannot read a cache entry: " + errno_text());
-}
-
-// ---------------------------------------------------------------- FillClaim
-FillClaim::FillClaim(FillClaim&& o) noexcept { *this = std::move(o); }
-
-FillClaim& FillClaim::operator=(FillClaim&& o) noexcept {
-  if (this != &o) {
-    release();
-    fd_ = o.fd_;
-    path_ = std::move(o.path_);
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
-void FillClaim::release() {
-  if (fd_ < 0) return;
-  // Unlinked first: a waiter never finds a released claim under the name.
-  ::unlink(path_.c_str());
-  std::lock_guard<std::mutex> lock(g_claims_mutex);
-  g_claim_fds->erase(fd_);
-  ::close(fd_);
-  fd_ = -1;
 }
 
 // ---------------------------------------------------------------- Section
@@ -464,31 +235,10 @@ class FileCache::Section {
     if (!evict_all) c.evictions.fetch_add(evicted);
     c.used.store(used);
     c.entries.store(items.size());
-    remove_stale_claims();
+    remove_stale_claims(cache_.dir_ + "/claims");
   }
 
  private:
-  void remove_stale_claims() {
-    const std::string claims = cache_.dir_ + "/claims/";
-    DIR* d = ::opendir(claims.c_str());
-    if (!d) return;
-    std::lock_guard<std::mutex> lock(g_claims_mutex);
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.' && temp_pid(e->d_name) < 0) continue;
-      const std::string path = claims + e->d_name;
-      if (e->d_name[0] == '.') {
-        if (temp_pid(e->d_name) != ::getpid() && !pid_alive(temp_pid(e->d_name)))
-          ::unlink(path.c_str());
-        continue;
-      }
-      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlink(path.c_str());  // holder gone
-      ::close(fd);
-    }
-    ::closedir(d);
-  }
-
   FileCache& cache_;
   std::lock_guard<std::mutex> lock_;
   int fd_ = -1;
@@ -624,7 +374,7 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
   out.offset_ = h.data_offset;
   out.size_ = h.data_size;
   const FileIdentity identity{uint64_t(st.st_dev), uint64_t(st.st_ino), file_size, mtime_ns(st)};
-  const bool check = h.has_crc && options_.checksum && !verified(identity);
+  const bool check = h.has_crc && options_.checksum && !already_checked(identity);
   if (!options_.map || check) {
     out.owned_ = take_buffer(h.data_size, out.owned_capacity_);
     if (!out.owned_ || !read_all(fd, out.owned_, h.data_size, h.data_offset)) {
@@ -639,7 +389,7 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
       drop_damaged(path, uint64_t(st.st_ino));
       return out;
     }
-    note_verified(identity);
+    note_checked(identity);
   }
   out.tag_ = std::move(tag);
   out.found_ = true;
@@ -660,31 +410,6 @@ CachedFile FileCache::find(const std::string& key, size_t expected_size) {
   return e;
 }
 
-bool FileCache::try_claim(const std::string& key, FillClaim& claim) {
-  const std::string tmp = dir_ + "/claims/" + temp_name();
-  const std::string path = claim_path(key);
-  std::lock_guard<std::mutex> lock(g_claims_mutex);  // no fork between open and listing
-  const int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::unlink(tmp.c_str());
-    ::close(fd);
-    return false;
-  }
-  // The claim appears under its name already locked.
-  const bool linked = ::link(tmp.c_str(), path.c_str()) == 0;
-  ::unlink(tmp.c_str());
-  if (!linked) {
-    ::close(fd);
-    return false;
-  }
-  g_claim_fds->insert(fd);
-  claim.release();
-  claim.fd_ = fd;
-  claim.path_ = path;
-  return true;
-}
-
 // Waits while another process holds the claim on `key`. true with `out` set
 // when its entry appeared; false when the claim went away without one (try
 // again) or the wait timed out (`out` stays empty either way).
@@ -698,19 +423,7 @@ bool FileCache::wait_for_claim(const std::string& key, size_t expected_size, Cac
   for (;;) {
     out = read_entry(entry, key, expected_size);
     if (out) break;
-    bool holder_gone;
-    {
-      std::lock_guard<std::mutex> lock(g_claims_mutex);
-      holder_gone = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
-      if (holder_gone) {
-        struct stat mine, named;
-        if (::fstat(fd, &mine) == 0 && ::lstat(path.c_str(), &named) == 0 &&
-            mine.st_ino == named.st_ino)
-          ::unlink(path.c_str());  // its holder died without filling it
-        ::flock(fd, LOCK_UN);
-      }
-    }
-    if (holder_gone) {
+    if (claim_released(fd, path)) {
       out = read_entry(entry, key, expected_size);
       break;
     }
@@ -722,16 +435,6 @@ bool FileCache::wait_for_claim(const std::string& key, size_t expected_size, Cac
   return bool(out);
 }
 
-// Whether a live process holds the claim on `key`.
-bool FileCache::claim_held(const std::string& key) {
-  const int fd = ::open(claim_path(key).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  std::lock_guard<std::mutex> lock(g_claims_mutex);
-  const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
-  ::close(fd);  // releases the probe's lock, if it got it
-  return !free;
-}
-
 CachedFile FileCache::find_or_claim(const std::string& key, size_t expected_size,
                                     FillClaim& claim, bool* busy) {
   const std::string path = entry_path(key);
@@ -741,7 +444,7 @@ CachedFile FileCache::find_or_claim(const std::string& key, size_t expected_size
       control_->hits.fetch_add(1, std::memory_order_relaxed);
       return e;
     }
-    if (try_claim(key, claim)) {
+    if (take_claim(dir_ + "/claims", claim_path(key), claim)) {
       e = read_entry(path, key, expected_size);  // filled just before we claimed
       if (e) {
         claim.release();
@@ -751,7 +454,7 @@ CachedFile FileCache::find_or_claim(const std::string& key, size_t expected_size
       control_->misses.fetch_add(1, std::memory_order_relaxed);
       return e;
     }
-    if (busy && claim_held(key)) {
+    if (busy && claim_held(claim_path(key))) {
       *busy = true;
       return e;
     }

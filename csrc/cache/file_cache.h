@@ -19,6 +19,8 @@
 #include <memory>
 #include <string>
 
+#include "cache/fill_claim.h"
+
 namespace fastchunk {
 
 struct FileCacheStats {
@@ -74,26 +76,6 @@ class CachedFile {
   std::string tag_;
 };
 
-// A process's claim to fill one key. While it is held, other processes that
-// miss the same key wait for the entry instead of computing it too. Released
-// by its destructor, or by the kernel when the process dies.
-class FillClaim {
- public:
-  FillClaim() = default;
-  FillClaim(FillClaim&& other) noexcept;
-  FillClaim& operator=(FillClaim&& other) noexcept;
-  FillClaim(const FillClaim&) = delete;
-  FillClaim& operator=(const FillClaim&) = delete;
-  ~FillClaim() { release(); }
-  bool held() const { return fd_ >= 0; }
-  void release();
-
- private:
-  friend class FileCache;
-  int fd_ = -1;
-  std::string path_;
-};
-
 class FileCache {
  public:
   struct Options {
@@ -143,9 +125,7 @@ class FileCache {
              bool overwrite);
   std::string entry_path(const std::string& key) const;
   std::string claim_path(const std::string& key) const;
-  bool try_claim(const std::string& key, FillClaim& claim);
   bool wait_for_claim(const std::string& key, size_t expected_size, CachedFile& out);
-  bool claim_held(const std::string& key);
   CachedFile read_entry(const std::string& path, const std::string& key, size_t expected_size);
   void drop_damaged(const std::string& path, uint64_t inode);
 
