@@ -38,12 +38,12 @@ ErrorInfo api_plan_pending(ReadPlan& plan, std::vector<ByteRequest>* requests) {
 }
 
 ErrorInfo api_plan_provide(ReadPlan& plan, const ByteRequest& request, const uint8_t* data,
-                           size_t size, uint64_t object_size) {
+                           size_t size, uint64_t object_size, const std::string& version) {
   return guarded([&] {
     if (!data) {
       plan.provide_missing(request);
     } else {
-      plan.provide(request, ByteView{data, size}, object_size);
+      plan.provide(request, ByteView{data, size}, object_size, version);
     }
   });
 }

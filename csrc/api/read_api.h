@@ -27,7 +27,7 @@ ErrorInfo api_plan_make(const ArraySpec& spec, const Selection& sel, int num_thr
 ErrorInfo api_plan_pending(ReadPlan& plan, std::vector<ByteRequest>* requests);
 // `data` null: the object does not exist.
 ErrorInfo api_plan_provide(ReadPlan& plan, const ByteRequest& request, const uint8_t* data,
-                           size_t size, uint64_t object_size);
+                           size_t size, uint64_t object_size, const std::string& version);
 ErrorInfo api_plan_decode_ready(ReadPlan& plan, uint8_t* out, int64_t* left);
 ErrorInfo api_plan_finish(ReadPlan& plan, uint8_t* out);
 ErrorInfo api_plan_object_keys(ReadPlan& plan, std::vector<std::string>* keys);

@@ -27,6 +27,7 @@ class ShardIndexCache {
 
   std::shared_ptr<const ShardIndex> get(const std::string& cache_key) { return lru_.get(cache_key); }
   void put(const std::string& cache_key, std::shared_ptr<const ShardIndex> index);
+  void erase(const std::string& cache_key) { lru_.erase(cache_key); }
 
   void set_capacity(size_t bytes) { lru_.set_capacity(bytes); }
   size_t capacity() const { return lru_.capacity(); }

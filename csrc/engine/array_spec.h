@@ -20,6 +20,8 @@ struct ArraySpec {
   std::string store_name;             // named in error messages
   std::string store_id;               // names the store precisely in cache keys (scheme,
                                       // endpoint, bucket or root); never shown
+  std::string decoding;               // the chain as the metadata names it (codecs, configurations,
+                                      // data type): the shared cache keys on it
   std::string array_path;             // key prefix of the array inside the store ("" or "a/b/")
   std::vector<int64_t> shape;
   std::vector<int64_t> chunk_shape;   // the decode unit: inner chunks when sharded

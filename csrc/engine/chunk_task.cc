@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "cache/chunk_cache.h"
+#include "cache/shard_index_cache.h"
+#include "cache/shared_cache.h"
 #include "common/error.h"
 #include "common/scratch.h"
 #include "engine/partial_decode.h"
@@ -30,8 +32,13 @@ bool read_stored(const ArraySpec& spec, const TaskInput& input, const std::strin
     if (e.empty()) return false;
     if (!input.source->get(key, ByteRange::slice(e.offset, e.nbytes), storage, got)) return false;
     if (!input.index->version.empty() && !got.version.empty() &&
-        got.version != input.index->version)
+        got.version != input.index->version) {
+      // The index describes an older shard: forget it wherever it is cached.
+      ShardIndexCache& indexes = ShardIndexCache::instance();
+      indexes.erase(ShardIndexCache::key_of(spec, key, input.index->version));
+      indexes.erase(ShardIndexCache::key_of(spec, key, std::string()));
       throw_decode("the shard was rewritten while it was read; read again");
+    }
     return true;
   }
   if (input.source->get(key, ByteRange::whole(), storage, got)) return true;
@@ -69,6 +76,15 @@ TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t 
       }
     }
     if (input.cache_only) return TaskOutcome::kNotCached;
+    // The node-wide level: a chunk another process decoded (or is decoding).
+    SharedChunk shared =
+        SharedChunk::find(spec, *input.source, key, loc.inner, nbytes, input.may_defer);
+    if (shared.busy()) return TaskOutcome::kBusy;
+    if (shared.hit()) {
+      shared.copy_to(geom, out);
+      if (caching) cache.put(cache_key, shared.data(), nbytes);
+      return TaskOutcome::kDone;
+    }
     ObjectBytes got;
     if (!read_stored(spec, input, key, loc, got)) {
       fill_region(geom, spec.fill.data(), out);
@@ -81,11 +97,14 @@ TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t 
       uint8_t* dst = out + region_dst_offset(geom);
       decode_chunk(spec.chain, raw, dst, nbytes);
       if (caching) cache.put(cache_key, dst, nbytes);
+      shared.fill(dst, nbytes);
     } else {
       uint8_t* chunk = scratch(Scratch::kChunk).reserve(nbytes);
-      if (caching || !decode_needed_part(spec.chain, raw, geom, chunk, nbytes)) {
+      if (caching || shared.wanted() ||
+          !decode_needed_part(spec.chain, raw, geom, chunk, nbytes)) {
         decode_chunk(spec.chain, raw, chunk, nbytes);
         if (caching) cache.put(cache_key, chunk, nbytes);
+        shared.fill(chunk, nbytes);
       }
       copy_region(geom, chunk, out);
     }

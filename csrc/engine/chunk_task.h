@@ -18,12 +18,17 @@ namespace fastchunk {
 // cached buffer of the wrong size.
 std::string chunk_cache_key(const ArraySpec& spec, const std::string& object_key, int64_t inner);
 
-enum class TaskOutcome { kDone, kNotCached };
+enum class TaskOutcome {
+  kDone,
+  kNotCached,  // cache_only, and the chunk was not in the decoded-chunk cache
+  kBusy,       // may_defer, and another process is decoding the chunk for the shared cache
+};
 
 struct TaskInput {
   ByteSource* source;        // where the stored bytes come from
   const ShardIndex* index;   // sharded: the shard's index, null when the shard does not exist
   bool cache_only = false;   // copy from the decoded-chunk cache, or give up (kNotCached)
+  bool may_defer = false;    // leave a chunk another process is decoding for later (kBusy)
 };
 
 // Writes task t of `grid` into `out`. Errors name the store and the chunk.

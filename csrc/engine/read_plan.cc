@@ -17,6 +17,31 @@ namespace {
 // alone, as immutable for the life of the cache.
 const std::string kNoVersion;
 
+// Runs run(i, may_defer) for i in [0, count) on the pool, then once more,
+// without deferring, for those that came back kBusy (another process was
+// decoding the chunk for the shared cache: by the end it mostly has).
+// outcome[i] is each one's final outcome.
+template <typename Run>
+void run_deferring(int64_t count, const Run& run, int threads, std::vector<TaskOutcome>& outcome) {
+  outcome.assign(size_t(count), TaskOutcome::kDone);
+  std::mutex mutex;
+  std::vector<int64_t> deferred;
+  parallel_for(
+      count,
+      [&](int64_t i) {
+        outcome[size_t(i)] = run(i, true);
+        if (outcome[size_t(i)] == TaskOutcome::kBusy) {
+          std::lock_guard<std::mutex> lock(mutex);
+          deferred.push_back(i);
+        }
+      },
+      threads);
+  parallel_for(
+      int64_t(deferred.size()),
+      [&](int64_t j) { outcome[size_t(deferred[size_t(j)])] = run(deferred[size_t(j)], false); },
+      threads);
+}
+
 }  // namespace
 
 ReadPlan::ReadPlan(const ArraySpec& spec, const Selection& sel, int num_threads)
@@ -31,11 +56,15 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
   std::lock_guard<std::mutex> lock(mutex_);
   const int64_t n = grid_.ntasks();
   if (output_nbytes_ == 0 || n == 0) return;
+  std::vector<TaskOutcome> outcome;
   if (!spec_.sharded) {
-    parallel_for(
+    run_deferring(
         n,
-        [&](int64_t t) { run_chunk_task(spec_, grid_, t, TaskInput{&source, nullptr}, out); },
-        threads_);
+        [&](int64_t t, bool may_defer) {
+          return run_chunk_task(spec_, grid_, t, TaskInput{&source, nullptr, false, may_defer},
+                                out);
+        },
+        threads_, outcome);
     return;
   }
   std::unordered_map<std::string, uint32_t> slot;
@@ -50,13 +79,13 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
     shard_of[size_t(t)] = it.first->second;
   }
   const auto indexes = load_shard_indexes(spec_, source, keys, threads_);
-  parallel_for(
+  run_deferring(
       n,
-      [&](int64_t t) {
+      [&](int64_t t, bool may_defer) {
         const ShardIndex* index = indexes[shard_of[size_t(t)]].get();
-        run_chunk_task(spec_, grid_, t, TaskInput{&source, index}, out);
+        return run_chunk_task(spec_, grid_, t, TaskInput{&source, index, false, may_defer}, out);
       },
-      threads_);
+      threads_, outcome);
 }
 
 void read_selection(const ArraySpec& spec, ByteSource& source, const Selection& sel,
@@ -219,7 +248,8 @@ std::vector<ByteRequest> ReadPlan::pending() {
   return out;
 }
 
-void ReadPlan::provide(const ByteRequest& request, ByteView bytes, uint64_t object_size) {
+void ReadPlan::provide(const ByteRequest& request, ByteView bytes, uint64_t object_size,
+                       const std::string& version) {
   std::lock_guard<std::mutex> lock(mutex_);
   build_tables();
   Object& o = object_of(request.key);
@@ -228,6 +258,7 @@ void ReadPlan::provide(const ByteRequest& request, ByteView bytes, uint64_t obje
   } catch (const Error& e) {
     throw Error(e.kind(), spec_.store_name + ": " + e.what());
   }
+  if (!version.empty()) fetched_.set_version(request.key, version);
   if (spec_.sharded && !o.index) {
     try_index(o);
   } else {
@@ -252,16 +283,17 @@ int64_t ReadPlan::decode_ready(uint8_t* out) {
   build_tables();
   std::vector<int64_t> batch;
   batch.swap(ready_);
-  std::vector<TaskOutcome> outcome(batch.size(), TaskOutcome::kDone);
-  parallel_for(
+  std::vector<TaskOutcome> outcome;
+  run_deferring(
       int64_t(batch.size()),
-      [&](int64_t i) {
+      [&](int64_t i, bool may_defer) {
         const int64_t t = batch[size_t(i)];
         const Object& o = objects_[task_object_[size_t(t)]];
-        TaskInput input{&fetched_, o.index.get(), state_[size_t(t)] == TaskState::kCached};
-        outcome[size_t(i)] = run_chunk_task(spec_, grid_, t, input, out);
+        TaskInput input{&fetched_, o.index.get(), state_[size_t(t)] == TaskState::kCached,
+                        may_defer};
+        return run_chunk_task(spec_, grid_, t, input, out);
       },
-      threads_);
+      threads_, outcome);
   for (size_t i = 0; i < batch.size(); ++i) {
     const int64_t t = batch[i];
     Object& o = objects_[task_object_[size_t(t)]];

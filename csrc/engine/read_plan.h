@@ -55,7 +55,10 @@ class ReadPlan {
   void execute(ByteSource& source, uint8_t* out);
 
   std::vector<ByteRequest> pending();
-  void provide(const ByteRequest& request, ByteView bytes, uint64_t object_size);
+  // `version`: the object's version as the store reported it ("" when it
+  // did not), which the shared cache keys on.
+  void provide(const ByteRequest& request, ByteView bytes, uint64_t object_size,
+               const std::string& version = std::string());
   void provide_missing(const ByteRequest& request);
   int64_t decode_ready(uint8_t* out);  // returns the number of tasks left
   void finish(uint8_t* out);

@@ -44,6 +44,15 @@ void FetchedSource::provide_missing(const std::string& key) {
   o.missing = true;
 }
 
+void FetchedSource::set_version(const std::string& key, const std::string& version) {
+  objects_[key].version = version;
+}
+
+std::string FetchedSource::version(const std::string& key) {
+  auto it = objects_.find(key);
+  return it == objects_.end() ? std::string() : it->second.version;
+}
+
 bool FetchedSource::known_missing(const std::string& key) const {
   auto it = objects_.find(key);
   return it != objects_.end() && it->second.missing;
@@ -97,7 +106,7 @@ bool FetchedSource::get(const std::string& key, const ByteRange& range, ByteBuff
                 "the size of '" + key + "' was not fetched (" + range.describe() + ")");
   if (o.size != kUnknownObjectSize) resolve_range(slice, o.size);  // throws when outside the object
   out.object_size = o.size;
-  out.version.clear();
+  out.version = o.version;
   if (slice.length == 0) {
     out.bytes = ByteView{reinterpret_cast<const uint8_t*>(""), 0};
     return true;

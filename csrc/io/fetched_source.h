@@ -20,6 +20,10 @@ class FetchedSource : public ByteSource {
   void provide(const std::string& key, const ByteRange& range, ByteView bytes,
                uint64_t object_size);
   void provide_missing(const std::string& key);
+  // The object's version as the store reported it (ETag and size): the
+  // shared cache keys on it.
+  void set_version(const std::string& key, const std::string& version);
+  std::string version(const std::string& key) override;
 
   // Whether get(key, range) would answer without kNotFetched.
   bool has(const std::string& key, const ByteRange& range) const;
@@ -39,6 +43,7 @@ class FetchedSource : public ByteSource {
     bool missing = false;
     uint64_t size = kUnknownObjectSize;
     std::vector<Piece> pieces;
+    std::string version;
   };
   // The piece holding [offset, offset + length), or null.
   static const Piece* covering(const Object& o, uint64_t offset, uint64_t length);

@@ -9,19 +9,16 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/file_time.h"
 #include "engine/thread_pool.h"
 
 namespace fastchunk {
 namespace {
 
+// The same string the shared caches have keyed local objects on since they came.
 std::string version_of(const struct stat& st) {
-#if defined(__APPLE__)
-  const int64_t mtime_ns = int64_t(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
-#else
-  const int64_t mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-#endif
-  return std::to_string(st.st_size) + ':' + std::to_string(mtime_ns) + ':' +
-         std::to_string(uint64_t(st.st_ino));
+  return std::to_string(st.st_size) + ':' + std::to_string(mtime_ns(st)) + ':' +
+         std::to_string(st.st_ino);
 }
 
 [[noreturn]] void directory_error() {

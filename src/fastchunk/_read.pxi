@@ -18,15 +18,24 @@ cdef class NativeArray:
     cdef readonly tuple shape
     cdef readonly int64_t itemsize
     cdef public object store_name
+    cdef object version_of
 
     def __init__(self, *, store_name, store_id, root, array_path, shape, chunk_shape, itemsize,
                  fill, codecs, stored_axes, key_prefix, separator, zero_dim_key,
-                 nested_fallback, shard=None):
+                 nested_fallback, shard=None, version_of=None):
+        """`store_id` names the store precisely (the caches key on it);
+        `version_of(key)`, when given, names the version of an object the
+        remote layer fetched (the node-wide cache keys on it too)."""
         self.store_name = store_name
         self.shape = tuple(int(n) for n in shape)
         self.itemsize = itemsize
+        self.version_of = version_of
         self.spec.store_name = store_name.encode()
         self.spec.store_id = store_id.encode()
+        if codecs:  # the chain as the metadata names it: the node-wide cache keys on it
+            self.spec.decoding = json.dumps(
+                [codecs.zarr_format, codecs.dtype, [list(s) for s in codecs.steps]],
+                sort_keys=True, default=str).encode()
         self.root = root.encode() if root is not None else b""
         self.spec.array_path = array_path.encode()
         self.spec.shape = list(shape)
@@ -186,6 +195,7 @@ cdef class ReadPlan:
     cdef _provide(self, object request, object result):
         cdef ByteRequest r = _request_of(request)
         cdef uint64_t size = kUnknownObjectSize
+        cdef string version
         cdef const uint8_t[::1] data
         cdef const uint8_t* ptr = NULL
         cdef size_t n = 0
@@ -204,8 +214,12 @@ cdef class ReadPlan:
             n = data.shape[0]
             ptr = &data[0] if n else <const uint8_t*>b""
             self.held.setdefault(request[0], []).append(view)
+            if self.array.version_of is not None:
+                v = self.array.version_of(request[0])
+                if v:
+                    version = v.encode()
         with nogil:
-            info = api_plan_provide(deref(self.plan), r, ptr, n, size)
+            info = api_plan_provide(deref(self.plan), r, ptr, n, size, version)
         check(info)
 
     def decode_ready(self):

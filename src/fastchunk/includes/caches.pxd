@@ -1,5 +1,12 @@
-# csrc/cache through csrc/api/read_api.h: the decoded-chunk and shard-index caches.
-from libc.stdint cimport uint64_t
+# csrc/cache through csrc/api/read_api.h and csrc/api/cache_api.h: the
+# decoded-chunk and shard-index caches of the process, the node-wide shared
+# cache and file caches.
+from libc.stdint cimport uint8_t, uint64_t
+from libcpp cimport bool as cbool
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+
+from fastchunk.includes.common cimport ErrorInfo
 
 
 cdef extern from "api/read_api.h" namespace "fastchunk":
@@ -11,3 +18,40 @@ cdef extern from "api/read_api.h" namespace "fastchunk":
     void shard_index_cache_info(size_t* capacity, size_t* used, size_t* entries, uint64_t* hits,
                                 uint64_t* misses, uint64_t* evictions) nogil
     void shard_index_cache_clear() nogil
+
+cdef extern from "cache/file_cache.h" namespace "fastchunk":
+    cdef cppclass FileCacheStats:
+        uint64_t budget, used, entries, hits, misses, inserts, evictions, waits, dropped
+
+    cdef cppclass CachedFile:
+        CachedFile()
+        const uint8_t* data() except +
+        size_t size()
+        const string& tag()
+        cbool operator bool()
+
+cdef extern from "api/cache_api.h" namespace "fastchunk":
+    cdef cppclass FileCacheHandle:
+        pass
+    ErrorInfo api_set_shared_cache(const string& dir, uint64_t budget) nogil
+    string api_shared_cache_dir() nogil
+    ErrorInfo api_open_file_cache(const string& dir, uint64_t budget, cbool map, cbool checksum,
+                                  cbool existing_only, FileCacheHandle* out) nogil
+    ErrorInfo api_file_cache_find(const FileCacheHandle& h, const string& key,
+                                  CachedFile* out) nogil
+    ErrorInfo api_file_cache_find_many(const FileCacheHandle& h, const vector[string]& keys,
+                                       vector[CachedFile]* out) nogil
+    ErrorInfo api_file_cache_store(const FileCacheHandle& h, const string& key,
+                                   const uint8_t* data, size_t size, const string& tag,
+                                   cbool replace, cbool* stored) nogil
+    ErrorInfo api_file_cache_remove(const FileCacheHandle& h, const string& key) nogil
+    ErrorInfo api_file_cache_clear(const FileCacheHandle& h) nogil
+    ErrorInfo api_file_cache_set_budget(const FileCacheHandle& h, uint64_t budget) nogil
+    ErrorInfo api_file_cache_recount(const FileCacheHandle& h) nogil
+    FileCacheStats api_file_cache_stats(const FileCacheHandle& h) nogil
+
+cdef extern from *:
+    """
+    static bool fastchunk_handle_empty(const fastchunk::FileCacheHandle& h) { return !h.cache; }
+    """
+    cbool handle_empty "fastchunk_handle_empty"(const FileCacheHandle& h) nogil

@@ -29,6 +29,7 @@ cdef extern from "engine/array_spec.h" namespace "fastchunk":
     cdef cppclass ArraySpec:
         string store_name
         string store_id
+        string decoding
         string array_path
         vector[int64_t] shape
         vector[int64_t] chunk_shape
@@ -80,7 +81,7 @@ cdef extern from "api/read_api.h" namespace "fastchunk":
                             unique_ptr[CReadPlan]* plan) nogil
     ErrorInfo api_plan_pending(CReadPlan& plan, vector[ByteRequest]* requests) nogil
     ErrorInfo api_plan_provide(CReadPlan& plan, const ByteRequest& request, const uint8_t* data,
-                               size_t size, uint64_t object_size) nogil
+                               size_t size, uint64_t object_size, const string& version) nogil
     ErrorInfo api_plan_decode_ready(CReadPlan& plan, uint8_t* out, int64_t* left) nogil
     ErrorInfo api_plan_finish(CReadPlan& plan, uint8_t* out) nogil
     ErrorInfo api_plan_object_keys(CReadPlan& plan, vector[string]* keys) nogil

@@ -20,7 +20,7 @@ class LocalStore:
             raise FileNotFoundError(f"no zarr store at {path!r}")
         self.name = path
         self.local_root = path
-        # Names the directory in cache keys: two paths to one directory share.
+        # The directory itself, whatever path led to it (shared caches key on it).
         self.store_id = "file://" + os.path.realpath(path)
 
     def _path(self, key: str) -> str:
