@@ -667,7 +667,7 @@ def main() -> None:
         memory_probe(args)
         return
     args.workloads = args.workloads.split(",")
-    names = args.readers.split(",")
+    names = ["zarr-python" if n == "zarr" else n for n in args.readers.split(",")]
     unknown = set(names) - {*READERS, FLOOR}
     if unknown:
         p.error(f"unknown readers {sorted(unknown)}")
