@@ -290,3 +290,4 @@ cdef class NativeArray:
 
 include "_transform.pxi"
 include "_encode.pxi"
+include "_pipeline.pxi"
