@@ -34,7 +34,8 @@ bool load_encoded(const BatchChunk& c, ByteView& raw) {
     case BatchSource::kBytes: raw = c.encoded; return true;
     case BatchSource::kFile: {
       LocalSource files("");
-      return files.get(c.path, raw_buffer(), raw);
+      if (c.length == UINT64_MAX) return files.get(c.path, raw_buffer(), raw);
+      return files.get_range(c.path, c.offset, c.length, raw_buffer(), raw);
     }
   }
   return false;

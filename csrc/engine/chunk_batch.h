@@ -37,7 +37,9 @@ struct BatchChunk {
   std::string key;          // named in errors
   BatchSource source = BatchSource::kMissing;
   ByteView encoded;         // kBytes
-  std::string path;         // kFile: the whole file is the encoded chunk
+  std::string path;         // kFile: bytes [offset, offset + length) of this file
+  uint64_t offset = 0;
+  uint64_t length = UINT64_MAX;  // UINT64_MAX: the whole file
   uint8_t* dst = nullptr;   // destination base (element 0 of the destination)
   // Orthogonal: the product of the axes' positions. Points: axes[d].in gives
   // point k's coordinate along chunk axis d (all axes have n points), and

@@ -30,6 +30,8 @@ cdef extern from "engine/chunk_batch.h" namespace "fastchunk":
         BatchSource source
         ByteView encoded
         string path
+        uint64_t offset
+        uint64_t length
         uint8_t* dst
         cbool points
         vector[BatchAxis] axes
@@ -74,8 +76,8 @@ def decode_batch(str name, codecs, int swap_unit, chunk_shape, src_strides, int 
     chunk; `fill`: one element in the destinations' byte order.
 
     Each item is (key, source, dst, axes, point_dst): source None (missing:
-    fill), a str (a local file holding the encoded chunk) or a bytes-like
-    object; dst a writable numpy array; axes one (in, out, dst_axis) per chunk
+    fill), a str (a local file holding the encoded chunk), a (path, offset,
+    length) tuple (that range of a local file) or a bytes-like object; dst a writable numpy array; axes one (in, out, dst_axis) per chunk
     axis, in/out an int64 array or a (start, step, n) tuple, dst_axis -1 for an
     axis dst drops. point_dst None for an orthogonal region (the product of the
     axes), or the positions along 1-d dst of the points whose coordinates the
@@ -107,6 +109,11 @@ def decode_batch(str name, codecs, int swap_unit, chunk_shape, src_strides, int 
         elif isinstance(source, str):
             c.source = BatchSource.kFile
             c.path = source.encode()
+        elif isinstance(source, tuple):
+            c.source = BatchSource.kFile
+            c.path = source[0].encode()
+            c.offset = source[1]
+            c.length = source[2]
         else:
             c.source = BatchSource.kBytes
             blob = memoryview(source).cast("B")
