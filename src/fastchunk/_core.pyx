@@ -291,3 +291,4 @@ cdef class NativeArray:
 include "_transform.pxi"
 include "_encode.pxi"
 include "_pipeline.pxi"
+include "_strings.pxi"

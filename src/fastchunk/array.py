@@ -14,6 +14,7 @@ from fastchunk.errors import ChunkDecodeError
 from fastchunk.store import Store
 from fastchunk.zarr.fallback import warn_slow
 from fastchunk.zarr.metadata import ArrayMeta
+from fastchunk.zarr.strings import read_items
 
 
 class Array:
@@ -35,6 +36,9 @@ class Array:
                 "index_codecs": meta.shard.index_codecs,
                 "index_swap_unit": meta.shard.index_swap_unit,
             }
+        # Variable-length items: the core reads int64 item numbers (0 = the
+        # fill value), zarr/strings.py looks the items up.
+        vlen = meta.vlen is not None
         return _core.NativeArray(
             store_name=self._store.name,
             root=self._store.local_root,
@@ -42,8 +46,8 @@ class Array:
             shape=meta.shape,
             # Sharded fallback arrays decode whole shards in Python.
             chunk_shape=meta.shard.shard_shape if fallback and meta.shard else meta.chunks,
-            itemsize=meta.dtype.itemsize,
-            fill=meta.fill_value.tobytes(),
+            itemsize=8 if vlen else meta.dtype.itemsize,
+            fill=bytes(8) if vlen else meta.fill_value.tobytes(),
             # Fallback chunks reach the core already decoded, in C order.
             codecs=[] if fallback else meta.native_codecs,
             swap_unit=0 if fallback else meta.swap_unit,
@@ -190,6 +194,9 @@ class Array:
         if out.size == 0:
             return
         meta = self._meta
+        if meta.vlen is not None:
+            read_items(self, indices, out)
+            return
         buf = out.reshape(-1).view(np.uint8)
         if meta.fallback is not None:
             warn_slow(meta.slow_codecs)

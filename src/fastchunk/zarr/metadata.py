@@ -12,6 +12,7 @@ import numpy as np
 from fastchunk import _core
 from fastchunk.errors import ChunkDecodeError, MetadataError, UnsupportedError
 from fastchunk.zarr import dtypes as _dtypes
+from fastchunk.zarr import strings as _strings
 
 # numcodecs / zarr codec ids the C++ core decodes itself.
 _NATIVE_V2_COMPRESSORS = {"blosc", "zstd", "gzip", "zlib", "lz4"}
@@ -78,6 +79,9 @@ class ArrayMeta:
     fallback: Any = None  # callable(bytes) -> C-order ndarray of the chunk
     slow_codecs: list[str] = field(default_factory=list)
     dimension_names: list[str | None] | None = None
+    # "utf8" / "bytes" for variable-length items (zarr/strings.py): `fallback`
+    # then decodes a chunk to an object array of its items.
+    vlen: str | None = None
 
     @property
     def ndim(self) -> int:
@@ -127,7 +131,8 @@ def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayM
     filters = zarray.get("filters") or []
     if not isinstance(filters, list):
         raise MetadataError("filters must be a list or null")
-    dt = _dtypes.v2_dtype(zarray.get("dtype"), filters)
+    vlen = _strings.v2_kind(zarray.get("dtype"), filters)
+    dt = _strings.numpy_dtype(vlen) if vlen else _dtypes.v2_dtype(zarray.get("dtype"), filters)
     shape = _int_tuple(zarray.get("shape"), "shape", 0)
     chunks = _int_tuple(zarray.get("chunks"), "chunks", 1)
     _check_sizes(shape, chunks, dt.itemsize)
@@ -156,7 +161,8 @@ def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayM
         chunks=chunks,
         dtype=ndt,
         stored_dtype=dt,
-        fill_value=_dtypes.fill_value(zarray.get("fill_value"), dt, 2),
+        fill_value=(_strings.fill_value(zarray.get("fill_value"), vlen, dt) if vlen
+                    else _dtypes.fill_value(zarray.get("fill_value"), dt, 2)),
         attrs=attrs,
         codec_names=names,
         key_prefix="",
@@ -164,9 +170,14 @@ def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayM
         zero_dim_key="0",
         nested_fallback=not sep_given,
         native_codecs=None,
-        swap_unit=_dtypes.swap_unit(dt),
+        swap_unit=0 if vlen else _dtypes.swap_unit(dt),
         stored_axes=list(range(len(shape)))[::-1] if order == "F" and len(shape) > 1 else None,
+        vlen=vlen,
     )
+    if vlen:
+        meta.fallback = _strings.chunk_decoder(_strings.v2_steps(compressor, filters), vlen,
+                                               chunks, meta.stored_axes)
+        return meta
     if not filters and (compressor is None or compressor["id"] in _NATIVE_V2_COMPRESSORS):
         meta.native_codecs = [compressor["id"]] if compressor else []
     else:
@@ -220,6 +231,7 @@ class _V3Chain:
     bytes_codecs: list[tuple[str, dict[str, Any]]]
     array_codecs: list[tuple[str, dict[str, Any]]]  # non-transpose array->array (fallback)
     sharding: dict[str, Any] | None
+    vlen: str | None = None  # vlen-utf8 / vlen-bytes as the array-to-bytes codec
 
 
 def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
@@ -245,7 +257,7 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
                 raise UnsupportedError(f"{what}: transpose after {array_codecs[-1][0]}")
             perm = [perm[o] for o in order]
         elif name in ("vlen-utf8", "vlen-bytes"):
-            raise UnsupportedError(f"{what}: codec {name!r} (variable length) is not supported")
+            break
         elif name.startswith("numcodecs.") or name in ("delta", "fixedscaleoffset", "quantize",
                                                          "bitround", "astype", "shuffle"):
             array_codecs.append((name, config))
@@ -257,6 +269,7 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
     name, config = entries[i]
     endian: str | None = None
     sharding = None
+    vlen = None
     if name in ("bytes", "endian"):
         endian = config.get("endian")
         if endian not in (None, "little", "big"):
@@ -264,7 +277,7 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
     elif name == "sharding_indexed":
         sharding = config
     elif name in ("vlen-utf8", "vlen-bytes"):
-        raise UnsupportedError(f"{what}: codec {name!r} (variable length) is not supported")
+        vlen = name
     elif name in _NATIVE_V3_BYTES_CODECS:
         raise MetadataError(f"{what}: bytes-to-bytes codec {name!r} before an array-to-bytes "
                             "codec (bytes or sharding_indexed)")
@@ -280,6 +293,7 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
         bytes_codecs=bytes_codecs,
         array_codecs=array_codecs,
         sharding=sharding,
+        vlen=vlen,
     )
 
 
@@ -321,7 +335,8 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
     check_must_understand(doc, _V3_ARRAY_KEYS | {"consolidated_metadata"}, what)
     if doc.get("storage_transformers"):
         raise UnsupportedError(f"{what}: storage transformers are not supported")
-    dt = _dtypes.v3_dtype(doc.get("data_type"))
+    vlen = _strings.v3_kind(doc.get("data_type"))
+    dt = _strings.numpy_dtype(vlen) if vlen else _dtypes.v3_dtype(doc.get("data_type"))
     shape = _int_tuple(doc.get("shape"), "shape", 0)
     grid_name, grid_config = _codec_entry(doc.get("chunk_grid"))
     if grid_name != "regular":
@@ -387,7 +402,8 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
         chunks=chunks,
         dtype=dt,
         stored_dtype=dt,
-        fill_value=_dtypes.fill_value(doc.get("fill_value"), dt, 3),
+        fill_value=(_strings.fill_value(doc.get("fill_value"), vlen, dt) if vlen
+                    else _dtypes.fill_value(doc.get("fill_value"), dt, 3)),
         attrs=doc.get("attributes") or {},
         codec_names=names,
         key_prefix=prefix,
@@ -395,11 +411,31 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
         zero_dim_key=zero,
         nested_fallback=False,
         native_codecs=None,
-        swap_unit=_endian_swap(dt, chain.endian),
+        swap_unit=0 if vlen else _endian_swap(dt, chain.endian),
         stored_axes=chain.stored_axes,
         shard=shard,
         dimension_names=dim_names if isinstance(dim_names, list) else None,
+        vlen=vlen,
     )
+    if vlen or chain.vlen:
+        codec_kind = {"vlen-utf8": "utf8", "vlen-bytes": "bytes"}.get(chain.vlen or "")
+        if codec_kind is None:
+            raise UnsupportedError(f"{what}: data type {doc.get('data_type')!r} without a "
+                                   "vlen-utf8 or vlen-bytes codec is not supported")
+        if codec_kind != vlen:
+            raise MetadataError(f"{what}: data type {doc.get('data_type')!r} with codec "
+                                f"{chain.vlen!r}")
+        if chain.array_codecs:
+            raise UnsupportedError(f"{what}: codecs {[n for n, _ in chain.array_codecs]} "
+                                   "before a variable-length codec")
+        meta.fallback = _strings.chunk_decoder(_strings.v3_steps(chain.bytes_codecs), vlen,
+                                               chunks, chain.stored_axes)
+        if shard is not None:
+            from fastchunk.zarr.fallback import shard_decoder
+
+            meta.fallback = shard_decoder(meta.fallback, shard, chunks,
+                                          np.array(meta.fill_value[()], dtype=object))
+        return meta
     native = _native_bytes_codecs(chain.bytes_codecs)
     if native is not None and not chain.array_codecs:
         meta.native_codecs = native

@@ -25,7 +25,7 @@ from zarr.abc.codec import CodecPipeline as _ZarrCodecPipeline
 from zarr.core.codec_pipeline import BatchedCodecPipeline
 
 from fastchunk import _core
-from fastchunk.errors import ChunkDecodeError
+from fastchunk.errors import ChunkDecodeError, UnsupportedError
 from fastchunk.zarr import pipeline_stats as _stats
 from fastchunk.zarr.pipeline_chain import (
     NativeChain,
@@ -152,7 +152,13 @@ class CodecPipeline(_ZarrCodecPipeline):
         batch = list(batch_info)
         if not batch:
             return
-        why = await self._read_native(batch, out, tuple(drop_axes))
+        try:
+            why = await self._read_native(batch, out, tuple(drop_axes))
+        except UnsupportedError as e:
+            # A stream the core meets only at decode time (a zstd frame
+            # without its content size inside a chain): zarr-python rewrites
+            # every region of the batch.
+            why = str(e)
         if why is None:
             _stats.count("reads_native")
             return

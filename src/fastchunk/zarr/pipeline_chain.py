@@ -45,14 +45,17 @@ def native_chain(codecs: Any) -> NativeChain | str:
     codecs = tuple(codecs)
     if len(codecs) == 1 and isinstance(codecs[0], V2Codec):
         v2 = codecs[0]
-        if v2.filters:
-            return "v2 filters " + ",".join(_numcodec_id(f) for f in v2.filters)
-        if v2.compressor is None:
-            return NativeChain((), None, True, None)
-        cid = _numcodec_id(v2.compressor)
-        if cid not in _NUMCODECS_NATIVE:
-            return f"v2 compressor {cid}"
-        return NativeChain((cid,), None, True, None)
+        # Filters that are compressors are bytes-to-bytes steps before the
+        # compressor; the core needs every step but the first to announce its
+        # decoded size (zlib does not).
+        steps = [_numcodec_id(f) for f in v2.filters or ()]
+        if v2.compressor is not None:
+            steps.append(_numcodec_id(v2.compressor))
+        if any(c not in _NUMCODECS_NATIVE for c in steps):
+            return "v2 filters " + ",".join(steps) if v2.filters else f"v2 compressor {steps[0]}"
+        if "zlib" in steps[1:]:
+            return "v2 zlib after another codec"
+        return NativeChain(tuple(steps), None, True, None)
 
     perm: list[int] | None = None
     i = 0
