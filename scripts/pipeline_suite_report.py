@@ -48,8 +48,8 @@ def main() -> None:
     if args.baseline:
         base = json.load(open(args.baseline))["tests"]
         ours = s["tests"]
-        lost = sorted(k for k, r in base.items()
-                      if r.get("outcome") == "passed" and ours.get(k, {}).get("outcome") != "passed")
+        lost = sorted(k for k, r in base.items() if r.get("outcome") == "passed"
+                      and ours.get(k, {}).get("outcome") != "passed")
         print(f"passed with the baseline but not here: {len(lost)}")
         for k in lost:
             print("  ", k, ours.get(k, {}).get("outcome", "not run"))

@@ -9,6 +9,7 @@ zarr-python's default pipeline would."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -106,7 +107,7 @@ def points(chunk_sel: Any, out_sel: Any, chunk_shape: tuple[int, ...],
     if dst is None:
         return None
     axes: list[Axis] = []
-    for d, s in enumerate(chunk_sel):
+    for s in chunk_sel:
         if not (isinstance(s, np.ndarray) and s.ndim == 1 and s.dtype.kind in "iu"):
             return None
         if s.shape[0] != count(dst):
@@ -142,7 +143,7 @@ def _split_axis(p: Positions, o: Positions | None, inner: int
             groups.append((u, (start + lo * step - u * inner, step, hi - lo), _sub(o, lo, hi)))
         return groups
     q = p // inner
-    if q.shape[0] and q[0] == q[-1] and (q.shape[0] < 3 or bool(np.all(q == q[0]))):
+    if q.shape[0] and bool(np.all(q == q[0])):
         u = int(q[0])
         return [(u, p - u * inner, o)]
     oa = as_array(o) if o is not None else None
@@ -171,8 +172,6 @@ def split_shard(reg: Region, inner_shape: tuple[int, ...]
         for (p, o, j), ic in zip(axes, inner_shape, strict=True):
             per_axis.append([(u, (pi, oi, j)) for u, pi, oi in _split_axis(p, o, ic)])
         out: list[tuple[tuple[int, ...], Region]] = []
-        import itertools
-
         for combo in itertools.product(*per_axis):
             out.append((tuple(u for u, _ in combo), ([a for _, a in combo], None)))
         return out
