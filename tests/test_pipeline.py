@@ -202,13 +202,37 @@ def test_codecs_the_core_lacks_fall_back_counted(tmp_path: Path,
     assert any("delta" in r for r in s["fallback_reasons"]), s
 
 
-def test_strings_fall_back_counted(tmp_path: Path) -> None:
+@pytest.mark.filterwarnings("ignore:The data type .* does not have a Zarr V3")
+@pytest.mark.parametrize(("fmt", "kind", "order"),
+                         [(3, "utf8", "C"), (3, "bytes", "C"), (2, "utf8", "C"),
+                          (2, "utf8", "F"), (2, "bytes", "C")])
+def test_variable_length_strings_and_bytes(tmp_path: Path, rng: np.random.Generator,
+                                           fmt: int, kind: str, order: str) -> None:
+    from zarr.dtype import VariableLengthBytes, VariableLengthUTF8
+
     store = LocalStore(str(tmp_path / "s.zarr"))
-    a = zarr.create_array(store, name="a", shape=(5,), chunks=(2,), dtype=str)
-    a[...] = np.array(["a", "bb", "", "d", "é"])
-    f = _open(store, "a", FASTCHUNK)
-    assert f[1:].tolist() == ["bb", "", "d", "é"]
-    assert any("vlen-utf8" in r for r in stats()["fallback_reasons"])
+    words = np.array(["", "a", "bé", "日本", "x" * 70], dtype=object)
+    data = words[rng.integers(0, len(words), size=(13, 7))]
+    if kind == "bytes":
+        data = np.vectorize(lambda w: w.encode(), otypes=[object])(data)
+    kw: dict[str, Any] = {"order": order} if fmt == 2 else {}
+    a = zarr.create_array(store, name="a", shape=data.shape, chunks=(4, 3), zarr_format=fmt,
+                          dtype=VariableLengthUTF8() if kind == "utf8" else VariableLengthBytes(),
+                          **kw)
+    a[:9] = data[:9]  # later rows stay missing: fill value
+    _compare(store, "a", rng)
+    assert stats()["chunks_vlen"] > 0
+
+
+def test_corrupt_string_framing_is_named(tmp_path: Path) -> None:
+    store = LocalStore(str(tmp_path / "s.zarr"))
+    a = zarr.create_array(store, name="a", shape=(4,), chunks=(4,), dtype=str, compressors=None)
+    a[...] = np.array(["ab", "", "cé", "d"])
+    chunk = tmp_path / "s.zarr" / "a" / "c" / "0"
+    raw = chunk.read_bytes()
+    chunk.write_bytes(raw[:4] + (2**31).to_bytes(4, "little") + raw[8:])
+    with pytest.raises(fastchunk.ChunkDecodeError, match=r"a/c/0.*past the end"):
+        _open(store, "a", FASTCHUNK)[...]
 
 
 def test_corrupt_chunk_is_named(tmp_path: Path, rng: np.random.Generator) -> None:

@@ -143,7 +143,10 @@ class CodecPipeline(_ZarrCodecPipeline):
             np_dtype = dtype.to_native_dtype()
         except Exception as e:  # a dtype without a numpy equivalent
             return f"dtype {dtype}: {e}"
-        if np_dtype.kind in "OT" or np_dtype.itemsize == 0 or np_dtype.hasobject:
+        variable = np_dtype.kind in "OT" or np_dtype.itemsize == 0 or np_dtype.hasobject
+        if chain.vlen is not None:
+            return None if np_dtype.kind in "OT" else f"dtype {np_dtype} with a vlen codec"
+        if variable:
             return f"dtype {np_dtype} (variable length)"
         return None
 
@@ -180,6 +183,11 @@ class CodecPipeline(_ZarrCodecPipeline):
             return f"output buffer {type(dst).__name__}"
         if not dst.flags.writeable:
             return "read-only output buffer"
+        if chain.vlen is not None:
+            if chain.shard is not None:
+                return "variable-length items in shards"
+            await self._read_vlen(batch, dst, drop_axes, chain, spec)
+            return None
         for item in batch[1:]:
             other = item[1]
             if other is not spec and (other.shape != spec.shape or other.dtype != spec.dtype
@@ -221,6 +229,49 @@ class CodecPipeline(_ZarrCodecPipeline):
             dst[osel] = part
         _stats.count("chunks_native", len(items))
         return None
+
+    async def _read_vlen(self, batch: list[Any], dst: np.ndarray, drop_axes: tuple[int, ...],
+                         chain: NativeChain, spec: Any) -> None:
+        """Variable-length strings / bytes: the bytes codecs through numcodecs,
+        the framing parsed and checked by the core, the items placed by numpy
+        (as zarr-python does)."""
+        from fastchunk.zarr.strings import core_steps, items_of
+
+        assert chain.vlen is not None
+        steps = core_steps(chain.codecs)
+        shape = tuple(spec.shape)
+        n = math.prod(shape)
+        sources = await _sources(batch)
+        for (getter, item_spec, sel, osel, _), src in zip(batch, sources, strict=True):
+            if isinstance(src, str):
+                src = _read_file(src)
+            if src is None:
+                dst[osel] = _fill_value(item_spec)
+                continue
+            try:
+                buf: Any = src
+                for step in steps:
+                    buf = step(buf)
+                items = items_of(buf, n, chain.vlen)
+            except ChunkDecodeError as e:
+                raise ChunkDecodeError(f"{_name(batch)}: chunk '{_key(getter)}': {e}") from None
+            except Exception as e:  # numcodecs raises many types for corrupt input
+                raise ChunkDecodeError(f"{_name(batch)}: chunk '{_key(getter)}': "
+                                       f"numcodecs failed to decode: {e}") from None
+            chunk = np.empty(n, dtype=object)
+            chunk[:] = items
+            if chain.v2:
+                chunk = chunk.reshape(shape, order=item_spec.order)
+            elif chain.stored_axes is not None:
+                chunk = chunk.reshape([shape[a] for a in chain.stored_axes]).transpose(
+                    np.argsort(chain.stored_axes))
+            else:
+                chunk = chunk.reshape(shape)
+            part = chunk[sel]
+            if drop_axes:
+                part = part.squeeze(axis=drop_axes)
+            dst[osel] = part
+        _stats.count("chunks_vlen", len(batch))
 
     async def _read_shards(self, batch: list[Any], dst: np.ndarray, drop_axes: tuple[int, ...],
                            chain: NativeChain, spec: Any, fill: bytes) -> str | None:
@@ -395,6 +446,14 @@ async def _shard_indexes(batch: list[Any], sc: Any, n_inner: int
                                    f"{raw.shape[0]} bytes, shorter than its {nbytes}-byte index")
         out.append((_decode_index(raw, sc, n_inner, None, _key(item[0])), None))
     return out
+
+
+def _read_file(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
 
 
 def _read_local_index(path: str, nbytes: int, at_start: bool) -> tuple[bytes | None, int]:

@@ -17,6 +17,7 @@ from fastchunk import _core
 # numcodecs ids (v2 compressors, v3 "numcodecs.*" codecs) the core decodes,
 # with the same framing as numcodecs.
 _NUMCODECS_NATIVE = {"blosc", "zstd", "gzip", "zlib", "lz4"}
+_VLEN = {"vlen-utf8": "utf8", "vlen-bytes": "bytes"}
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,12 @@ class NativeChain:
     v2: bool  # zarr v2: items in the dtype's byte order, laid out in the chunk spec's order
     stored_axes: tuple[int, ...] | None  # v3 transpose: stored axis i holds logical axis [i]
     shard: ShardChain | None = None
+    vlen: str | None = None  # "utf8" / "bytes": variable-length items (vlen-utf8 / vlen-bytes)
 
 
 def native_chain(codecs: Any) -> NativeChain | str:
     """The core's chain for a zarr codec list, or the reason it has none."""
-    from zarr.codecs import BytesCodec, ShardingCodec, TransposeCodec
+    from zarr.codecs import BytesCodec, ShardingCodec, TransposeCodec, VLenBytesCodec, VLenUTF8Codec
     from zarr.codecs._v2 import V2Codec
 
     codecs = tuple(codecs)
@@ -49,8 +51,15 @@ def native_chain(codecs: Any) -> NativeChain | str:
         # compressor; the core needs every step but the first to announce its
         # decoded size (zlib does not).
         steps = [_numcodec_id(f) for f in v2.filters or ()]
+        vlen = _VLEN.get(steps[0]) if steps else None
+        if vlen:
+            steps = steps[1:]
         if v2.compressor is not None:
             steps.append(_numcodec_id(v2.compressor))
+        if vlen:
+            if any(c not in _NUMCODECS_NATIVE for c in steps):
+                return "v2 filters " + ",".join(_numcodec_id(f) for f in v2.filters or ())
+            return NativeChain(tuple(steps), None, True, None, vlen=vlen)
         if any(c not in _NUMCODECS_NATIVE for c in steps):
             return "v2 filters " + ",".join(steps) if v2.filters else f"v2 compressor {steps[0]}"
         if "zlib" in steps[1:]:
@@ -69,7 +78,10 @@ def native_chain(codecs: Any) -> NativeChain | str:
     ab = codecs[i]
     shard = None
     endian = None
-    if isinstance(ab, BytesCodec):
+    vlen = None
+    if type(ab) in (VLenUTF8Codec, VLenBytesCodec):
+        vlen = "utf8" if type(ab) is VLenUTF8Codec else "bytes"
+    elif isinstance(ab, BytesCodec):
         endian = ab.endian.value if ab.endian is not None else None
     elif isinstance(ab, ShardingCodec):
         shard = _shard_chain(ab)
@@ -88,7 +100,7 @@ def native_chain(codecs: Any) -> NativeChain | str:
     if perm == list(range(len(perm or []))):
         perm = None
     return NativeChain(tuple(names), endian, False,
-                       tuple(perm) if perm is not None else None, shard)
+                       tuple(perm) if perm is not None else None, shard, vlen)
 
 
 def _shard_chain(codec: Any) -> ShardChain | str:

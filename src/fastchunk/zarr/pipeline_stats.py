@@ -37,13 +37,14 @@ def fallback(kind: str, reason: str) -> None:
 def stats() -> dict[str, Any]:
     """Counters since the process started (or the last reset_stats()):
     arrays_native / arrays_fallback (pipelines zarr created for arrays),
-    reads_native / reads_fallback, chunks_native (chunks decoded by the core)
-    and fallback_reasons."""
+    reads_native / reads_fallback, chunks_native (chunks decoded by the core),
+    chunks_vlen (variable-length chunks: framing parsed by the core, bytes
+    codecs through numcodecs) and fallback_reasons."""
     with _lock:
         out: dict[str, Any] = {
             k: _counts.get(k, 0)
             for k in ("arrays_native", "arrays_fallback", "reads_native", "reads_fallback",
-                      "chunks_native")
+                      "chunks_native", "chunks_vlen")
         }
         out["fallback_reasons"] = dict(_reasons)
         return out

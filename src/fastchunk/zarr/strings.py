@@ -139,6 +139,15 @@ def v3_steps(codecs: list[tuple[str, dict[str, Any]]]) -> list[Callable[[Any], A
     return steps
 
 
+def core_steps(names: list[str] | tuple[str, ...]) -> list[Callable[[Any], Any]]:
+    """Decoders undoing bytes-to-bytes codecs named as the core names them
+    (encode order), outermost first."""
+    from fastchunk.zarr.fallback import _numcodec, _strip_crc32c
+
+    return [_strip_crc32c if n == "crc32c" else _numcodec({"id": n}).decode
+            for n in reversed(names)]
+
+
 # ---------------------------------------------------------------- reading
 
 
