@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -37,7 +38,8 @@ from fastchunk.zarr.pipeline_chain import (
 from fastchunk.zarr.pipeline_regions import region, split_shard
 
 # Batches decoding fewer bytes run on the event loop's thread: a hop to a
-# worker thread costs more than they take.
+# worker thread costs more than they take. Larger ones run in a worker thread,
+# so that concurrent reads (dask tasks) overlap.
 _INLINE_BYTES = 1 << 20
 _EMPTY = 2**64 - 1
 
@@ -221,7 +223,7 @@ class CodecPipeline(_ZarrCodecPipeline):
                 tmp = np.empty(shape, dtype=dst.dtype)
                 items.append((key, src, tmp, _whole(shape), None))
                 loose.append((tmp, sel, osel))
-        await layout.decode(items, math.prod(dst.shape) * dst.itemsize)
+        await layout.decode(items)
         for tmp, sel, osel in loose:
             part = tmp[sel]
             if drop_axes:
@@ -329,7 +331,7 @@ class CodecPipeline(_ZarrCodecPipeline):
         layout = _Layout(_name(batch), sc.inner.codecs, unit, inner,
                          chunk_strides(sc.inner, inner, spec.order, stored.itemsize),
                          stored.itemsize, fill)
-        await layout.decode([tuple(i) for i in items], math.prod(dst.shape) * dst.itemsize)
+        await layout.decode([tuple(i) for i in items])
         _stats.count("chunks_native", len(items))
         return None
 
@@ -341,9 +343,10 @@ class _Layout:
                  strides: list[int], itemsize: int, fill: bytes) -> None:
         self.args = (name, list(codecs), unit, shape, strides, itemsize, fill)
 
-    async def decode(self, items: list[Any], nbytes: int) -> None:
+    async def decode(self, items: list[Any]) -> None:
         # The one call into the core's batch decoder.
-        if nbytes <= _INLINE_BYTES:
+        _, _, _, shape, _, itemsize, _ = self.args
+        if len(items) * math.prod(shape) * itemsize <= _INLINE_BYTES:
             _core.decode_batch(*self.args, items)
         else:
             await asyncio.to_thread(_core.decode_batch, *self.args, items)
@@ -462,9 +465,10 @@ def _read_local_index(path: str, nbytes: int, at_start: bool) -> tuple[bytes | N
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None, 0
     try:
-        size = os.fstat(fd).st_size
-        if os.path.isdir(path):
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
             return None, 0
+        size = st.st_size
         if size < nbytes:
             raise ChunkDecodeError(f"shard '{path}': holds {size} bytes, shorter than its "
                                    f"{nbytes}-byte index")
