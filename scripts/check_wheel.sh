@@ -102,6 +102,6 @@ EOF
 say "wheel built, repaired and installed in $((SECONDS - start)) s; the tests against it:"
 "$TPY" -m pytest -q -p no:cacheprovider --rootdir "$ROOT" -c "$ROOT/pyproject.toml" \
   "$ROOT/tests" \
-  --ignore-glob="$ROOT/tests/*s3*" --ignore-glob="$ROOT/tests/*dask*" \
+  --ignore-glob="$ROOT/tests/*s3*" --ignore-glob="$ROOT/tests/*gcs*" --ignore-glob="$ROOT/tests/*dask*" \
   --ignore-glob="$ROOT/tests/*ddp*" --ignore-glob="$ROOT/tests/*fuzz*" \
   -m "not slow"

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libzstd-dev liblz4-dev libblosc-dev libdeflate-dev zlib1g-dev zstd g++ cmake clang; do
+for pkg in libzstd-dev liblz4-dev libblosc-dev libdeflate-dev zlib1g-dev zstd g++ cmake clang \
+           libgtest-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -23,5 +24,5 @@ VPY=.venv/bin/python
 $VPY -m pip install -q --upgrade pip
 # The CPU build of torch; a plain "torch" would pull a multi-GB CUDA build.
 $VPY -m pip install -q "torch==2.13.0"
-$VPY -m pip install -q ".[test,s3,bench,torch]"
+$VPY -m pip install -q ".[test,s3,gcs,bench,torch]"
 echo "fastchunk $($VPY -c 'import fastchunk; print(fastchunk.__version__)') ready in .venv"

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The C++ unit tests first (fast), then the Python suite.
+PATH="$PWD/.venv/bin:$PATH" bash scripts/ctest.sh
 # The venv's tools (weed, torchrun, fastchunk) for the tests' subprocesses;
 # a test whose server or compiler is missing fails here instead of skipping.
 export PATH="$PWD/.venv/bin:$PATH"

@@ -127,3 +127,75 @@ def test_repr_names_the_node(tmp_path: Path, rng: np.random.Generator) -> None:
     g = fastchunk.open_group(path)
     assert "meta" in repr(g["meta"])
     assert "x" in repr(g["x"]) and "(9, 4)" in repr(g["x"])
+
+
+def _add_unreadable_members(root: Path) -> None:
+    """Two v2 array members fastchunk cannot read: a structured dtype
+    (unsupported) and a .zarray that is not JSON."""
+    for name, doc in (
+        ("structured", b'{"zarr_format": 2, "shape": [3], "chunks": [3], '
+                       b'"dtype": [["a", "<i4"]], "compressor": null, "fill_value": null, '
+                       b'"order": "C", "filters": null}'),
+        ("broken", b"{not json"),
+    ):
+        (root / name).mkdir()
+        (root / name / ".zarray").write_bytes(doc)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_members_listed_when_one_cannot_be_read(
+    tmp_path: Path, rng: np.random.Generator, zarr_format: int
+) -> None:
+    """walk_arrays() and arrays() list every member; only using an unreadable
+    one raises (they used to stop at the first)."""
+    path = tmp_path / "g.zarr"
+    arrays = build(path, zarr_format, rng)
+    _add_unreadable_members(path / "meta")
+    g = fastchunk.open_group(path)
+    walked = dict(g.walk_arrays())
+    assert sorted(walked) == sorted([*arrays, "meta/broken", "meta/structured"])
+    for name in arrays:
+        assert_same(walked[name][...], arrays[name])
+    bad = walked["meta/structured"]
+    assert isinstance(bad, fastchunk.group.UnreadableNode)
+    with pytest.raises(fastchunk.UnsupportedError, match="structured"):
+        bad.shape  # noqa: B018 - using it raises the error met at opening
+    with pytest.raises(fastchunk.MetadataError, match="not valid JSON"):
+        walked["meta/broken"][0]
+    assert [n for n, _ in g["meta"].arrays()] == ["broken", "structured", "y"]
+    with pytest.raises(fastchunk.UnsupportedError):
+        g["meta/structured"]
+
+
+class _NoFullListing(fastchunk.store.LocalStore):
+    """A local store whose full recursive listing must not be used."""
+
+    def list_prefix(self, prefix: str):  # type: ignore[override]
+        raise AssertionError(f"Group.keys() walked every object under {prefix!r}")
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_keys_use_a_folder_listing_not_a_full_walk(
+    tmp_path: Path, rng: np.random.Generator, zarr_format: int
+) -> None:
+    path = tmp_path / "g.zarr"
+    build(path, zarr_format, rng)
+    (path / "not-a-node").mkdir()  # a folder without metadata is no member
+    g = fastchunk.open_group(_NoFullListing(path))
+    assert g.keys() == ["empty", "meta", "x"]
+    assert g["meta"].keys() == ["deep", "y"]
+
+
+def test_info_reports_an_unreadable_member_and_goes_on(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    from fastchunk.tools.info import format_report, store_report
+
+    path = tmp_path / "g.zarr"
+    build(path, 2, rng)
+    _add_unreadable_members(path)
+    report = store_report(fastchunk.open_group(path))
+    assert "UnsupportedError" in report["arrays"]["structured"]["error"]
+    assert "MetadataError" in report["arrays"]["broken"]["error"]
+    assert report["arrays"]["x"]["shape"] == [9, 4]
+    assert "cannot be read" in format_report(report)

@@ -86,7 +86,7 @@ def test_metadata_declares_python_license_and_extras() -> None:
     assert meta["Requires-Python"] == pyproject()["project"]["requires-python"]
     assert meta["License-Expression"] == "MIT"
     extras = set(meta.get_all("Provides-Extra") or [])
-    assert {"torch", "s3", "bench", "test"} <= extras
+    assert {"torch", "s3", "gcs", "bench", "test"} <= extras
     requires = meta.get_all("Requires-Dist") or []
     assert any(r.startswith("numpy") for r in requires)
     assert any(r.startswith("torch") and 'extra == "torch"' in r for r in requires)
@@ -95,3 +95,34 @@ def test_metadata_declares_python_license_and_extras() -> None:
 def test_console_script_is_declared() -> None:
     scripts = {ep.name: ep.value for ep in DIST.entry_points if ep.group == "console_scripts"}
     assert scripts.get("fastchunk") == "fastchunk.tools.cli:main"
+
+
+def test_extension_runs_without_the_gil_on_free_threaded_python() -> None:
+    """On a free-threaded CPython (3.14t wheels) importing the extension must
+    not turn the GIL back on: the module declares Py_MOD_GIL_NOT_USED. CPython
+    warns naming each module that re-enables it; run in a fresh interpreter."""
+    import os
+    import subprocess
+    import sysconfig
+
+    code = (
+        "import sys, warnings\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import fastchunk._core\n"
+        "print([str(w.message) for w in seen if 'GIL' in str(w.message)])\n"
+        "print(getattr(sys, '_is_gil_enabled', lambda: True)())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.splitlines()
+    warned, gil_enabled = out[0], out[1]
+    assert "fastchunk" not in warned
+    if sysconfig.get_config_var("Py_GIL_DISABLED") and warned == "[]":
+        assert gil_enabled == "False"
+
+
+def test_wheel_matrix_builds_314_and_free_threaded_314t() -> None:
+    build = pyproject()["tool"]["cibuildwheel"]["build"].split()
+    assert {"cp314-*", "cp314t-*"} <= set(build)

@@ -423,3 +423,60 @@ def test_crc32c_encoder_and_byte_swap() -> None:
     words = np.arange(4, dtype="<u4")
     swapped = _core.encode_chunk(words.tobytes(), [], swap_unit=4, typesize=4)
     assert swapped == words.astype(">u4").tobytes()
+
+
+def test_kill_hook_is_read_once_at_import(tmp_path: Path) -> None:
+    """The test hook's environment variable is read when the module loads, not
+    on every object write: setting it later has no effect."""
+    code = (
+        "import os\n"
+        "import fastchunk.tools.rechunk as r\n"
+        "os.environ['_FASTCHUNK_RECHUNK_STOP_AFTER'] = '0'\n"
+        f"r._write_object({str(tmp_path)!r}, 'c/0', b'abcd')\n"
+        f"assert open({str(tmp_path / 'c' / '0')!r}, 'rb').read() == b'abcd'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "_FASTCHUNK_RECHUNK_STOP_AFTER"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_write_counter_is_exact_under_threads(tmp_path: Path) -> None:
+    """Dask workers write from several threads: every write is counted."""
+    import threading
+
+    from fastchunk.tools import rechunk as r
+
+    before = r._written.value
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [
+            threading.Thread(
+                target=lambda t=t: [r._write_object(str(tmp_path), f"t{t}/{i}", b"x")
+                                    for i in range(200)]
+            )
+            for t in range(8)
+        ]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert r._written.value - before == 8 * 200
+
+
+def test_source_arrays_are_released_after_a_run(tmp_path: Path, source: dict[str, Any]) -> None:
+    import gc
+    import weakref
+
+    from fastchunk.tools import rechunk as r
+
+    src = str(source["root"])
+    opened = r._source_array(src, "data", None)
+    ref = weakref.ref(opened)
+    del opened
+    rechunk(src, str(tmp_path / "dst.zarr"), chunks="24,1,15", progress=False)
+    gc.collect()
+    assert ref() is None, "rechunk keeps every source array it ever opened"

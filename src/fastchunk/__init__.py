@@ -1,4 +1,4 @@
-"""fastchunk: read zarr v2/v3 chunked arrays fast, from local disk or S3,
+"""fastchunk: read zarr v2/v3 chunked arrays fast, from local disk, S3 or GCS,
 straight into numpy arrays and (pinned) torch tensors."""
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ __all__ = [
 def open(
     store: Any, path: str | None = None, storage_options: dict[str, Any] | None = None
 ) -> Array | Group:
-    """Opens the array or group at `store` (a directory, or an s3:// or
-    https:// URL), optionally at `path` inside it."""
+    """Opens the array or group at `store` (a directory, or an s3://, gs://
+    or https:// URL), optionally at `path` inside it."""
     md = MetadataReader(open_store(store, storage_options))
     return open_node(md, path or "")
 

@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3, boundscheck=False, wraparound=False, freethreading_compatible=True
 # distutils: language = c++
 """The Cython boundary: Python buffers in, pointers out, the GIL released,
 C++ errors mapped to Python exceptions."""

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastchunk.array import Array
+from fastchunk.errors import FastchunkError
 from fastchunk.store import Store
 from fastchunk.zarr.hierarchy import MetadataReader
 from fastchunk.zarr.metadata import check_must_understand
@@ -57,23 +58,33 @@ class Group:
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
 
-    def members(self) -> list[tuple[str, Array | Group]]:
-        return [(k, self[k]) for k in self.keys()]
+    def members(self) -> list[tuple[str, Array | Group | UnreadableNode]]:
+        """Every member, by name. A member whose metadata fastchunk cannot read
+        is listed as an UnreadableNode, which raises its error when used."""
+        return [(k, self._member(k)) for k in self.keys()]
 
-    def arrays(self) -> list[tuple[str, Array]]:
-        return [(k, v) for k, v in self.members() if isinstance(v, Array)]
+    def arrays(self) -> list[tuple[str, Array | UnreadableNode]]:
+        return [(k, v) for k, v in self.members() if not isinstance(v, Group)]
 
     def groups(self) -> list[tuple[str, Group]]:
         return [(k, v) for k, v in self.members() if isinstance(v, Group)]
 
-    def walk_arrays(self) -> Iterator[tuple[str, Array]]:
-        """(path relative to this group, array) for every array below, depth first."""
+    def walk_arrays(self) -> Iterator[tuple[str, Array | UnreadableNode]]:
+        """(path relative to this group, array) for every array below, depth
+        first; members that cannot be read come as UnreadableNode."""
         for name, node in self.members():
-            if isinstance(node, Array):
-                yield name, node
-            else:
+            if isinstance(node, Group):
                 for sub, arr in node.walk_arrays():
                     yield f"{name}/{sub}", arr
+            else:
+                yield name, node
+
+    def _member(self, name: str) -> Array | Group | UnreadableNode:
+        path = _join(self._path, name)
+        try:
+            return open_node(self._md, path)
+        except (FastchunkError, OSError, ValueError) as e:
+            return UnreadableNode(self._md.store.name, path, e)
 
     def _child_names(self) -> set[str]:
         prefix = self._path + "/" if self._path else ""
@@ -96,16 +107,41 @@ class Group:
                         names.add(rest)
         if names:
             return names
-        marker = {"zarr.json", ".zarray", ".zgroup"}
-        for key, _size in self._md.store.list_prefix(prefix):
-            rest = key[len(prefix) :]
-            parts = rest.split("/")
-            if len(parts) == 2 and parts[1] in marker:
-                names.add(parts[0])
-        return names
+        # One delimiter listing of this group's folders, then one batch of
+        # metadata look-ups: a member is a folder holding a node document.
+        children = self._md.store.list_dir(prefix)
+        docs = [f"{prefix}{c}/{m}" for c in children for m in _NODE_DOCUMENTS]
+        found = self._md.store.get_many(docs)
+        return {key[len(prefix) :].split("/")[0] for key, doc in found.items() if doc is not None}
 
     def __repr__(self) -> str:
         return f"<fastchunk.Group {self._md.store.name}/{self._path}>"
+
+
+_NODE_DOCUMENTS = ("zarr.json", ".zarray", ".zgroup")
+
+
+class UnreadableNode:
+    """A group member whose metadata fastchunk cannot read (an unsupported
+    data type, broken JSON, ...). Listing it never fails; using it raises the
+    error met when it was opened."""
+
+    def __init__(self, store_name: str, path: str, error: BaseException) -> None:
+        self.path = path
+        self.error = error
+        self._where = f"{store_name}/{path}"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise self.error
+
+    def __getitem__(self, key: Any) -> Any:
+        raise self.error
+
+    def __repr__(self) -> str:
+        error = f"{type(self.error).__name__}: {self.error}"
+        return f"<fastchunk.UnreadableNode {self._where}: {error}>"
 
 
 def open_node(md: MetadataReader, path: str) -> Array | Group:

@@ -85,6 +85,20 @@ class BotoEngine(ThreadedEngine):
             return data, total
         return data
 
+    def list_dir(self, prefix: str) -> list[str]:
+        base = self.opts.prefix + "/" if self.opts.prefix else ""
+        full = base + prefix
+        paginator = self.client.get_paginator("list_objects_v2")
+        names = []
+        try:
+            for page in paginator.paginate(Bucket=self.opts.bucket, Prefix=full, Delimiter="/"):
+                for common in page.get("CommonPrefixes", []):
+                    names.append(common["Prefix"][len(full) :].rstrip("/"))
+        except self._errors as e:
+            self._handle(prefix, e)
+            raise request_error(self.opts, prefix, e) from None
+        return sorted(names)
+
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
         base = self.opts.prefix + "/" if self.opts.prefix else ""
         full = self.opts.full_key(prefix) if prefix else base

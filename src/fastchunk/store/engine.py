@@ -34,6 +34,16 @@ class Engine:
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
         raise NotImplementedError
 
+    def list_dir(self, prefix: str) -> list[str]:
+        """Names of the immediate children ("folders") under `prefix` ('' or 'a/b/').
+        Clients with a delimiter listing override this full listing."""
+        names = set()
+        for key, _size in self.list_prefix(prefix):
+            parts = key[len(prefix) :].split("/")
+            if len(parts) > 1:
+                names.add(parts[0])
+        return sorted(names)
+
 
 class ThreadedEngine(Engine):
     """Blocking requests in a thread pool; for processes where obstore cannot run."""

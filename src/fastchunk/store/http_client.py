@@ -62,6 +62,9 @@ class UrllibEngine(ThreadedEngine):
             return data, total_size(resp.headers.get("Content-Range"), len(data))
         return data
 
+    def list_dir(self, prefix: str) -> list[str]:
+        return list(self.list_prefix(prefix))  # raises: no listing over plain HTTP
+
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
         raise FastchunkError(
             f"cannot list {self.opts.location}: plain HTTP stores have no listing; "

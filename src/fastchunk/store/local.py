@@ -32,9 +32,6 @@ class LocalStore:
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         return {k: self.get(k) for k in keys}
 
-    def exists(self, key: str) -> bool:
-        return os.path.isfile(self._path(key))
-
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size) of every object under `prefix` (a folder key, '' for all)."""
         base = self._path(prefix) if prefix else (self.local_root or "")
@@ -44,6 +41,14 @@ class LocalStore:
                 full = os.path.join(dirpath, fname)
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
                 yield rel, os.path.getsize(full)
+
+    def list_dir(self, prefix: str) -> list[str]:
+        """Names of the subdirectories of `prefix` ('' or 'a/b/')."""
+        try:
+            with os.scandir(self._path(prefix) if prefix else (self.local_root or "")) as it:
+                return sorted(e.name for e in it if e.is_dir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
     def __repr__(self) -> str:
         return f"LocalStore({self.name!r})"

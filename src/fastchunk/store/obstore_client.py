@@ -28,12 +28,18 @@ from fastchunk.store.options import (
 )
 
 # ---------------------------------------------------------------- fork state
-_tokio_poisoned = False  # this process was forked while a tokio runtime ran
+# Whether this process has started obstore's runtime, as far as it can tell:
+# set before fastchunk's first obstore call; on Linux, tokio threads started
+# by anyone else count too. A child forked from such a process inherits
+# "poisoned" through the at-fork handlers, on every platform.
+_runtime_started = False
+_tokio_poisoned = False  # this process was forked after obstore's runtime ran
 _poisoned_for_child = False
 
 
 def _tokio_threads_running() -> bool:
-    """Whether this process has tokio runtime threads (obstore's runtime)."""
+    """Whether /proc (Linux) shows tokio runtime threads in this process;
+    False where there is no /proc."""
     for path in glob.glob("/proc/self/task/*/comm"):
         try:
             with open(path) as f:
@@ -46,12 +52,13 @@ def _tokio_threads_running() -> bool:
 
 def _before_fork() -> None:
     global _poisoned_for_child
-    _poisoned_for_child = _tokio_poisoned or _tokio_threads_running()
+    _poisoned_for_child = _tokio_poisoned or _runtime_started or _tokio_threads_running()
 
 
 def _after_fork_in_child() -> None:
-    global _tokio_poisoned
+    global _tokio_poisoned, _runtime_started
     _tokio_poisoned = _poisoned_for_child
+    _runtime_started = False
 
 
 if hasattr(os, "register_at_fork"):
@@ -61,6 +68,11 @@ if hasattr(os, "register_at_fork"):
 def obstore_usable() -> bool:
     """False in a process forked from one running obstore's tokio runtime."""
     return not _tokio_poisoned
+
+
+def _note_runtime_started() -> None:
+    global _runtime_started
+    _runtime_started = True
 
 
 class _LoopThread:
@@ -102,12 +114,13 @@ class ObstoreEngine(Engine):
         self._not_found = (NotFoundError, FileNotFoundError)
         self._denied = (PermissionDeniedError, UnauthenticatedError)
         self.opts = opts
+        _note_runtime_started()
         self.store = self._make_store(opts)
         self.loop = _event_loop()
 
     @staticmethod
     def _make_store(opts: RemoteOptions) -> Any:
-        from obstore.store import HTTPStore, S3Store
+        from obstore.store import GCSStore, HTTPStore, S3Store
 
         client: dict[str, Any] = {
             "connect_timeout": timedelta(seconds=opts.connect_timeout),
@@ -125,6 +138,16 @@ class ObstoreEngine(Engine):
                 "base": 2,
             },
         }
+        if opts.gcs is not None:
+            if opts.gcs.endpoint.startswith("http://"):
+                client["allow_http"] = True
+            return GCSStore(
+                opts.bucket,
+                prefix=opts.prefix or None,
+                config=_gcs_config(opts),
+                client_options=client,
+                retry_config=retry,
+            )
         if opts.scheme != "s3":
             if opts.location.startswith("http://"):
                 client["allow_http"] = True
@@ -265,12 +288,25 @@ class ObstoreEngine(Engine):
     def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[tuple[Blob, int] | None]:
         return self.loop.run(self._gather(self._suffix, list(requests)))
 
-    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
-        if self.opts.scheme != "s3":
+    def _check_listable(self) -> None:
+        if self.opts.scheme not in ("s3", "gs"):
             raise FastchunkError(
                 f"cannot list {self.opts.location}: plain HTTP stores have no listing; "
                 f"use consolidated metadata"
             )
+
+    def list_dir(self, prefix: str) -> list[str]:
+        self._check_listable()
+        try:
+            result = self._obs.list_with_delimiter(self.store, prefix.rstrip("/") or None)
+        except Exception as e:
+            if self._missing(e):
+                raise missing_bucket(self.opts) from None
+            raise self._fail(prefix, e) from None
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in result["common_prefixes"])
+
+    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
+        self._check_listable()
         try:
             for batch in self._obs.list(self.store, prefix or None):
                 for meta in batch:
@@ -279,3 +315,24 @@ class ObstoreEngine(Engine):
             if self._missing(e):
                 raise missing_bucket(self.opts) from None
             raise self._fail(prefix, e) from None
+
+
+def _gcs_config(opts: RemoteOptions) -> dict[str, Any]:
+    """GCSStore config for the resolved GCS credentials; "default" leaves the
+    environment to obstore (GOOGLE_APPLICATION_CREDENTIALS, gcloud's
+    credentials, the metadata server)."""
+    assert opts.gcs is not None
+    gcs = opts.gcs
+    config: dict[str, Any] = {}
+    if gcs.custom_endpoint:
+        config["base_url"] = gcs.endpoint
+    auth = gcs.auth
+    if auth.kind == "anon":
+        config["skip_signature"] = True
+    elif auth.kind == "bearer":
+        config["bearer_token"] = auth.value
+    elif auth.kind == "service_account":
+        config["service_account_key"] = auth.value
+    elif auth.kind == "file":
+        config["application_credentials"] = auth.value
+    return config

@@ -1,6 +1,6 @@
-"""Remote store options: the URL and the fsspec/s3fs storage_options names,
-parsed once, with no client objects (picklable, rebuilt per process), and the
-secret-free error messages every client raises."""
+"""Remote store options: the URL and the fsspec storage_options names (s3fs
+for s3://, gcsfs for gs://), parsed once, with no client objects (picklable,
+rebuilt per process), and the secret-free error messages every client raises."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import urllib.parse
 from typing import Any
 
 from fastchunk.errors import FastchunkError
+from fastchunk.store.gcs_options import GCS_OPTIONS, GCSSettings
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_MAX_RETRIES = 10
@@ -20,11 +21,17 @@ DEFAULT_READ_TIMEOUT_S = 60.0
 # A buffer: bytes, or a read-only memoryview of bytes owned by the client.
 Blob = Any
 
-_KNOWN_OPTIONS = {
-    "endpoint_url", "region", "key", "secret", "token", "anon", "profile",
-    "client_kwargs", "concurrency", "max_retries", "retry_timeout",
-    "connect_timeout", "read_timeout", "virtual_hosted_style", "allow_invalid_certificates",
+_COMMON_OPTIONS = {
+    "concurrency", "max_retries", "retry_timeout", "connect_timeout", "read_timeout",
+    "allow_invalid_certificates",
 }  # fmt: skip
+_S3_OPTIONS = {
+    "endpoint_url", "region", "key", "secret", "token", "anon", "profile",
+    "client_kwargs", "virtual_hosted_style",
+}  # fmt: skip
+_KNOWN_OPTIONS = _COMMON_OPTIONS | _S3_OPTIONS
+# URL schemes of buckets: the part after the scheme is bucket/prefix.
+BUCKET_SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs"}
 
 
 class RemoteStoreError(FastchunkError, OSError):
@@ -33,20 +40,31 @@ class RemoteStoreError(FastchunkError, OSError):
 
 
 class RemoteOptions:
-    """Parsed URL and storage_options; no client objects (picklable, per process)."""
+    """Parsed URL and storage_options; no client objects (picklable, per process).
+
+    scheme is "s3", "gs" (gs:// and gcs://), "http" or "https"; the S3 names
+    (endpoint, region, key, ...) are None for gs://, whose settings are `gcs`."""
+
+    endpoint: str | None
+    region: str | None
+    key: str | None
+    secret: str | None
+    token: str | None
+    profile: str | None
 
     def __init__(self, location: str, storage_options: dict[str, Any]) -> None:
         opts = dict(storage_options)
-        client_kwargs = opts.pop("client_kwargs", None) or {}
-        unknown = set(opts) - _KNOWN_OPTIONS
+        parsed = urllib.parse.urlparse(location)
+        self.scheme = BUCKET_SCHEMES.get(parsed.scheme, parsed.scheme)
+        known = _COMMON_OPTIONS | GCS_OPTIONS if self.scheme == "gs" else _KNOWN_OPTIONS
+        unknown = set(opts) - known
         if unknown:
             raise ValueError(
-                f"unknown storage_options {sorted(unknown)}; known: {sorted(_KNOWN_OPTIONS)}"
+                f"unknown storage_options {sorted(unknown)} for {parsed.scheme}:// stores; "
+                f"known: {sorted(known)}"
             )
-        parsed = urllib.parse.urlparse(location)
-        self.scheme = parsed.scheme
         self.location = location.rstrip("/")
-        if self.scheme == "s3":
+        if self.scheme in ("s3", "gs"):
             self.bucket = parsed.netloc
             if not self.bucket:
                 raise ValueError(f"no bucket in {location!r}")
@@ -54,19 +72,18 @@ class RemoteOptions:
         else:
             self.bucket = ""
             self.prefix = ""
-        self.endpoint: str | None = (
-            opts.get("endpoint_url")
-            or client_kwargs.get("endpoint_url")
-            or os.environ.get("AWS_ENDPOINT_URL_S3")
-            or os.environ.get("AWS_ENDPOINT_URL")
-        )
-        self.region: str | None = opts.get("region") or client_kwargs.get("region_name")
-        self.key: str | None = opts.get("key") or client_kwargs.get("aws_access_key_id")
-        self.secret: str | None = opts.get("secret") or client_kwargs.get("aws_secret_access_key")
-        self.token: str | None = opts.get("token") or client_kwargs.get("aws_session_token")
-        self.anon = bool(opts.get("anon", False))
-        self.profile: str | None = opts.get("profile")
-        self.virtual_hosted_style = bool(opts.get("virtual_hosted_style", False))
+        self._parse_common(opts)
+        self.gcs: GCSSettings | None = None
+        if self.scheme == "gs":
+            self.gcs = GCSSettings(opts)
+            self.endpoint = self.gcs.endpoint if self.gcs.custom_endpoint else None
+            self.region = self.key = self.secret = self.token = self.profile = None
+            self.anon = self.gcs.auth.kind == "anon"
+            self.virtual_hosted_style = False
+        else:
+            self._parse_s3(opts)
+
+    def _parse_common(self, opts: dict[str, Any]) -> None:
         self.allow_invalid_certificates = bool(opts.get("allow_invalid_certificates", False))
         self.concurrency = int(
             opts.get("concurrency")
@@ -79,17 +96,34 @@ class RemoteOptions:
         self.retry_timeout = float(opts.get("retry_timeout", DEFAULT_RETRY_TIMEOUT_S))
         self.connect_timeout = float(opts.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT_S))
         self.read_timeout = float(opts.get("read_timeout", DEFAULT_READ_TIMEOUT_S))
+
+    def _parse_s3(self, opts: dict[str, Any]) -> None:
+        client_kwargs = opts.pop("client_kwargs", None) or {}
+        self.endpoint = (
+            opts.get("endpoint_url")
+            or client_kwargs.get("endpoint_url")
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+        )
+        self.region = opts.get("region") or client_kwargs.get("region_name")
+        self.key = opts.get("key") or client_kwargs.get("aws_access_key_id")
+        self.secret = opts.get("secret") or client_kwargs.get("aws_secret_access_key")
+        self.token = opts.get("token") or client_kwargs.get("aws_session_token")
+        self.anon = bool(opts.get("anon", False))
+        self.profile = opts.get("profile")
+        self.virtual_hosted_style = bool(opts.get("virtual_hosted_style", False))
         if (self.key is None) != (self.secret is None):
             raise ValueError("storage_options 'key' and 'secret' must be given together")
 
     @property
     def secrets(self) -> list[str]:
-        return [s for s in (self.secret, self.token) if s]
+        gcs_secret = self.gcs.auth.secret if self.gcs else None
+        return [s for s in (self.secret, self.token, gcs_secret) if s]
 
     @property
     def where(self) -> str:
         """For messages: the URL and endpoint, never a credential."""
-        if self.scheme == "s3" and self.endpoint:
+        if self.scheme in ("s3", "gs") and self.endpoint:
             return f"{self.location} (endpoint {self.endpoint})"
         return self.location
 
@@ -152,11 +186,19 @@ def _reason(exc: BaseException, opts: RemoteOptions) -> str:
     return first[:300]
 
 
+def _credential_hint(opts: RemoteOptions) -> str:
+    if opts.scheme == "gs":
+        return (
+            "check the token in storage_options ('anon' for public data) or "
+            "GOOGLE_APPLICATION_CREDENTIALS"
+        )
+    return "check the key/secret/token in storage_options or the AWS environment"
+
+
 def access_error(opts: RemoteOptions, key: str, exc: BaseException) -> PermissionError:
     return PermissionError(
         f"access denied reading {opts.url_of(key)} (bucket {opts.bucket!r}, key "
-        f"{opts.full_key(key)!r}): {_reason(exc, opts)}; check the key/secret/token in "
-        f"storage_options or the AWS environment"
+        f"{opts.full_key(key)!r}): {_reason(exc, opts)}; {_credential_hint(opts)}"
         + (f", endpoint {opts.endpoint}" if opts.endpoint else "")
     )
 

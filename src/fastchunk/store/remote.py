@@ -1,12 +1,13 @@
-"""Object stores: s3:// buckets (AWS, Ceph, MinIO, SeaweedFS, ...) and public
-http(s):// stores.
+"""Object stores: s3:// buckets (AWS, Ceph, MinIO, SeaweedFS, ...), gs://
+buckets (Google Cloud Storage) and public http(s):// stores.
 
 Requests go through obstore (Rust, concurrent, retries with backoff), driven by
 one asyncio event loop in a private thread per process. obstore's tokio runtime
 does not survive fork(): in a process forked from one where that runtime was
 running (a DataLoader worker whose parent already read from S3), every obstore
-call hangs, whatever client it uses. Such processes read through botocore (or
-urllib3 for plain HTTP) in a thread pool instead. Everything is rebuilt lazily
+call hangs, whatever client it uses. Such processes read through botocore
+(S3), google-auth + urllib3 (GCS) or urllib3 (plain HTTP) in a thread pool
+instead. Everything is rebuilt lazily
 per process id, and a RemoteStore pickles as its URL and options, so it works
 under fork, spawn and forkserver.
 """
@@ -32,6 +33,10 @@ def make_engine(opts: RemoteOptions) -> Engine:
         from fastchunk.store.boto_client import BotoEngine
 
         return BotoEngine(opts)
+    if opts.scheme == "gs":
+        from fastchunk.store.gcs_client import GCSEngine
+
+        return GCSEngine(opts)
     from fastchunk.store.http_client import UrllibEngine
 
     return UrllibEngine(opts)
@@ -40,14 +45,18 @@ __all__ = ["RemoteStore", "RemoteStoreError"]
 
 
 class RemoteStore:
-    """A zarr store in an S3 bucket or behind a public http(s):// URL. Never written to.
+    """A zarr store in an S3 or GCS bucket or behind a public http(s):// URL.
+    Never written to.
 
-    storage_options (the fsspec/s3fs names): endpoint_url, region, key, secret,
-    token, anon, profile, client_kwargs; and concurrency (requests in flight,
+    storage_options for s3:// (the s3fs names): endpoint_url, region, key,
+    secret, token, anon, profile, client_kwargs, virtual_hosted_style; for
+    gs:// (the gcsfs names, see gcs_options): token, project, endpoint_url;
+    for all: concurrency (requests in flight,
     default 32, or FASTCHUNK_S3_CONCURRENCY), max_retries, retry_timeout,
-    connect_timeout, read_timeout (seconds), virtual_hosted_style,
-    allow_invalid_certificates. Without credentials, the AWS environment
-    variables, web identity, instance metadata and profiles are used."""
+    connect_timeout, read_timeout (seconds), allow_invalid_certificates.
+    Without credentials, each cloud's environment is used: for S3 the AWS
+    variables, web identity, instance metadata and profiles; for GCS
+    STORAGE_EMULATOR_HOST and Application Default Credentials."""
 
     local_root: str | None = None
 
@@ -73,7 +82,9 @@ class RemoteStore:
 
     @property
     def backend(self) -> str:
-        """Which client this process uses: 'obstore', 'botocore' or 'urllib3'."""
+        """Which client this process uses: 'obstore', or in a process forked
+        from one running obstore 'botocore' (S3), 'google-auth+urllib3' (GCS)
+        or 'urllib3' (HTTP)."""
         return self._engine().name
 
     def _engine(self) -> Engine:
@@ -126,6 +137,10 @@ class RemoteStore:
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size) of every object under `prefix` ('' for all)."""
         return self._engine().list_prefix(prefix)
+
+    def list_dir(self, prefix: str) -> list[str]:
+        """Names of the immediate children ("folders") under `prefix` ('' or 'a/b/')."""
+        return self._engine().list_dir(prefix)
 
     def __repr__(self) -> str:
         return f"RemoteStore({self._opts.where!r})"

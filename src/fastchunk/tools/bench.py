@@ -27,7 +27,7 @@ Reader = Callable[[np.ndarray], np.ndarray]
 def _pick_array(node: Any, path: str | None) -> tuple[str, Array]:
     if isinstance(node, Array):
         return node.path, node
-    arrays = list(node.walk_arrays())
+    arrays = [(rel, a) for rel, a in node.walk_arrays() if isinstance(a, Array)]
     if not arrays:
         raise ValueError("the store holds no array")
     rel, arr = max(arrays, key=lambda item: item[1].nbytes)

@@ -15,7 +15,7 @@ import numpy as np
 
 from fastchunk import _core
 from fastchunk.array import Array
-from fastchunk.group import Group
+from fastchunk.group import Group, UnreadableNode
 from fastchunk.tools.chunking import plan_group_shape
 from fastchunk.tools.progress import Progress
 from fastchunk.zarr.write import fill_json, float_json
@@ -351,7 +351,11 @@ def store_report(node: Array | Group, **kwargs: Any) -> dict[str, Any]:
     arrays: dict[str, Any] = {}
     base = node.path
     for rel, arr in node.walk_arrays():
-        arrays[f"{base}/{rel}" if base else rel] = array_report(arr, **kwargs)
+        where = f"{base}/{rel}" if base else rel
+        if isinstance(arr, UnreadableNode):
+            arrays[where] = {"error": f"{type(arr.error).__name__}: {arr.error}"}
+        else:
+            arrays[where] = array_report(arr, **kwargs)
     return {"arrays": arrays}
 
 
@@ -392,6 +396,8 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def _format_array(path: str, r: dict[str, Any]) -> str:
+    if "error" in r:
+        return f"{path or '/'}\n  cannot be read: {r['error']}"
     unit = "shards" if r["grid_unit"] == "shard" else "chunks"
     rows: list[tuple[str, str]] = [
         ("shape", _shape(r["shape"])),

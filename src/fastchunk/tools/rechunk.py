@@ -11,6 +11,7 @@ there, the destination holds a marker file describing the run instead.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -29,6 +30,7 @@ from fastchunk._units import parse_bytes
 from fastchunk.array import Array
 from fastchunk.errors import UnsupportedError
 from fastchunk.group import Group
+from fastchunk.store import url_scheme
 from fastchunk.tools.chunking import plan_group_shape
 from fastchunk.tools.progress import Progress
 from fastchunk.zarr import dtypes as _dtypes
@@ -378,36 +380,54 @@ def ngroups(target: Target) -> int:
 
 # ---------------------------------------------------------------- running
 
-_sources: dict[tuple[str, str], Array] = {}
-_sources_lock = threading.Lock()
-_written_in_process = 0
+# Test hook (read once, at import): a process that has written this many
+# objects writes half of the next one and exits, as a killed worker would.
+_STOP_AFTER = os.environ.get("_FASTCHUNK_RECHUNK_STOP_AFTER")
+
+
+class _WriteCounter:
+    """Objects written by this process, counted under a lock: Dask workers
+    write from several threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def add(self) -> int:
+        with self._lock:
+            self.value += 1
+            return self.value
+
+
+_written = _WriteCounter()
+
+
+@functools.lru_cache(maxsize=4)
+def _open_source(src: str, path: str, options_json: str) -> Array:
+    return fastchunk.open_array(src, path or None, json.loads(options_json) or None)
 
 
 def _source_array(src: str, path: str, storage_options: dict[str, Any] | None) -> Array:
-    key = (src, path)
-    with _sources_lock:
-        if key not in _sources:
-            _sources[key] = fastchunk.open_array(src, path or None, storage_options)
-        return _sources[key]
+    """The source array, opened once per process for the groups that follow
+    (a few recent sources are kept, not every source ever opened)."""
+    return _open_source(src, path, json.dumps(storage_options or {}, sort_keys=True))
 
 
 def _write_object(dst_root: str, key: str, data: bytes) -> None:
-    global _written_in_process
     path = os.path.join(dst_root, *key.split("/"))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = os.path.join(
         os.path.dirname(path),
         f".{os.path.basename(path)}{_PARTIAL}{os.getpid()}-{threading.get_ident()}",
     )
-    stop_after = os.environ.get("_FASTCHUNK_RECHUNK_STOP_AFTER")  # test hook: simulate a kill
     with open(tmp, "wb") as f:
-        if stop_after is not None and _written_in_process >= int(stop_after):
+        if _STOP_AFTER is not None and _written.value >= int(_STOP_AFTER):
             f.write(data[: len(data) // 2])
             f.flush()
             os._exit(75)
         f.write(data)
     os.replace(tmp, path)
-    _written_in_process += 1
+    _written.add()
 
 
 def run_group(
@@ -513,7 +533,7 @@ def rechunk(
     """Rewrites the array (or every array of the group) at `src` into `dst`
     with new chunks, shards, codec and format. Returns a summary."""
     t0 = time.monotonic()
-    if str(dst).startswith(("s3://", "http://", "https://")):
+    if url_scheme(str(dst)) is not None:
         raise UnsupportedError("rechunk writes to a local (or shared) directory, not to a URL")
     src = os.fspath(src) if isinstance(src, os.PathLike) else src
     if "://" not in src:
@@ -574,6 +594,7 @@ def rechunk(
     for key, data in docs.items():
         _write_object_plain(dst_root, key, data)
     os.remove(os.path.join(dst_root, MARKER))
+    _open_source.cache_clear()
     return {
         "source": str(src),
         "destination": dst_root,
