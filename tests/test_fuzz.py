@@ -27,6 +27,7 @@ TARGETS = [
     "fuzz_chain",
     "fuzz_shard_index",
     "fuzz_read_selection",
+    "fuzz_vlen",
 ]
 SECONDS = int(os.environ.get("FASTCHUNK_FUZZ_SECONDS", "2"))
 
