@@ -15,9 +15,11 @@ Workloads (each the best of --repeats runs, pipelines interleaved):
            chunking (dask, one task per chunk) as users call it
 
 Throughput is GB/s of decoded output; every pipeline's result is checked
-against the default's. The floor decodes the same chunk files with the C
-library alone (floor.py) in the same threads. Results: a table on stdout and
-benchmarks/results/zarr_api.json.
+against the default's. Two floors: `floor` decodes the same chunk files with
+the C library alone (floor.py) in the same threads; `api` is zarr-python's own
+cost around the pipeline (indexer, output buffer, event loop, and for xarray
+dask), measured with a pipeline that reads nothing. Results: a table on
+stdout and benchmarks/results/zarr_api.json.
 """
 
 from __future__ import annotations
@@ -45,6 +47,22 @@ PIPELINES = {
 }
 GATHER_DATES = 8
 GB = 1e9
+NO_READ = "bench_zarr_api.NoReadPipeline"
+
+
+def register_no_read() -> None:
+    """A pipeline that leaves the output as zarr allocated it: what zarr's
+    API costs with an infinitely fast pipeline."""
+    from zarr.core.codec_pipeline import BatchedCodecPipeline
+    from zarr.registry import register_pipeline
+
+    class NoReadPipeline(BatchedCodecPipeline):
+        async def read(self, batch_info: Any, out: Any, drop_axes: tuple[int, ...] = ()) -> None:
+            list(batch_info)
+
+    NoReadPipeline.__module__ = "bench_zarr_api"
+    NoReadPipeline.__qualname__ = "NoReadPipeline"
+    register_pipeline(NoReadPipeline)
 
 
 def xarray_store(encoding: str, size: StoreSize, src: Path) -> Path:
@@ -107,7 +125,7 @@ class Opened:
         import xarray as xr
         import zarr
 
-        self.cfg = {"codec_pipeline.path": PIPELINES[pipeline]}
+        self.cfg = {"codec_pipeline.path": PIPELINES.get(pipeline, NO_READ)}
         with zarr.config.set(self.cfg):
             self.a = zarr.open_array(str(path), mode="r")
             self.xr_path = xr_path
@@ -123,7 +141,9 @@ class Opened:
         import zarr
 
         with zarr.config.set(self.cfg):
-            ds = self.xr.open_zarr(self.xr_path)
+            # The no-read pipeline leaves the time values unset: not decoded.
+            ds = self.xr.open_zarr(self.xr_path, decode_times=self.cfg["codec_pipeline.path"]
+                                   != NO_READ)
             return ds.isel(time=idx).load()
 
 
@@ -140,6 +160,7 @@ def bench_store(encoding: str, size: StoreSize, threads: int, repeats: int, batc
     nb = max(1, min(batches, size.dates // GATHER_DATES))
     gathers = [perm[i * GATHER_DATES : (i + 1) * GATHER_DATES] for i in range(nb)]
     opened = {p: Opened(p, path, xr_path) for p in PIPELINES}
+    api = Opened("api", path, xr_path)
     ref = opened["default"]
     want_full = ref.full()
     for name, o in opened.items():  # correctness first, and warm caches
@@ -164,24 +185,26 @@ def bench_store(encoding: str, size: StoreSize, threads: int, repeats: int, batc
             for p, o in opened.items():
                 secs[p] = min(secs[p], best_of(make(o), 1))
         floor_s = floor_fn() if floor_fn else None
+        api_s = min(best_of(make(api), 1) for _ in range(repeats))
         for p in opened:
             rows.append({"store": encoding, "workload": wl, "pipeline": p,
                          "seconds": secs[p], "gbps": nbytes / secs[p] / GB,
                          "vs_default": secs["default"] / secs[p],
                          "vs_zarrs": secs["zarrs"] / secs[p],
-                         "floor_gbps": nbytes / floor_s / GB if floor_s else None})
+                         "floor_gbps": nbytes / floor_s / GB if floor_s else None,
+                         "api_gbps": nbytes / api_s / GB})
     del zarr
     return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = f"{'store':8s} {'workload':8s} {'pipeline':10s} {'GB/s':>7s} {'x default':>9s} " \
-           f"{'x zarrs':>8s} {'floor GB/s':>10s}"
+           f"{'x zarrs':>8s} {'floor GB/s':>10s} {'api GB/s':>9s}"
     lines = [head, "-" * len(head)]
     for r in rows:
         floor = f"{r['floor_gbps']:10.2f}" if r["floor_gbps"] else f"{'-':>10s}"
         lines.append(f"{r['store']:8s} {r['workload']:8s} {r['pipeline']:10s} {r['gbps']:7.2f} "
-                     f"{r['vs_default']:9.2f} {r['vs_zarrs']:8.2f} {floor}")
+                     f"{r['vs_default']:9.2f} {r['vs_zarrs']:8.2f} {floor} {r['api_gbps']:9.2f}")
     return "\n".join(lines)
 
 
@@ -201,6 +224,7 @@ def main() -> None:
     # zarr decodes in its loop's thread pool, zarrs sizes its pool from the
     # same key: every reader gets the same threads.
     zarr.config.set({"threading.max_workers": args.threads})
+    register_no_read()
     size = parse_size(args)
     rows: list[dict[str, Any]] = []
     for enc in args.encodings.split(","):
