@@ -175,18 +175,23 @@ def test_zero_dim_and_order_config(tmp_path: Path, rng: np.random.Generator) -> 
     np.testing.assert_array_equal(got, data[1:8, ::2])
 
 
-def test_out_buffer_and_fields_fall_back(tmp_path: Path, rng: np.random.Generator) -> None:
+def test_out_buffers(tmp_path: Path, rng: np.random.Generator) -> None:
     store = LocalStore(str(tmp_path / "s.zarr"))
-    data = _data(rng, (9, 10), "f8")
-    a = zarr.create_array(store, name="a", shape=data.shape, chunks=(4, 3), dtype="f8")
-    a[...] = data
+    data = _data(rng, (9, 10), "i8")
+    a = zarr.create_array(store, name="a", shape=data.shape, chunks=(4, 3), dtype="i8",
+                          fill_value=-3)
+    a[:6] = data[:6]
+    want = data.copy()
+    want[6:] = -3
     f = _open(store, "a", FASTCHUNK)
     from zarr.core.buffer import default_buffer_prototype
 
-    out = default_buffer_prototype().nd_buffer.empty(shape=(9, 10), dtype=np.dtype("f8"))
-    f.get_basic_selection(Ellipsis, out=out)
-    np.testing.assert_array_equal(out.as_numpy_array(), data)
-    assert stats()["reads_native"] == 1
+    for dtype in ["i8", "f8", ">i4"]:  # the array's dtype, then casts as numpy does
+        out = default_buffer_prototype().nd_buffer.empty(shape=(9, 10), dtype=np.dtype(dtype))
+        f.get_basic_selection(Ellipsis, out=out)
+        np.testing.assert_array_equal(out.as_numpy_array(), want.astype(dtype))
+    s = stats()
+    assert s["reads_native"] == 3 and s["reads_fallback"] == 0, s
 
 
 def test_codecs_the_core_lacks_fall_back_counted(tmp_path: Path,

@@ -204,11 +204,26 @@ class CodecPipeline(_ZarrCodecPipeline):
         if chain.shard is not None:
             return await self._read_shards(batch, dst, drop_axes, chain, spec, fill.tobytes())
         stored = stored_dtype(chain, spec.dtype)
-        unit = swap_unit(stored, dst.dtype)
+        work = dst.dtype  # the dtype the core writes
+        unit = swap_unit(stored, work)
         if unit is None:
-            return f"output dtype {dst.dtype} for stored {stored}"
+            # An `out=` buffer of another dtype: chunks decode to the stored
+            # dtype (native order), then numpy casts them into place as zarr does.
+            if stored.fields is not None or dst.dtype.fields is not None:
+                return f"output dtype {dst.dtype} for stored {stored}"
+            work = stored.newbyteorder("=")
+            unit = swap_unit(stored, work)
+            tmp_fill = np.empty((), dtype=work)
+            try:
+                tmp_fill[()] = _fill_value(spec)
+            except (TypeError, ValueError, OverflowError) as e:
+                return f"fill value {spec.fill_value!r}: {e}"
+            fill = tmp_fill
+        assert unit is not None
+        cast = work != dst.dtype
         shape = tuple(spec.shape)
-        regions = [region(sel, osel, drop_axes, shape, dst.shape) for _, _, sel, osel, _ in batch]
+        regions = [None if cast else region(sel, osel, drop_axes, shape, dst.shape)
+                   for _, _, sel, osel, _ in batch]
         sources = await _sources(batch)
         layout = _Layout(_name(batch), chain.codecs, unit, shape,
                          chunk_strides(chain, shape, spec.order, stored.itemsize),
@@ -220,7 +235,7 @@ class CodecPipeline(_ZarrCodecPipeline):
             if reg is not None:
                 items.append((key, src, dst, reg[0], reg[1]))
             else:
-                tmp = np.empty(shape, dtype=dst.dtype)
+                tmp = np.empty(shape, dtype=work)
                 items.append((key, src, tmp, _whole(shape), None))
                 loose.append((tmp, sel, osel))
         await layout.decode(items)
