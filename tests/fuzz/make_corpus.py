@@ -201,6 +201,8 @@ def vlen_seeds() -> Iterator[tuple[str, bytes]]:
     yield "bytes", bytes([2]) + bytes(numcodecs.VLenBytes().encode(
         np.array([b"\x00\xff", b""], dtype=object)))
     yield "empty", bytes([0]) + bytes(numcodecs.VLenUTF8().encode(np.array([], dtype=object)))
+    truncated = bytes(numcodecs.VLenUTF8().encode(words))[:-5]
+    yield "truncated", bytes([4]) + truncated
 
 
 def main(dest: Path) -> None:
