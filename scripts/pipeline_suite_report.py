@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter
+
+# Test ids that hold object reprs differ between runs only by the address.
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+
+
+def _ids(tests: dict) -> dict:
+    return {_ADDRESS.sub("", k): r for k, r in tests.items()}
 
 
 def summary(path: str) -> dict:
@@ -46,8 +54,8 @@ def main() -> None:
     for reason, t in s["tests_by_reason"].most_common():
         print(f"  fallback in {t} tests ({s['reasons'][reason]} times): {reason}")
     if args.baseline:
-        base = json.load(open(args.baseline))["tests"]
-        ours = s["tests"]
+        base = _ids(json.load(open(args.baseline))["tests"])
+        ours = _ids(s["tests"])
         lost = sorted(k for k, r in base.items() if r.get("outcome") == "passed"
                       and ours.get(k, {}).get("outcome") != "passed")
         print(f"passed with the baseline but not here: {len(lost)}")
