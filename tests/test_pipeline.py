@@ -314,3 +314,19 @@ def test_xarray_open_zarr(tmp_path: Path, rng: np.random.Generator) -> None:
         got = xr.open_zarr(tmp_path / "d.zarr").isel(time=idx).load()
     xr.testing.assert_identical(got, want)
     assert stats()["reads_native"] >= 3
+
+
+def test_large_reads_from_stores_go_in_groups(monkeypatch: pytest.MonkeyPatch,
+                                              rng: np.random.Generator) -> None:
+    import fastchunk.zarr.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_FETCH_GROUP", 7)
+    store = MemoryStore()
+    data = _data(rng, (50, 4), "f4")
+    a = zarr.create_array(store, name="a", shape=data.shape, chunks=(2, 2), dtype="f4")
+    a[:40] = data[:40]
+    _compare(store, "a", rng)
+    s = zarr.create_array(store, name="s", shape=data.shape, chunks=(2, 2), shards=(10, 4),
+                          dtype="f4")
+    s[...] = data
+    _compare(store, "s", rng)

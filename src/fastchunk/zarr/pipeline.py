@@ -41,6 +41,8 @@ from fastchunk.zarr.pipeline_regions import region, split_shard
 # worker thread costs more than they take. Larger ones run in a worker thread,
 # so that concurrent reads (dask tasks) overlap.
 _INLINE_BYTES = 1 << 20
+# Chunks (or shards) per group of a read from a store other than a local one.
+_FETCH_GROUP = 256
 _EMPTY = 2**64 - 1
 
 
@@ -157,18 +159,25 @@ class CodecPipeline(_ZarrCodecPipeline):
         batch = list(batch_info)
         if not batch:
             return
-        try:
-            why = await self._read_native(batch, out, tuple(drop_axes))
-        except UnsupportedError as e:
-            # A stream the core meets only at decode time (a zstd frame
-            # without its content size inside a chain): zarr-python rewrites
-            # every region of the batch.
-            why = str(e)
-        if why is None:
+        # Chunks fetched through a store's API are held in memory until
+        # decoded: a large read goes in groups (their regions are disjoint).
+        step = len(batch) if _local_root(batch) is not None else _FETCH_GROUP
+        native = True
+        for start in range(0, len(batch), step):
+            group = batch[start : start + step]
+            try:
+                why = await self._read_native(group, out, tuple(drop_axes))
+            except UnsupportedError as e:
+                # A stream the core meets only at decode time (a zstd frame
+                # without its content size inside a chain): zarr-python
+                # rewrites every region of the group.
+                why = str(e)
+            if why is not None:
+                native = False
+                _stats.fallback("read", why)
+                await self._default.read(group, out, drop_axes)
+        if native:
             _stats.count("reads_native")
-            return
-        _stats.fallback("read", why)
-        await self._default.read(batch, out, drop_axes)
 
     async def _read_native(self, batch: list[Any], out: Any,
                            drop_axes: tuple[int, ...]) -> str | None:
