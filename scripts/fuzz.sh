@@ -10,8 +10,7 @@ cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-300}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_blosc fuzz_zstd fuzz_gzip fuzz_zlib fuzz_lz4 fuzz_chain fuzz_shard_index
-           fuzz_read_selection)
+  for src in tests/fuzz/fuzz_*.cc; do targets+=("$(basename "$src" .cc)"); done
 fi
 bash tests/fuzz/build.sh || exit 2
 failed=0

@@ -65,8 +65,8 @@ export FASTCHUNK_NUM_THREADS="${FASTCHUNK_NUM_THREADS:-4}"
 if [ $# -eq 0 ]; then
   set -- tests/test_hostile.py tests/test_stress.py tests/test_errors.py tests/test_formats_v2.py \
          tests/test_formats_v3.py tests/test_indexing.py tests/test_groups.py \
-         tests/test_cache_partial.py tests/test_threads_fork.py tests/test_pipeline.py \
-         tests/test_strings.py
+         tests/test_cache_partial.py tests/test_threads_fork.py tests/test_codecs_native.py \
+         tests/test_pipeline.py tests/test_strings.py
   existing=()
   for f in "$@"; do [ -f "$f" ] && existing+=("$f"); done
   # Run in the normal suite only:

@@ -20,6 +20,7 @@ from fastchunk.errors import UnsupportedError
 from fastchunk.tools.chunking import plan_group_shape
 from fastchunk.tools.cli import main
 from fastchunk.tools.rechunk import MARKER, parse_codec, rechunk
+from fastchunk.zarr.codecs import CodecChain
 
 zarr = pytest.importorskip("zarr")
 numcodecs = pytest.importorskip("numcodecs")
@@ -388,41 +389,56 @@ def test_source_on_s3(tmp_path: Path, s3: s3_server.S3Server, source: dict[str, 
 
 
 @pytest.mark.parametrize(
-    ("steps", "decoder"),
+    ("codec", "config"),
     [
-        ([{"codec": "zstd", "level": 5}], lambda: numcodecs.Zstd()),
-        ([{"codec": "blosc", "cname": "lz4", "level": 5, "shuffle": 1}], lambda: numcodecs.Blosc()),
-        (
-            [{"codec": "blosc", "cname": "zlib", "level": 9, "shuffle": 2}],
-            lambda: numcodecs.Blosc(),
-        ),
-        (
-            [{"codec": "blosc", "cname": "blosclz", "level": 0, "shuffle": 0}],
-            lambda: numcodecs.Blosc(),
-        ),
-        ([{"codec": "gzip", "level": 6}], lambda: numcodecs.GZip()),
-        ([{"codec": "zlib", "level": 1}], lambda: numcodecs.Zlib()),
-        ([{"codec": "lz4", "level": 1}], lambda: numcodecs.LZ4()),
+        ("zstd", {"level": 5}),
+        ("zstd", {"level": 1, "checksum": True}),
+        ("blosc", {"cname": "lz4", "clevel": 5, "shuffle": 1}),
+        ("blosc", {"cname": "zlib", "clevel": 9, "shuffle": 2}),
+        ("blosc", {"cname": "blosclz", "clevel": 0, "shuffle": 0}),
+        ("gzip", {"level": 6}),
+        ("zlib", {"level": 1}),
+        ("lz4", {"acceleration": 1}),
+        ("bz2", {"level": 9}),
+        ("lzma", {"preset": 1}),
+        ("lzma", {"format": 2, "preset": 6}),
+        ("shuffle", {"elementsize": 8}),
+        ("delta", {"dtype": "<i8"}),
+        ("delta", {"dtype": ">i8", "astype": ">i8"}),
+        ("delta", {"dtype": "<u4", "astype": "<i8"}),
     ],
 )
-def test_encoders_decode_with_numcodecs(steps: list[dict[str, Any]], decoder: Any) -> None:
+def test_encoders_decode_with_numcodecs(codec: str, config: dict[str, Any]) -> None:
+    """Every codec of the registry the CLI offers, plus the filters: fastchunk's
+    encoders write what numcodecs decodes, and its decoders read it back."""
     rng = np.random.default_rng(5)
     data = np.cumsum(rng.standard_normal(50_000)).astype("<f8").tobytes()
-    encoded = _core.encode_chunk(data, steps, 0, 8)
-    assert bytes(decoder().decode(encoded)) == data
-    # ... and with fastchunk's own decoders.
-    name = steps[0]["codec"]
-    assert bytes(_core.decode_chunk(encoded, [name], 0, len(data))) == data
+    chain = CodecChain(2, "<f8", ((codec, config),))
+    encoded = _core.encode_chunk(data, chain)
+    decoded = numcodecs.get_codec({"id": codec, **config}).decode(encoded)
+    assert np.asarray(decoded).tobytes() == data
+    assert bytes(_core.decode_chunk(encoded, chain, len(data))) == data
 
 
-def test_crc32c_encoder_and_byte_swap() -> None:
+def test_crc32c_encoder_and_byte_order() -> None:
     import crc32c
 
-    encoded = _core.encode_chunk(b"fastchunk", [{"codec": "crc32c"}])
+    encoded = _core.encode_chunk(b"fastchunk", CodecChain(3, "|u1", (("crc32c", {}),)))
     assert encoded == b"fastchunk" + crc32c.crc32c(b"fastchunk").to_bytes(4, "little")
-    words = np.arange(4, dtype="<u4")
-    swapped = _core.encode_chunk(words.tobytes(), [], swap_unit=4, typesize=4)
-    assert swapped == words.astype(">u4").tobytes()
+    words = np.arange(4, dtype="=u4")
+    big = CodecChain(3, "<u4", (("bytes", {"endian": "big"}),))
+    assert _core.encode_chunk(words.tobytes(), big) == words.astype(">u4").tobytes()
+
+
+@pytest.mark.parametrize("codec", ["bz2:9", "lzma:1", "zlib:3", "lz4:2"])
+@pytest.mark.parametrize(("zarr_format", "shards"), [(2, None), (3, None), (3, "24,2,30")])
+def test_rechunk_with_every_compressor(
+    tmp_path: Path, source: dict[str, Any], codec: str, zarr_format: int, shards: str | None
+) -> None:
+    dst = tmp_path / "out.zarr"
+    rechunk(source["root"], dst, "24,1,15", shards=shards, codec=codec, zarr_format=zarr_format,
+            progress=False)
+    _check_copy(dst, source, zarr_format)
 
 
 def test_kill_hook_is_read_once_at_import(tmp_path: Path) -> None:

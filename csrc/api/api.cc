@@ -6,10 +6,6 @@
 #include "io/local_source.h"
 
 namespace fastchunk {
-void chain_push_codec(ChainSpec* chain, int codec_id) {
-  chain->byte_codecs.push_back(static_cast<ByteCodecId>(codec_id));
-}
-
 ErrorInfo api_verify_spec(const ArraySpec& spec) {
   return guarded([&] { spec.verify(); });
 }

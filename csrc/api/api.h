@@ -13,8 +13,6 @@
 
 namespace fastchunk {
 
-void chain_push_codec(ChainSpec* chain, int codec_id);
-
 ErrorInfo api_verify_spec(const ArraySpec& spec);
 ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const Selection& sel,
                          uint8_t* out);

@@ -1,24 +1,32 @@
-// Blosc 1 frames through c-blosc's context API (safe from many threads).
+// Blosc 1 frames (numcodecs Blosc, zarr v3 blosc) through c-blosc's context
+// API, safe from many threads. Blocks decode independently, so a selection
+// decodes only the blocks that hold it.
 #include <blosc.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
-#include "codecs/byte_codecs.h"
-#include "codecs/codec_impl.h"
+#include "codecs/registry.h"
 #include "common/error.h"
 
 namespace fastchunk {
 namespace {
 
 constexpr size_t kHeaderSize = 16;
+// Partial decoding pays off only when it skips a good share of the chunk.
+constexpr double kWorthwhileFraction = 0.6;
+
+const char* const kShuffleNames[] = {"noshuffle", "shuffle", "bitshuffle"};
 
 struct BloscHeader {
   uint8_t flags;
-  uint8_t typesize;
-  uint32_t nbytes;
+  uint32_t typesize;  // 1 when the header says 0
+  uint32_t nbytes;    // decoded size
   uint32_t blocksize;
-  uint32_t cbytes;
+  uint32_t cbytes;    // the whole frame
 };
 
 uint32_t read_le32(const uint8_t* p) {
@@ -28,8 +36,8 @@ uint32_t read_le32(const uint8_t* p) {
 
 BloscHeader parse_header(ByteView in) {
   if (in.size < kHeaderSize) throw_decode("blosc: frame shorter than its 16-byte header");
-  BloscHeader h{in.data[2], in.data[3], read_le32(in.data + 4), read_le32(in.data + 8),
-                read_le32(in.data + 12)};
+  BloscHeader h{in.data[2], in.data[3] ? in.data[3] : 1u, read_le32(in.data + 4),
+                read_le32(in.data + 8), read_le32(in.data + 12)};
   if (h.cbytes > in.size)
     throw_decode("blosc: header claims " + std::to_string(h.cbytes) +
                  " compressed bytes but the chunk holds " + std::to_string(in.size));
@@ -39,39 +47,146 @@ BloscHeader parse_header(ByteView in) {
   return h;
 }
 
-}  // namespace
-
-namespace codec_impl {
-
-int64_t blosc_announced_size(ByteView in) { return parse_header(in).nbytes; }
-
-void blosc_decode(ByteView in, uint8_t* out, size_t out_size) {
-  const BloscHeader h = parse_header(in);
-  if (h.nbytes != out_size)
-    throw_decode("blosc: header announces " + std::to_string(h.nbytes) +
-                 " decoded bytes, expected " + std::to_string(out_size));
-  if (out_size == 0) return;
-  const int n = blosc_decompress_ctx(in.data, out, out_size, 1);
-  if (n < 0 || size_t(n) != out_size)
-    throw_decode("blosc: decompression failed (code " + std::to_string(n) + ")");
-}
-
-}  // namespace codec_impl
-
-BloscLayout blosc_layout(ByteView in) {
-  const BloscHeader h = parse_header(in);
-  return BloscLayout{h.typesize ? h.typesize : 1u, h.blocksize, h.nbytes};
-}
-
-void blosc_decode_items(ByteView in, int64_t first, int64_t count, uint8_t* out) {
-  const BloscHeader h = parse_header(in);
-  const int64_t itemsize = h.typesize ? h.typesize : 1;
-  if (first < 0 || count < 0 || (first + count) * itemsize > int64_t(h.nbytes))
+// Decodes items [first, first + count) of the frame, decompressing only the
+// blocks that hold them.
+void decode_items(ByteView in, const BloscHeader& h, int64_t first, int64_t count, uint8_t* out) {
+  if (first < 0 || count < 0 || (first + count) * int64_t(h.typesize) > int64_t(h.nbytes))
     throw_decode("blosc: item range outside the frame");
   if (count == 0) return;
   const int n = blosc_getitem(in.data, int(first), int(count), out);
-  if (n < 0 || n != count * itemsize)
+  if (n < 0 || n != count * int64_t(h.typesize))
     throw_decode("blosc: partial decompression failed (code " + std::to_string(n) + ")");
 }
+
+class BloscCodec final : public Codec {
+ public:
+  BloscCodec(const CodecConfig& config, const CodecContext& context)
+      : config_(config), element_size_(context.element.size) {}
+
+  void decode(ByteView in, uint8_t* out, size_t out_size) const override {
+    const BloscHeader h = parse_header(in);
+    if (h.nbytes != out_size)
+      throw_decode("blosc: header announces " + std::to_string(h.nbytes) +
+                   " decoded bytes, expected " + std::to_string(out_size));
+    if (out_size == 0) return;
+    const int n = blosc_decompress_ctx(in.data, out, out_size, 1);
+    if (n < 0 || size_t(n) != out_size)
+      throw_decode("blosc: decompression failed (code " + std::to_string(n) + ")");
+  }
+
+  int64_t decoded_size(ByteView in) const override { return parse_header(in).nbytes; }
+
+  bool decode_part(ByteView in, const NeededBytes& needed, uint8_t* out, size_t nbytes,
+                   const std::function<void()>& before_decoding,
+                   ByteRanges* written) const override {
+    const BloscHeader h = parse_header(in);
+    const size_t bs = h.blocksize;
+    if (h.nbytes != nbytes || bs == 0 || bs >= nbytes || bs % h.typesize ||
+        nbytes % h.typesize || bs % needed.align || needed.starts.empty() || needed.run <= 0)
+      return false;
+    const size_t nblocks = (nbytes + bs - 1) / bs;
+    std::vector<char> wanted(nblocks, 0);
+    for (int64_t s : needed.starts) {
+      const size_t first = size_t(s) / bs, last = (size_t(s) + size_t(needed.run) - 1) / bs;
+      for (size_t b = first; b <= last && b < nblocks; ++b) wanted[b] = 1;
+    }
+    const size_t count = size_t(std::count(wanted.begin(), wanted.end(), 1));
+    if (double(count * bs) >= kWorthwhileFraction * double(nbytes)) return false;
+    before_decoding();
+    for (size_t b = 0; b < nblocks;) {
+      if (!wanted[b]) {
+        ++b;
+        continue;
+      }
+      size_t e = b;
+      while (e < nblocks && wanted[e]) ++e;
+      const size_t begin = b * bs, end = std::min(e * bs, nbytes);
+      decode_items(in, h, int64_t(begin / h.typesize), int64_t((end - begin) / h.typesize),
+                   out + begin);
+      written->emplace_back(begin, end);
+      b = e;
+    }
+    return true;
+  }
+
+  void encode(ByteView in, std::string* out) const override {
+    const Settings s = settings();
+    if (in.size > size_t(BLOSC_MAX_BUFFERSIZE))
+      throw Error(ErrorKind::kUnsupported, "blosc: chunks over 2 GiB cannot be blosc-compressed");
+    const size_t start = out->size();
+    out->resize(start + in.size + BLOSC_MAX_OVERHEAD);
+    const int n = blosc_compress_ctx(s.clevel, s.shuffle, s.typesize, in.size, in.data,
+                                     &(*out)[start], in.size + BLOSC_MAX_OVERHEAD,
+                                     s.cname.c_str(), size_t(s.blocksize), 1);
+    if (n <= 0)
+      throw Error(ErrorKind::kUnsupported, "blosc: compression with '" + s.cname +
+                                               "' failed (code " + std::to_string(n) + ")");
+    out->resize(start + size_t(n));
+  }
+
+  CodecConfig configuration(int zarr_format) const override {
+    const Settings s = settings();
+    CodecConfig c;
+    c.set_string("cname", s.cname).set_int("clevel", s.clevel);
+    if (zarr_format == 3)
+      c.set_string("shuffle", kShuffleNames[s.shuffle]).set_int("typesize", s.typesize);
+    else
+      c.set_int("shuffle", s.shuffle);
+    return c.set_int("blocksize", s.blocksize);
+  }
+
+ private:
+  struct Settings {
+    std::string cname;
+    int clevel;
+    int shuffle;  // 0 none, 1 byte, 2 bit
+    int typesize;
+    int64_t blocksize;  // 0: automatic
+  };
+
+  // What encoding needs, checked; decoding needs none of it (the frame says all).
+  Settings settings() const {
+    Settings s;
+    s.cname = config_.get_string("cname", "lz4");
+    if (blosc_compname_to_compcode(s.cname.c_str()) < 0)
+      throw Error(ErrorKind::kUnsupported, "blosc: compressor '" + s.cname +
+                                               "' is not one of blosclz, lz4, lz4hc, zstd, zlib");
+    const int64_t clevel = config_.get_int("clevel", 5);
+    if (clevel < 0 || clevel > 9)
+      throw Error(ErrorKind::kUnsupported, "blosc: clevel must be 0..9, got " + std::to_string(clevel));
+    s.clevel = int(clevel);
+    const int64_t typesize = config_.get_int("typesize", element_size_);
+    s.typesize = typesize >= 1 && typesize <= 255 ? int(typesize) : 1;
+    int64_t shuffle = 1;
+    if (config_.is_string("shuffle")) {
+      const std::string name = config_.get_string("shuffle", "shuffle");
+      shuffle = std::find(std::begin(kShuffleNames), std::end(kShuffleNames), name) -
+                std::begin(kShuffleNames);
+    } else {
+      shuffle = config_.get_int("shuffle", 1);
+      if (shuffle == -1) shuffle = s.typesize == 1 ? 2 : 1;  // numcodecs AUTOSHUFFLE
+    }
+    if (shuffle < 0 || shuffle > 2)
+      throw Error(ErrorKind::kUnsupported, "blosc: shuffle must be noshuffle, shuffle or bitshuffle");
+    s.shuffle = int(shuffle);
+    s.blocksize = config_.get_int("blocksize", 0);
+    if (s.blocksize < 0 || s.blocksize > int64_t(BLOSC_MAX_BUFFERSIZE))
+      throw Error(ErrorKind::kUnsupported, "blosc: invalid blocksize " + std::to_string(s.blocksize));
+    return s;
+  }
+
+  CodecConfig config_;
+  int element_size_;
+};
+
+std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext& context) {
+  return std::make_unique<BloscCodec>(config, context);
+}
+
+}  // namespace
+
+extern const CodecDefinition kBloscCodec = {"blosc", CodecKind::kBytesToBytes,
+                                            kNumcodecsId | kZarrV3Name, "cname:clevel:shuffle",
+                                            make};
 
 }  // namespace fastchunk

@@ -2,130 +2,175 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <string>
+#include <utility>
 
+#include "codecs/registry.h"
 #include "common/error.h"
 
 namespace fastchunk {
 namespace {
 
-// Intermediate streams of a multi-codec chain are compressed data: never
-// larger than the final chunk plus codec overhead. Anything claiming more is
-// rejected before allocating.
-size_t intermediate_limit(size_t final_size) { return final_size + final_size / 2 + 65536; }
+constexpr size_t kKeepScratchBytes = size_t(512) << 20;
 
-// The most bytes `size` stored bytes of a stream can decode to, from the best
-// ratio each format allows: deflate 1032:1 (a 258-byte match in 2 bits), zstd
-// 32768:1 (a 128 KiB RLE block from 4 bytes), plus room for headers.
-uint64_t most_decoded_bytes(ByteCodecId codec, size_t size) {
-  switch (codec) {
-    case ByteCodecId::kGzip:
-    case ByteCodecId::kZlib: return uint64_t(size) * 1032 + 1024;
-    case ByteCodecId::kZstd: return uint64_t(size) * 32768 + (128 << 10);
-    default: return UINT64_MAX;
-  }
-}
+// Streams between compressors whose sizes only their headers tell are
+// compressed data: never much larger than the chunk. Anything claiming more is
+// rejected before allocating.
+size_t intermediate_limit(size_t largest) { return largest + largest / 2 + 65536; }
 
 ByteBuffer& scratch(int which) {
   thread_local ByteBuffer buffers[2];
   return buffers[which];
 }
 
-}  // namespace
-
-void swap_bytes_inplace(uint8_t* data, size_t size, int unit) {
-  switch (unit) {
-    case 2:
-      for (size_t i = 0; i + 2 <= size; i += 2) std::swap(data[i], data[i + 1]);
-      return;
-    case 4:
-      for (size_t i = 0; i + 4 <= size; i += 4) {
-        uint32_t v;
-        std::memcpy(&v, data + i, 4);
-        v = __builtin_bswap32(v);
-        std::memcpy(data + i, &v, 4);
-      }
-      return;
-    case 8:
-      for (size_t i = 0; i + 8 <= size; i += 8) {
-        uint64_t v;
-        std::memcpy(&v, data + i, 8);
-        v = __builtin_bswap64(v);
-        std::memcpy(data + i, &v, 8);
-      }
-      return;
-    default:
-      for (size_t i = 0; i + unit <= size; i += unit) std::reverse(data + i, data + i + unit);
-  }
+// sizes[i]: the decoded size of codecs[i] when the codecs inside it fix it
+// (sizes[0] = out_size); sizes[n]: the stored size of the first n codecs.
+std::vector<int64_t> fixed_sizes(const ChainSpec& chain, size_t n, size_t out_size) {
+  std::vector<int64_t> sizes(n + 1, kUnknownSize);
+  sizes[0] = int64_t(out_size);
+  for (size_t i = 0; i < n && sizes[i] != kUnknownSize; ++i)
+    sizes[i + 1] = chain.codecs[i]->encoded_size(size_t(sizes[i]));
+  return sizes;
 }
 
-void check_announced_size(const ChainSpec& chain, ByteView encoded, size_t out_size) {
-  size_t n = chain.byte_codecs.size();
-  size_t size = encoded.size;
-  for (; n > 0 && chain.byte_codecs[n - 1] == ByteCodecId::kCrc32c; --n) {
-    if (size < 4) return;  // decode_chunk reports the short chunk
-    size -= 4;
+// The number of codecs left once the checksums at the outside are stripped
+// from `body` (by size only: nothing is verified).
+size_t strip_outer_checksums(const ChainSpec& chain, ByteView& body) {
+  size_t n = chain.codecs.size();
+  while (n > 0 && chain.codecs[n - 1]->is_trailer_checksum()) {
+    body.size = size_t(chain.codecs[n - 1]->decoded_size(body));
+    --n;
   }
-  if (n == 0) {
-    if (size != out_size)
-      throw_decode("raw chunk holds " + std::to_string(size) + " bytes, expected " +
-                   std::to_string(out_size));
-    return;
+  return n;
+}
+
+}  // namespace
+
+ChainSpec build_chain(const std::vector<CodecStep>& steps, const std::string& dtype,
+                      int zarr_format) {
+  ChainSpec chain;
+  CodecContext context{ElementType::parse(dtype), zarr_format};
+  for (const CodecStep& step : steps) {
+    std::shared_ptr<const Codec> codec = make_codec(step.name, step.config, context);
+    context.element = codec->encoded_element(context.element);
+    if (!codec->is_identity()) chain.codecs.push_back(std::move(codec));
   }
-  if (n > 1) return;
-  const ByteCodecId codec = chain.byte_codecs[0];
-  if (out_size > most_decoded_bytes(codec, size))
-    throw_decode(std::to_string(size) + " stored bytes cannot decode to the " +
-                 std::to_string(out_size) + " bytes of a chunk");
-  const int64_t announced = announced_decoded_size(codec, ByteView{encoded.data, size});
-  if (announced < 0) return;
-  // gzip's trailer holds the size modulo 2^32.
-  const uint64_t expected = codec == ByteCodecId::kGzip ? uint32_t(out_size) : out_size;
-  if (uint64_t(announced) != expected)
-    throw_decode("header announces " + std::to_string(announced) + " decoded bytes, expected " +
-                 std::to_string(out_size));
+  return chain;
 }
 
 void decode_chunk(const ChainSpec& chain, ByteView encoded, uint8_t* out, size_t out_size) {
+  const auto& codecs = chain.codecs;
   ByteView current = encoded;
   // Checksums at the outside of the chain only verify; they need no copy.
-  size_t n = chain.byte_codecs.size();
-  while (n > 0 && chain.byte_codecs[n - 1] == ByteCodecId::kCrc32c) {
-    current = strip_crc32c(current);
-    --n;
-  }
+  size_t n = codecs.size();
+  while (n > 0 && codecs[n - 1]->is_trailer_checksum()) current = codecs[--n]->strip_trailer(current);
+  // Codecs at the inside that decode in place run last, on `out` itself.
+  size_t k = 0;
+  while (k < n && codecs[k]->decodes_in_place()) ++k;
+  const std::vector<int64_t> sizes = fixed_sizes(chain, n, out_size);
+  size_t largest = out_size;
+  for (int64_t s : sizes)
+    if (s != kUnknownSize) largest = std::max(largest, size_t(s));
   int ping = 0;
-  for (size_t i = n; i-- > 0;) {
-    const ByteCodecId codec = chain.byte_codecs[i];
-    if (i == 0) {
-      decode_bytes_into(codec, current, out, out_size);
+  for (size_t i = n; i-- > k;) {
+    const Codec& codec = *codecs[i];
+    if (codec.is_trailer_checksum()) {
+      current = codec.strip_trailer(current);
+      continue;
+    }
+    if (i == k) {  // the decoder checks the size it is given
+      codec.decode(current, out, out_size);
       current = ByteView{out, out_size};
       break;
     }
-    if (codec == ByteCodecId::kCrc32c) {
-      current = strip_crc32c(current);
-      continue;
+    int64_t size = sizes[i];
+    const int64_t announced = size == kUnknownSize ? codec.decoded_size(current) : kUnknownSize;
+    if (size == kUnknownSize) {
+      if (announced == kUnknownSize)
+        throw Error(ErrorKind::kUnsupported,
+                    "codec chain: an inner codec does not announce its decoded size");
+      if (size_t(announced) > intermediate_limit(largest))
+        throw_decode("codec chain: intermediate stream claims " + std::to_string(announced) +
+                     " bytes, more than the chunk can hold");
+      size = announced;
     }
-    const int64_t announced = announced_decoded_size(codec, current);
-    if (announced < 0)
-      throw Error(ErrorKind::kUnsupported,
-                  "codec chain: an inner codec does not announce its decoded size");
-    if (size_t(announced) > intermediate_limit(out_size))
-      throw_decode("codec chain: intermediate stream claims " + std::to_string(announced) +
-                   " bytes, more than the chunk can hold");
+    codec.check_decoded_size(current, size_t(size));
     ByteBuffer& buf = scratch(ping);
     ping ^= 1;
-    uint8_t* dst = buf.reserve(size_t(announced));
-    decode_bytes_into(codec, current, dst, size_t(announced));
-    current = ByteView{dst, size_t(announced)};
+    uint8_t* dst = buf.reserve(size_t(size));
+    codec.decode(current, dst, size_t(size));
+    current = ByteView{dst, size_t(size)};
   }
-  if (n == 0) {
+  if (current.data != out) {
     if (current.size != out_size)
       throw_decode("raw chunk holds " + std::to_string(current.size) + " bytes, expected " +
                    std::to_string(out_size));
     if (out_size) std::memmove(out, current.data, out_size);
   }
-  if (chain.swap_unit > 1) swap_bytes_inplace(out, out_size, chain.swap_unit);
+  for (size_t i = k; i-- > 0;) codecs[i]->decode_in_place(out, out_size);
+  scratch(0).shrink_if_above(kKeepScratchBytes);
+  scratch(1).shrink_if_above(kKeepScratchBytes);
+}
+
+void check_announced_size(const ChainSpec& chain, ByteView encoded, size_t out_size) {
+  ByteView body = encoded;
+  const size_t n = strip_outer_checksums(chain, body);
+  const std::vector<int64_t> sizes = fixed_sizes(chain, n, out_size);
+  if (sizes[n] != kUnknownSize) {
+    if (body.size != size_t(sizes[n]))
+      throw_decode((n == 0 ? std::string("raw chunk") : std::string("filtered chunk")) +
+                   " holds " + std::to_string(body.size) + " bytes, expected " +
+                   std::to_string(sizes[n]));
+    return;
+  }
+  // Only the outermost codec's header can be read without decoding.
+  if (sizes[n - 1] != kUnknownSize) chain.codecs[n - 1]->check_decoded_size(body, size_t(sizes[n - 1]));
+}
+
+bool decode_chunk_part(const ChainSpec& chain, ByteView encoded, NeededBytes needed,
+                       uint8_t* out, size_t out_size) {
+  const auto& codecs = chain.codecs;
+  ByteView body = encoded;
+  const size_t n = strip_outer_checksums(chain, body);
+  // Byte order at the inside applies to whatever part gets decoded.
+  size_t k = 0;
+  while (k < n && codecs[k]->decodes_elementwise()) {
+    needed.align = std::lcm(needed.align, std::max<size_t>(1, codecs[k]->element_alignment()));
+    ++k;
+  }
+  if (n != k + 1) return false;
+  // The outer checksums are verified only once partial decoding is chosen:
+  // a whole-chunk decode verifies them itself.
+  const auto verify = [&] {
+    ByteView v = encoded;
+    for (size_t i = codecs.size(); i-- > n;) v = codecs[i]->strip_trailer(v);
+  };
+  ByteRanges written;
+  if (!codecs[k]->decode_part(body, needed, out, out_size, verify, &written)) return false;
+  for (size_t i = k; i-- > 0;)
+    for (const auto& r : written) codecs[i]->decode_in_place(out + r.first, r.second - r.first);
+  return true;
+}
+
+void encode_chunk(const ChainSpec& chain, ByteView data, std::string* out) {
+  std::string current, next;
+  ByteView view = data;
+  for (const auto& codec : chain.codecs) {
+    next.clear();
+    codec->encode(view, &next);
+    std::swap(current, next);
+    view = ByteView{reinterpret_cast<const uint8_t*>(current.data()), current.size()};
+  }
+  if (chain.codecs.empty()) {
+    out->assign(reinterpret_cast<const char*>(data.data), data.size);
+    return;
+  }
+  *out = std::move(current);
+}
+
+int64_t encoded_size(const ChainSpec& chain, size_t decoded) {
+  return fixed_sizes(chain, chain.codecs.size(), decoded).back();
 }
 
 }  // namespace fastchunk

@@ -1,31 +1,57 @@
-// A chunk's codec chain as the core runs it: bytes-to-bytes decoders, then the
-// byte order of the `bytes` codec. Axis permutations (v2 order "F", v3
-// `transpose`) are not applied here: the copy reads the decoded chunk through
-// permuted strides instead (see plan/chunk_layout.h).
+// A chunk's codec chain as the core runs it: registered codecs (byte order
+// included, as the zarr v3 `bytes` codec) in encode order, decoded last to
+// first. Axis permutations (v2 order "F", v3 `transpose`) are not applied
+// here: the copy reads the decoded chunk through permuted strides instead
+// (see plan/region_copy.h).
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
-#include "codecs/byte_codecs.h"
+#include "codecs/codec.h"
 #include "common/buffer.h"
 
 namespace fastchunk {
 
-struct ChainSpec {
-  std::vector<ByteCodecId> byte_codecs;  // in encode order; decoded last to first
-  int swap_unit = 0;                     // bytes per byte-swapped word; 0 = none
+// One codec of a chain as the metadata names it: a registered name and its configuration.
+struct CodecStep {
+  std::string name;
+  CodecConfig config;
 };
+
+struct ChainSpec {
+  std::vector<std::shared_ptr<const Codec>> codecs;  // encode order; decoded last to first
+};
+
+// Builds a chain from its steps in encode order. `dtype` is the numpy type
+// string of the array's items (what the first codec's decoded side holds);
+// each codec tells the next what its encoded side holds. Codecs with nothing
+// to do are left out. Throws as make_codec() does.
+ChainSpec build_chain(const std::vector<CodecStep>& steps, const std::string& dtype,
+                      int zarr_format);
 
 // Decodes one stored chunk into exactly out_size bytes at out.
 void decode_chunk(const ChainSpec& chain, ByteView encoded, uint8_t* out, size_t out_size);
 
-// Rejects a chunk whose own header announces a decoded size other than
-// out_size, or that is too short to decode to out_size at the format's best
-// ratio, before anything is allocated for it. Checks a raw chunk's size, or
-// the one codec of a single-codec chain.
+// Rejects a chunk that cannot decode to out_size bytes, before anything is
+// allocated for it: a stored size other than the one a chain of filters and
+// checksums makes, or an outermost codec whose header announces another size
+// or that is too short to reach out_size at its format's best ratio.
 void check_announced_size(const ChainSpec& chain, ByteView encoded, size_t out_size);
 
-// Reverses the byte order of each `unit`-byte word in place.
-void swap_bytes_inplace(uint8_t* data, size_t size, int unit);
+// Decodes at least the bytes `needed` names of the out_size-byte decoded chunk
+// into out, when the chain allows it (one codec with partial decoding inside
+// checksums, around byte order) and it saves enough; false otherwise, having
+// written nothing useful (decode the whole chunk then).
+bool decode_chunk_part(const ChainSpec& chain, ByteView encoded, NeededBytes needed,
+                       uint8_t* out, size_t out_size);
+
+// Encodes one chunk (native order, C layout) into `out` (replaced).
+void encode_chunk(const ChainSpec& chain, ByteView data, std::string* out);
+
+// The stored size of `decoded` bytes when every codec of the chain fixes it
+// (byte order, filters, checksums: a shard index); kUnknownSize otherwise.
+int64_t encoded_size(const ChainSpec& chain, size_t decoded);
 
 }  // namespace fastchunk

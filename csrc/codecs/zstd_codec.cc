@@ -1,14 +1,19 @@
-// Zstandard frames (one or several concatenated) with a per-thread context.
+// Zstandard frames (one or several concatenated) with per-thread contexts. A
+// selection that ends early in the chunk decodes only the prefix it needs.
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include <memory>
 #include <string>
 
-#include "codecs/codec_impl.h"
+#include "codecs/registry.h"
 #include "common/error.h"
 
 namespace fastchunk {
 namespace {
+
+// Partial decoding pays off only when it skips a good share of the chunk.
+constexpr double kWorthwhileFraction = 0.6;
 
 struct DctxHolder {
   ZSTD_DCtx* ctx = ZSTD_createDCtx();
@@ -18,6 +23,17 @@ struct DctxHolder {
 ZSTD_DCtx* thread_dctx() {
   thread_local DctxHolder holder;
   if (!holder.ctx) throw Error(ErrorKind::kMemory, "zstd: cannot create a context");
+  return holder.ctx;
+}
+
+struct CctxHolder {
+  ZSTD_CCtx* ctx = ZSTD_createCCtx();
+  ~CctxHolder() { ZSTD_freeCCtx(ctx); }
+};
+
+ZSTD_CCtx* thread_cctx() {
+  thread_local CctxHolder holder;
+  if (!holder.ctx) throw Error(ErrorKind::kMemory, "zstd: cannot create a compression context");
   return holder.ctx;
 }
 
@@ -41,38 +57,19 @@ unsigned long long total_content_size(ByteView in) {
   return total;
 }
 
-}  // namespace
-
-namespace codec_impl {
-
-int64_t zstd_announced_size(ByteView in) {
-  const unsigned long long total = total_content_size(in);
-  if (total == ZSTD_CONTENTSIZE_ERROR) throw_decode("zstd: not a zstd frame");
-  if (total == ZSTD_CONTENTSIZE_UNKNOWN) return -1;
-  return int64_t(total);
-}
-
-void zstd_decode(ByteView in, uint8_t* out, size_t out_size) {
+void check_announced(ByteView in, size_t out_size) {
   const unsigned long long announced = total_content_size(in);
   if (announced == ZSTD_CONTENTSIZE_ERROR) throw_decode("zstd: corrupt frame header");
   if (announced != ZSTD_CONTENTSIZE_UNKNOWN && announced != out_size)
     throw_decode("zstd: frame announces " + std::to_string(announced) +
                  " decoded bytes, expected " + std::to_string(out_size));
-  const size_t n = ZSTD_decompressDCtx(thread_dctx(), out, out_size, in.data, in.size);
-  if (ZSTD_isError(n)) throw_decode(std::string("zstd: ") + ZSTD_getErrorName(n));
-  if (n != out_size)
-    throw_decode("zstd: decoded " + std::to_string(n) + " bytes, expected " +
-                 std::to_string(out_size));
 }
 
-}  // namespace codec_impl
-
-bool zstd_decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_size) {
-  const unsigned long long announced = total_content_size(in);
-  if (announced == ZSTD_CONTENTSIZE_ERROR) throw_decode("zstd: corrupt frame header");
-  if (announced != ZSTD_CONTENTSIZE_UNKNOWN && announced != out_size)
-    throw_decode("zstd: frame announces " + std::to_string(announced) +
-                 " decoded bytes, expected " + std::to_string(out_size));
+// Decodes the first `prefix` bytes of a stream whose full decoded size is
+// out_size, stopping as soon as they are out. False, having decoded nothing
+// useful, when the frame asks for a window larger than the chunk (streaming
+// would allocate it; a whole-chunk decode does not).
+bool decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_size) {
   int window_log = 10;
   while (window_log < 31 && (size_t(1) << window_log) < out_size) ++window_log;
   ZSTD_DCtx* ctx = thread_dctx();
@@ -100,5 +97,84 @@ bool zstd_decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_siz
   ZSTD_DCtx_reset(ctx, ZSTD_reset_session_and_parameters);
   return ok;
 }
+
+class ZstdCodec final : public Codec {
+ public:
+  ZstdCodec(int64_t level, bool checksum) : level_(level), checksum_(checksum) {}
+
+  void decode(ByteView in, uint8_t* out, size_t out_size) const override {
+    check_announced(in, out_size);
+    const size_t n = ZSTD_decompressDCtx(thread_dctx(), out, out_size, in.data, in.size);
+    if (ZSTD_isError(n)) throw_decode(std::string("zstd: ") + ZSTD_getErrorName(n));
+    if (n != out_size)
+      throw_decode("zstd: decoded " + std::to_string(n) + " bytes, expected " +
+                   std::to_string(out_size));
+  }
+
+  int64_t decoded_size(ByteView in) const override {
+    const unsigned long long total = total_content_size(in);
+    if (total == ZSTD_CONTENTSIZE_ERROR) throw_decode("zstd: not a zstd frame");
+    if (total == ZSTD_CONTENTSIZE_UNKNOWN) return kUnknownSize;
+    return int64_t(total);
+  }
+
+  // 32768:1 is the best ratio: a 128 KiB RLE block from 4 bytes; plus room for headers.
+  uint64_t most_decoded_bytes(size_t stored) const override {
+    return uint64_t(stored) * 32768 + (128 << 10);
+  }
+
+  bool decode_part(ByteView in, const NeededBytes& needed, uint8_t* out, size_t out_size,
+                   const std::function<void()>& before_decoding,
+                   ByteRanges* written) const override {
+    size_t end = (needed.end + needed.align - 1) / needed.align * needed.align;
+    if (end > out_size) end = out_size;
+    if (double(end) >= kWorthwhileFraction * double(out_size)) return false;
+    before_decoding();
+    check_announced(in, out_size);
+    if (!decode_prefix(in, out, end, out_size)) return false;
+    written->emplace_back(0, end);
+    return true;
+  }
+
+  void encode(ByteView in, std::string* out) const override {
+    check_level();
+    ZSTD_CCtx* ctx = thread_cctx();
+    ZSTD_CCtx_reset(ctx, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, int(level_));
+    ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, checksum_ ? 1 : 0);
+    const size_t start = out->size();
+    out->resize(start + ZSTD_compressBound(in.size));
+    const size_t n = ZSTD_compress2(ctx, &(*out)[start], out->size() - start, in.data, in.size);
+    if (ZSTD_isError(n))
+      throw Error(ErrorKind::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
+    out->resize(start + n);
+  }
+
+  CodecConfig configuration(int) const override {
+    check_level();
+    CodecConfig c;
+    return c.set_int("level", level_).set_bool("checksum", checksum_);
+  }
+
+ private:
+  void check_level() const {
+    if (level_ < ZSTD_minCLevel() || level_ > ZSTD_maxCLevel())
+      throw Error(ErrorKind::kUnsupported, "zstd: level must be " + std::to_string(ZSTD_minCLevel()) +
+                                               ".." + std::to_string(ZSTD_maxCLevel()) + ", got " +
+                                               std::to_string(level_));
+  }
+
+  int64_t level_;
+  bool checksum_;
+};
+
+std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext&) {
+  return std::make_unique<ZstdCodec>(config.get_int("level", 3), config.get_bool("checksum", false));
+}
+
+}  // namespace
+
+extern const CodecDefinition kZstdCodec = {"zstd", CodecKind::kBytesToBytes,
+                                           kNumcodecsId | kZarrV3Name, "level", make};
 
 }  // namespace fastchunk

@@ -89,9 +89,10 @@ ByteBuffer& chunk_scratch() {
   return buffer;
 }
 
-void append_le64(uint64_t v, std::string* out) {
+// Index entries in this machine's order: the index chain stores them.
+void append_u64(uint64_t v, std::string* out) {
   char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = char((v >> (8 * i)) & 0xff);
+  std::memcpy(b, &v, 8);
   out->append(b, 8);
 }
 
@@ -129,7 +130,7 @@ void encode_objects(const EncodeRequest& r, const uint8_t* slab,
     }
     uint8_t* buf = chunk_scratch().reserve(size_t(chunk_bytes));
     extract_chunk(r, slab, start, buf);
-    encode_chunk(r.chain, buf, size_t(chunk_bytes), &encoded[size_t(t)]);
+    encode_chunk(r.chain, ByteView{buf, size_t(chunk_bytes)}, &encoded[size_t(t)]);
     chunk_scratch().shrink_if_above(size_t(256) << 20);
   });
 
@@ -148,17 +149,18 @@ void encode_objects(const EncodeRequest& r, const uint8_t* slab,
     for (int64_t i = 0; i < inner; ++i) {
       const size_t t = size_t(o * inner + i);
       if (empty[t]) {
-        append_le64(~uint64_t(0), &index);
-        append_le64(~uint64_t(0), &index);
+        append_u64(~uint64_t(0), &index);
+        append_u64(~uint64_t(0), &index);
         continue;
       }
-      append_le64(shard.size(), &index);
-      append_le64(encoded[t].size(), &index);
+      append_u64(shard.size(), &index);
+      append_u64(encoded[t].size(), &index);
       shard += encoded[t];
       std::string().swap(encoded[t]);
     }
     std::string encoded_index;
-    encode_chunk(r.index_chain, reinterpret_cast<uint8_t*>(&index[0]), index.size(),
+    encode_chunk(r.index_chain,
+                 ByteView{reinterpret_cast<const uint8_t*>(index.data()), index.size()},
                  &encoded_index);
     shard += encoded_index;
   });

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "encode/encode_chain.h"
+#include "codecs/chain.h"
 
 namespace fastchunk {
 
@@ -16,10 +16,10 @@ struct EncodeRequest {
   std::vector<int64_t> chunk_shape;   // the encode unit (inner chunk when sharded)
   int64_t itemsize = 1;
   std::vector<uint8_t> fill;          // one element, native byte order
-  EncodeChain chain;
+  ChainSpec chain;                    // encodes a chunk (native order, C layout)
   bool sharded = false;
   std::vector<int64_t> chunks_per_shard;
-  EncodeChain index_chain;            // encodes the little-endian uint64 index (crc32c)
+  ChainSpec index_chain;              // encodes the index of uint64 pairs (native order)
   // Grid coordinates (shard grid when sharded) of the objects to produce,
   // ndim entries per object, concatenated.
   std::vector<int64_t> object_coords;

@@ -1,27 +1,13 @@
 #include "engine/partial_decode.h"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
-
-#include "codecs/byte_codecs.h"
 
 namespace fastchunk {
 namespace {
 
-// Partial decoding pays off only when it skips a good share of the chunk.
-constexpr double kWorthwhileFraction = 0.6;
 constexpr int64_t kMaxSegments = 1 << 14;
-
-// A chunk's outer crc32c checksums: verified only once partial decoding is
-// chosen, since a whole-chunk decode verifies them itself.
-struct Checksums {
-  ByteView raw;
-  int count;
-  void verify() const {
-    ByteView v = raw;
-    for (int i = 0; i < count; ++i) v = strip_crc32c(v);
-  }
-};
 
 // Byte offset one past the last byte of the chunk the region reads.
 size_t needed_end(const RegionGeometry& g) {
@@ -55,65 +41,16 @@ bool segment_starts(const RegionGeometry& g, const Collapsed& c, std::vector<int
   return true;
 }
 
-bool blosc_blocks(const ChainSpec& chain, ByteView raw, const Checksums& sums,
-                  const RegionGeometry& g, uint8_t* scratch, size_t nbytes) {
-  const BloscLayout layout = blosc_layout(raw);
-  if (layout.nbytes != nbytes || layout.blocksize == 0 || layout.blocksize >= nbytes ||
-      layout.blocksize % layout.typesize || nbytes % layout.typesize)
-    return false;
-  const Collapsed c = collapse_region(g);
-  std::vector<int64_t> starts;
-  if (!segment_starts(g, c, starts)) return false;
-  const size_t bs = layout.blocksize;
-  const size_t nblocks = (nbytes + bs - 1) / bs;
-  std::vector<char> needed(nblocks, 0);
-  for (int64_t s : starts) {
-    const size_t first = size_t(s) / bs, last = (size_t(s) + size_t(c.block) - 1) / bs;
-    for (size_t b = first; b <= last && b < nblocks; ++b) needed[b] = 1;
-  }
-  const size_t count = size_t(std::count(needed.begin(), needed.end(), 1));
-  if (double(count * bs) >= kWorthwhileFraction * double(nbytes)) return false;
-  sums.verify();
-  for (size_t b = 0; b < nblocks;) {
-    if (!needed[b]) {
-      ++b;
-      continue;
-    }
-    size_t e = b;
-    while (e < nblocks && needed[e]) ++e;
-    const size_t begin = b * bs, end = std::min(e * bs, nbytes);
-    blosc_decode_items(raw, int64_t(begin / layout.typesize),
-                       int64_t((end - begin) / layout.typesize), scratch + begin);
-    if (chain.swap_unit > 1) swap_bytes_inplace(scratch + begin, end - begin, chain.swap_unit);
-    b = e;
-  }
-  return true;
-}
-
-bool zstd_prefix(const ChainSpec& chain, ByteView raw, const Checksums& sums,
-                 const RegionGeometry& g, uint8_t* scratch, size_t nbytes) {
-  const size_t end = needed_end(g);
-  if (double(end) >= kWorthwhileFraction * double(nbytes)) return false;
-  sums.verify();
-  if (!zstd_decode_prefix(raw, scratch, end, nbytes)) return false;
-  if (chain.swap_unit > 1) swap_bytes_inplace(scratch, end, chain.swap_unit);
-  return true;
-}
-
 }  // namespace
 
 bool decode_needed_part(const ChainSpec& chain, ByteView raw, const RegionGeometry& g,
                         uint8_t* scratch, size_t chunk_nbytes) {
-  size_t n = chain.byte_codecs.size();
-  while (n > 0 && chain.byte_codecs[n - 1] == ByteCodecId::kCrc32c) --n;
-  const Checksums sums{raw, int(chain.byte_codecs.size() - n)};
-  if (n != 1 || raw.size < 4 * size_t(sums.count)) return false;
-  const ByteView body{raw.data, raw.size - 4 * size_t(sums.count)};
-  switch (chain.byte_codecs[0]) {
-    case ByteCodecId::kBlosc: return blosc_blocks(chain, body, sums, g, scratch, chunk_nbytes);
-    case ByteCodecId::kZstd: return zstd_prefix(chain, body, sums, g, scratch, chunk_nbytes);
-    default: return false;
-  }
+  NeededBytes needed;
+  needed.end = needed_end(g);
+  const Collapsed c = collapse_region(g);
+  needed.run = c.block;
+  if (!segment_starts(g, c, needed.starts)) needed.starts.clear();  // too many to list
+  return decode_chunk_part(chain, raw, std::move(needed), scratch, chunk_nbytes);
 }
 
 }  // namespace fastchunk

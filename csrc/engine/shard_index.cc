@@ -11,12 +11,10 @@ ShardIndex read_shard_index(const ArraySpec& spec, ChunkSource& source, const st
   int64_t n = 1;
   for (int64_t c : spec.shard.chunks_per_shard) n *= c;
   const uint64_t decoded = uint64_t(n) * 16;
-  uint64_t stored = decoded;
-  for (ByteCodecId c : spec.shard.index_chain.byte_codecs) {
-    if (c != ByteCodecId::kCrc32c)
-      throw Error(ErrorKind::kUnsupported, "shard index codecs other than bytes and crc32c");
-    stored += 4;
-  }
+  const int64_t stored_size = encoded_size(spec.shard.index_chain, decoded);
+  if (stored_size == kUnknownSize)
+    throw Error(ErrorKind::kUnsupported, "shard index codecs must have a fixed size (bytes, crc32c)");
+  const uint64_t stored = uint64_t(stored_size);
   ShardIndex index;
   ByteBuffer storage;
   ByteView view;

@@ -22,7 +22,8 @@ struct Job {
   int64_t n;
   std::atomic<int64_t> next{0};
   std::atomic<bool> failed{false};
-  int helpers = 0;  // workers currently inside this job; guarded by Pool::mutex
+  int helpers = 0;      // workers currently inside this job; guarded by Pool::mutex
+  int max_helpers = 0;  // workers allowed in: the job's thread count less the caller
   std::exception_ptr error;
   std::mutex error_mutex;
 
@@ -74,20 +75,25 @@ class Pool {
   void work() {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      Job* job = nullptr;
+      wake_.wait(lock, [&] { return stop_ || (job = open_job()) != nullptr; });
       if (stop_) return;
-      Job* job = jobs_.front();
-      if (job->exhausted()) {
-        jobs_.pop_front();
-        continue;
-      }
       ++job->helpers;
       lock.unlock();
       job->run_indices();
       lock.lock();
-      if (!jobs_.empty() && jobs_.front() == job) jobs_.pop_front();
       if (--job->helpers == 0) done_.notify_all();
     }
+  }
+
+  // The first queued job with work left and room for another helper; jobs
+  // run by threads with a smaller count than the pool's take fewer helpers.
+  // Called with mutex_ held.
+  Job* open_job() {
+    for (Job* job : jobs_) {
+      if (!job->exhausted() && job->helpers < job->max_helpers) return job;
+    }
+    return nullptr;
   }
 
   int nthreads_;
@@ -105,6 +111,8 @@ class Pool {
 std::mutex* g_mutex = new std::mutex;
 std::shared_ptr<Pool>* g_pool = new std::shared_ptr<Pool>;
 std::atomic<int> g_requested{0};
+std::atomic<int> g_generation{0};  // bumped by set_num_threads: the pool is rebuilt to fit
+thread_local int t_requested = 0;  // set_thread_num_threads: this thread's own count
 
 void after_fork_in_child() {
   g_mutex = new std::mutex;
@@ -116,10 +124,24 @@ const bool g_atfork_registered = [] {
   return true;
 }();
 
-std::shared_ptr<Pool> current_pool() {
+int process_num_threads() {
+  const int n = g_requested.load();
+  return n > 0 ? n : default_num_threads();
+}
+
+// A pool with at least `want` threads. It grows for a thread with a larger
+// count of its own and keeps that size until set_num_threads changes the
+// process-wide count (so alternating callers never rebuild it); each job
+// still runs on its own caller's count (Job::max_helpers).
+std::shared_ptr<Pool> current_pool(int want) {
+  static int built_generation = -1;
   std::lock_guard<std::mutex> lock(*g_mutex);
-  const int want = num_threads();
-  if (!*g_pool || (*g_pool)->size() != want) *g_pool = std::make_shared<Pool>(want);
+  const int generation = g_generation.load();
+  if (!*g_pool || (*g_pool)->size() < want || generation != built_generation) {
+    const int size = std::max(want, process_num_threads());
+    if (!*g_pool || (*g_pool)->size() != size) *g_pool = std::make_shared<Pool>(size);
+    built_generation = generation;
+  }
   return *g_pool;
 }
 
@@ -137,24 +159,28 @@ int default_num_threads() {
   return hw ? int(hw) : 1;
 }
 
-void set_num_threads(int n) { g_requested.store(n < 1 ? 0 : std::min(n, 1024)); }
-
-int num_threads() {
-  const int n = g_requested.load();
-  return n > 0 ? n : default_num_threads();
+void set_num_threads(int n) {
+  g_requested.store(n < 1 ? 0 : std::min(n, 1024));
+  g_generation.fetch_add(1);
 }
+
+void set_thread_num_threads(int n) { t_requested = n < 1 ? 0 : std::min(n, 1024); }
+
+int num_threads() { return t_requested > 0 ? t_requested : process_num_threads(); }
 
 void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
   (void)g_atfork_registered;
   if (n <= 0) return;
-  if (n == 1 || num_threads() == 1) {
+  const int threads = num_threads();
+  if (n == 1 || threads == 1) {
     for (int64_t i = 0; i < n; ++i) fn(i);
     return;
   }
   Job job;
   job.fn = &fn;
   job.n = n;
-  current_pool()->run(job);
+  job.max_helpers = threads - 1;
+  current_pool(threads)->run(job);
   if (job.error) std::rethrow_exception(job.error);
 }
 

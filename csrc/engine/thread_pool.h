@@ -13,7 +13,14 @@ namespace fastchunk {
 void parallel_for(int64_t n, const std::function<void(int64_t)>& fn);
 
 void set_num_threads(int n);  // n < 1 means: the cores this process may use
+// The count for the calling thread: its own count when it set one with
+// set_thread_num_threads, else the process-wide count.
 int num_threads();
 int default_num_threads();
+
+// A count for the calling thread only (n < 1: back to the process-wide
+// count). A loader's prefetch thread uses it so that its reads run on its
+// own number of threads without changing what other threads use.
+void set_thread_num_threads(int n);
 
 }  // namespace fastchunk

@@ -10,6 +10,8 @@ from libcpp.unordered_set cimport unordered_set
 from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
+import json
+
 import numpy as np
 
 from fastchunk.errors import (
@@ -20,9 +22,39 @@ from fastchunk.errors import (
 )
 
 
+cdef extern from "codecs/codec_config.h" namespace "fastchunk":
+    cdef cppclass CodecConfig:
+        CodecConfig()
+        CodecConfig(vector[pair[string, string]] items)
+        const vector[pair[string, string]]& items()
+
 cdef extern from "codecs/chain.h" namespace "fastchunk":
     cdef cppclass ChainSpec:
-        int swap_unit
+        pass
+
+    cdef cppclass CodecStep:
+        string name
+        CodecConfig config
+
+cdef extern from "codecs/codec_api.h" namespace "fastchunk":
+    cdef cppclass CodecListing:
+        string name
+        string kind
+        cbool numcodecs_id
+        cbool zarr_v3_name
+        cbool fixed_size
+        vector[string] positional_keys
+
+    vector[CodecListing] api_codec_listing()
+    ErrorInfo api_build_chain(const vector[CodecStep]& steps, const string& dtype,
+                              int zarr_format, ChainSpec* chain)
+    ErrorInfo api_encode_chunk(const ChainSpec& chain, const uint8_t* data, size_t size,
+                               string* out) nogil
+    ErrorInfo api_chain_encoded_size(const ChainSpec& chain, size_t decoded, int64_t* size)
+    ErrorInfo api_outer_decoded_size(const ChainSpec& chain, const uint8_t* data, size_t size,
+                                     int64_t* decoded)
+    ErrorInfo api_codec_configuration(const CodecStep& step, const string& dtype,
+                                      int zarr_format, CodecConfig* out)
 
 cdef extern from "engine/array_spec.h" namespace "fastchunk":
     cdef cppclass KeySpec:
@@ -64,11 +96,12 @@ cdef extern from "engine/thread_pool.h" namespace "fastchunk":
     int c_num_threads "fastchunk::num_threads"() nogil
     int c_default_num_threads "fastchunk::default_num_threads"() nogil
 
-cdef extern from "api/api.h" namespace "fastchunk":
+cdef extern from "api/guarded.h" namespace "fastchunk":
     cdef cppclass ErrorInfo:
         int kind
         string message
-    void chain_push_codec(ChainSpec* chain, int codec_id)
+
+cdef extern from "api/api.h" namespace "fastchunk":
     ErrorInfo api_verify_spec(const ArraySpec& spec) nogil
     ErrorInfo api_read_local(const ArraySpec& spec, const string& root, const Selection& sel,
                              uint8_t* out) nogil
@@ -91,10 +124,6 @@ class NotFetched(FastchunkError):
     """Internal: a remote object was not handed to the core; fetch again."""
 
 
-# Codec ids understood by the core (csrc/codecs/byte_codecs.h).
-CODEC_IDS = {"blosc": 1, "zstd": 2, "gzip": 3, "zlib": 4, "lz4": 5, "crc32c": 6}
-
-
 cdef raise_error(const ErrorInfo& info):
     message = info.message.decode("utf-8", "replace")
     if info.kind == 1:
@@ -112,10 +141,98 @@ cdef raise_error(const ErrorInfo& info):
     raise FastchunkError(message)
 
 
-cdef void fill_chain(ChainSpec* chain, object codecs, int swap_unit):
-    for name in codecs:
-        chain_push_codec(chain, CODEC_IDS[name])
-    chain.swap_unit = swap_unit
+cdef CodecConfig to_config(object config) except *:
+    cdef vector[pair[string, string]] items
+    for key, value in (config or {}).items():
+        items.push_back(pair[string, string](str(key).encode(), json.dumps(value).encode()))
+    return CodecConfig(items)
+
+
+cdef int fill_chain(ChainSpec* chain, object codecs) except -1:
+    """`codecs`: a chain of registered codecs (fastchunk.zarr.codecs.CodecChain:
+    zarr_format, dtype, steps of (name, configuration) in encode order), or
+    an empty list for chunks that reach the core decoded."""
+    if not codecs:
+        return 0
+    cdef vector[CodecStep] steps
+    cdef CodecStep step
+    for name, config in codecs.steps:
+        step.name = name.encode()
+        step.config = to_config(config)
+        steps.push_back(step)
+    cdef ErrorInfo info = api_build_chain(steps, codecs.dtype.encode(), codecs.zarr_format, chain)
+    if info.kind:
+        raise_error(info)
+    return 0
+
+
+def codecs():
+    """The codecs the core implements (its registry): one dict per codec with
+    name, kind (array_to_array, array_to_bytes, bytes_to_bytes), numcodecs
+    (the name is a numcodecs id: a zarr v2 id and "numcodecs.<name>" in v3),
+    zarr_v3 (a codec name of the zarr v3 specification), fixed_size (the
+    encoded size follows from the decoded one: a filter, checksum or byte
+    order, not a compressor) and positional_keys (the configuration keys
+    `--codec NAME:V1:V2` sets)."""
+    return [
+        {
+            "name": row.name.decode(),
+            "kind": row.kind.decode(),
+            "numcodecs": row.numcodecs_id,
+            "zarr_v3": row.zarr_v3_name,
+            "fixed_size": row.fixed_size,
+            "positional_keys": [k.decode() for k in row.positional_keys],
+        }
+        for row in api_codec_listing()
+    ]
+
+
+def check_chain(codecs):
+    """Builds a chain in the core: raises UnsupportedError when a codec or its
+    configuration is not implemented, MetadataError when it is invalid."""
+    cdef ChainSpec chain
+    fill_chain(&chain, codecs)
+
+
+def chain_encoded_size(codecs, size_t decoded):
+    """The stored size of `decoded` bytes through a chain whose codecs all fix
+    it (byte order, filters, checksums); None otherwise."""
+    cdef ChainSpec chain
+    fill_chain(&chain, codecs)
+    cdef int64_t size = 0
+    cdef ErrorInfo info = api_chain_encoded_size(chain, decoded, &size)
+    if info.kind:
+        raise_error(info)
+    return None if size < 0 else size
+
+
+def outer_decoded_size(data, codecs):
+    """The size the outermost codec of a chain says `data` decodes to (fixed
+    by the format or announced by the stream's header); None when it does not."""
+    cdef ChainSpec chain
+    fill_chain(&chain, codecs)
+    cdef const uint8_t[::1] src = memoryview(data).cast("B")
+    cdef int64_t size = 0
+    cdef ErrorInfo info = api_outer_decoded_size(chain, &src[0] if src.shape[0] else NULL,
+                                                 src.shape[0], &size)
+    if info.kind:
+        raise_error(info)
+    return None if size < 0 else size
+
+
+def codec_configuration(str name, dict config, str dtype, int zarr_format):
+    """The configuration codec `name` writes into zarr_format metadata for
+    items of `dtype`, defaults filled in; UnsupportedError when it cannot
+    encode with `config`."""
+    cdef CodecStep step
+    step.name = name.encode()
+    step.config = to_config(config)
+    cdef CodecConfig out
+    cdef ErrorInfo info = api_codec_configuration(step, dtype.encode(), zarr_format, &out)
+    if info.kind:
+        raise_error(info)
+    cdef vector[pair[string, string]] items = out.items()
+    return {item.first.decode(): json.loads(item.second.decode()) for item in items}
 
 
 def set_num_threads(int n):
@@ -157,10 +274,10 @@ def crc32c(data):
     return crc
 
 
-def decode_chunk(data, codecs, int swap_unit, Py_ssize_t out_size):
-    """Decodes bytes through native codecs (encode order) into a new bytearray."""
+def decode_chunk(data, codecs, Py_ssize_t out_size):
+    """Decodes bytes through a chain of native codecs into a new bytearray."""
     cdef ChainSpec chain
-    fill_chain(&chain, codecs, swap_unit)
+    fill_chain(&chain, codecs)
     cdef const uint8_t[::1] src = memoryview(data).cast("B")
     out = bytearray(out_size)
     cdef uint8_t[::1] dst = out
@@ -174,6 +291,22 @@ def decode_chunk(data, codecs, int swap_unit, Py_ssize_t out_size):
     return out
 
 
+def encode_chunk(data, codecs):
+    """Encodes the bytes of one chunk (native order, C layout) through a chain."""
+    cdef ChainSpec chain
+    fill_chain(&chain, codecs)
+    cdef const uint8_t[::1] view = memoryview(data).cast("B")
+    cdef const uint8_t* ptr = &view[0] if view.shape[0] else NULL
+    cdef size_t n = view.shape[0]
+    cdef string out
+    cdef ErrorInfo info
+    with nogil:
+        info = api_encode_chunk(chain, ptr, n, &out)
+    if info.kind:
+        raise_error(info)
+    return <bytes>out
+
+
 cdef class NativeArray:
     """An ArraySpec built once per array; reads selections into buffers."""
 
@@ -182,7 +315,7 @@ cdef class NativeArray:
     cdef public object store_name
 
     def __init__(self, *, store_name, root, array_path, shape, chunk_shape, itemsize, fill,
-                 codecs, swap_unit, stored_axes, key_prefix, separator, zero_dim_key,
+                 codecs, stored_axes, key_prefix, separator, zero_dim_key,
                  nested_fallback, shard=None):
         self.store_name = store_name
         self.spec.store_name = store_name.encode()
@@ -192,7 +325,7 @@ cdef class NativeArray:
         self.spec.chunk_shape = list(chunk_shape)
         self.spec.itemsize = itemsize
         self.spec.fill = list(bytes(fill))
-        fill_chain(&self.spec.chain, codecs, swap_unit)
+        fill_chain(&self.spec.chain, codecs)
         self.spec.stored_axes = list(stored_axes) if stored_axes is not None else []
         self.spec.keys.prefix = key_prefix.encode()
         self.spec.keys.separator = ord(separator)
@@ -202,8 +335,7 @@ cdef class NativeArray:
             self.spec.sharded = True
             self.spec.shard.chunks_per_shard = list(shard["chunks_per_shard"])
             self.spec.shard.index_at_start = shard["index_at_start"]
-            fill_chain(&self.spec.shard.index_chain, shard["index_codecs"],
-                       shard["index_swap_unit"])
+            fill_chain(&self.spec.shard.index_chain, shard["index_codecs"])
         cdef ErrorInfo info = api_verify_spec(self.spec)
         if info.kind:
             raise_error(info)

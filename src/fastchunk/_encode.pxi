@@ -1,19 +1,6 @@
 # Bindings for the chunk encoders used by `fastchunk rechunk` and the scan
 # reduction used by `fastchunk info --scan`; included by _core.pyx.
 
-cdef extern from "encode/encode_chain.h" namespace "fastchunk":
-    cdef cppclass EncodeStep:
-        int codec
-        int level
-        int shuffle
-        int blocksize
-        string cname
-
-    cdef cppclass EncodeChain:
-        vector[EncodeStep] steps
-        int swap_unit
-        int typesize
-
 cdef extern from "encode/object_encoder.h" namespace "fastchunk":
     cdef cppclass EncodeRequest:
         vector[int64_t] array_shape
@@ -22,17 +9,15 @@ cdef extern from "encode/object_encoder.h" namespace "fastchunk":
         vector[int64_t] chunk_shape
         int64_t itemsize
         vector[uint8_t] fill
-        EncodeChain chain
+        ChainSpec chain
         cbool sharded
         vector[int64_t] chunks_per_shard
-        EncodeChain index_chain
+        ChainSpec index_chain
         vector[int64_t] object_coords
 
 cdef extern from "encode/encode_api.h" namespace "fastchunk":
     ErrorInfo api_encode_objects(const EncodeRequest& req, const uint8_t* slab,
                                  vector[string]* objects) nogil
-    ErrorInfo api_encode_chunk(const EncodeChain& chain, uint8_t* data, size_t size,
-                               string* out) nogil
 
 cdef extern from "scan/scan_stats.h" namespace "fastchunk":
     cdef cppclass ScanStats:
@@ -47,41 +32,12 @@ cdef extern from "scan/scan_api.h" namespace "fastchunk":
                              int64_t nvar, int64_t inner, ScanStats* out) nogil
 
 
-cdef void fill_encode_chain(EncodeChain* chain, list steps, int swap_unit, int typesize):
-    """`steps`: dicts with codec (a CODEC_IDS name) and its level/shuffle/blocksize/cname."""
-    cdef EncodeStep step
-    for s in steps:
-        step.codec = CODEC_IDS[s["codec"]]
-        step.level = int(s.get("level", 0))
-        step.shuffle = int(s.get("shuffle", 0))
-        step.blocksize = int(s.get("blocksize", 0))
-        step.cname = str(s.get("cname", "")).encode()
-        chain.steps.push_back(step)
-    chain.swap_unit = swap_unit
-    chain.typesize = typesize
-
-
-def encode_chunk(data, list steps, int swap_unit=0, int typesize=1):
-    """Encodes the bytes of one chunk (native order, C layout) through `steps`."""
-    cdef EncodeChain chain
-    fill_encode_chain(&chain, steps, swap_unit, typesize)
-    buf = bytearray(data)
-    cdef uint8_t[::1] view = buf
-    cdef uint8_t* ptr = &view[0] if view.shape[0] else NULL
-    cdef size_t n = view.shape[0]
-    cdef string out
-    cdef ErrorInfo info
-    with nogil:
-        info = api_encode_chunk(chain, ptr, n, &out)
-    if info.kind:
-        raise_error(info)
-    return <bytes>out
-
-
 def encode_objects(dict req, slab):
     """Encodes the chunks or shards at req["object_coords"] (grid coordinates,
     one tuple each) out of `slab`, a C-contiguous array covering
-    req["slab_origin"]; returns one bytes object per coordinate."""
+    req["slab_origin"], through the chain req["codecs"] (and the shard index
+    through req["index_codecs"], which gets native uint64 pairs);
+    returns one bytes object per coordinate."""
     cdef EncodeRequest r
     arr = np.require(slab, requirements="C")
     r.array_shape = list(req["array_shape"])
@@ -90,11 +46,11 @@ def encode_objects(dict req, slab):
     r.chunk_shape = list(req["chunk_shape"])
     r.itemsize = arr.dtype.itemsize
     r.fill = list(bytes(req["fill"]))
-    fill_encode_chain(&r.chain, req["steps"], req.get("swap_unit", 0), arr.dtype.itemsize)
+    fill_chain(&r.chain, req["codecs"])
     if req.get("chunks_per_shard") is not None:
         r.sharded = True
         r.chunks_per_shard = list(req["chunks_per_shard"])
-        fill_encode_chain(&r.index_chain, [{"codec": "crc32c"}], 0, 8)
+        fill_chain(&r.index_chain, req["index_codecs"])
     for coords in req["object_coords"]:
         for c in coords:
             r.object_coords.push_back(c)

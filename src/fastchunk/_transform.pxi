@@ -15,9 +15,19 @@ cdef extern from "transform/batch_transform.h" namespace "fastchunk":
         cbool replace_nan
         float nan_value
         OutType out_type
+        cbool channels_last
 
 cdef extern from "transform/transform_api.h" namespace "fastchunk":
     ErrorInfo api_transform_batch(const float* inp, void* out, const TransformSpec& spec) nogil
+
+cdef extern from "engine/thread_pool.h" namespace "fastchunk":
+    void c_set_thread_num_threads "fastchunk::set_thread_num_threads"(int n) nogil
+
+
+def set_thread_num_threads(int n):
+    """Native threads for the reads and transforms the calling Python thread
+    starts (n < 1: the process-wide count again). Other threads keep theirs."""
+    c_set_thread_num_threads(n)
 
 
 # Output type codes of transform_batch, by numpy-style name.
@@ -26,11 +36,13 @@ _TRANSFORM_OUT_SIZES = {0: 4, 1: 2, 2: 2}
 
 
 def transform_batch(src, dst, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner,
-                    mean=None, std=None, nan_value=None, int out_type=0):
+                    mean=None, std=None, nan_value=None, int out_type=0,
+                    cbool channels_last=False):
     """Writes the float32 batch `src` (C-contiguous, viewed as (outer, channels,
     inner)) into `dst` (any C-contiguous writable buffer of the output type's
     size): (x - mean[c]) / std[c] when mean/std are given, NaN -> nan_value
-    when nan_value is not None, then the cast. The GIL is released."""
+    when nan_value is not None, then the cast; laid out (outer, inner,
+    channels) with channels_last. The GIL is released."""
     if out_type not in _TRANSFORM_OUT_SIZES:
         raise ValueError(f"unknown output type code {out_type}")
     if outer < 0 or channels < 1 or inner < 0:
@@ -50,6 +62,7 @@ def transform_batch(src, dst, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t 
     spec.channels = channels
     spec.inner = inner
     spec.out_type = <OutType>out_type
+    spec.channels_last = channels_last
     cdef const float[::1] mean_view
     cdef const float[::1] std_view
     if (mean is None) != (std is None):
@@ -71,6 +84,8 @@ def transform_batch(src, dst, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t 
         spec.nan_value = float(nan_value)
     if total == 0:
         return
+    if channels_last and <const void*>&src_view[0] == <const void*>&dst_view[0]:
+        raise ValueError("a channels-last transform cannot write over its input")
     cdef ErrorInfo info
     with nogil:
         info = api_transform_batch(&src_view[0], <void*>&dst_view[0], spec)

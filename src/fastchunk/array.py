@@ -33,8 +33,7 @@ class Array:
             shard = {
                 "chunks_per_shard": meta.shard.chunks_per_shard,
                 "index_at_start": meta.shard.index_at_start,
-                "index_codecs": meta.shard.index_codecs,
-                "index_swap_unit": meta.shard.index_swap_unit,
+                "index_codecs": meta.shard.index_chain,
             }
         # Variable-length items: the core reads int64 item numbers (0 = the
         # fill value), zarr/strings.py looks the items up.
@@ -50,7 +49,6 @@ class Array:
             fill=bytes(8) if vlen else meta.fill_value.tobytes(),
             # Fallback chunks reach the core already decoded, in C order.
             codecs=[] if fallback else meta.native_codecs,
-            swap_unit=0 if fallback else meta.swap_unit,
             stored_axes=None if fallback else meta.stored_axes,
             key_prefix=meta.key_prefix,
             separator=meta.separator,

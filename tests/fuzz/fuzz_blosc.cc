@@ -1,13 +1,14 @@
-// Hostile bytes through the blosc decoder: whole-frame decode, then partial
-// decode of an item range (blosc_getitem). Input: u32 expected decoded size,
-// u32 first item, u32 item count, then the frame.
+// Hostile bytes through the blosc codec: whole-frame decode, then partial
+// decode of an item range (the blocks that hold it). Input: u32 expected
+// decoded size, u32 first item, u32 item count, then the frame.
 #include <memory>
 
-#include "codecs/byte_codecs.h"
+#include "fuzz_codecs.h"
 #include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace fastchunk;
+  static const auto codec = fuzz::codec_named("blosc");
   fuzz::Input in(data, size);
   const size_t out_size = in.u32() % fuzz::kMaxOut;
   const int64_t first = int64_t(in.u32() % fuzz::kMaxOut);
@@ -18,18 +19,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ByteView frame{payload.get(), rest.size};
 
   std::unique_ptr<uint8_t[]> out(new uint8_t[out_size]);
-  fuzz::expect_rejection_or_success(
-      [&] { decode_bytes_into(ByteCodecId::kBlosc, frame, out.get(), out_size); });
+  fuzz::expect_rejection_or_success([&] { codec->decode(frame, out.get(), out_size); });
 
-  // blosc_decode_items writes count * typesize bytes; the typesize is the
-  // frame's own (byte 3), as the reader would size its buffer from metadata
-  // that agrees with it.
+  // Partial decoding needs the frame's own decoded size (the reader's chunk
+  // size, which its header must agree with); the item size is the frame's.
+  int64_t nbytes = kUnknownSize;
+  fuzz::expect_rejection_or_success([&] { nbytes = codec->decoded_size(frame); });
+  if (nbytes < 0 || size_t(nbytes) > fuzz::kMaxOut) return 0;
   const int64_t typesize = frame.size > 3 && frame.data[3] ? frame.data[3] : 1;
-  const int64_t items = count;
-  const size_t part_size = size_t(items * typesize);
-  if (part_size > fuzz::kMaxOut) return 0;
-  std::unique_ptr<uint8_t[]> part(new uint8_t[part_size]);
-  fuzz::expect_rejection_or_success(
-      [&] { blosc_decode_items(frame, first, items, part.get()); });
+  NeededBytes needed;
+  needed.starts = {first * typesize, (first + count) * typesize / 2};
+  needed.run = std::max<int64_t>(typesize, count * typesize / 2);
+  needed.end = size_t(std::min<int64_t>(nbytes, (first + count) * typesize));
+  std::unique_ptr<uint8_t[]> whole(new uint8_t[size_t(nbytes)]);
+  ByteRanges written;
+  fuzz::expect_rejection_or_success([&] {
+    codec->decode_part(frame, needed, whole.get(), size_t(nbytes), [] {}, &written);
+  });
+  for (const auto& r : written)
+    if (r.first > r.second || r.second > size_t(nbytes)) __builtin_trap();
   return 0;
 }

@@ -1,3 +1,3 @@
 // Hostile bytes through the native gzip decoder.
-#define FUZZ_CODEC fastchunk::ByteCodecId::kGzip
+#define FUZZ_CODEC "gzip"
 #include "decoder_target.h"

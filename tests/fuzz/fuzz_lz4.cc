@@ -1,3 +1,3 @@
 // Hostile bytes through the native lz4 decoder.
-#define FUZZ_CODEC fastchunk::ByteCodecId::kLz4
+#define FUZZ_CODEC "lz4"
 #include "decoder_target.h"

@@ -10,26 +10,28 @@
 //   per axis: u8 count % 8, then count u8 indices (modulo the axis length)
 //   the rest: the stored object (chunk, or shard when sharded)
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/reader.h"
 #include "engine/thread_pool.h"
+#include "fuzz_codecs.h"
 #include "fuzz_input.h"
 #include "io/memory_source.h"
 
 namespace {
 
-using fastchunk::ByteCodecId;
-
-const std::vector<std::vector<ByteCodecId>> kChains = {
+const std::vector<std::vector<std::string>> kChains = {
     {},
-    {ByteCodecId::kZstd},
-    {ByteCodecId::kBlosc},
-    {ByteCodecId::kGzip},
-    {ByteCodecId::kZlib},
-    {ByteCodecId::kLz4},
-    {ByteCodecId::kZstd, ByteCodecId::kCrc32c},
-    {ByteCodecId::kCrc32c},
+    {"zstd"},
+    {"blosc"},
+    {"gzip"},
+    {"zlib"},
+    {"lz4"},
+    {"zstd", "crc32c"},
+    {"crc32c"},
+    {"shuffle", "bz2"},
+    {"delta", "lzma"},
 };
 
 }  // namespace
@@ -41,10 +43,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t rank = flags % 3 + 1;
   ArraySpec spec;
   spec.store_name = "fuzz";
-  spec.chain.byte_codecs = kChains[in.u8() % kChains.size()];
+  const std::vector<std::string>& names = kChains[in.u8() % kChains.size()];
   const uint8_t dtype = in.u8();
   spec.itemsize = int64_t(1) << (dtype % 4);
-  spec.chain.swap_unit = (dtype & 4) && spec.itemsize > 1 ? int(spec.itemsize) : 0;
+  try {
+    spec.chain = fuzz::chain_of(names, (dtype & 4) && spec.itemsize > 1 ? int(spec.itemsize) : 0);
+  } catch (const Error&) {
+    return 0;  // a configuration these items do not allow
+  }
   const int64_t scale = dtype & 8 ? 64 : 1;
   spec.fill.assign(size_t(spec.itemsize), 0xAB);
   spec.keys.prefix = "c/";
@@ -52,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   spec.keys.zero_dim_key = "c";
   spec.sharded = flags & 4;
   spec.shard.index_at_start = flags & 16;
-  spec.shard.index_chain.byte_codecs = {ByteCodecId::kCrc32c};
+  spec.shard.index_chain = fuzz::chain_of({"crc32c"}, 0);
   for (size_t d = 0; d < rank; ++d) {
     spec.shape.push_back(in.u8() % 64 * scale);
     spec.chunk_shape.push_back((in.u8() % 16 + 1) * scale);

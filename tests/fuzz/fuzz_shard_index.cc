@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/shard_index.h"
+#include "fuzz_codecs.h"
 #include "fuzz_input.h"
 #include "io/memory_source.h"
 
@@ -14,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ArraySpec spec;
   spec.sharded = true;
   spec.shard.index_at_start = flags & 1;
-  if (!(flags & 2)) spec.shard.index_chain.byte_codecs = {ByteCodecId::kCrc32c};
+  if (!(flags & 2)) spec.shard.index_chain = fuzz::chain_of({"crc32c"}, 0);
   const int rank = (flags >> 2) % 3 + 1;
   for (int d = 0; d < rank; ++d) spec.shard.chunks_per_shard.push_back(in.u8() % 8 + 1);
   const ByteView object = in.rest();

@@ -1,3 +1,3 @@
 // Hostile bytes through the native zlib decoder.
-#define FUZZ_CODEC fastchunk::ByteCodecId::kZlib
+#define FUZZ_CODEC "zlib"
 #include "decoder_target.h"

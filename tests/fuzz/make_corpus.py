@@ -77,6 +77,33 @@ def codec_seeds(codec: numcodecs.abc.Codec, name: str) -> Iterator[tuple[str, by
     yield f"{name}-empty", u32(0) + codec.encode(b"")
 
 
+def shuffled(data: bytes) -> bytes:
+    """numcodecs Shuffle of 4-byte elements, as the fuzz targets configure it."""
+    return np.asarray(numcodecs.Shuffle(elementsize=4).encode(data)).tobytes()
+
+
+def delta(data: bytes) -> bytes:
+    """numcodecs Delta of int32, as the fuzz targets configure it."""
+    return np.asarray(numcodecs.Delta(dtype="<i4").encode(np.frombuffer(data, "<i4"))).tobytes()
+
+
+def bz2_seeds() -> Iterator[tuple[str, bytes]]:
+    yield from codec_seeds(numcodecs.BZ2(level=9), "bz2")
+    data = sample("f8", 3000).tobytes()
+    two = numcodecs.BZ2(level=1).encode(data[:8000]) + numcodecs.BZ2(level=1).encode(data[8000:])
+    yield "bz2-two-streams", u32(len(data)) + two
+
+
+def lzma_seeds() -> Iterator[tuple[str, bytes]]:
+    yield from codec_seeds(numcodecs.LZMA(preset=1), "xz")
+    data = sample("f4", 1500).tobytes()
+    yield "xz-nocheck", u32(len(data)) + numcodecs.LZMA(check=0, preset=0).encode(data)
+    half = len(data) // 2
+    xz = numcodecs.LZMA(preset=0)
+    two = xz.encode(data[:half]) + xz.encode(data[half:])
+    yield "xz-two-streams", u32(len(data)) + two
+
+
 def zstd_seeds() -> Iterator[tuple[str, bytes]]:
     # Layout: decoded size, prefix length (fuzz_zstd.cc), stream.
     zstd = numcodecs.Zstd(level=3)
@@ -110,6 +137,12 @@ def chain_seeds() -> Iterator[tuple[str, bytes]]:
         8: lz4.encode(zlib.encode(data)),
         9: with_crc(zstd.encode(with_crc(data))),
         10: zlib.encode(data),
+        11: numcodecs.BZ2().encode(data),
+        12: with_crc(numcodecs.LZMA(preset=0).encode(data)),
+        13: zstd.encode(shuffled(data)),
+        14: numcodecs.BZ2().encode(shuffled(delta(data))),
+        15: numcodecs.LZMA(preset=0).encode(delta(data)),
+        16: shuffled(data),
     }
     for chain, payload in encoded.items():
         for swap in (0, 2):  # swap choice indices: 0 = none, 2 = 4-byte words
@@ -162,6 +195,8 @@ def read_selection_seeds(tmp: Path) -> Iterator[tuple[str, bytes]]:
         5: numcodecs.LZ4().encode(chunk),
         6: with_crc(zstd.encode(chunk)),
         7: with_crc(chunk),
+        8: numcodecs.BZ2().encode(shuffled(chunk)),
+        9: numcodecs.LZMA(preset=0).encode(delta(chunk)),
     }
     axes = [(20, 7, 1), (30, 11, 1)]
     picks = [[0, 3, 6, 9, 19], [1, 2, 3, 12, 29, 2]]
@@ -214,6 +249,8 @@ def main(dest: Path) -> None:
             "fuzz_gzip": codec_seeds(numcodecs.GZip(level=5), "gzip"),
             "fuzz_zlib": codec_seeds(numcodecs.Zlib(level=5), "zlib"),
             "fuzz_lz4": codec_seeds(numcodecs.LZ4(), "lz4"),
+            "fuzz_bz2": bz2_seeds(),
+            "fuzz_lzma": lzma_seeds(),
             "fuzz_chain": chain_seeds(),
             "fuzz_shard_index": shard_index_seeds(tmp),
             "fuzz_read_selection": read_selection_seeds(tmp),

@@ -10,6 +10,7 @@ from typing import Any
 
 import fastchunk
 from fastchunk.errors import FastchunkError
+from fastchunk.tools.rechunk import codec_usage
 
 _EPILOG_INFO = """\
 JSON keys of an array report: shape, dtype, chunks (the inner chunk shape when
@@ -172,8 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument(
         "--codec",
         default="zstd:3",
-        help="zstd:LEVEL | blosc:CNAME:LEVEL:SHUFFLE | gzip:LEVEL | zlib:LEVEL | "
-        "lz4 | none (default zstd:3)",
+        help=f"{codec_usage()} (default zstd:3)",
     )
     rc.add_argument("--format", type=int, choices=(2, 3), help="zarr format (default: source's)")
     rc.add_argument(

@@ -28,13 +28,15 @@ import fastchunk
 from fastchunk import _core
 from fastchunk._units import parse_bytes
 from fastchunk.array import Array
-from fastchunk.errors import UnsupportedError
+from fastchunk.errors import MetadataError, UnsupportedError
 from fastchunk.group import Group
 from fastchunk.store import url_scheme
 from fastchunk.tools.chunking import plan_group_shape
 from fastchunk.tools.progress import Progress
-from fastchunk.zarr import dtypes as _dtypes
+from fastchunk.zarr import codecs as _codecs
+from fastchunk.zarr import metadata as _metadata
 from fastchunk.zarr import write as zwrite
+from fastchunk.zarr.codecs import CodecChain, NativeCodec
 
 MARKER = ".fastchunk-rechunk.json"
 _PARTIAL = ".partial-"
@@ -58,112 +60,90 @@ def parse_shape(text: str | Sequence[int] | None) -> tuple[int, ...] | None:
     return values
 
 
-_BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "zstd", "zlib")
-_SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2, "0": 0, "1": 1, "2": 2}
-_SHUFFLE_NAMES = ["noshuffle", "shuffle", "bitshuffle"]
-
-
 @dataclass(frozen=True)
 class Codec:
-    """One destination compressor (none, zstd, blosc, gzip, zlib, lz4)."""
+    """One destination compressor: a codec of the core's registry and its
+    configuration (numcodecs keys; what is not given takes the codec's
+    default), or none."""
 
     name: str
-    level: int = 0
-    cname: str = ""
-    shuffle: int = 0
+    config: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:  # lists when it comes back from Dask or JSON
+        object.__setattr__(self, "config", tuple((str(k), v) for k, v in self.config))
+
+    @property
+    def native(self) -> NativeCodec:
+        return _codecs.registry()[self.name]
+
+    def configuration(self, zarr_format: int, dtype: np.dtype) -> dict[str, Any]:
+        """What zarr_format metadata says of this codec for items of `dtype`,
+        checked: UnsupportedError when the codec cannot encode with it."""
+        return _core.codec_configuration(self.name, dict(self.config), dtype.str, zarr_format)
 
     @property
     def text(self) -> str:
         if self.name == "none":
             return "none"
-        if self.name == "blosc":
-            return f"blosc:{self.cname}:{self.level}:{_SHUFFLE_NAMES[self.shuffle]}"
-        return f"{self.name}:{self.level}"
+        config = self.configuration(3, np.dtype("<f8"))
+        values = [config.get(k) for k in self.native.positional_keys]
+        while values and values[-1] is None:
+            values.pop()
+        return ":".join([self.name, *("" if v is None else str(v) for v in values)])
 
-    def steps(self) -> list[dict[str, Any]]:
-        if self.name == "none":
-            return []
-        return [
-            {"codec": self.name, "level": self.level, "shuffle": self.shuffle, "cname": self.cname}
-        ]
-
-    def v2_compressor(self) -> dict[str, Any] | None:
+    def v2_compressor(self, dtype: np.dtype) -> dict[str, Any] | None:
         if self.name == "none":
             return None
-        if self.name == "blosc":
-            return {
-                "id": "blosc",
-                "cname": self.cname,
-                "clevel": self.level,
-                "shuffle": self.shuffle,
-                "blocksize": 0,
-            }
-        if self.name == "lz4":
-            return {"id": "lz4", "acceleration": self.level}
-        return {"id": self.name, "level": self.level}
+        return {"id": self.name, **self.configuration(2, dtype)}
 
-    def v3_codecs(self, itemsize: int) -> list[dict[str, Any]]:
+    def v3_codecs(self, dtype: np.dtype) -> list[dict[str, Any]]:
         if self.name == "none":
             return []
-        if self.name == "zstd":
-            return [{"name": "zstd", "configuration": {"level": self.level, "checksum": False}}]
-        if self.name == "blosc":
-            return [
-                {
-                    "name": "blosc",
-                    "configuration": {
-                        "cname": self.cname,
-                        "clevel": self.level,
-                        "shuffle": _SHUFFLE_NAMES[self.shuffle],
-                        "typesize": itemsize,
-                        "blocksize": 0,
-                    },
-                }
-            ]
-        if self.name == "gzip":
-            return [{"name": "gzip", "configuration": {"level": self.level}}]
-        if self.name == "zlib":
-            return [{"name": "numcodecs.zlib", "configuration": {"level": self.level}}]
-        return [{"name": "numcodecs.lz4", "configuration": {"acceleration": self.level}}]
+        return [{"name": self.native.v3_name, "configuration": self.configuration(3, dtype)}]
+
+
+def _compressors() -> list[NativeCodec]:
+    """The registered codecs `--codec` can name: numcodecs compressors."""
+    return [
+        c
+        for c in _codecs.registry().values()
+        if c.numcodecs and c.kind == "bytes_to_bytes" and not c.fixed_size
+    ]
+
+
+def codec_usage() -> str:
+    """The forms `--codec` takes, from the registry."""
+    forms = [":".join([c.name, *(k.upper() for k in c.positional_keys)]) for c in _compressors()]
+    return ", ".join(forms) + " or none"
 
 
 def parse_codec(text: str) -> Codec:
-    """zstd[:LEVEL] | blosc[:CNAME[:LEVEL[:SHUFFLE]]] | gzip[:LEVEL] | zlib[:LEVEL]
-    | lz4[:ACCELERATION] | none."""
+    """NAME[:V1[:V2...]] with NAME a compressor of the core's registry and the
+    values its positional configuration keys (zstd:LEVEL,
+    blosc:CNAME:CLEVEL:SHUFFLE, ...), or none."""
     parts = [p.strip() for p in text.strip().lower().split(":")]
     name, args = parts[0], parts[1:]
-
-    def level(default: int, lo: int, hi: int, index: int = 0) -> int:
-        if len(args) <= index or args[index] == "":
-            return default
-        try:
-            value = int(args[index])
-        except ValueError:
-            raise ValueError(f"codec {text!r}: level {args[index]!r} is not an integer") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"codec {text!r}: level must be in {lo}..{hi}")
-        return value
-
     if name == "none" and not args:
         return Codec("none")
-    if name == "zstd" and len(args) <= 1:
-        return Codec("zstd", level(3, -131072, 22))
-    if name in ("gzip", "zlib") and len(args) <= 1:
-        return Codec(name, level(5, 0, 9))
-    if name == "lz4" and len(args) <= 1:
-        return Codec("lz4", level(1, 1, 65537))
-    if name == "blosc" and len(args) <= 3:
-        cname = args[0] if args and args[0] else "lz4"
-        if cname not in _BLOSC_CNAMES:
-            raise ValueError(f"codec {text!r}: blosc compressor must be one of {_BLOSC_CNAMES}")
-        shuffle = args[2] if len(args) > 2 else "shuffle"
-        if shuffle not in _SHUFFLES:
-            raise ValueError(f"codec {text!r}: shuffle must be noshuffle, shuffle or bitshuffle")
-        return Codec("blosc", level(5, 0, 9, 1), cname, _SHUFFLES[shuffle])
-    raise ValueError(
-        f"invalid codec {text!r}: use zstd:LEVEL, blosc:CNAME:LEVEL:SHUFFLE, gzip:LEVEL, "
-        "zlib:LEVEL, lz4[:ACCELERATION] or none"
+    native = {c.name: c for c in _compressors()}.get(name)
+    if native is None or len(args) > len(native.positional_keys):
+        raise ValueError(f"invalid codec {text!r}: use {codec_usage()}")
+
+    def value(arg: str) -> Any:
+        try:
+            return int(arg)
+        except ValueError:
+            return arg
+
+    config = tuple(
+        (key, value(arg)) for key, arg in zip(native.positional_keys, args, strict=False) if arg
     )
+    codec = Codec(name, config)
+    try:
+        codec.configuration(3, np.dtype("<f8"))
+    except (UnsupportedError, MetadataError) as e:
+        raise ValueError(f"codec {text!r}: {e}") from None
+    return codec
 
 
 # ---------------------------------------------------------------- metadata
@@ -234,7 +214,7 @@ class Target:
                 "shape": list(self.shape),
                 "chunks": list(self.chunks),
                 "dtype": zwrite.v2_dtype_str(dt),
-                "compressor": self.codec.v2_compressor(),
+                "compressor": self.codec.v2_compressor(dt),
                 "fill_value": fill,
                 "order": "C",
                 "filters": None,
@@ -247,7 +227,7 @@ class Target:
         bytes_codec: dict[str, Any] = {"name": "bytes", "configuration": {}}
         if dt.itemsize > 1:
             bytes_codec["configuration"] = {"endian": "little"}
-        chain = [bytes_codec] + self.codec.v3_codecs(dt.itemsize)
+        chain = [bytes_codec] + self.codec.v3_codecs(dt)
         if self.shards:
             chain = [
                 {
@@ -280,6 +260,20 @@ class Target:
         if self.dimension_names is not None:
             doc["dimension_names"] = self.dimension_names
         return {prefix + "zarr.json": _dumps(doc)}
+
+
+    def codec_chains(self) -> tuple[CodecChain, CodecChain | None]:
+        """The chains that encode what metadata() describes, read back from it:
+        the chunks' (inner chunks' when sharded) and the shard index's."""
+        prefix = self.dst_path + "/" if self.dst_path else ""
+        docs = self.metadata()
+        if self.zarr_format == 2:
+            meta = _metadata.parse_v2(json.loads(docs[prefix + ".zarray"]), {}, "")
+        else:
+            meta = _metadata.parse_v3(json.loads(docs[prefix + "zarr.json"]), "")
+        if meta.native_codecs is None:
+            raise UnsupportedError(f"codec {self.codec.text} cannot be encoded by the core")
+        return meta.native_codecs, meta.shard.index_chain if meta.shard else None
 
 
 def _dumps(doc: Any) -> bytes:
@@ -455,14 +449,14 @@ def run_group(
         array.read_orthogonal(
             [np.arange(s, h, dtype=np.int64) for s, h in zip(lo, hi, strict=False)], slab
         )
-    dt = target.np_dtype
+    chain, index_chain = target.codec_chains()
     request = {
         "array_shape": target.shape,
         "slab_origin": lo,
         "chunk_shape": target.chunks,
         "fill": target.fill,
-        "steps": target.codec.steps(),
-        "swap_unit": _dtypes.swap_unit(dt.newbyteorder("<")) if dt.itemsize > 1 else 0,
+        "codecs": chain,
+        "index_codecs": index_chain,
         "chunks_per_shard": (
             [s // c for s, c in zip(target.shards, target.chunks, strict=False)]
             if target.shards

@@ -13,6 +13,7 @@ import torch
 
 import fastchunk
 from fastchunk._indexing import normalize_array_index
+from fastchunk.anemoi.view import Dataset as AnemoiView
 from fastchunk.array import Array
 from fastchunk.torch.transform import (
     Transform,
@@ -65,14 +66,34 @@ def _positions_from_attrs(value: Any, attrs: dict[str, Any], n: int, what: str) 
     return _parse_missing(offsets // step.astype(np.int64), n, what)
 
 
+def _enclosing_group_attrs(array: Array) -> dict[str, Any] | None:
+    """The attrs of the group holding `array`, however the array was named:
+    its store's root group when it has a path there, else the group one level
+    up from the store's location ("ds.zarr/data" opened as a store of its own)."""
+    store = array.store
+    try:
+        if array.path:
+            return fastchunk.open_group(store).attrs
+        if store.local_root is not None:
+            parent = os.path.dirname(os.path.abspath(store.local_root).rstrip(os.sep))
+            return fastchunk.open_group(parent).attrs
+        state = store.__getstate__() if hasattr(store, "__getstate__") else None
+        location = state.get("location") if isinstance(state, dict) else None
+        if not isinstance(location, str) or "/" not in location.rstrip("/").split("://", 1)[-1]:
+            return None
+        parent = location.rstrip("/").rsplit("/", 1)[0]
+        return fastchunk.open_group(parent, storage_options=state.get("storage_options")).attrs
+    except (fastchunk.FastchunkError, OSError, TypeError, ValueError):
+        return None
+
+
 def _missing_from_attrs(array: Array, n: int) -> np.ndarray:
-    """Missing rows named by the array's attrs, else by its root group's."""
+    """Missing rows named by the array's attrs, else by its enclosing group's
+    (an anemoi dataset's "missing_dates")."""
     sources = [array.attrs]
-    if array.path:
-        try:
-            sources.append(fastchunk.open_group(array.store).attrs)
-        except (fastchunk.FastchunkError, OSError, TypeError):
-            pass
+    group = _enclosing_group_attrs(array)
+    if group is not None:
+        sources.append(group)
     for attrs in sources:
         for key in ("missing_dates", "missing"):
             value = attrs.get(key)
@@ -87,6 +108,11 @@ def _missing_from_attrs(array: Array, n: int) -> np.ndarray:
                     stacklevel=4,
                 )
     return np.zeros(0, dtype=np.int64)
+
+
+def _all_integers(values: Any) -> bool:
+    arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values)
+    return arr.size == 0 or arr.dtype.kind in "iu"
 
 
 def _axis_selection(sel: Any, n: int, axis: int) -> tuple[np.ndarray, bool]:
@@ -113,23 +139,38 @@ class ArrayDataset(torch.utils.data.Dataset):
     is a `Transform` (fused, native) or a callable applied to each batch
     tensor of shape (n, ...).
 
-    `__getitems__` reads a whole batch in one native call. Datasets pickle by
-    store location and reopen in worker processes (fork, spawn, forkserver).
+    `array` may be an anemoi view (`fastchunk.anemoi.open_dataset`): samples
+    are its dates, `offsets` count steps of its frequency (a window whose
+    dates are not evenly spaced, across a skipped date, is left out), and its
+    missing dates are skipped. `missing=` (positions, or dates for a view)
+    adds to the dataset's own missing rows, whichever way the array was named
+    ("ds.zarr/data" or path="data").
+
+    `__getitems__` reads a whole batch in one native call, and so does
+    `ds[list_of_indices]`: a DataLoader with `batch_size=None` and a batch
+    sampler (see `dataloader()`) gets each batch as one tensor, never
+    re-stacked. Datasets pickle by store location (endpoint and credentials
+    included) and reopen in worker processes (fork, spawn, forkserver).
     """
 
     def __init__(
         self,
-        array: Array | str | os.PathLike[str],
+        array: Array | AnemoiView | str | os.PathLike[str],
         axis: int = 0,
         offsets: Sequence[int] | None = None,
         select: dict[int, Any] | Sequence[Any] | None = None,
         transform: Transform | Callable[[torch.Tensor], Any] | None = None,
         missing: Sequence[int] | None = None,
         path: str | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
-        if not isinstance(array, Array):
-            array = fastchunk.open_array(array, path)
-        self._array = array
+        self.view: AnemoiView | None = array if isinstance(array, AnemoiView) else None
+        if self.view is not None:
+            if path is not None or axis not in (0, -4):
+                raise ValueError("an anemoi view is read along its dates: no path= or axis=")
+        elif not isinstance(array, Array):
+            array = fastchunk.open_array(array, path, storage_options)
+        self._array: Any = array
         self.array_shape = tuple(array.shape)
         self.array_ndim = len(self.array_shape)
         self.dtype = array.dtype
@@ -146,10 +187,19 @@ class ArrayDataset(torch.utils.data.Dataset):
             raise ValueError("offsets must not be empty")
         self._parse_select(select)
 
-        if missing is None:
-            self.missing = _missing_from_attrs(array, n)
+        if self.view is not None:
+            own = self.view.missing_positions
         else:
-            self.missing = _parse_missing(missing, n, "missing")
+            own = _missing_from_attrs(array, n)
+        if missing is None:
+            extra = np.zeros(0, np.int64)
+        elif self.view is not None and not _all_integers(missing):
+            # dates, for a view: the positions of those among its dates
+            wanted = np.asarray(list(missing), dtype="datetime64[s]")
+            extra = np.flatnonzero(np.isin(self.view.dates, wanted)).astype(np.int64)
+        else:
+            extra = _parse_missing(missing, n, "missing")
+        self.missing = np.union1d(own, extra).astype(np.int64)
         self.anchors = self._valid_anchors(n)
 
         self._set_transform(transform)
@@ -191,11 +241,28 @@ class ArrayDataset(torch.utils.data.Dataset):
             for o in np.unique(offsets):
                 bad |= np.isin(anchors + o, self.missing)
             anchors = anchors[~bad]
+        if self.view is not None and anchors.size and np.any(offsets != 0):
+            # Windows count steps of the view's frequency: drop those whose
+            # dates are not that many steps apart (a skipped missing date).
+            dates = self.view.dates.astype("datetime64[s]").astype(np.int64)
+            step = int(self.view.frequency.total_seconds())
+            ok = np.ones(anchors.shape, dtype=bool)
+            for o in np.unique(offsets):
+                ok &= dates[anchors + o] - dates[anchors] == int(o) * step
+            anchors = anchors[ok]
         return anchors
 
     @property
     def window(self) -> int:
         return 1 if self.offsets is None else int(self.offsets.size)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """The shape of one sample as served: `sample_shape`, with the channel
+        dim moved last by a Transform with layout="anemoi"."""
+        if self._fused is None:
+            return self.sample_shape
+        return self._fused.output_shape(self.sample_shape)
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -230,7 +297,7 @@ class ArrayDataset(torch.utils.data.Dataset):
     @property
     def needs_staging(self) -> bool:
         return self._fused is not None and (
-            self.out_dtype != torch.float32 or self.dtype != np.float32
+            self.out_dtype != torch.float32 or self.dtype != np.float32 or self._fused.channels_last
         )
 
     @property
@@ -258,9 +325,13 @@ class ArrayDataset(torch.utils.data.Dataset):
         return int(self.anchors.size)
 
     def __repr__(self) -> str:
+        if self.view is not None:
+            where = ", ".join(s.location for s in self.view.stores)
+        else:
+            where = f"{self._array.store.name}/{self._array.path}"
         return (
-            f"<fastchunk.torch.ArrayDataset {self._array.store.name}/{self._array.path} "
-            f"samples={len(self)} sample_shape={self.sample_shape}>"
+            f"<fastchunk.torch.ArrayDataset {where} samples={len(self)} "
+            f"sample_shape={self.output_shape}>"
         )
 
     # ---- reading
@@ -298,15 +369,23 @@ class ArrayDataset(torch.utils.data.Dataset):
         (array dtype, at least n samples) holds the decoded batch before the
         fused transform, when its output is not float32 over a float32 array."""
         pos = self._positions(items)
-        shape = (pos.size, *self.sample_shape)
+        shape = (pos.size, *self.output_shape)
         if out is None:
             out = torch.empty(shape, dtype=self.out_dtype)
+            if torch.utils.data.get_worker_info() is not None:
+                # A DataLoader worker hands its batch over through shared
+                # memory: put it there now rather than copy it there later.
+                out.share_memory_()
         elif tuple(out.shape) != shape or out.dtype != self.out_dtype:
             raise ValueError(f"out must be {self.out_dtype} of shape {shape}")
         if self._fused is None:
             self.read_into(pos, _numpy_view(out))
         elif self.needs_staging:
-            staging = np.empty(shape, dtype=self.dtype) if staging is None else staging[: pos.size]
+            raw_shape = (pos.size, *self.sample_shape)
+            if staging is None:
+                staging = np.empty(raw_shape, dtype=self.dtype)
+            else:
+                staging = staging[: pos.size]
             self.read_into(pos, staging)
             self._fused.apply(staging.astype(np.float32, copy=False), out)
         else:  # decode into `out`, transform in place
@@ -321,5 +400,31 @@ class ArrayDataset(torch.utils.data.Dataset):
         batch = self.read_batch(items)
         return list(batch)
 
-    def __getitem__(self, item: int) -> Any:
+    def __getitem__(self, item: Any) -> Any:
+        """One sample, or with a list / array of positions the whole batch
+        as one tensor (what a DataLoader with batch_size=None asks for)."""
+        if isinstance(item, (list, tuple, np.ndarray, torch.Tensor)):
+            return self.read_batch(np.asarray(item, dtype=np.int64).reshape(-1))
         return self.read_batch([item])[0]
+
+    def dataloader(
+        self,
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+        **dataloader_kwargs: Any,
+    ) -> torch.utils.data.DataLoader:
+        """A torch DataLoader serving whole batches: a ShardedBatchSampler
+        (ranks from torch.distributed) as its sampler and batch_size=None, so
+        each batch is read by one native call straight into its tensor (in
+        shared memory inside workers) and never collated again. Call
+        `loader.sampler.set_epoch(e)` each epoch."""
+        from fastchunk.torch.sampler import ShardedBatchSampler
+
+        sampler = ShardedBatchSampler(
+            len(self), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
+        )
+        return torch.utils.data.DataLoader(
+            self, sampler=sampler, batch_size=None, **dataloader_kwargs
+        )

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-import fastchunk
+from fastchunk import _core
+from fastchunk.anemoi.view import Dataset as AnemoiView
 from fastchunk.array import Array
 from fastchunk.torch.dataset import ArrayDataset
 from fastchunk.torch.sampler import ShardedBatchSampler
@@ -26,21 +27,43 @@ from fastchunk.torch.transform import Transform
 _END = object()
 
 
+def _statistics(source: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, stdev) per variable of an anemoi view, for normalize="statistics"."""
+    if name != "statistics":
+        raise ValueError(f"normalize must be (mean, std) or 'statistics', got {name!r}")
+    view = source.view if isinstance(source, ArrayDataset) else source
+    if not isinstance(view, AnemoiView):
+        raise ValueError(
+            "normalize='statistics' needs an anemoi view (fastchunk.anemoi.open_dataset) "
+            "or an ArrayDataset made from one"
+        )
+    stats = view.statistics
+    return stats["mean"], stats["stdev"]
+
+
 class _Slot:
     """One reusable host buffer of the ring."""
 
     def __init__(self, ds: ArrayDataset, batch_size: int, pin: bool) -> None:
-        shape = (batch_size, *ds.sample_shape)
+        shape = (batch_size, *ds.output_shape)
         self.host = torch.empty(shape, dtype=ds.out_dtype, pin_memory=pin)
-        self.staging = np.empty(shape, dtype=ds.dtype) if ds.needs_staging else None
+        raw = (batch_size, *ds.sample_shape)
+        self.staging = np.empty(raw, dtype=ds.dtype) if ds.needs_staging else None
         self.event: Any = None  # CUDA event of the last copy out of `host`
 
 
 class Loader:
-    """Batches of an array (or an ArrayDataset) as torch tensors of shape
-    (batch, ...), assembled by native threads `prefetch` batches ahead into a
-    ring of reusable host buffers (pinned when CUDA is available), with
-    normalization / NaN replacement / cast fused into the copy.
+    """Batches of an array (or an ArrayDataset, or an anemoi view from
+    `fastchunk.anemoi.open_dataset`) as torch tensors of shape (batch, ...),
+    assembled by native threads `prefetch` batches ahead into a ring of
+    reusable host buffers (pinned when CUDA is available), with normalization
+    / NaN replacement / cast fused into the copy.
+
+    With a view, `offsets` count steps of its frequency, its missing dates
+    are skipped (with any `missing=` given), `normalize="statistics"` uses its
+    mean and stdev, and `layout="anemoi"` gives anemoi-training's order:
+    (batch, window, ensembles, gridpoints, variables). `num_threads` sizes this
+    loader's own reads; other readers in the process keep theirs.
 
     With `device` a CUDA device, each batch is copied on a side stream
     (non-blocking) and the host buffer is reused only after its copy finished.
@@ -51,7 +74,7 @@ class Loader:
 
     def __init__(
         self,
-        array_or_dataset: Array | ArrayDataset | str | os.PathLike[str],
+        array_or_dataset: Array | ArrayDataset | AnemoiView | str | os.PathLike[str],
         batch_size: int,
         shuffle: bool = True,
         seed: int = 0,
@@ -64,7 +87,7 @@ class Loader:
         device: Any = None,
         prefetch: int = 2,
         num_threads: int | None = None,
-        normalize: tuple[Any, Any] | None = None,
+        normalize: tuple[Any, Any] | str | None = None,
         dtype: Any = None,
         *,
         nan: float | None = None,
@@ -72,20 +95,37 @@ class Loader:
         missing: Sequence[int] | None = None,
         axis: int = 0,
         chunk_aware: bool = False,
+        layout: str = "native",
+        path: str | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
+        if isinstance(normalize, str):
+            normalize = _statistics(array_or_dataset, normalize)
+            normalize_axis = 1 if normalize_axis is None else normalize_axis
         fused = None
-        if normalize is not None or nan is not None or dtype is not None:
-            fused = Transform(normalize, axis=normalize_axis, nan=nan, dtype=dtype)
+        if normalize is not None or nan is not None or dtype is not None or layout != "native":
+            fused = Transform(normalize, axis=normalize_axis, nan=nan, dtype=dtype, layout=layout)
         if isinstance(array_or_dataset, ArrayDataset):
             ds = array_or_dataset
-            if offsets is not None or select is not None or missing is not None or axis != 0:
-                raise ValueError("offsets/select/missing/axis belong to the dataset passed")
+            if (
+                offsets is not None
+                or select is not None
+                or missing is not None
+                or axis != 0
+                or path is not None
+                or storage_options is not None
+            ):
+                raise ValueError(
+                    "offsets/select/missing/axis/path/storage_options belong to the dataset passed"
+                )
             if fused is not None:
                 if ds.transform is not None:
                     raise ValueError("the dataset has a transform already")
                 ds = ds.with_transform(fused)
         else:
-            ds = ArrayDataset(array_or_dataset, axis, offsets, select, fused, missing)
+            ds = ArrayDataset(
+                array_or_dataset, axis, offsets, select, fused, missing, path, storage_options
+            )
         self.dataset = ds
         if len(ds) == 0:
             raise ValueError(f"{ds!r} has no valid samples")
@@ -163,8 +203,6 @@ class Loader:
         return self._slots
 
     def __iter__(self) -> Iterator[Any]:
-        if self.num_threads is not None:
-            fastchunk.set_num_threads(self.num_threads)
         start = self._resume or 0
         self._resume = None
         epoch = self._epoch
@@ -209,6 +247,10 @@ class _Prefetcher:
         return None
 
     def _work(self) -> None:
+        if self.loader.num_threads is not None:
+            # This thread's reads and transforms only: other readers in the
+            # process keep the process-wide count.
+            _core.set_thread_num_threads(int(self.loader.num_threads))
         try:
             for idx in self.batches:
                 slot = self._next_free()

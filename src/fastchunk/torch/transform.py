@@ -48,12 +48,18 @@ def _numpy_view(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
+LAYOUTS = ("native", "anemoi")
+
+
 class Transform:
     """Preprocessing fused into the copy of each decoded batch, in C++:
     `normalize=(mean, std)` per channel along array axis `axis` (values for
     every index of that axis, or for the selected ones, or scalars), NaN
     replaced by `nan` (in output units, after normalization), and the cast to
-    `dtype` (float32, float16 or bfloat16)."""
+    `dtype` (float32, float16 or bfloat16). `layout="anemoi"` writes the
+    channel axis (`axis`, default the first one after the sample axis: an
+    anemoi dataset's variables) last, in the same pass: anemoi-training's
+    (dates, ensembles, gridpoints, variables)."""
 
     def __init__(
         self,
@@ -61,7 +67,11 @@ class Transform:
         axis: int | None = None,
         nan: float | None = None,
         dtype: Any = None,
+        layout: str = "native",
     ) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        self.layout = layout
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
         if normalize is not None:
@@ -82,7 +92,7 @@ class Transform:
     def __repr__(self) -> str:
         return (
             f"Transform(normalize={'yes' if self.mean is not None else None}, "
-            f"axis={self.axis}, nan={self.nan}, dtype={self.dtype})"
+            f"axis={self.axis}, nan={self.nan}, dtype={self.dtype}, layout={self.layout!r})"
         )
 
 
@@ -95,11 +105,11 @@ class _BoundTransform:
         self.nan = transform.nan
         self.mean = self.std = None
         self.channel_dim: int | None = None  # dim of the batch holding the channels
-        if transform.mean is None:
+        self.channels_last = transform.layout == "anemoi"
+        if transform.mean is None and not self.channels_last:
             return
-        assert transform.std is not None
         mean, std = transform.mean, transform.std
-        if mean.size == 1:
+        if mean is not None and mean.size == 1 and not self.channels_last:
             self.mean, self.std = mean, std
             return
         axis = transform.axis
@@ -115,7 +125,12 @@ class _BoundTransform:
             raise ValueError(f"normalize axis {axis} is the sample axis or selected away")
         chosen = ds.axis_indices[axis]
         full = ds.array_shape[axis]
-        if mean.size == full:
+        self.channel_dim = ds.batch_dim_of_axis(axis)
+        if mean is None or std is None:
+            return
+        if mean.size == 1:
+            mean, std = np.repeat(mean, chosen.size), np.repeat(std, chosen.size)
+        elif mean.size == full:
             mean, std = mean[chosen], std[chosen]
         elif mean.size != chosen.size:
             raise ValueError(
@@ -123,10 +138,17 @@ class _BoundTransform:
             )
         self.mean = np.ascontiguousarray(mean)
         self.std = np.ascontiguousarray(std)
-        self.channel_dim = ds.batch_dim_of_axis(axis)
+
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """A sample's shape after this transform (channels last or not)."""
+        if not self.channels_last or self.channel_dim is None:
+            return sample_shape
+        d = self.channel_dim - 1  # the batch dim is not in sample_shape
+        return sample_shape[:d] + sample_shape[d + 1 :] + (sample_shape[d],)
 
     def apply(self, src: np.ndarray, dst: torch.Tensor) -> None:
-        """src: float32 batch; dst: a contiguous CPU tensor of the same shape."""
+        """src: float32 batch; dst: a contiguous CPU tensor of the same shape,
+        or of the channels-last shape with layout="anemoi"."""
         shape = tuple(src.shape)
         if self.channel_dim is None:
             outer, channels, inner = 1, 1, math.prod(shape)
@@ -143,4 +165,5 @@ class _BoundTransform:
             self.std,
             self.nan,
             self.out_code,
+            self.channels_last,
         )

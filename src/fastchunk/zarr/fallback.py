@@ -3,6 +3,7 @@ slower, still correct, with one warning naming the slow codec."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -10,11 +11,34 @@ from typing import Any
 import numpy as np
 
 from fastchunk import _core
-from fastchunk.errors import ChunkDecodeError, UnsupportedError
+from fastchunk.errors import ChunkDecodeError, FastchunkError, UnsupportedError
+from fastchunk.zarr.codecs import BYTE_ORDER, CodecChain, native_codec, needs_numcodecs
 
 ChunkDecoder = Callable[[bytes], np.ndarray]
 
 _warned: set[str] = set()
+
+# Kinds of the numcodecs codecs the core does not implement, where a zarr v3
+# chain needs them (every other numcodecs codec is bytes-to-bytes), and the
+# packages the array-to-bytes ones need.
+_ARRAY_TO_BYTES_PACKAGES = {"zfpy": "zfpy", "pcodec": "pcodec"}
+_ARRAY_TO_ARRAY = {"fixedscaleoffset", "quantize", "bitround", "astype", "packbits"}
+# Filters early writers named without the "numcodecs." prefix.
+_BARE_FILTERS = {"fixedscaleoffset", "quantize", "bitround", "astype"}
+
+
+def numcodecs_kind(codec_id: str, bare: bool = False) -> str | None:
+    """The zarr v3 kind of numcodecs codec `codec_id` that the core does not
+    implement (array_to_array, array_to_bytes or bytes_to_bytes). With `bare`
+    (a name written without the "numcodecs." prefix, as early writers named
+    filters), only filters are recognised; None otherwise."""
+    if bare:
+        return "array_to_array" if codec_id in _BARE_FILTERS else None
+    if codec_id in _ARRAY_TO_ARRAY:
+        return "array_to_array"
+    if codec_id in _ARRAY_TO_BYTES_PACKAGES:
+        return "array_to_bytes"
+    return "bytes_to_bytes"
 
 
 class SlowCodecWarning(UserWarning):
@@ -39,8 +63,21 @@ def _numcodec(config: dict[str, Any]) -> Any:
 
     try:
         return numcodecs.get_codec(dict(config))
-    except (ValueError, KeyError, TypeError) as e:
-        raise UnsupportedError(f"codec {config.get('id')!r} is not available: {e}") from None
+    except (ValueError, KeyError, TypeError, ImportError) as e:
+        package = _ARRAY_TO_BYTES_PACKAGES.get(str(config.get("id")))
+        hint = f" (install the {package!r} package)" if package else ""
+        raise UnsupportedError(f"codec {config.get('id')!r} is not available{hint}: {e}") from None
+
+
+def as_chunk_bytes(decode: ChunkDecoder) -> ChunkDecoder:
+    """`decode`, giving the chunk's bytes (native order, C layout) as a uint8
+    array: what the core copies from. Any dtype, datetimes included (a
+    memoryview of a datetime64 array cannot be cast to bytes)."""
+
+    def decode_bytes(raw: bytes) -> np.ndarray:
+        return np.ascontiguousarray(decode(raw)).reshape(-1).view(np.uint8)
+
+    return decode_bytes
 
 
 def _as_chunk(buf: Any, dt: np.dtype, chunks: tuple[int, ...], order: str) -> np.ndarray:
@@ -77,10 +114,9 @@ def v2_decoder(
         chunk = _as_chunk(buf, dt, chunks, order)
         return np.ascontiguousarray(chunk, dtype=native)
 
-    slow = [c["id"] for c in filters] + (
-        [compressor["id"]] if compressor and compressor["id"] not in _core.CODEC_IDS else []
-    )
-    return decode, slow or [c["id"] for c in filters]
+    codecs = filters + ([compressor] if compressor else [])
+    slow = [c["id"] for c in codecs if needs_numcodecs(2, dt.str, c["id"], c)]
+    return decode, slow or [c["id"] for c in codecs]
 
 
 def _v3_numcodec(name: str, config: dict[str, Any]) -> Any:
@@ -88,38 +124,57 @@ def _v3_numcodec(name: str, config: dict[str, Any]) -> Any:
     return _numcodec({"id": codec_id, **config})
 
 
-def _strip_crc32c(raw: bytes) -> bytes:
-    if len(raw) < 4:
-        raise ChunkDecodeError("crc32c: chunk shorter than its checksum")
-    body = memoryview(raw)[:-4]
-    if _core.crc32c(body) != int.from_bytes(raw[-4:], "little"):
-        raise ChunkDecodeError("crc32c checksum mismatch")
-    return bytes(body)
+def _v3_bytes_step(
+    name: str, config: dict[str, Any], dtype: np.dtype, limit: int
+) -> Callable[[Any], Any]:
+    """The decoder of one zarr v3 bytes-to-bytes codec: the core's when it
+    implements the codec and the stream tells its decoded size (at most
+    `limit`), numcodecs' otherwise (with the configuration numcodecs takes,
+    from the core)."""
+    native = native_codec(3, name)
+    if native is None or needs_numcodecs(3, dtype.str, name, config):
+        return _v3_numcodec(name, config).decode
+    chain = CodecChain(3, dtype.str, ((native.name, config),))
+    codec = None
+    if native.numcodecs:
+        try:
+            cfg = _core.codec_configuration(native.name, config, dtype.str, 2)
+        except FastchunkError:
+            cfg = config
+        codec = _numcodec({"id": native.name, **cfg})
+
+    def decode(buf: Any) -> Any:
+        size = _core.outer_decoded_size(buf, chain)
+        if size is None:
+            if codec is None:
+                raise ChunkDecodeError(f"{name}: the stream does not tell its decoded size")
+            return codec.decode(buf)
+        if size > limit:
+            raise ChunkDecodeError(f"{name}: stream claims {size} decoded bytes, more than "
+                                   "the chunk can hold")
+        return _core.decode_chunk(buf, chain, size)
+
+    return decode
 
 
 def v3_decoder(chain: Any, dt: np.dtype, chunks: tuple[int, ...]) -> tuple[ChunkDecoder, list[str]]:
     bytes_steps: list[Callable[[bytes], bytes]] = []
     slow: list[str] = []
+    limit = 2 * math.prod(chunks) * dt.itemsize + 65536  # compressed streams do not grow
     for name, config in chain.bytes_codecs:
-        if name == "crc32c":
-            bytes_steps.append(_strip_crc32c)
-            continue
-        if name in ("zstd", "gzip", "blosc"):
-            cfg = dict(config)
-            if name == "blosc":
-                cfg = {"cname": cfg.get("cname", "lz4"), "clevel": cfg.get("clevel", 5)}
-            elif name == "zstd":
-                cfg = {"level": cfg.get("level", 0)}
-            codec = _numcodec({"id": name, **cfg})
-        else:
-            codec = _v3_numcodec(name, config)
+        if needs_numcodecs(3, dt.str, name, config):
             slow.append(name)
-        bytes_steps.append(codec.decode)
+        bytes_steps.append(_v3_bytes_step(name, config, dt, limit))
+    serializer = None
+    if chain.serializer[0] != BYTE_ORDER:
+        serializer = _v3_numcodec(*chain.serializer)
+        slow.append(chain.serializer[0])
     array_steps = []
     stage_dtype = dt
     for name, config in chain.array_codecs:
         codec = _v3_numcodec(name, config)
-        slow.append(name)
+        if needs_numcodecs(3, dt.str, name, config):
+            slow.append(name)
         array_steps.append((codec, stage_dtype))
         for attr in ("astype", "encode_dtype"):
             if getattr(codec, attr, None) is not None:
@@ -136,7 +191,11 @@ def v3_decoder(chain: Any, dt: np.dtype, chunks: tuple[int, ...]) -> tuple[Chunk
             buf: Any = raw
             for step in reversed(bytes_steps):
                 buf = step(buf)
-            arr = np.frombuffer(bytes(buf), dtype=stage_dtype)
+            if serializer is not None:
+                arr = np.asarray(serializer.decode(bytes(buf))).astype(stage_dtype, copy=False)
+                arr = arr.reshape(-1)
+            else:
+                arr = np.frombuffer(bytes(buf), dtype=stage_dtype)
             if arr.size != int(np.prod(stored_shape)):
                 raise ChunkDecodeError(
                     f"decoded chunk holds {arr.size} items, expected {int(np.prod(stored_shape))}"
@@ -153,7 +212,8 @@ def v3_decoder(chain: Any, dt: np.dtype, chunks: tuple[int, ...]) -> tuple[Chunk
             arr = arr.transpose(np.argsort(perm))
         return np.ascontiguousarray(arr, dtype=dt.newbyteorder("="))
 
-    return decode, slow
+    names = [n for n, _ in [*chain.array_codecs, chain.serializer, *chain.bytes_codecs]]
+    return decode, slow or names
 
 
 def shard_decoder(

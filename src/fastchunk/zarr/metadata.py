@@ -11,22 +11,10 @@ import numpy as np
 
 from fastchunk import _core
 from fastchunk.errors import ChunkDecodeError, MetadataError, UnsupportedError
+from fastchunk.zarr import codecs as _codecs
 from fastchunk.zarr import dtypes as _dtypes
 from fastchunk.zarr import strings as _strings
 
-# numcodecs / zarr codec ids the C++ core decodes itself.
-_NATIVE_V2_COMPRESSORS = {"blosc", "zstd", "gzip", "zlib", "lz4"}
-_NATIVE_V3_BYTES_CODECS = {
-    "blosc": "blosc",
-    "zstd": "zstd",
-    "gzip": "gzip",
-    "crc32c": "crc32c",
-    "numcodecs.blosc": "blosc",
-    "numcodecs.zstd": "zstd",
-    "numcodecs.gzip": "gzip",
-    "numcodecs.zlib": "zlib",
-    "numcodecs.lz4": "lz4",
-}
 _MAX_DIM = 2**62
 
 
@@ -34,8 +22,9 @@ _MAX_DIM = 2**62
 class ShardLayout:
     shard_shape: tuple[int, ...]
     chunks_per_shard: tuple[int, ...]
-    index_codecs: list[str]
-    index_swap_unit: int
+    index_chain: _codecs.CodecChain  # decodes the index into native uint64 pairs
+    index_codecs: list[str]  # its bytes-to-bytes codecs (all crc32c)
+    index_swap_unit: int  # bytes per swapped word of the stored index; 0 = little-endian host order
     index_at_start: bool
     index_nbytes: int
 
@@ -44,7 +33,7 @@ class ShardLayout:
         stored index bytes: checksums and byte order through the core's codec
         chain, every entry but the empty ones checked to lie in the object."""
         n = math.prod(self.chunks_per_shard)
-        raw = _core.decode_chunk(stored, self.index_codecs, self.index_swap_unit, 16 * n)
+        raw = _core.decode_chunk(stored, self.index_chain, 16 * n)
         entries = np.frombuffer(raw, dtype=np.uint64).reshape(n, 2)
         stored_entries = ~np.all(entries == np.uint64(2**64 - 1), axis=1)
         offset, nbytes = entries[stored_entries, 0], entries[stored_entries, 1]
@@ -70,13 +59,12 @@ class ArrayMeta:
     separator: str
     zero_dim_key: str
     nested_fallback: bool
-    # Native plan: bytes->bytes codec names in encode order, or None when a
-    # codec needs the numcodecs fallback.
-    native_codecs: list[str] | None
-    swap_unit: int
+    # The chain the core decodes (byte order included), or None when a codec
+    # needs the numcodecs fallback.
+    native_codecs: _codecs.CodecChain | None
     stored_axes: list[int] | None
     shard: ShardLayout | None = None
-    fallback: Any = None  # callable(bytes) -> C-order ndarray of the chunk
+    fallback: Any = None  # callable(bytes) -> the chunk's bytes (native, C order) as uint8
     slow_codecs: list[str] = field(default_factory=list)
     dimension_names: list[str | None] | None = None
     # "utf8" / "bytes" for variable-length items (zarr/strings.py): `fallback`
@@ -170,7 +158,6 @@ def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayM
         zero_dim_key="0",
         nested_fallback=not sep_given,
         native_codecs=None,
-        swap_unit=0 if vlen else _dtypes.swap_unit(dt),
         stored_axes=list(range(len(shape)))[::-1] if order == "F" and len(shape) > 1 else None,
         vlen=vlen,
     )
@@ -178,12 +165,14 @@ def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayM
         meta.fallback = _strings.chunk_decoder(_strings.v2_steps(compressor, filters), vlen,
                                                chunks, meta.stored_axes)
         return meta
-    if not filters and (compressor is None or compressor["id"] in _NATIVE_V2_COMPRESSORS):
-        meta.native_codecs = [compressor["id"]] if compressor else []
-    else:
-        from fastchunk.zarr.fallback import v2_decoder
+    steps = [(c["id"], c) for c in filters + ([compressor] if compressor else [])]
+    endian = {"<": "little", ">": "big"}.get(dt.str[0]) if dt.itemsize > 1 else None
+    meta.native_codecs = _codecs.native_chain(2, dt.str, steps, endian)
+    if meta.native_codecs is None:
+        from fastchunk.zarr.fallback import as_chunk_bytes, v2_decoder
 
-        meta.fallback, meta.slow_codecs = v2_decoder(compressor, filters, dt, chunks, order)
+        decode, meta.slow_codecs = v2_decoder(compressor, filters, dt, chunks, order)
+        meta.fallback = as_chunk_bytes(decode)
     return meta
 
 
@@ -224,14 +213,46 @@ def _codec_entry(c: Any) -> tuple[str, dict[str, Any]]:
     raise MetadataError(f"invalid codec entry {c!r}")
 
 
+_BYTES = _codecs.BYTE_ORDER  # the zarr v3 `bytes` codec ("endian" in early drafts)
+_SHARDING = "sharding_indexed"
+_TRANSPOSE = "transpose"
+_VARIABLE_LENGTH = ("vlen-utf8", "vlen-bytes")
+
+
 @dataclass
 class _V3Chain:
     stored_axes: list[int] | None
-    endian: str | None
+    endian: str | None  # of the bytes codec
+    serializer: tuple[str, dict[str, Any]]  # the array-to-bytes codec (not sharding)
     bytes_codecs: list[tuple[str, dict[str, Any]]]
-    array_codecs: list[tuple[str, dict[str, Any]]]  # non-transpose array->array (fallback)
+    array_codecs: list[tuple[str, dict[str, Any]]]  # non-transpose array->array
     sharding: dict[str, Any] | None
     vlen: str | None = None  # vlen-utf8 / vlen-bytes as the array-to-bytes codec
+
+    @property
+    def steps(self) -> list[tuple[str, dict[str, Any]]]:
+        """The codecs the core chains (transpose is the copy's strides)."""
+        return [*self.array_codecs, self.serializer, *self.bytes_codecs]
+
+
+def _v3_kind(name: str) -> str | None:
+    """array_to_array, array_to_bytes or bytes_to_bytes; None when unknown."""
+    native = _codecs.native_codec(3, name)
+    if native is not None:
+        return native.kind
+    if name in (_SHARDING, "endian"):
+        return "array_to_bytes"
+    if name == _TRANSPOSE:
+        return "array_to_array"
+    from fastchunk.zarr.fallback import numcodecs_kind
+
+    if name.startswith(_codecs.NUMCODECS_PREFIX):
+        return numcodecs_kind(name[len(_codecs.NUMCODECS_PREFIX) :])
+    # Filters written without the prefix by early writers.
+    bare = _codecs.registry().get(name)
+    if bare is not None and bare.numcodecs and bare.kind == "array_to_array":
+        return bare.kind
+    return numcodecs_kind(name, bare=True)
 
 
 def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
@@ -241,9 +262,14 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
     perm = list(range(ndim))
     array_codecs: list[tuple[str, dict[str, Any]]] = []
     i = 0
-    while i < len(entries) and entries[i][0] not in ("bytes", "endian", "sharding_indexed"):
+    while i < len(entries):
         name, config = entries[i]
-        if name == "transpose":
+        if name in _VARIABLE_LENGTH:
+            break
+        kind = _v3_kind(name)
+        if kind == "array_to_bytes":
+            break
+        if name == _TRANSPOSE:
             order = config.get("order")
             if order == "C":
                 order = list(range(ndim))
@@ -256,40 +282,37 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
             if array_codecs:
                 raise UnsupportedError(f"{what}: transpose after {array_codecs[-1][0]}")
             perm = [perm[o] for o in order]
-        elif name in ("vlen-utf8", "vlen-bytes"):
-            break
-        elif name.startswith("numcodecs.") or name in ("delta", "fixedscaleoffset", "quantize",
-                                                         "bitround", "astype", "shuffle"):
+        elif kind == "array_to_array":
             array_codecs.append((name, config))
+        elif kind == "bytes_to_bytes":
+            raise MetadataError(f"{what}: bytes-to-bytes codec {name!r} before an array-to-bytes "
+                                "codec (bytes or sharding_indexed)")
         else:
-            break
+            raise UnsupportedError(f"{what}: codec {name!r} is not supported")
         i += 1
     if i >= len(entries):
         raise MetadataError(f"{what}: no array-to-bytes codec (bytes or sharding_indexed)")
     name, config = entries[i]
+    name = _BYTES if name == "endian" else name
     endian: str | None = None
     sharding = None
-    vlen = None
-    if name in ("bytes", "endian"):
+    vlen = name if name in _VARIABLE_LENGTH else None
+    if name == _BYTES:
         endian = config.get("endian")
         if endian not in (None, "little", "big"):
             raise MetadataError(f"{what}: invalid endian {endian!r}")
-    elif name == "sharding_indexed":
+    elif name == _SHARDING:
         sharding = config
-    elif name in ("vlen-utf8", "vlen-bytes"):
-        vlen = name
-    elif name in _NATIVE_V3_BYTES_CODECS:
-        raise MetadataError(f"{what}: bytes-to-bytes codec {name!r} before an array-to-bytes "
-                            "codec (bytes or sharding_indexed)")
-    else:
-        raise UnsupportedError(f"{what}: codec {name!r} is not supported")
     bytes_codecs = entries[i + 1 :]
     for bname, _ in bytes_codecs:
-        if bname in ("bytes", "sharding_indexed", "transpose"):
+        if _v3_kind(bname) in ("array_to_bytes", "array_to_array"):
             raise MetadataError(f"{what}: codec {bname!r} in the bytes-to-bytes position")
+        if bname in _VARIABLE_LENGTH:
+            raise UnsupportedError(f"{what}: codec {bname!r} (variable length) is not supported")
     return _V3Chain(
         stored_axes=None if perm == list(range(ndim)) else perm,
         endian=endian,
+        serializer=(name, config),
         bytes_codecs=bytes_codecs,
         array_codecs=array_codecs,
         sharding=sharding,
@@ -301,15 +324,6 @@ def _endian_swap(dt: np.dtype, endian: str | None) -> int:
     if endian is None or dt.itemsize == 1:
         return 0
     return _dtypes.swap_unit(dt.newbyteorder(">" if endian == "big" else "<"))
-
-
-def _native_bytes_codecs(codecs: list[tuple[str, dict[str, Any]]]) -> list[str] | None:
-    out = []
-    for name, _config in codecs:
-        if name not in _NATIVE_V3_BYTES_CODECS:
-            return None
-        out.append(_NATIVE_V3_BYTES_CODECS[name])
-    return out
 
 
 def _key_encoding(doc: dict[str, Any], what: str) -> tuple[str, str, str]:
@@ -366,21 +380,28 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
             len(shape) + 1,
             what + " index_codecs",
         )
-        index_native = _native_bytes_codecs(index_chain.bytes_codecs)
-        if index_native is None or any(c != "crc32c" for c in index_native):
+        if (index_chain.sharding is not None or index_chain.stored_axes is not None
+                or index_chain.array_codecs):
+            raise UnsupportedError(f"{what}: transposed, filtered or nested shard index")
+        index_native = _codecs.native_chain(3, "<u8", index_chain.steps)
+        index_names = [n for n, _ in index_chain.bytes_codecs]
+        n_inner = math.prod(per)
+        index_nbytes = (_core.chain_encoded_size(index_native, 16 * n_inner)
+                        if index_native is not None else None)
+        # The remote reader's stand-in shard re-encodes the index with crc32c only.
+        if index_nbytes is None or any(n != "crc32c" for n in index_names):
             raise UnsupportedError(f"{what}: shard index codecs {index_chain.bytes_codecs!r}")
-        if index_chain.sharding is not None or index_chain.stored_axes is not None:
-            raise UnsupportedError(f"{what}: transposed or nested shard index")
         location = cfg.get("index_location", "end")
         if location not in ("start", "end"):
             raise MetadataError(f"{what}: invalid index_location {location!r}")
         shard = ShardLayout(
             shard_shape=outer,
             chunks_per_shard=per,
-            index_codecs=index_native,
+            index_chain=index_native,
+            index_codecs=index_names,
             index_swap_unit=_endian_swap(np.dtype("u8"), index_chain.endian),
             index_at_start=location == "start",
-            index_nbytes=16 * math.prod(per) + 4 * len(index_native),
+            index_nbytes=index_nbytes,
         )
         inner = _split_v3_chain(cfg.get("codecs"), len(shape), what + " inner codecs")
         if inner.sharding is not None:
@@ -411,7 +432,6 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
         zero_dim_key=zero,
         nested_fallback=False,
         native_codecs=None,
-        swap_unit=0 if vlen else _endian_swap(dt, chain.endian),
         stored_axes=chain.stored_axes,
         shard=shard,
         dimension_names=dim_names if isinstance(dim_names, list) else None,
@@ -436,14 +456,13 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
             meta.fallback = shard_decoder(meta.fallback, shard, chunks,
                                           np.array(meta.fill_value[()], dtype=object))
         return meta
-    native = _native_bytes_codecs(chain.bytes_codecs)
-    if native is not None and not chain.array_codecs:
-        meta.native_codecs = native
-    else:
-        from fastchunk.zarr.fallback import shard_decoder, v3_decoder
+    meta.native_codecs = _codecs.native_chain(3, dt.str, chain.steps)
+    if meta.native_codecs is None:
+        from fastchunk.zarr.fallback import as_chunk_bytes, shard_decoder, v3_decoder
 
-        meta.fallback, meta.slow_codecs = v3_decoder(chain, dt, chunks)
+        decode, meta.slow_codecs = v3_decoder(chain, dt, chunks)
         if shard is not None:
             # The core then sees each shard as one already decoded chunk.
-            meta.fallback = shard_decoder(meta.fallback, shard, chunks, meta.fill_value)
+            decode = shard_decoder(decode, shard, chunks, meta.fill_value)
+        meta.fallback = as_chunk_bytes(decode)
     return meta

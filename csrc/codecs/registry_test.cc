@@ -1,0 +1,312 @@
+#include "codecs/registry.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "codecs/chain.h"
+#include "common/error.h"
+
+namespace fastchunk {
+namespace {
+
+// Smooth values with noisy low bits, like a weather field.
+std::vector<uint8_t> sample_bytes(size_t n_items, int itemsize, uint32_t seed = 1) {
+  std::vector<uint8_t> out(n_items * size_t(itemsize));
+  uint32_t state = seed;
+  for (size_t i = 0; i < n_items; ++i) {
+    state = state * 1664525u + 1013904223u;
+    const double v = std::sin(double(i) / 50.0) * 1000.0 + double(state >> 24) / 64.0;
+    if (itemsize == 8) {
+      std::memcpy(&out[i * 8], &v, 8);
+    } else if (itemsize == 4) {
+      const float f = float(v);
+      std::memcpy(&out[i * 4], &f, 4);
+    } else {
+      for (int b = 0; b < itemsize; ++b) out[i * size_t(itemsize) + size_t(b)] = uint8_t(state >> (8 * (b % 4)));
+    }
+  }
+  return out;
+}
+
+// A configuration for each codec that needs one to be built at all.
+CodecConfig config_for(const std::string& name, const std::string& dtype) {
+  CodecConfig c;
+  if (name == "delta") c.set_string("dtype", dtype);
+  if (name == "bytes") c.set_string("endian", "big");
+  return c;
+}
+
+std::string round_trip_dtype(const std::string& name) {
+  return name == "delta" ? "<i8" : "<f8";
+}
+
+ChainSpec single(const std::string& name, const CodecConfig& config, const std::string& dtype,
+                 int zarr_format = 3) {
+  return build_chain({CodecStep{name, config}}, dtype, zarr_format);
+}
+
+std::vector<uint8_t> decode_all(const ChainSpec& chain, const std::string& encoded, size_t n) {
+  std::vector<uint8_t> out(n);
+  const ByteView in{reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size()};
+  check_announced_size(chain, in, n);
+  decode_chunk(chain, in, out.data(), n);
+  return out;
+}
+
+TEST(Registry, NamesAreUniqueAndFound) {
+  const auto& all = registered_codecs();
+  ASSERT_GE(all.size(), 11u);
+  for (const CodecDefinition* def : all) {
+    EXPECT_EQ(find_codec(def->name), def) << def->name;
+    EXPECT_NE(def->names, 0u) << def->name;
+  }
+  EXPECT_EQ(find_codec("no-such-codec"), nullptr);
+  EXPECT_THROW(make_codec("no-such-codec", CodecConfig(), CodecContext{}), Error);
+}
+
+// Every registered codec, with its default configuration, encodes what it decodes.
+TEST(Registry, RoundTripThroughEveryCodec) {
+  for (const CodecDefinition* def : registered_codecs()) {
+    const std::string dtype = round_trip_dtype(def->name);
+    const ChainSpec chain = single(def->name, config_for(def->name, dtype), dtype);
+    ASSERT_EQ(chain.codecs.size(), 1u) << def->name;
+    for (size_t n_items : {size_t(0), size_t(1), size_t(1000), size_t(70000)}) {
+      const std::vector<uint8_t> data = sample_bytes(n_items, 8);
+      std::string encoded;
+      encode_chunk(chain, ByteView{data.data(), data.size()}, &encoded);
+      EXPECT_EQ(decode_all(chain, encoded, data.size()), data) << def->name << " " << n_items;
+      const int64_t fixed = encoded_size(chain, data.size());
+      if (fixed != kUnknownSize) EXPECT_EQ(size_t(fixed), encoded.size()) << def->name;
+    }
+  }
+}
+
+// The configuration a codec writes builds the same codec back.
+TEST(Registry, ConfigurationsRebuildTheCodec) {
+  for (const CodecDefinition* def : registered_codecs()) {
+    const std::string dtype = round_trip_dtype(def->name);
+    const CodecContext context{ElementType::parse(dtype), 3};
+    const auto codec = make_codec(def->name, config_for(def->name, dtype), context);
+    const CodecConfig written = codec->configuration(3);
+    const auto again = make_codec(def->name, written, context);
+    EXPECT_EQ(again->configuration(3).items(), written.items()) << def->name;
+  }
+}
+
+TEST(Registry, InvalidAndUnsupportedConfigurations) {
+  const CodecContext ctx{ElementType::parse("<f8"), 3};
+  CodecConfig bad_level;
+  bad_level.set_string("level", "high");
+  try {
+    make_codec("zstd", bad_level, ctx);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kMetadata);
+    EXPECT_NE(std::string(e.what()).find("zstd"), std::string::npos);
+  }
+  CodecConfig raw_lzma;
+  raw_lzma.set_int("format", 3);
+  try {
+    make_codec("lzma", raw_lzma, ctx);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+  }
+  CodecConfig half_delta;
+  half_delta.set_string("dtype", "<f2");
+  EXPECT_THROW(make_codec("delta", half_delta, ctx), Error);
+  CodecConfig gzip_12;
+  gzip_12.set_int("level", 12);
+  EXPECT_THROW(make_codec("gzip", gzip_12, ctx)->configuration(3), Error);
+}
+
+TEST(Codecs, ShuffleMatchesNumcodecsLayout) {
+  CodecConfig c;
+  c.set_int("elementsize", 4);
+  const ChainSpec chain = single("shuffle", c, "<u4");
+  const std::vector<uint8_t> data = {0, 1, 2, 3, 4, 5, 6, 7};
+  std::string encoded;
+  encode_chunk(chain, ByteView{data.data(), data.size()}, &encoded);
+  EXPECT_EQ(encoded, std::string("\x00\x04\x01\x05\x02\x06\x03\x07", 8));
+  EXPECT_EQ(decode_all(chain, encoded, 8), data);
+  // Not whole elements: a decode error, never a partial result.
+  std::vector<uint8_t> out(6);
+  EXPECT_THROW(decode_chunk(chain, ByteView{data.data(), 6}, out.data(), 6), Error);
+}
+
+TEST(Codecs, DeltaSumsInThePromotedTypeAndWraps) {
+  CodecConfig c;
+  c.set_string("dtype", "<i2").set_string("astype", "<i1");
+  const ChainSpec chain = single("delta", c, "<i2");
+  const int8_t stored[] = {100, 100, 100};
+  std::vector<int16_t> out(3);
+  decode_chunk(chain, ByteView{reinterpret_cast<const uint8_t*>(stored), 3},
+               reinterpret_cast<uint8_t*>(out.data()), 6);
+  EXPECT_EQ(out, (std::vector<int16_t>{100, 200, 300}));
+  CodecConfig big;
+  big.set_string("dtype", ">u2");
+  const ChainSpec wraps = single("delta", big, ">u2");
+  const uint8_t be[] = {0xFF, 0xFF, 0x00, 0x02};  // 65535, +2 -> 1
+  uint8_t sum[4];
+  decode_chunk(wraps, ByteView{be, 4}, sum, 4);
+  EXPECT_EQ(std::vector<uint8_t>(sum, sum + 4), (std::vector<uint8_t>{0xFF, 0xFF, 0x00, 0x01}));
+}
+
+TEST(Codecs, ByteOrderIsACodec) {
+  CodecConfig big;
+  big.set_string("endian", "big");
+  const ChainSpec chain = single("bytes", big, "<c8");  // complex: two 4-byte words
+  const std::vector<uint8_t> stored = {1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<uint8_t> out(8);
+  decode_chunk(chain, ByteView{stored.data(), 8}, out.data(), 8);
+  EXPECT_EQ(out, (std::vector<uint8_t>{4, 3, 2, 1, 8, 7, 6, 5}));
+  CodecConfig little;
+  little.set_string("endian", "little");
+  EXPECT_TRUE(single("bytes", little, "<f8").codecs.empty());  // nothing to do: left out
+}
+
+// A v2 chain: byte order, delta, shuffle, then a compressor; and the v3
+// order with checksums outside.
+TEST(Chain, FiltersAroundCompressorsRoundTrip) {
+  for (const char* compressor : {"bz2", "lzma", "zstd", "zlib", "blosc", "lz4", "gzip"}) {
+    CodecConfig big, delta, shuffle;
+    big.set_string("endian", "big");
+    delta.set_string("dtype", ">i4");
+    shuffle.set_int("elementsize", 4);
+    const ChainSpec chain = build_chain({{"bytes", big}, {"delta", delta}, {"shuffle", shuffle},
+                                         {compressor, CodecConfig()}, {"crc32c", CodecConfig()}},
+                                        "<i4", 2);
+    ASSERT_EQ(chain.codecs.size(), 5u);
+    const std::vector<uint8_t> data = sample_bytes(5000, 4, 7);
+    std::string encoded;
+    encode_chunk(chain, ByteView{data.data(), data.size()}, &encoded);
+    EXPECT_EQ(decode_all(chain, encoded, data.size()), data) << compressor;
+  }
+}
+
+TEST(Chain, FixedSizesAndWhatTheyCheck) {
+  CodecConfig delta;
+  delta.set_string("dtype", "<i8").set_string("astype", "<i2");
+  const ChainSpec chain = build_chain({{"delta", delta}, {"crc32c", CodecConfig()}}, "<i8", 3);
+  EXPECT_EQ(encoded_size(chain, 800), 200 + 4);
+  const std::vector<uint8_t> wrong(205);
+  EXPECT_THROW(check_announced_size(chain, ByteView{wrong.data(), wrong.size()}, 800), Error);
+  const ChainSpec with_zstd = build_chain({{"zstd", CodecConfig()}}, "<i8", 3);
+  EXPECT_EQ(encoded_size(with_zstd, 800), kUnknownSize);
+}
+
+// Headers that lie are rejected before anything is allocated for them.
+TEST(HostileHeaders, AnnouncedSizesAndBestRatios) {
+  const std::vector<uint8_t> data = sample_bytes(4096, 8);
+  for (const char* name : {"zstd", "blosc", "lz4", "gzip", "zlib", "bz2", "lzma"}) {
+    const ChainSpec chain = single(name, CodecConfig(), "<f8");
+    std::string encoded;
+    encode_chunk(chain, ByteView{data.data(), data.size()}, &encoded);
+    const ByteView in{reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size()};
+    // One byte more or less than the stream holds.
+    for (size_t size : {data.size() - 1, data.size() + 1}) {
+      std::vector<uint8_t> out(size);
+      EXPECT_THROW(decode_chunk(chain, in, out.data(), size), Error) << name << " " << size;
+    }
+    // A chunk far larger than a tiny stream can decode to.
+    const size_t huge = size_t(1) << 40;
+    if (std::string(name) != "lzma")  // lzma's ratio has no simple bound; its index tells
+      EXPECT_THROW(check_announced_size(chain, ByteView{in.data, 16}, huge), Error) << name;
+    // Truncated and corrupted streams.
+    std::vector<uint8_t> out(data.size());
+    EXPECT_THROW(decode_chunk(chain, ByteView{in.data, in.size / 2}, out.data(), out.size()), Error)
+        << name;
+    std::string flipped = encoded;
+    for (size_t i = 0; i < flipped.size(); i += 7) flipped[i] = char(flipped[i] ^ 0x5A);
+    EXPECT_THROW(decode_chunk(chain,
+                              ByteView{reinterpret_cast<const uint8_t*>(flipped.data()),
+                                       flipped.size()},
+                              out.data(), out.size()),
+                 Error)
+        << name;
+  }
+}
+
+TEST(HostileHeaders, AnnouncingCodecsAreCheckedBeforeDecoding) {
+  const std::vector<uint8_t> data = sample_bytes(1000, 8);
+  for (const char* name : {"zstd", "blosc", "lz4", "lzma"}) {
+    const ChainSpec chain = single(name, CodecConfig(), "<f8");
+    std::string encoded;
+    encode_chunk(chain, ByteView{data.data(), data.size()}, &encoded);
+    const ByteView in{reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size()};
+    EXPECT_EQ(chain.codecs[0]->decoded_size(in), int64_t(data.size())) << name;
+    EXPECT_THROW(check_announced_size(chain, in, data.size() * 2), Error) << name;
+  }
+}
+
+TEST(HostileHeaders, LzmaDictionaryLargerThanAllowedIsRefused) {
+  // A .lzma header asking for a 4 GiB dictionary: refused, not allocated.
+  CodecConfig alone;
+  alone.set_int("format", 2);
+  const ChainSpec chain = single("lzma", alone, "|u1");
+  uint8_t header[32] = {0x5D, 0xFF, 0xFF, 0xFF, 0xFF};
+  for (int i = 5; i < 13; ++i) header[i] = 0xFF;  // size unknown
+  std::vector<uint8_t> out(64);
+  try {
+    decode_chunk(chain, ByteView{header, sizeof(header)}, out.data(), out.size());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
+  }
+}
+
+// Partial decoding through the chain: checksums verified, byte order applied
+// to the decoded blocks only.
+TEST(Chain, PartialDecodeOfBloscBlocksWithByteOrder) {
+  CodecConfig big, blosc;
+  big.set_string("endian", "big");
+  blosc.set_int("blocksize", 4096).set_string("cname", "lz4");
+  const ChainSpec chain = build_chain({{"bytes", big}, {"blosc", blosc}, {"crc32c", {}}}, "<f8", 3);
+  const std::vector<uint8_t> data = sample_bytes(200000, 8);  // c-blosc picks 64 KiB blocks
+  std::string encoded;
+  encode_chunk(chain, ByteView{data.data(), data.size()}, &encoded);
+  const ByteView in{reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size()};
+  NeededBytes needed;
+  needed.starts = {8 * 1000, 8 * 150000};
+  needed.run = 8 * 10;
+  needed.end = 8 * 150010;
+  std::vector<uint8_t> out(data.size(), 0);
+  ASSERT_TRUE(decode_chunk_part(chain, in, needed, out.data(), out.size()));
+  for (int64_t s : needed.starts)
+    EXPECT_EQ(std::memcmp(out.data() + s, data.data() + s, size_t(needed.run)), 0);
+  // A corrupt checksum is caught on the partial path too.
+  std::string bad = encoded;
+  bad[bad.size() - 1] = char(bad[bad.size() - 1] ^ 1);
+  EXPECT_THROW(decode_chunk_part(chain,
+                                 ByteView{reinterpret_cast<const uint8_t*>(bad.data()), bad.size()},
+                                 needed, out.data(), out.size()),
+               Error);
+}
+
+TEST(Chain, PartialDecodeOfAZstdPrefix) {
+  const ChainSpec chain = single("zstd", CodecConfig(), "<f8");
+  const std::vector<uint8_t> data = sample_bytes(20000, 8);
+  std::string encoded;
+  encode_chunk(chain, ByteView{data.data(), data.size()}, &encoded);
+  NeededBytes needed;
+  needed.starts = {0};
+  needed.run = 800;
+  needed.end = 800;
+  std::vector<uint8_t> out(data.size(), 0);
+  ASSERT_TRUE(decode_chunk_part(
+      chain, ByteView{reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size()}, needed,
+      out.data(), out.size()));
+  EXPECT_EQ(std::memcmp(out.data(), data.data(), 800), 0);
+  // Most of the chunk: a whole decode is as cheap.
+  needed.end = data.size() - 8;
+  EXPECT_FALSE(decode_chunk_part(
+      chain, ByteView{reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size()}, needed,
+      out.data(), out.size()));
+}
+
+}  // namespace
+}  // namespace fastchunk

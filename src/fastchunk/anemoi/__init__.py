@@ -1,0 +1,46 @@
+"""anemoi datasets the way anemoi users open them: by variable names and
+dates, with their statistics and missing dates, read by fastchunk's core.
+
+    from fastchunk.anemoi import open_dataset
+    ds = open_dataset("era5-o96.zarr", select=["2t", "msl"], start=2020, end=2021,
+                      frequency="12h")
+    ds.variables, ds.dates, ds.statistics["mean"], ds.missing
+    ds[0]                        # (variables, ensembles, gridpoints) of the first date
+
+Options keep anemoi-datasets' names and meanings (`select`, `drop`,
+`reorder`, `rename`, `start`, `end`, `frequency`, `join`, `concat`,
+`fill_missing_dates`, `set_missing_dates`, `statistics`, `member(s)` /
+`number(s)`); the options fastchunk does not build raise `UnsupportedError`.
+A missing date raises `MissingDateError` unless `missing_dates="skip"` (the
+view leaves them out) or `fill_missing_dates=` ("closest", "interpolate",
+"nan", "mean", "maximum", "minimum") says otherwise.
+
+`fastchunk.torch.Loader(ds, ...)` and `ArrayDataset(ds, ...)` read a view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastchunk.anemoi.dates import as_timedelta, frequency_string
+from fastchunk.anemoi.options import open_view
+from fastchunk.anemoi.store import AnemoiStore
+from fastchunk.anemoi.view import Dataset, MissingDateError
+
+__all__ = [
+    "AnemoiStore",
+    "Dataset",
+    "MissingDateError",
+    "as_timedelta",
+    "frequency_string",
+    "open_dataset",
+]
+
+
+def open_dataset(
+    *args: Any, storage_options: dict[str, Any] | None = None, **kwargs: Any
+) -> Dataset:
+    """Opens anemoi datasets (paths, s3:// or https:// URLs, dicts of
+    options, lists, or views) with anemoi-datasets' options. `storage_options`
+    (endpoint_url, key, secret, ...) applies to every remote store opened."""
+    return open_view(args, kwargs, {"storage_options": storage_options})

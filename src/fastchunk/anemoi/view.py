@@ -1,0 +1,620 @@
+"""The view: one anemoi dataset, or a combination of several, with anemoi's
+names (variables, dates, statistics, missing) and fastchunk's reads."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import numpy as np
+
+from fastchunk._indexing import orthogonalize, shape_result
+from fastchunk.anemoi.dates import as_timedelta, date_indices, seconds
+from fastchunk.anemoi.parts import (
+    FILL_INTERPOLATE,
+    FILL_NAN,
+    FILL_STATISTIC,
+    Part,
+    segment_length,
+)
+from fastchunk.anemoi.store import AnemoiStore
+from fastchunk.errors import FastchunkError, MetadataError, UnsupportedError
+
+
+class MissingDateError(FastchunkError):
+    """A read touched a date the dataset declares missing (anemoi's
+    MissingDateError); open_dataset(missing_dates="skip") or
+    fill_missing_dates=... are the other policies."""
+
+
+class Dataset:
+    """A read-only view of anemoi datasets, as `anemoi.datasets.open_dataset`
+    gives one: shape (dates, variables, ensembles, gridpoints), `ds[i]` the
+    fields of date i. Made by `fastchunk.anemoi.open_dataset`; every option
+    makes a new view, the stores are shared."""
+
+    def __init__(
+        self,
+        segments: list[list[Part]],
+        dates: np.ndarray,
+        variables: list[str],
+        statistics: dict[str, np.ndarray] | Exception,
+        variables_metadata: dict[str, Any],
+        frequency: datetime.timedelta | None,
+        members: np.ndarray,
+        forced: np.ndarray,
+        first: AnemoiStore,
+        stores: list[AnemoiStore],
+        name: str | None = None,
+    ) -> None:
+        self._segments = segments
+        lengths = [segment_length(s) for s in segments]
+        self._starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        self._seg_of = np.repeat(np.arange(len(segments), dtype=np.int64), lengths)
+        self._dates = dates
+        self._variables = list(variables)
+        self._stats = statistics
+        self._vmeta = variables_metadata
+        self._frequency = frequency  # None: from the first two dates (a date subset)
+        self._members = members
+        self._forced = forced
+        self._first = first
+        self._stores = stores
+        self.name = name
+        n = int(self._starts[-1])
+        if dates.shape != (n,) or forced.shape != (n,):
+            raise AssertionError("view dates out of step with its segments")
+        bad = forced.copy()
+        for s, parts in enumerate(segments):
+            lo, hi = self._starts[s], self._starts[s + 1]
+            for p in parts:
+                bad[lo:hi] |= p.missing()
+        self._missing = np.flatnonzero(bad).astype(np.int64)
+        self._missing_mask = bad
+        # index vectors of whole axes, for reads of whole dates
+        self._whole = [np.arange(k, dtype=np.int64) for k in self.shape[1:]]
+        self._whole_columns: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    @classmethod
+    def from_store(cls, store: AnemoiStore) -> Dataset:
+        n, nvars, nens, _ = store.data.shape
+        part = Part(
+            store, np.arange(n, dtype=np.int64), np.arange(nvars, dtype=np.int64),
+            np.arange(nvars, dtype=np.int64),
+        )  # fmt: skip
+        return cls(
+            [[part]] if n else [],
+            store.dates.copy(),
+            store.variables,
+            _store_statistics(store),
+            store.variables_metadata,
+            store.frequency,
+            np.arange(nens, dtype=np.int64),
+            np.zeros(n, dtype=bool),
+            store,
+            [store],
+        )
+
+    def _with(self, **changes: Any) -> Dataset:
+        fields = {
+            "segments": self._segments, "dates": self._dates, "variables": self._variables,
+            "statistics": self._stats, "variables_metadata": self._vmeta,
+            "frequency": self._frequency, "members": self._members, "forced": self._forced,
+            "first": self._first, "stores": self._stores, "name": self.name,
+        }  # fmt: skip
+        fields.update(changes)
+        return Dataset(**fields)
+
+    # ------------------------------------------------------------ anemoi's properties
+    def __len__(self) -> int:
+        return int(self._dates.size)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        grid = self._first.data.shape[3]
+        return (len(self), len(self._variables), int(self._members.size), grid)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._first.data.dtype
+
+    @property
+    def dates(self) -> np.ndarray:
+        return self._dates.copy()
+
+    @property
+    def start_date(self) -> np.datetime64:
+        return self._dates[0]
+
+    @property
+    def end_date(self) -> np.datetime64:
+        return self._dates[-1]
+
+    @property
+    def frequency(self) -> datetime.timedelta:
+        if self._frequency is not None:
+            return self._frequency
+        if self._dates.size < 2:
+            raise ValueError(
+                "cannot determine the frequency of a subset with fewer than two dates "
+                f"({self._dates})"
+            )
+        return as_timedelta(self._dates[1] - self._dates[0])
+
+    @property
+    def variables(self) -> list[str]:
+        return list(self._variables)
+
+    @property
+    def name_to_index(self) -> dict[str, int]:
+        return {v: i for i, v in enumerate(self._variables)}
+
+    @property
+    def missing(self) -> set[int]:
+        """Positions (in this view) of the dates the datasets declare missing."""
+        return set(self._missing.tolist())
+
+    @property
+    def missing_positions(self) -> np.ndarray:
+        """`missing` as a sorted int64 array."""
+        return self._missing.copy()
+
+    @property
+    def statistics(self) -> dict[str, np.ndarray]:
+        """mean, stdev, maximum, minimum of the view's variables, in their order."""
+        if isinstance(self._stats, Exception):
+            raise self._stats
+        return {k: v.copy() for k, v in self._stats.items()}
+
+    @property
+    def latitudes(self) -> np.ndarray:
+        return self._first.latitudes.copy()
+
+    @property
+    def longitudes(self) -> np.ndarray:
+        return self._first.longitudes.copy()
+
+    @property
+    def field_shape(self) -> tuple[int, ...]:
+        return self._first.field_shape
+
+    @property
+    def resolution(self) -> Any:
+        return self._first.resolution
+
+    @property
+    def variables_metadata(self) -> dict[str, Any]:
+        return dict(self._vmeta)
+
+    @property
+    def constant_fields(self) -> list[str]:
+        """What anemoi-datasets 0.5 reports: the constant fields of the first
+        dataset opened, whatever variables the view selects or renames."""
+        return list(self._first.constant_fields)
+
+    @property
+    def stores(self) -> list[AnemoiStore]:
+        return list(self._stores)
+
+    def __repr__(self) -> str:
+        where = ", ".join(s.location for s in self._stores)
+        span = f"{self._dates[0]}..{self._dates[-1]}" if len(self) else "no dates"
+        return (
+            f"<fastchunk.anemoi.Dataset {where} {span} shape={self.shape} "
+            f"missing={self._missing.size}>"
+        )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Stores pickle by location and options; the view's tables as they are.
+        return (_rebuild, (self._state(),))
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "segments": self._segments, "dates": self._dates, "variables": self._variables,
+            "statistics": self._stats, "variables_metadata": self._vmeta,
+            "frequency": self._frequency, "members": self._members, "forced": self._forced,
+            "first": self._first, "stores": self._stores, "name": self.name,
+        }  # fmt: skip
+
+    # ------------------------------------------------------------ reading
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+            return self._date(int(key))
+        sel = orthogonalize(key, self.shape)
+        out = np.empty(sel.counts, dtype=self.dtype)
+        if out.size:
+            self.check_dates(sel.indices[0])
+            self.read_orthogonal(sel.indices, out)
+        result = shape_result(out, sel)
+        return result[()] if result.ndim == 0 else result
+
+    def _date(self, n: int) -> np.ndarray:
+        """ds[n]: the fields of one date, the common read, without the
+        general selection machinery."""
+        size = len(self)
+        if not -size <= n < size:
+            raise IndexError(f"index {n} is out of bounds for axis 0 with size {size}")
+        n %= size
+        if self._missing_mask[n]:
+            self._report(n)
+        out = np.empty((1, *self.shape[1:]), dtype=self.dtype)
+        self.read_orthogonal([np.array([n], dtype=np.int64), *self._whole], out)
+        return out[0]
+
+    def check_dates(self, positions: np.ndarray) -> None:
+        """Raises MissingDateError naming the first missing date among `positions`."""
+        if self._missing.size == 0 or positions.size == 0:
+            return
+        hit = self._missing_mask[positions]
+        if hit.any():
+            self._report(int(positions[np.argmax(hit)]))
+
+    def _report(self, n: int) -> None:
+        raise MissingDateError(
+            f"Date {self._dates[n]} is missing (index={n}) in {self!r}; open the dataset with "
+            "missing_dates='skip' or fill_missing_dates=... to read around it"
+        )
+
+    def read_orthogonal(self, indices: list[np.ndarray], out: np.ndarray) -> None:
+        """Low level: one int64 vector per axis (dates, variables, ensembles,
+        gridpoints), in range; `out` C-contiguous of their lengths. Missing
+        dates are read as the store holds them (NaN) without a check."""
+        dates, slots, members, grid = (np.asarray(i, dtype=np.int64) for i in indices)
+        if out.size == 0:
+            return
+        members = self._members[members]
+        if len(self._segments) == 1:
+            segs, local, seg_of = [0], dates, None
+        else:
+            seg_of = self._seg_of[dates]
+            local = dates - self._starts[seg_of]
+            segs = np.unique(seg_of).tolist()
+        whole = indices[1] is self._whole[0]
+        for s in segs:
+            rows = np.flatnonzero(seg_of == s) if len(segs) > 1 else None
+            loc = local if rows is None else local[rows]
+            for k, part in enumerate(self._segments[s]):
+                if whole:  # every variable, in order: the columns are known
+                    key = (s, k)
+                    if key not in self._whole_columns:
+                        self._whole_columns[key] = part.columns_for(slots)
+                    where, cols = self._whole_columns[key]
+                else:
+                    where, cols = part.columns_for(slots)
+                if where.size == 0:
+                    continue
+                if rows is None and where.size == slots.size:
+                    part.read(loc, cols, members, grid, out)  # straight into `out`
+                    continue
+                tmp = np.empty((loc.size, where.size) + out.shape[2:], dtype=out.dtype)
+                part.read(loc, cols, members, grid, tmp)
+                if rows is None:
+                    out[:, where] = tmp
+                else:
+                    out[np.ix_(rows, where)] = tmp
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return tuple(self._first.data.chunks)
+
+    # ------------------------------------------------------------ options
+    def _take(
+        self, positions: np.ndarray, keep_frequency: bool = False, dates: Any = None
+    ) -> Dataset:
+        positions = np.asarray(positions, dtype=np.int64)
+        segments: list[list[Part]] = []
+        if positions.size:
+            seg_of = self._seg_of[positions]
+            local = positions - self._starts[seg_of]
+            breaks = np.flatnonzero(np.diff(seg_of)) + 1
+            for run in np.split(np.arange(positions.size), breaks):
+                parts = self._segments[int(seg_of[run[0]])]
+                segments.append([p.take(local[run]) for p in parts])
+        return self._with(
+            segments=segments,
+            dates=self._dates[positions] if dates is None else dates,
+            forced=self._forced[positions],
+            frequency=self._frequency if keep_frequency else None,
+        )
+
+    def subset_dates(self, start: Any = None, end: Any = None) -> Dataset:
+        return self._take(date_indices(self._dates, start, end))
+
+    def subset_frequency(self, frequency: Any) -> Dataset:
+        want, have = seconds(frequency), int(self.frequency.total_seconds())
+        if want <= 0 or want % have:
+            raise ValueError(
+                f"Requested frequency {frequency} is not a multiple of the dataset frequency "
+                f"{self.frequency}"
+            )
+        return self._take(np.arange(0, len(self), want // have, dtype=np.int64))
+
+    def _names(self, names: Any, what: str) -> list[str]:
+        if isinstance(names, str):
+            names = [names]
+        names = list(names)
+        unknown = [v for v in names if v not in self._variables]
+        if unknown:
+            raise ValueError(f"{what}: unknown variable(s) {unknown}, available: {self._variables}")
+        return names
+
+    def select(self, names: Any) -> Dataset:
+        if isinstance(names, set):  # a set keeps the dataset's order
+            names = [v for v in self._variables if v in names]
+        index = self.name_to_index
+        return self._select_positions([index[v] for v in self._names(names, "select")])
+
+    def drop(self, names: Any) -> Dataset:
+        gone = set(self._names(names if not isinstance(names, set) else list(names), "drop"))
+        return self._select_positions([i for i, v in enumerate(self._variables) if v not in gone])
+
+    def reorder(self, order: Any) -> Dataset:
+        index = self.name_to_index
+        if isinstance(order, str) and order == "sort":
+            positions = [index[v] for v in sorted(self._variables)]
+        else:
+            if isinstance(order, (list, tuple)):
+                order = {v: i for i, v in enumerate(order)}
+            positions = [index[v] for v, _ in sorted(dict(order).items(), key=lambda kv: kv[1])]
+        if sorted(positions) != list(range(len(self._variables))):
+            raise ValueError(f"reorder must name every variable once: {self._variables}")
+        return self._select_positions(positions)
+
+    def _select_positions(self, positions: list[int]) -> Dataset:
+        if not positions:
+            raise ValueError("the selection leaves no variables")
+        wanted = np.asarray(positions, dtype=np.int64)
+        segments = []
+        for parts in self._segments:
+            new_parts = []
+            for p in parts:
+                # A part left with no columns stays: its missing dates are still
+                # the view's (anemoi's Select forwards `missing` unchanged).
+                where, cols = p.columns_for(wanted)
+                new_parts.append(Part(p.store, p.rows, cols, where, p.fill, p.rows_b, p.alpha))
+            segments.append(new_parts)
+        variables = [self._variables[i] for i in positions]
+        kept = set(variables)
+        return self._with(
+            segments=segments,
+            variables=variables,
+            statistics=_map_statistics(lambda v: v[wanted], self._stats),
+            variables_metadata={k: v for k, v in self._vmeta.items() if k in kept},
+        )
+
+    def rename(self, mapping: dict[str, str]) -> Dataset:
+        self._names(list(mapping), "rename")
+        return self._with(
+            variables=[mapping.get(v, v) for v in self._variables],
+            variables_metadata={mapping.get(k, k): v for k, v in self._vmeta.items()},
+        )
+
+    def members(self, positions: list[int]) -> Dataset:
+        chosen = sorted(set(positions))
+        for n in chosen:
+            if not 0 <= n < self._members.size:
+                raise ValueError(
+                    f"Member {n} is out of range. `number(s)` is one-based, "
+                    "`member(s)` is zero-based."
+                )
+        return self._with(members=self._members[np.asarray(chosen, dtype=np.int64)])
+
+    def with_statistics(self, other: Dataset) -> Dataset:
+        if other.variables != self._variables:
+            raise ValueError(f"Incompatible variables: {self._variables} and {other.variables}")
+        return self._with(statistics=other.statistics)
+
+    def set_missing(self, dates: Any) -> Dataset:
+        forced = self._forced.copy()
+        for d in dates if isinstance(dates, (list, tuple, set)) else [dates]:
+            if isinstance(d, (int, np.integer)) and not isinstance(d, bool):
+                if 0 <= int(d) < len(self):
+                    forced[int(d)] = True
+            else:
+                forced |= self._dates == np.datetime64(d, "s")
+        if not (forced & ~self._forced).any():
+            raise ValueError(f"set_missing_dates: none of {dates} is a new date of the dataset")
+        return self._with(forced=forced)
+
+    def skip_missing(self) -> Dataset:
+        keep = np.setdiff1d(np.arange(len(self), dtype=np.int64), self._missing)
+        return self._take(keep, keep_frequency=True)
+
+    def fill_missing(self, method: str, closest: str = "up") -> Dataset:
+        missing = self._missing
+        if missing.size == 0:
+            return self
+        n = len(self)
+        present = np.setdiff1d(np.arange(n, dtype=np.int64), missing)
+        if present.size == 0:
+            raise MissingDateError(f"every date of {self!r} is missing: nothing to fill from")
+        before = np.searchsorted(present, missing) - 1  # index into present, -1: none
+        after = before + 1  # == present.size: none
+        if method == "closest":
+            positions = np.arange(n, dtype=np.int64)
+            for m, b, a in zip(missing.tolist(), before.tolist(), after.tolist(), strict=True):
+                lo = int(present[b]) if b >= 0 else None
+                hi = int(present[a]) if a < present.size else None
+                if lo is None or (
+                    hi is not None and (hi - m < m - lo or (hi - m == m - lo and closest == "up"))
+                ):
+                    positions[m] = hi
+                else:
+                    positions[m] = lo
+            filled = self._take(positions, keep_frequency=True, dates=self._dates)
+            return filled._with(forced=np.zeros(n, dtype=bool))
+        if method == "interpolate":
+            if (before < 0).any() or (after >= present.size).any():
+                first = (
+                    int(missing[before < 0][0])
+                    if (before < 0).any()
+                    else int(missing[after >= present.size][0])
+                )
+                raise MissingDateError(
+                    f"Cannot interpolate at index {first} ({self._dates[first]}): "
+                    "the first or last date is missing"
+                )
+            lo, hi = present[before], present[after]
+            if (self._seg_of[lo] != self._seg_of[missing]).any() or (
+                self._seg_of[hi] != self._seg_of[missing]
+            ).any():
+                raise UnsupportedError(
+                    "fill_missing_dates='interpolate' across concatenated datasets is not supported"
+                )
+            code = FILL_INTERPOLATE
+            extra = {"lo": lo, "hi": hi, "alpha": (missing - lo) / (hi - lo)}
+        elif method.lower() in ("nan", "nans"):
+            code, extra = FILL_NAN, {}
+        elif method in FILL_STATISTIC:
+            code, extra = FILL_STATISTIC[method], {}
+        else:
+            raise ValueError(f"Invalid `fill_missing_dates` method {method!r}")
+        segments = []
+        for s, parts in enumerate(self._segments):
+            start, stop = int(self._starts[s]), int(self._starts[s + 1])
+            inside = (missing >= start) & (missing < stop)
+            if not inside.any():
+                segments.append(parts)
+                continue
+            at = missing[inside] - start
+            new_parts = []
+            for p in parts:
+                fill = np.zeros(p.rows.size, np.int8) if p.fill is None else p.fill.copy()
+                fill[at] = code
+                rows, rows_b, alpha = p.rows, p.rows_b, p.alpha
+                if code == FILL_INTERPOLATE:
+                    rows = rows.copy()
+                    rows_b = np.zeros(p.rows.size, np.int64) if rows_b is None else rows_b.copy()
+                    alpha = np.zeros(p.rows.size) if alpha is None else alpha.copy()
+                    rows[at] = p.rows[extra["lo"][inside] - start]
+                    rows_b[at] = p.rows[extra["hi"][inside] - start]
+                    alpha[at] = extra["alpha"][inside]
+                new_parts.append(Part(p.store, rows, p.cols, p.slots, fill, rows_b, alpha))
+            segments.append(new_parts)
+        return self._with(segments=segments, forced=np.zeros(n, dtype=bool))
+
+    # ------------------------------------------------------------ combinations
+    @staticmethod
+    def join(views: list[Dataset]) -> Dataset:
+        first = views[0]
+        for v in views[1:]:
+            _check_compatible("join", first, v)
+            if len(v) != len(first) or not np.array_equal(v._dates, first._dates):
+                raise ValueError(
+                    f"join: incompatible dates: {first._dates[0]}..{first._dates[-1]} "
+                    f"({len(first)}) and {v._dates[0]}..{v._dates[-1]} ({len(v)})"
+                )
+            if v.shape[2:] != first.shape[2:]:
+                raise ValueError(f"join: incompatible shapes {first.shape} and {v.shape}")
+        bounds = np.unique(np.concatenate([v._starts for v in views]))
+        segments: list[list[Part]] = []
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            parts: list[Part] = []
+            offset = 0
+            for v in views:
+                s = int(v._seg_of[lo])
+                local = np.arange(lo, hi, dtype=np.int64) - v._starts[s]
+                for p in v._segments[s]:
+                    q = p.take(local)
+                    parts.append(
+                        Part(q.store, q.rows, q.cols, q.slots + offset, q.fill, q.rows_b, q.alpha)
+                    )
+                offset += len(v._variables)
+            segments.append(parts)
+        variables = [name for v in views for name in v._variables]
+        vmeta: dict[str, Any] = {}
+        plain = set(variables)
+        for v in views:
+            for name, meta in v._vmeta.items():
+                if name in plain:
+                    vmeta[name] = meta
+        forced = np.zeros(len(first), dtype=bool)
+        for v in views:
+            forced |= v._forced
+        joined = first._with(
+            segments=segments,
+            variables=variables,
+            statistics=_joined_statistics([v._stats for v in views]),
+            variables_metadata=vmeta,
+            forced=forced,
+            stores=[s for v in views for s in v._stores],
+        )
+        # anemoi's overlay: a variable given twice comes from its last dataset,
+        # in the place of its first.
+        last: dict[str, int] = {}
+        for i, name in enumerate(variables):
+            last[name] = i
+        if len(last) == len(variables):
+            return joined
+        return joined._select_positions(list(last.values()))._with(
+            variables_metadata={k: vmeta[k] for k in last if k in vmeta}
+        )
+
+    @staticmethod
+    def concat(views: list[Dataset]) -> Dataset:
+        first = views[0]
+        for v in views[1:]:
+            _check_compatible("concat", first, v)
+            if v._variables != first._variables or v.shape[1:] != first.shape[1:]:
+                raise ValueError(
+                    f"concat: incompatible variables or shapes: {first.variables} {first.shape} "
+                    f"and {v.variables} {v.shape}"
+                )
+        step = np.timedelta64(int(first.frequency.total_seconds()), "s")
+        for a, b in zip(views[:-1], views[1:], strict=True):
+            if not (a._dates[-1] < b._dates[0]):
+                raise ValueError(f"concat: overlapping dates: {a!r} and {b!r}")
+            if a._dates[-1] + step != b._dates[0]:
+                raise ValueError(
+                    "Datasets must be sorted by dates, with no gaps: "
+                    f"{a._dates[-1]} and {b._dates[0]} ({a!r} {b!r})"
+                )
+        return first._with(
+            segments=[s for v in views for s in v._segments],
+            dates=np.concatenate([v._dates for v in views]),
+            forced=np.concatenate([v._forced for v in views]),
+            stores=[s for v in views for s in v._stores],
+        )
+
+
+def _check_compatible(what: str, a: Dataset, b: Dataset) -> None:
+    if a.resolution != b.resolution:
+        raise ValueError(f"{what}: incompatible resolutions: {a.resolution} and {b.resolution}")
+    if a.frequency != b.frequency:
+        raise ValueError(f"{what}: incompatible frequencies: {a.frequency} and {b.frequency}")
+    if a.dtype != b.dtype:
+        raise ValueError(f"{what}: incompatible dtypes: {a.dtype} and {b.dtype}")
+    lat_a, lat_b, lon_a, lon_b = a.latitudes, b.latitudes, a.longitudes, b.longitudes
+    if (
+        lat_a.shape != lat_b.shape
+        or not np.allclose(lat_a, lat_b, rtol=1e-7)
+        or not np.allclose(lon_a, lon_b, rtol=1e-7)
+    ):
+        raise ValueError(f"{what}: incompatible grids of {a!r} and {b!r}")
+
+
+Statistics = dict[str, np.ndarray] | Exception  # an exception: read when asked for
+
+
+def _store_statistics(store: AnemoiStore) -> Statistics:
+    try:
+        return {k: np.asarray(v) for k, v in store.statistics.items()}
+    except MetadataError as e:  # anemoi reads them lazily too: fail only when asked
+        return e
+
+
+def _map_statistics(f: Any, stats: Statistics) -> Statistics:
+    return stats if isinstance(stats, Exception) else {k: f(v) for k, v in stats.items()}
+
+
+def _joined_statistics(parts: list[Statistics]) -> Statistics:
+    for p in parts:
+        if isinstance(p, Exception):
+            return p
+    first = parts[0]
+    assert not isinstance(first, Exception)
+    return {k: np.concatenate([p[k] for p in parts]) for k in first}  # type: ignore[index]
+
+
+def _rebuild(state: dict[str, Any]) -> Dataset:
+    return Dataset(**state)

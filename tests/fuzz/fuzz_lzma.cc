@@ -1,0 +1,3 @@
+// Hostile bytes through the native lzma decoder (numcodecs framing).
+#define FUZZ_CODEC "lzma"
+#include "decoder_target.h"

@@ -1,0 +1,43 @@
+"""Facts about the source tree that the code relies on: the files the C++
+core's comments and includes name exist, and codec names live in one place
+(the core's registry, csrc/codecs/registry.cc)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastchunk import _core
+
+ROOT = Path(__file__).resolve().parent.parent
+CSRC = ROOT / "csrc"
+# "codecs/chain.h", plan/region_copy.h: paths of the core's own files.
+PATH_REF = re.compile(r"\b((?:api|cache|codecs|common|encode|engine|io|plan|scan|transform)"
+                      r"/[A-Za-z0-9_]+\.(?:h|cc))\b")
+
+
+def test_every_core_file_a_source_names_exists() -> None:
+    missing = []
+    for src in sorted(CSRC.rglob("*")):
+        if src.suffix not in (".h", ".cc"):
+            continue
+        for ref in PATH_REF.findall(src.read_text()):
+            if not (CSRC / ref).is_file():
+                missing.append(f"{src.relative_to(ROOT)} names {ref}")
+    assert not missing, missing
+
+
+def test_no_python_module_lists_native_codecs() -> None:
+    """Tables of codec names (ids, native sets) outside the registry drift
+    from it: no line of the Python layer names two registered codecs."""
+    names = {row["name"] for row in _core.codecs()}
+    quoted = re.compile(r"""["']([A-Za-z0-9_.]+)["']""")
+    found = []
+    for src in sorted((ROOT / "src" / "fastchunk").rglob("*")):
+        if src.suffix not in (".py", ".pyx", ".pxi"):
+            continue
+        for number, line in enumerate(src.read_text().splitlines(), 1):
+            listed = {q.removeprefix("numcodecs.") for q in quoted.findall(line)} & names
+            if len(listed) >= 2:
+                found.append(f"{src.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, found
