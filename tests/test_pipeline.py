@@ -121,6 +121,10 @@ LAYOUTS = {
     "v2-F-zlib": dict(zarr_format=2, order="F", compressors=numcodecs.Zlib()),
     "v2-lz4": dict(zarr_format=2, compressors=numcodecs.LZ4()),
     "v2-none": dict(zarr_format=2, compressors=None),
+    "v2-delta-bz2": dict(zarr_format=2, filters=[numcodecs.Delta(dtype="f4")],
+                         compressors=numcodecs.BZ2()),
+    "v3-numcodecs-shuffle-lzma": dict(zarr_format=3, compressors=[
+        zarr.codecs.numcodecs.Shuffle(elementsize=4), zarr.codecs.numcodecs.LZMA()]),
 }
 
 
@@ -197,20 +201,21 @@ def test_out_buffers(tmp_path: Path, rng: np.random.Generator) -> None:
 def test_codecs_the_core_lacks_fall_back_counted(tmp_path: Path,
                                                  rng: np.random.Generator) -> None:
     store = LocalStore(str(tmp_path / "s.zarr"))
-    data = _data(rng, (12, 6), "i4")
-    a = zarr.create_array(store, name="a", shape=data.shape, chunks=(5, 4), dtype="i4",
-                          zarr_format=2, filters=[numcodecs.Delta(dtype="i4")])
+    data = _data(rng, (12, 6), "f8")
+    a = zarr.create_array(store, name="a", shape=data.shape, chunks=(5, 4), dtype="f8",
+                          zarr_format=2, filters=[numcodecs.FixedScaleOffset(
+                              offset=0, scale=100, dtype="f8", astype="i4")])
     a[...] = data
     _compare(store, "a", rng, served=False)
     s = stats()
     assert s["arrays_fallback"] >= 1
-    assert any("delta" in r for r in s["fallback_reasons"]), s
+    assert any("fixedscaleoffset" in r for r in s["fallback_reasons"]), s
 
 
 @pytest.mark.filterwarnings("ignore:The data type .* does not have a Zarr V3")
 @pytest.mark.parametrize(("fmt", "kind", "order"),
                          [(3, "utf8", "C"), (3, "bytes", "C"), (2, "utf8", "C"),
-                          (2, "utf8", "F"), (2, "bytes", "C")])
+                          (2, "utf8", "F"), (2, "bytes", "C"), (3, "utf8", "crc32c")])
 def test_variable_length_strings_and_bytes(tmp_path: Path, rng: np.random.Generator,
                                            fmt: int, kind: str, order: str) -> None:
     from zarr.dtype import VariableLengthBytes, VariableLengthUTF8
@@ -221,6 +226,8 @@ def test_variable_length_strings_and_bytes(tmp_path: Path, rng: np.random.Genera
     if kind == "bytes":
         data = np.vectorize(lambda w: w.encode(), otypes=[object])(data)
     kw: dict[str, Any] = {"order": order} if fmt == 2 else {}
+    if order == "crc32c":
+        kw = {"compressors": [zarr.codecs.ZstdCodec(), zarr.codecs.Crc32cCodec()]}
     a = zarr.create_array(store, name="a", shape=data.shape, chunks=(4, 3), zarr_format=fmt,
                           dtype=VariableLengthUTF8() if kind == "utf8" else VariableLengthBytes(),
                           **kw)

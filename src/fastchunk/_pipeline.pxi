@@ -68,12 +68,12 @@ cdef int64_t set_positions(BatchPositions* p, object spec, list keep) except -1:
     return view.shape[0]
 
 
-def decode_batch(str name, codecs, int swap_unit, chunk_shape, src_strides, int itemsize,
-                 fill, list items):
+def decode_batch(str name, codecs, chunk_shape, src_strides, int itemsize, fill, list items):
     """Decodes encoded chunks into regions of numpy arrays, in parallel with the
-    GIL released. `codecs`: the core's bytes-to-bytes codec names (encode
-    order); `src_strides`: bytes per step along each logical axis of a decoded
-    chunk; `fill`: one element in the destinations' byte order.
+    GIL released. `codecs`: the chain of registered codecs that decodes one
+    chunk (fastchunk.zarr.codecs.CodecChain); `src_strides`: bytes per step
+    along each logical axis of a decoded chunk; `fill`: one element in the
+    destinations' byte order.
 
     Each item is (key, source, dst, axes, point_dst): source None (missing:
     fill), a str (a local file holding the encoded chunk), a (path, offset,
@@ -91,7 +91,7 @@ def decode_batch(str name, codecs, int swap_unit, chunk_shape, src_strides, int 
     cdef Py_ssize_t i, d, nd = len(chunk_shape)
     cdef int64_t n
     layout.name = name.encode()
-    fill_chain(&layout.chain, codecs, swap_unit)
+    fill_chain(&layout.chain, codecs)
     layout.chunk_shape = list(chunk_shape)
     layout.src_strides = list(src_strides)
     layout.itemsize = itemsize

@@ -28,13 +28,8 @@ from zarr.core.codec_pipeline import BatchedCodecPipeline
 from fastchunk import _core
 from fastchunk.errors import ChunkDecodeError, UnsupportedError
 from fastchunk.zarr import pipeline_stats as _stats
-from fastchunk.zarr.pipeline_chain import (
-    NativeChain,
-    chunk_strides,
-    native_chain,
-    stored_dtype,
-    swap_unit,
-)
+from fastchunk.zarr.codecs import CodecChain
+from fastchunk.zarr.pipeline_chain import NativeChain, chunk_strides, native_chain, stored_dtype
 from fastchunk.zarr.pipeline_regions import region, split_shard
 
 # Batches decoding fewer bytes run on the event loop's thread: a hop to a
@@ -152,7 +147,9 @@ class CodecPipeline(_ZarrCodecPipeline):
             return None if np_dtype.kind in "OT" else f"dtype {np_dtype} with a vlen codec"
         if variable:
             return f"dtype {np_dtype} (variable length)"
-        return None
+        inner = chain.shard.inner if chain.shard is not None else chain
+        core = inner.core(stored_dtype(inner, dtype), inner.v2)
+        return core if isinstance(core, str) else None
 
     async def read(self, batch_info: Iterable[Any], out: Any,
                    drop_axes: tuple[int, ...] = ()) -> None:
@@ -205,38 +202,21 @@ class CodecPipeline(_ZarrCodecPipeline):
                                       or other.order != spec.order
                                       or not _same_fill(other, spec)):
                 return "chunks of different specs in one batch"
-        fill = np.empty((), dtype=dst.dtype)
-        try:
-            fill[()] = _fill_value(spec)
-        except (TypeError, ValueError, OverflowError) as e:
-            return f"fill value {spec.fill_value!r}: {e}"
         if chain.shard is not None:
-            return await self._read_shards(batch, dst, drop_axes, chain, spec, fill.tobytes())
-        stored = stored_dtype(chain, spec.dtype)
-        work = dst.dtype  # the dtype the core writes
-        unit = swap_unit(stored, work)
-        if unit is None:
-            # An `out=` buffer of another dtype: chunks decode to the stored
-            # dtype (native order), then numpy casts them into place as zarr does.
-            if stored.fields is not None or dst.dtype.fields is not None:
-                return f"output dtype {dst.dtype} for stored {stored}"
-            work = stored.newbyteorder("=")
-            unit = swap_unit(stored, work)
-            tmp_fill = np.empty((), dtype=work)
-            try:
-                tmp_fill[()] = _fill_value(spec)
-            except (TypeError, ValueError, OverflowError) as e:
-                return f"fill value {spec.fill_value!r}: {e}"
-            fill = tmp_fill
-        assert unit is not None
+            return await self._read_shards(batch, dst, drop_axes, chain, spec)
+        plan = _decode_plan(chain, spec, dst.dtype)
+        if isinstance(plan, str):
+            return plan
+        core, work, fill = plan
+        stored = work
         cast = work != dst.dtype
         shape = tuple(spec.shape)
         regions = [None if cast else region(sel, osel, drop_axes, shape, dst.shape)
                    for _, _, sel, osel, _ in batch]
         sources = await _sources(batch)
-        layout = _Layout(_name(batch), chain.codecs, unit, shape,
+        layout = _Layout(_name(batch), core, shape,
                          chunk_strides(chain, shape, spec.order, stored.itemsize),
-                         stored.itemsize, fill.tobytes())
+                         stored.itemsize, fill)
         items: list[Any] = []
         loose = []
         for (getter, _, sel, osel, _), reg, src in zip(batch, regions, sources, strict=True):
@@ -261,10 +241,14 @@ class CodecPipeline(_ZarrCodecPipeline):
         """Variable-length strings / bytes: the bytes codecs through numcodecs,
         the framing parsed and checked by the core, the items placed by numpy
         (as zarr-python does)."""
-        from fastchunk.zarr.strings import core_steps, items_of
+        from fastchunk.zarr.fallback import _numcodec
+        from fastchunk.zarr.strings import items_of, v3_steps
 
         assert chain.vlen is not None
-        steps = core_steps(chain.codecs)
+        if chain.v2:  # numcodecs configurations (with their ids), outermost first
+            steps = [_numcodec(config).decode for _, config in reversed(chain.steps)]
+        else:
+            steps = v3_steps(list(chain.steps))
         shape = tuple(spec.shape)
         n = math.prod(shape)
         sources = await _sources(batch)
@@ -300,7 +284,7 @@ class CodecPipeline(_ZarrCodecPipeline):
         _stats.count("chunks_vlen", len(batch))
 
     async def _read_shards(self, batch: list[Any], dst: np.ndarray, drop_axes: tuple[int, ...],
-                           chain: NativeChain, spec: Any, fill: bytes) -> str | None:
+                           chain: NativeChain, spec: Any) -> str | None:
         sc = chain.shard
         assert sc is not None
         shard_shape = tuple(spec.shape)
@@ -308,10 +292,12 @@ class CodecPipeline(_ZarrCodecPipeline):
         if len(inner) != len(shard_shape) or any(
                 s % i for s, i in zip(shard_shape, inner, strict=True)):
             return "shard shape is not a multiple of the inner chunk shape"
-        stored = stored_dtype(sc.inner, spec.dtype)
-        unit = swap_unit(stored, dst.dtype)
-        if unit is None:
-            return f"output dtype {dst.dtype} for stored {stored}"
+        plan = _decode_plan(sc.inner, spec, dst.dtype)
+        if isinstance(plan, str):
+            return plan
+        core, stored, fill = plan
+        if stored != dst.dtype:
+            return f"output dtype {dst.dtype} for a sharded array of {stored}"
         regions = [region(sel, osel, drop_axes, shard_shape, dst.shape)
                    for _, _, sel, osel, _ in batch]
         if any(r is None for r in regions):
@@ -352,7 +338,7 @@ class CodecPipeline(_ZarrCodecPipeline):
                     raise ChunkDecodeError(f"{_name(batch)}: chunk '{items[i][0]}': "
                                            f"shard holds fewer bytes than its index says")
                 items[i][1] = data
-        layout = _Layout(_name(batch), sc.inner.codecs, unit, inner,
+        layout = _Layout(_name(batch), core, inner,
                          chunk_strides(sc.inner, inner, spec.order, stored.itemsize),
                          stored.itemsize, fill)
         await layout.decode([tuple(i) for i in items])
@@ -360,16 +346,38 @@ class CodecPipeline(_ZarrCodecPipeline):
         return None
 
 
+def _decode_plan(chain: NativeChain, spec: Any, out: np.dtype
+                 ) -> tuple[CodecChain, np.dtype, bytes] | str:
+    """The core's chain, the dtype it writes and the fill value's bytes in
+    that dtype: zarr v2 output buffers hold items in their stored byte order,
+    everything else in native order. Another output dtype (an `out=` buffer)
+    is cast into place by numpy afterwards."""
+    stored = stored_dtype(chain, spec.dtype)
+    keep = chain.v2 and stored == out
+    work = stored if keep or stored.byteorder not in "<>" else stored.newbyteorder("=")
+    if work != out and (stored.fields is not None or out.fields is not None):
+        return f"output dtype {out} for stored {stored}"
+    core = chain.core(stored, keep)
+    if isinstance(core, str):
+        return core
+    fill = np.empty((), dtype=work)
+    try:
+        fill[()] = _fill_value(spec)
+    except (TypeError, ValueError, OverflowError) as e:
+        return f"fill value {spec.fill_value!r}: {e}"
+    return core, work, fill.tobytes()
+
+
 class _Layout:
     """What every chunk of a batch shares; decodes items with the core."""
 
-    def __init__(self, name: str, codecs: tuple[str, ...], unit: int, shape: tuple[int, ...],
+    def __init__(self, name: str, codecs: CodecChain, shape: tuple[int, ...],
                  strides: list[int], itemsize: int, fill: bytes) -> None:
-        self.args = (name, list(codecs), unit, shape, strides, itemsize, fill)
+        self.args = (name, codecs, shape, strides, itemsize, fill)
 
     async def decode(self, items: list[Any]) -> None:
         # The one call into the core's batch decoder.
-        _, _, _, shape, _, itemsize, _ = self.args
+        _, _, shape, _, itemsize, _ = self.args
         if len(items) * math.prod(shape) * itemsize <= _INLINE_BYTES:
             _core.decode_batch(*self.args, items)
         else:
@@ -441,7 +449,7 @@ async def _shard_indexes(batch: list[Any], sc: Any, n_inner: int
                          ) -> list[tuple[np.ndarray | None, str | None]]:
     """Per shard: its decoded index ((n_inner, 2) uint64 offset/nbytes), or
     None when the shard is not stored; and its local path, if any."""
-    nbytes = 16 * n_inner + 4 * len(sc.index_codecs)
+    nbytes = 16 * n_inner + 4 * sc.index_checksums
     root = _local_root(batch)
     out: list[tuple[np.ndarray | None, str | None]] = []
     if root is not None:
@@ -503,7 +511,7 @@ def _read_local_index(path: str, nbytes: int, at_start: bool) -> tuple[bytes | N
 
 def _decode_index(raw: Any, sc: Any, n_inner: int, size: int | None, where: str) -> np.ndarray:
     try:
-        decoded = _core.decode_chunk(raw, list(sc.index_codecs), sc.index_swap, 16 * n_inner)
+        decoded = _core.decode_chunk(raw, sc.index, 16 * n_inner)
     except ChunkDecodeError as e:
         raise ChunkDecodeError(f"shard '{where}': index: {e}") from None
     index = np.frombuffer(decoded, dtype=np.uint64).reshape(n_inner, 2)

@@ -1,22 +1,23 @@
 """zarr-python codec objects -> the chain the C++ core decodes.
 
 The one place that knows both zarr-python's codec classes and the core's
-codec names: when the core's codec layer changes, only `native_chain` and
-`_core_codec` change."""
+codec registry (fastchunk.zarr.codecs): zarr's codecs become (metadata name,
+configuration) steps, as the array's metadata spells them, and the registry
+decides which it runs. Transpose (an axis permutation: the copy's strides),
+sharding and the variable-length codecs are handled by the pipeline itself."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from fastchunk import _core
+from fastchunk.errors import FastchunkError
+from fastchunk.zarr import codecs as _codecs
 
-# numcodecs ids (v2 compressors, v3 "numcodecs.*" codecs) the core decodes,
-# with the same framing as numcodecs.
-_NUMCODECS_NATIVE = {"blosc", "zstd", "gzip", "zlib", "lz4"}
+Step = tuple[str, dict[str, Any]]
 _VLEN = {"vlen-utf8": "utf8", "vlen-bytes": "bytes"}
 
 
@@ -24,47 +25,57 @@ _VLEN = {"vlen-utf8": "utf8", "vlen-bytes": "bytes"}
 class ShardChain:
     inner_shape: tuple[int, ...]
     inner: NativeChain
-    index_codecs: tuple[str, ...]
-    index_swap: int  # 8 when the index is stored big-endian
+    index: _codecs.CodecChain  # decodes the index to little-endian uint64 pairs
+    index_checksums: int  # crc32c codecs in the index chain (4 bytes each)
     index_at_start: bool
 
 
 @dataclass(frozen=True)
 class NativeChain:
-    codecs: tuple[str, ...]  # the core's bytes-to-bytes codecs, encode order
+    zarr_format: int
+    # (metadata name, configuration) in encode order, without transpose,
+    # sharding or a vlen codec; v3: the `bytes` serializer included.
+    steps: tuple[Step, ...]
     endian: str | None  # v3 `bytes` codec byte order (None: one-byte items, or v2)
-    v2: bool  # zarr v2: items in the dtype's byte order, laid out in the chunk spec's order
-    stored_axes: tuple[int, ...] | None  # v3 transpose: stored axis i holds logical axis [i]
+    stored_axes: tuple[int, ...] | None  # stored axis i holds logical axis [i] (v3 transpose)
     shard: ShardChain | None = None
-    vlen: str | None = None  # "utf8" / "bytes": variable-length items (vlen-utf8 / vlen-bytes)
+    vlen: str | None = None  # "utf8" / "bytes": variable-length items
+    _core: dict[tuple[str, bool], Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def v2(self) -> bool:
+        return self.zarr_format == 2
+
+    def core(self, stored: np.dtype, keep_order: bool) -> _codecs.CodecChain | str:
+        """The core's chain for items stored as `stored`: decoding to native
+        byte order, or (v2, keep_order) to the stored order as zarr-python's
+        v2 output buffers hold them; or why the core cannot run it."""
+        key = (stored.str, keep_order)
+        if key not in self._core:
+            self._core[key] = _core_chain(self, stored, keep_order)
+        return self._core[key]
 
 
 def native_chain(codecs: Any) -> NativeChain | str:
-    """The core's chain for a zarr codec list, or the reason it has none."""
-    from zarr.codecs import BytesCodec, ShardingCodec, TransposeCodec, VLenBytesCodec, VLenUTF8Codec
+    """The chain for a zarr codec list, or the reason the pipeline cannot
+    decode it. Whether the core implements each codec (for the array's dtype)
+    is `NativeChain.core`'s to say."""
+    from zarr.codecs import ShardingCodec, TransposeCodec, VLenBytesCodec, VLenUTF8Codec
     from zarr.codecs._v2 import V2Codec
 
     codecs = tuple(codecs)
+    for c in codecs:
+        if not type(c).__module__.startswith("zarr."):
+            return f"codec {_name(c)} ({type(c).__name__}, not zarr-python's own class)"
     if len(codecs) == 1 and isinstance(codecs[0], V2Codec):
         v2 = codecs[0]
-        # Filters that are compressors are bytes-to-bytes steps before the
-        # compressor; the core needs every step but the first to announce its
-        # decoded size (zlib does not).
-        steps = [_numcodec_id(f) for f in v2.filters or ()]
-        vlen = _VLEN.get(steps[0]) if steps else None
+        steps: list[Step] = [_numcodec_step(f) for f in v2.filters or ()]
+        vlen = _VLEN.get(steps[0][0]) if steps else None
         if vlen:
             steps = steps[1:]
         if v2.compressor is not None:
-            steps.append(_numcodec_id(v2.compressor))
-        if vlen:
-            if any(c not in _NUMCODECS_NATIVE for c in steps):
-                return "v2 filters " + ",".join(_numcodec_id(f) for f in v2.filters or ())
-            return NativeChain(tuple(steps), None, True, None, vlen=vlen)
-        if any(c not in _NUMCODECS_NATIVE for c in steps):
-            return "v2 filters " + ",".join(steps) if v2.filters else f"v2 compressor {steps[0]}"
-        if "zlib" in steps[1:]:
-            return "v2 zlib after another codec"
-        return NativeChain(tuple(steps), None, True, None)
+            steps.append(_numcodec_step(v2.compressor))
+        return NativeChain(2, tuple(steps), None, None, vlen=vlen)
 
     perm: list[int] | None = None
     i = 0
@@ -72,6 +83,12 @@ def native_chain(codecs: Any) -> NativeChain | str:
         order = list(codecs[i].order)
         base = perm if perm is not None else list(range(len(order)))
         perm = [base[o] for o in order]
+        i += 1
+    steps = []
+    while i < len(codecs) and _kind(codecs[i]) == "array_to_array":
+        if isinstance(codecs[i], TransposeCodec):
+            return "transpose after another array-to-array codec"
+        steps.append(_v3_step(codecs[i]))
         i += 1
     if i >= len(codecs):
         return "no array-to-bytes codec"
@@ -81,26 +98,23 @@ def native_chain(codecs: Any) -> NativeChain | str:
     vlen = None
     if type(ab) in (VLenUTF8Codec, VLenBytesCodec):
         vlen = "utf8" if type(ab) is VLenUTF8Codec else "bytes"
-    elif isinstance(ab, BytesCodec):
-        endian = ab.endian.value if ab.endian is not None else None
+        if steps:
+            return "array-to-array codecs before a variable-length codec"
     elif isinstance(ab, ShardingCodec):
         shard = _shard_chain(ab)
         if isinstance(shard, str):
             return shard
     else:
-        return f"codec {_name(ab)}"
-    names = []
-    for c in codecs[i + 1 :]:
-        name = _core_codec(c)
-        if name is None:
-            return f"codec {_name(c)}"
-        names.append(name)
-    if shard is not None and (names or perm is not None):
+        step = _v3_step(ab)
+        endian = step[1].get("endian") if step[0] == _codecs.BYTE_ORDER else None
+        steps.append(step)
+    steps += [_v3_step(c) for c in codecs[i + 1 :]]
+    if shard is not None and (len(codecs) > 1):
         return "codecs around sharding_indexed"
     if perm == list(range(len(perm or []))):
         perm = None
-    return NativeChain(tuple(names), endian, False,
-                       tuple(perm) if perm is not None else None, shard, vlen)
+    return NativeChain(3, tuple(steps), endian, tuple(perm) if perm is not None else None,
+                       shard, vlen)
 
 
 def _shard_chain(codec: Any) -> ShardChain | str:
@@ -112,39 +126,66 @@ def _shard_chain(codec: Any) -> ShardChain | str:
     index = native_chain(codec.index_codecs)
     if isinstance(index, str) or index.stored_axes is not None or index.shard is not None:
         return "sharding index codecs"
-    if any(c != "crc32c" for c in index.codecs):
-        return "sharding index codecs " + ",".join(index.codecs)
-    swap = 8 if (index.endian or "little") != sys.byteorder else 0
+    chain = _codecs.native_chain(3, "<u8", list(index.steps))
+    if chain is None:
+        return "sharding index codecs " + ",".join(n for n, _ in index.steps)
     return ShardChain(
         inner_shape=tuple(int(c) for c in codec.chunk_shape),
         inner=inner,
-        index_codecs=index.codecs,
-        index_swap=swap,
+        index=chain,
+        index_checksums=sum(1 for n, _ in index.steps if n == "crc32c"),
         index_at_start=codec.index_location.value == "start",
     )
 
 
-def _core_codec(codec: Any) -> str | None:
-    from zarr.codecs import BloscCodec, Crc32cCodec, GzipCodec, ZstdCodec
+def _core_chain(chain: NativeChain, stored: np.dtype, keep_order: bool
+                ) -> _codecs.CodecChain | str:
+    if chain.v2:
+        endian = None
+        if not keep_order and stored.itemsize > 1:
+            endian = {"<": "little", ">": "big"}.get(stored.byteorder, sys.byteorder)
+        dtype = stored.str
+    else:
+        endian = None
+        dtype = stored.newbyteorder("=").str if stored.byteorder in "<>" else stored.str
+    steps = list(chain.steps)
+    try:
+        core = _codecs.native_chain(chain.zarr_format, dtype, steps, endian)
+    except FastchunkError as e:
+        return f"codecs {[n for n, _ in steps]}: {e}"
+    if core is not None:
+        return core
+    for name, config in steps:
+        if _codecs.needs_numcodecs(chain.zarr_format, dtype, name, config):
+            return f"codec {name}"
+    return f"codecs {[n for n, _ in steps]} for dtype {dtype}"
 
-    for cls, name in ((BloscCodec, "blosc"), (ZstdCodec, "zstd"), (GzipCodec, "gzip"),
-                      (Crc32cCodec, "crc32c")):
-        if type(codec) is cls:
-            return name
-    codec_name = getattr(codec, "codec_name", "")
-    if isinstance(codec_name, str) and codec_name.startswith("numcodecs."):
-        cid = codec_name[len("numcodecs.") :]
-        return cid if cid in _NUMCODECS_NATIVE and cid in _core.CODEC_IDS else None
-    return None
+
+def _kind(codec: Any) -> str:
+    from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec
+
+    if isinstance(codec, ArrayArrayCodec):
+        return "array_to_array"
+    if isinstance(codec, ArrayBytesCodec):
+        return "array_to_bytes"
+    return "bytes_to_bytes"
 
 
-def _numcodec_id(codec: Any) -> str:
-    return str(getattr(codec, "codec_id", None) or type(codec).__name__)
+def _v3_step(codec: Any) -> Step:
+    doc = codec.to_dict()
+    if isinstance(doc, str):
+        return doc, {}
+    return str(doc["name"]), dict(doc.get("configuration") or {})
+
+
+def _numcodec_step(codec: Any) -> Step:
+    config = dict(codec.get_config())
+    return str(config.get("id") or type(codec).__name__), config
 
 
 def _name(codec: Any) -> str:
     try:
-        return str(codec.to_dict()["name"])
+        return _v3_step(codec)[0]
     except Exception:  # a codec without a spec name: its class says what it is
         return type(codec).__name__
 
@@ -160,20 +201,6 @@ def stored_dtype(chain: NativeChain, dtype: Any) -> np.dtype:
     if isinstance(dtype, HasEndianness):
         return replace(dtype, endianness=chain.endian).to_native_dtype()  # type: ignore[call-arg]
     return dtype.to_native_dtype()
-
-
-def swap_unit(stored: np.dtype, out: np.dtype) -> int | None:
-    """Bytes per word to swap to turn `stored` items into `out` items; None
-    when that is not a byte swap."""
-    if stored == out:
-        return 0
-    if stored.newbyteorder() != out or stored.fields is not None:
-        return None
-    if stored.kind == "c":
-        return stored.itemsize // 2
-    if stored.kind == "U":
-        return 4
-    return stored.itemsize
 
 
 def chunk_strides(chain: NativeChain, shape: tuple[int, ...], order: str,

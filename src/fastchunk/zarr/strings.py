@@ -110,6 +110,15 @@ def chunk_decoder(bytes_steps: list[Callable[[Any], Any]], kind: str, chunks: tu
     return decode
 
 
+def _strip_crc32c(raw: Any) -> bytes:
+    data = bytes(raw)
+    if len(data) < 4:
+        raise ChunkDecodeError("crc32c: chunk shorter than its checksum")
+    if _core.crc32c(data[:-4]) != int.from_bytes(data[-4:], "little"):
+        raise ChunkDecodeError("crc32c checksum mismatch")
+    return data[:-4]
+
+
 def v2_steps(compressor: Any, filters: list[Any]) -> list[Callable[[Any], Any]]:
     from fastchunk.zarr.fallback import _numcodec
 
@@ -120,7 +129,7 @@ def v2_steps(compressor: Any, filters: list[Any]) -> list[Callable[[Any], Any]]:
 
 
 def v3_steps(codecs: list[tuple[str, dict[str, Any]]]) -> list[Callable[[Any], Any]]:
-    from fastchunk.zarr.fallback import _numcodec, _strip_crc32c, _v3_numcodec
+    from fastchunk.zarr.fallback import _numcodec, _v3_numcodec
 
     steps: list[Callable[[Any], Any]] = []
     for name, config in reversed(codecs):
@@ -137,15 +146,6 @@ def v3_steps(codecs: list[tuple[str, dict[str, Any]]]) -> list[Callable[[Any], A
         else:
             raise UnsupportedError(f"codec {name!r} after a variable-length codec")
     return steps
-
-
-def core_steps(names: list[str] | tuple[str, ...]) -> list[Callable[[Any], Any]]:
-    """Decoders undoing bytes-to-bytes codecs named as the core names them
-    (encode order), outermost first."""
-    from fastchunk.zarr.fallback import _numcodec, _strip_crc32c
-
-    return [_strip_crc32c if n == "crc32c" else _numcodec({"id": n}).decode
-            for n in reversed(names)]
 
 
 # ---------------------------------------------------------------- reading
