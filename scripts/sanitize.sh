@@ -66,7 +66,7 @@ if [ $# -eq 0 ]; then
   set -- tests/test_hostile.py tests/test_stress.py tests/test_errors.py tests/test_formats_v2.py \
          tests/test_formats_v3.py tests/test_indexing.py tests/test_groups.py \
          tests/test_cache_partial.py tests/test_threads_fork.py tests/test_codecs_native.py \
-         tests/test_pipeline.py tests/test_strings.py
+         tests/test_shared_cache.py tests/test_pipeline.py tests/test_strings.py
   existing=()
   for f in "$@"; do [ -f "$f" ] && existing+=("$f"); done
   # Run in the normal suite only:
@@ -79,7 +79,8 @@ if [ $# -eq 0 ]; then
   set -- "${existing[@]}" -q -p no:cacheprovider \
     --deselect tests/test_stress.py::test_memory_flat_over_10000_reads \
     --deselect tests/test_stress.py::test_dataloader_fork_workers_after_parent_read \
-    --deselect tests/test_threads_fork.py::test_fork_while_another_thread_reads
+    --deselect tests/test_threads_fork.py::test_fork_while_another_thread_reads \
+    --deselect tests/test_shared_cache.py::test_fork_while_threads_hit_the_caches
 fi
 set +e
 "$PY" -m pytest "$@"

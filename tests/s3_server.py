@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -338,15 +339,48 @@ except ImportError:  # pytest absent: the module still serves benchmarks
     pass
 
 
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request as it went to the server."""
+
+    method: str
+    path: str  # without the query string
+    ranged: bool  # had a Range header
+
+
+class RequestLog:
+    """Parses the client-to-server byte stream of one connection into requests
+    (heads only: GET and HEAD requests carry no body)."""
+
+    def __init__(self, sink: list[Request]) -> None:
+        self.sink = sink
+        self.buffer = b""
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        while b"\r\n\r\n" in self.buffer:
+            head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            parts = lines[0].split(" ")
+            if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+                continue
+            ranged = any(line.lower().startswith("range:") for line in lines[1:])
+            path = urllib.parse.unquote(parts[1].split("?", 1)[0])
+            self.sink.append(Request(parts[0], path, ranged))
+
+
 class LatencyProxy:
     """A loopback TCP proxy that delays every client-to-server segment by
     `delay_s` (responses pass at once): each HTTP request then takes `delay_s`
-    longer, however many are in flight. Runs its own event loop in a thread."""
+    longer, however many are in flight. Runs its own event loop in a thread.
+    Every request that passes is listed in `requests` (method, path, ranged):
+    what the server was asked, counted outside fastchunk."""
 
     def __init__(self, target_port: int, delay_s: float, target_host: str = "127.0.0.1") -> None:
         self.target = (target_host, target_port)
         self.delay_s = delay_s
         self.port = 0
+        self.requests: list[Request] = []
         self._loop: Any = None
         self._thread: Any = None
         self._server: Any = None
@@ -389,9 +423,11 @@ class LatencyProxy:
             return
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
+        log = RequestLog(self.requests)
 
         async def upstream_read() -> None:
             while data := await c_reader.read(1 << 16):
+                log.feed(data)
                 queue.put_nowait((loop.time() + self.delay_s, data))
             queue.put_nowait((loop.time() + self.delay_s, b""))
 

@@ -233,3 +233,21 @@ def test_string_dtype_with_a_numeric_codec_is_rejected(tmp_path: Path) -> None:
     (path / "zarr.json").write_text(json.dumps(doc))
     with pytest.raises(fastchunk.UnsupportedError, match="vlen-utf8 or vlen-bytes"):
         fastchunk.open(path)
+
+
+def test_decoded_chunk_cache_keeps_item_numbers_valid(tmp_path: Path,
+                                                     rng: np.random.Generator) -> None:
+    data = _strings(rng, (9, 5))
+    z = _write(tmp_path / "a.zarr", data, "utf8", 3, (4, 2))
+    z[...] = data
+    fastchunk.set_cache_size("16MB")
+    try:
+        a = fastchunk.open(tmp_path / "a.zarr")
+        for sel in [(slice(None),), ([8, 0],), (slice(None), 3), (slice(None),)]:
+            np.testing.assert_array_equal(a[sel].astype(object), data[sel])
+        assert fastchunk.get_cache_info()["hits"] > 0
+        b = fastchunk.open(tmp_path / "a.zarr")  # another array object, same cache entries
+        np.testing.assert_array_equal(b[[4, 1]].astype(object), data[[4, 1]])
+    finally:
+        fastchunk.set_cache_size(0)
+        fastchunk.clear_cache()

@@ -31,12 +31,12 @@ struct Lru {
 
 std::atomic<size_t> g_capacity{0};
 Lru* g_lru = new Lru;
-// Replaced in a forked child: the parent's lock may have been held at fork
-// time. The cached chunks themselves stay valid there.
 std::mutex* g_mutex = new std::mutex;
 
+// Taken before fork and released in parent and child: a child never inherits
+// the list and map half updated by a thread that does not exist there.
 const bool g_atfork = [] {
-  pthread_atfork(nullptr, nullptr, [] { g_mutex = new std::mutex; });
+  pthread_atfork([] { g_mutex->lock(); }, [] { g_mutex->unlock(); }, [] { g_mutex->unlock(); });
   return true;
 }();
 

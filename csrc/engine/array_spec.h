@@ -24,6 +24,9 @@ struct ShardSpec {
 
 struct ArraySpec {
   std::string store_name;             // named in error messages
+  std::string store_id;               // names the store precisely (scheme, endpoint, bucket/root)
+  std::string decoding;               // the chain as the metadata names it (codecs, configurations,
+                                      // data type): shared caches key on it
   std::string array_path;             // key prefix of the array inside the store ("" or "a/b/")
   std::vector<int64_t> shape;
   std::vector<int64_t> chunk_shape;   // the decode unit: inner chunks when sharded

@@ -1,10 +1,12 @@
 #include "engine/reader.h"
 
+#include <mutex>
 #include <new>
 #include <string>
 #include <unordered_map>
 
 #include "cache/chunk_cache.h"
+#include "cache/shared_cache.h"
 #include "common/error.h"
 #include "engine/chunk_keys.h"
 #include "engine/partial_decode.h"
@@ -112,8 +114,15 @@ std::string cache_key_of(const ArraySpec& spec, const std::string& key, int64_t 
   return k;
 }
 
+// Tasks whose chunk another process was decoding when they ran first.
+struct Deferred {
+  std::mutex mutex;
+  std::vector<int64_t> tasks;
+};
+
 void run_task(const Plan& plan, ChunkSource& source, const ObjectTable& shards, int64_t t,
-              uint8_t* out, const std::unordered_set<std::string>* skip) {
+              uint8_t* out, const std::unordered_set<std::string>* skip,
+              Deferred* deferred = nullptr) {
   const ArraySpec& spec = plan.spec;
   thread_local std::vector<const AxisGroup*> groups;
   thread_local std::vector<int64_t> coords;
@@ -144,6 +153,17 @@ void run_task(const Plan& plan, ChunkSource& source, const ObjectTable& shards, 
         return;
       }
     }
+    SharedChunk shared = SharedChunk::find(spec, source, key, inner, nbytes, deferred != nullptr);
+    if (shared.busy()) {
+      std::lock_guard<std::mutex> lock(deferred->mutex);
+      deferred->tasks.push_back(t);
+      return;
+    }
+    if (shared.hit()) {
+      shared.copy_to(geom, out);
+      if (caching) cache.put(cache_key, shared.data(), nbytes);
+      return;
+    }
     ByteView raw;
     bool found;
     if (spec.sharded) {
@@ -166,11 +186,14 @@ void run_task(const Plan& plan, ChunkSource& source, const ObjectTable& shards, 
       uint8_t* dst = out + region_dst_offset(geom);
       decode_chunk(spec.chain, raw, dst, nbytes);
       if (caching) cache.put(cache_key, dst, nbytes);
+      shared.fill(dst, nbytes);
     } else {
       uint8_t* scratch = chunk_buffer().reserve(nbytes);
-      if (caching || !decode_needed_part(spec.chain, raw, geom, scratch, nbytes)) {
+      if (caching || shared.wanted() ||
+          !decode_needed_part(spec.chain, raw, geom, scratch, nbytes)) {
         decode_chunk(spec.chain, raw, scratch, nbytes);
         if (caching) cache.put(cache_key, scratch, nbytes);
+        shared.fill(scratch, nbytes);
       }
       copy_region(geom, scratch, out);
       chunk_buffer().shrink_if_above(kKeepScratchBytes);
@@ -224,7 +247,13 @@ void read_selection(const ArraySpec& spec, ChunkSource& source, const Selection&
       }
     });
   }
-  parallel_for(plan.ntasks, [&](int64_t t) { run_task(plan, source, shards, t, out, skip); });
+  Deferred deferred;
+  parallel_for(plan.ntasks,
+               [&](int64_t t) { run_task(plan, source, shards, t, out, skip, &deferred); });
+  // By now the other processes have mostly put these in the shared cache.
+  parallel_for(int64_t(deferred.tasks.size()), [&](int64_t i) {
+    run_task(plan, source, shards, deferred.tasks[size_t(i)], out, skip);
+  });
 }
 
 std::vector<std::pair<std::string, int64_t>> needed_chunks(const ArraySpec& spec,

@@ -21,6 +21,9 @@ class ChunkSource {
   // The last `length` bytes and the object's total size.
   virtual bool get_suffix(const std::string& key, uint64_t length, ByteBuffer& storage,
                           ByteView& view, uint64_t& object_size) = 0;
+  // What tells this content of the object from any other (size and mtime,
+  // ETag); empty when unknown or missing. Shared caches key on it.
+  virtual std::string version(const std::string& key) { return std::string(); }
 };
 
 }  // namespace fastchunk

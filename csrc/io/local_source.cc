@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/file_time.h"
 
 namespace fastchunk {
 namespace {
@@ -96,6 +97,13 @@ bool LocalSource::get_suffix(const std::string& key, uint64_t length, ByteBuffer
   f.read_exact(path, dst, object_size - length, length);
   view = ByteView{dst, length};
   return true;
+}
+
+std::string LocalSource::version(const std::string& key) {
+  struct stat st;
+  if (::stat((root_ + key).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::string();
+  return std::to_string(st.st_size) + ':' + std::to_string(mtime_ns(st)) + ':' +
+         std::to_string(st.st_ino);
 }
 
 }  // namespace fastchunk

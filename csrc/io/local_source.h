@@ -14,6 +14,7 @@ class LocalSource : public ChunkSource {
                  ByteBuffer& storage, ByteView& view) override;
   bool get_suffix(const std::string& key, uint64_t length, ByteBuffer& storage,
                   ByteView& view, uint64_t& object_size) override;
+  std::string version(const std::string& key) override;  // size, mtime (ns), inode
 
  private:
   std::string root_;

@@ -16,6 +16,14 @@ class MemorySource : public ChunkSource {
   }
   // An object the caller looked for and found absent (reads as fill value).
   void add_missing(const std::string& key) { objects_[key] = ByteView{nullptr, 0}; }
+  // The object's version as the store reported it (ETag and size).
+  void set_version(const std::string& key, const std::string& version) {
+    versions_[key] = version;
+  }
+  std::string version(const std::string& key) override {
+    auto it = versions_.find(key);
+    return it == versions_.end() ? std::string() : it->second;
+  }
   bool get(const std::string& key, ByteBuffer& storage, ByteView& view) override;
   bool get_range(const std::string& key, uint64_t offset, uint64_t length,
                  ByteBuffer& storage, ByteView& view) override;
@@ -25,6 +33,7 @@ class MemorySource : public ChunkSource {
  private:
   std::unordered_map<std::string, ByteView>::const_iterator find(const std::string& key) const;
   std::unordered_map<std::string, ByteView> objects_;
+  std::unordered_map<std::string, std::string> versions_;
 };
 
 }  // namespace fastchunk

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from fastchunk import _core
+from fastchunk import cache as _cache
 from fastchunk._units import parse_bytes
 from fastchunk._version import __version__
 from fastchunk.array import Array
@@ -73,18 +74,39 @@ def get_num_threads() -> int:
     return int(_core.get_num_threads())
 
 
-def set_cache_size(nbytes: int | str) -> None:
+def set_cache_size(nbytes: int | str, shared: str | None = None) -> None:
     """Byte budget of the decoded-chunk cache shared by all arrays of the
-    process (an LRU; 0, the default, turns it off). Also FASTCHUNK_CACHE_BYTES."""
+    process (an LRU; 0, the default, turns it off). Also FASTCHUNK_CACHE_BYTES.
+
+    With shared=NAME, the budget is that of the node-wide cache NAME instead:
+    chunks decoded once per node, in shared memory, for every process that
+    names it (DataLoader workers, torchrun ranks, other jobs). Also
+    FASTCHUNK_SHARED_CACHE=NAME:SIZE. See fastchunk.cache."""
+    if shared is not None:
+        _cache.set_shared_cache(shared, nbytes)
+        return
     _core.set_cache_size(parse_bytes(nbytes))
 
 
-def get_cache_info() -> dict[str, int]:
-    """capacity, used, hits, misses and evictions of the decoded-chunk cache."""
-    return dict(_core.get_cache_info())
+def get_cache_info(shared: str | None = None) -> dict[str, Any]:
+    """capacity, used, hits, misses and evictions of the process's decoded-
+    chunk cache, and `shared`, the name of the node-wide cache in use (or None).
+    With shared=NAME: that node-wide cache's numbers (fastchunk.cache.shared_cache_info)."""
+    if shared is not None:
+        info = _cache.shared_cache_info(shared)
+        if info is None:
+            raise FileNotFoundError(f"no shared cache named {shared!r} on this node")
+        return info
+    info = dict(_core.get_cache_info())
+    info["shared"] = _cache.shared_cache_name()
+    return info
 
 
-def clear_cache() -> None:
+def clear_cache(shared: str | None = None) -> None:
+    """Empties the process's decoded-chunk cache, or the node-wide cache NAME."""
+    if shared is not None:
+        _cache.clear_shared_cache(shared)
+        return
     _core.clear_cache()
 
 
@@ -100,3 +122,6 @@ def _threads_from_env() -> None:
 _threads_from_env()
 if os.environ.get("FASTCHUNK_CACHE_BYTES"):
     set_cache_size(os.environ["FASTCHUNK_CACHE_BYTES"])
+if os.environ.get(_cache.ENV_SHARED):
+    _name, _size = _cache.parse_env(os.environ[_cache.ENV_SHARED])
+    set_cache_size(_size, shared=_name)

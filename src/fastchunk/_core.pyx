@@ -70,6 +70,8 @@ cdef extern from "engine/array_spec.h" namespace "fastchunk":
 
     cdef cppclass ArraySpec:
         string store_name
+        string store_id
+        string decoding
         string array_path
         vector[int64_t] shape
         vector[int64_t] chunk_shape
@@ -90,6 +92,7 @@ cdef extern from "io/memory_source.h" namespace "fastchunk":
     cdef cppclass MemorySource:
         void add(const string& key, const uint8_t* data, size_t size)
         void add_missing(const string& key)
+        void set_version(const string& key, const string& version)
 
 cdef extern from "engine/thread_pool.h" namespace "fastchunk":
     void c_set_num_threads "fastchunk::set_num_threads"(int n) nogil
@@ -313,12 +316,21 @@ cdef class NativeArray:
     cdef ArraySpec spec
     cdef string root
     cdef public object store_name
+    cdef object version_of
 
     def __init__(self, *, store_name, root, array_path, shape, chunk_shape, itemsize, fill,
                  codecs, stored_axes, key_prefix, separator, zero_dim_key,
-                 nested_fallback, shard=None):
+                 nested_fallback, shard=None, store_id="", version_of=None):
         self.store_name = store_name
         self.spec.store_name = store_name.encode()
+        # The node-wide cache keys on the store identity and, for objects
+        # handed over from Python, on the version version_of(key) names.
+        self.spec.store_id = store_id.encode()
+        if codecs:
+            self.spec.decoding = json.dumps(
+                [codecs.zarr_format, codecs.dtype, [list(s) for s in codecs.steps]],
+                sort_keys=True, default=str).encode()
+        self.version_of = version_of
         self.root = root.encode() if root is not None else b""
         self.spec.array_path = array_path.encode()
         self.spec.shape = list(shape)
@@ -384,6 +396,10 @@ cdef class NativeArray:
                 obj = memoryview(value).cast("B")
                 source.add(key.encode(), &obj[0] if obj.shape[0] else <const uint8_t*>"",
                            obj.shape[0])
+                if self.version_of is not None:
+                    version = self.version_of(key)
+                    if version:
+                        source.set_version(key.encode(), version.encode())
             with nogil:
                 info = api_read_memory(self.spec, source, sel, dst_ptr, skip_ptr)
         if info.kind:
@@ -424,3 +440,4 @@ include "_transform.pxi"
 include "_encode.pxi"
 include "_pipeline.pxi"
 include "_strings.pxi"
+include "_cache.pxi"

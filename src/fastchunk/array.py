@@ -55,12 +55,18 @@ class Array:
             zero_dim_key=meta.zero_dim_key,
             nested_fallback=meta.nested_fallback,
             shard=shard,
+            store_id=getattr(self._store, "store_id", ""),
+            version_of=getattr(self._store, "version_of", None),
         )
 
     # Pickled as (store, path): the store pickles its location and options
     # (credentials and endpoint included) and each process reopens the array.
+    # The node-wide chunk cache in use travels along, so that spawned and
+    # forkserver workers use it too.
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (_reopen, (self._store, self.path))
+        from fastchunk import cache
+
+        return (_reopen, (self._store, self.path, cache.shared_cache_setting()))
 
     # ------------------------------------------------------------ properties
     @property
@@ -288,9 +294,12 @@ class Array:
         return objects
 
 
-def _reopen(store: Store, path: str) -> Array:
+def _reopen(store: Store, path: str, shared_cache: tuple[str, int] | None = None) -> Array:
     import fastchunk
+    from fastchunk import cache
 
+    if shared_cache is not None and cache.shared_cache_name() is None:
+        cache.set_shared_cache(*shared_cache)
     return fastchunk.open_array(store, path or None)
 
 

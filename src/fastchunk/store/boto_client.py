@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from fastchunk.store.engine import ThreadedEngine, total_size
+from fastchunk.store.engine import ABSENT, ThreadedEngine, total_size, version_string
 from fastchunk.store.options import (
     RemoteOptions,
     access_error,
@@ -19,8 +19,8 @@ from fastchunk.store.options import (
 class BotoEngine(ThreadedEngine):
     name = "botocore"
 
-    def __init__(self, opts: RemoteOptions) -> None:
-        super().__init__(opts)
+    def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
+        super().__init__(opts, versions)
         import botocore.config
         import botocore.session
         from botocore import UNSIGNED
@@ -68,10 +68,15 @@ class BotoEngine(ThreadedEngine):
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
         full = self.opts.full_key(key)
         kwargs: dict[str, Any] = {"Bucket": self.opts.bucket, "Key": full}
+        self._count(rng, suffix)
         try:
             if suffix == 0:
                 head = self.client.head_object(**kwargs)
-                return b"", int(head["ContentLength"])
+                size = int(head["ContentLength"])
+                self.versions[key] = version_string(
+                    size, head.get("ETag"), head.get("LastModified")
+                )
+                return b"", size
             if rng is not None:
                 kwargs["Range"] = f"bytes={rng[0]}-{rng[0] + rng[1] - 1}"
             elif suffix is not None:
@@ -79,9 +84,12 @@ class BotoEngine(ThreadedEngine):
             resp = self.client.get_object(**kwargs)
             data = resp["Body"].read()
         except self._errors as e:
-            return self._handle(key, e)
+            found = self._handle(key, e)
+            self.versions[key] = ABSENT
+            return found
+        total = total_size(resp.get("ContentRange"), len(data))
+        self.versions[key] = version_string(total, resp.get("ETag"), resp.get("LastModified"))
         if suffix is not None or rng is not None:
-            total = total_size(resp.get("ContentRange"), len(data))
             return data, total
         return data
 
@@ -106,6 +114,7 @@ class BotoEngine(ThreadedEngine):
         paginator = self.client.get_paginator("list_objects_v2")
         try:
             for page in paginator.paginate(Bucket=self.opts.bucket, Prefix=full):
+                self.requests.add("list")
                 for obj in page.get("Contents", []):
                     yield obj["Key"][strip:], int(obj["Size"])
         except self._errors as e:

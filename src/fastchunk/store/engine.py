@@ -1,8 +1,13 @@
 """What every remote client implements, and the thread-pool base of the
-blocking clients (botocore, urllib3)."""
+blocking clients (botocore, urllib3).
+
+Every client records the version of each object it sees (size and ETag, or
+size and Last-Modified) in `versions`, a table its store shares with it, and
+counts its requests by kind in `requests`."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
@@ -12,13 +17,51 @@ from fastchunk.store.options import RemoteOptions
 # A buffer: bytes, or a read-only memoryview of bytes owned by the client.
 Blob = Any
 
+# The version recorded for an object the store says does not exist.
+ABSENT = "-"
+
+
+def version_string(size: Any, etag: Any, modified: Any = None) -> str:
+    """What tells one content of an object from another: its size and ETag
+    (or Last-Modified when the server gives no ETag)."""
+    mark = etag if etag else (modified.isoformat() if hasattr(modified, "isoformat") else modified)
+    return f"{int(size)}:{mark or ''}"
+
+
+class RequestCounts:
+    """Requests a client made, by kind: get (whole object), get_range,
+    get_suffix, head, list. Thread-safe."""
+
+    KINDS = ("get", "get_range", "get_suffix", "head", "list")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(self.KINDS, 0)
+
+    def add(self, kind: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[kind] += n
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
 
 class Engine:
     """One process's client for one store."""
 
     name = ""
 
+    def __init__(self, versions: dict[str, str] | None = None) -> None:
+        self.versions: dict[str, str] = {} if versions is None else versions
+        self.requests = RequestCounts()
+
     def get_many(self, keys: Sequence[str]) -> list[Blob | None]:
+        raise NotImplementedError
+
+    def head_many(self, keys: Sequence[str]) -> list[str | None]:
+        """The version of each object (None where it does not exist), with
+        no body transferred; recorded in `versions` too."""
         raise NotImplementedError
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
@@ -48,12 +91,24 @@ class Engine:
 class ThreadedEngine(Engine):
     """Blocking requests in a thread pool; for processes where obstore cannot run."""
 
-    def __init__(self, opts: RemoteOptions) -> None:
+    def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
+        super().__init__(versions)
         self.opts = opts
         self.pool = ThreadPoolExecutor(opts.concurrency, thread_name_prefix="fastchunk-remote")
 
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
+        """One request: the whole object, a range, a suffix (suffix 0: HEAD).
+        Returns the bytes (a range or suffix: (bytes, object size)), or None
+        when the object does not exist; records its version and counts it."""
         raise NotImplementedError
+
+    def _count(self, rng: tuple[int, int] | None, suffix: int | None) -> None:
+        kind = "head" if suffix == 0 else "get_range" if rng else "get_suffix" if suffix else "get"
+        self.requests.add(kind)
+
+    def head_many(self, keys: Sequence[str]) -> list[str | None]:
+        got = self._map(lambda k: self._fetch(k, None, 0), keys)
+        return [None if g is None else self.versions.get(k) for k, g in zip(keys, got, strict=True)]
 
     def _map(self, fn: Any, items: Sequence[Any]) -> list[Any]:
         if len(items) == 1:

@@ -19,7 +19,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from fastchunk.store.engine import ThreadedEngine, total_size
+from fastchunk.store.engine import ABSENT, ThreadedEngine, total_size, version_string
 from fastchunk.store.gcs_options import READ_SCOPE, GCSAuth
 from fastchunk.store.options import (
     RemoteOptions,
@@ -78,8 +78,8 @@ class _Credentials:
 class GCSEngine(ThreadedEngine):
     name = "google-auth+urllib3"
 
-    def __init__(self, opts: RemoteOptions) -> None:
-        super().__init__(opts)
+    def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
+        super().__init__(opts, versions)
         import urllib3
 
         assert opts.gcs is not None
@@ -130,13 +130,21 @@ class GCSEngine(ThreadedEngine):
             raise request_error(self.opts, key, RuntimeError(f"{resp.status} {resp.reason}"))
         return True
 
+    def _note(self, key: str, resp: Any, size: int) -> None:
+        etag = resp.headers.get("ETag") or resp.headers.get("x-goog-generation")
+        self.versions[key] = version_string(size, etag, resp.headers.get("Last-Modified"))
+
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
         url = self._object_url(key)
+        self._count(rng, suffix)
         if suffix == 0:
             resp = self._request(key, url, "HEAD")
             if not self._check(key, resp):
+                self.versions[key] = ABSENT
                 return None
-            return b"", int(resp.headers.get("Content-Length", 0))
+            size = int(resp.headers.get("Content-Length", 0))
+            self._note(key, resp, size)
+            return b"", size
         headers = {}
         if rng is not None:
             headers["Range"] = f"bytes={rng[0]}-{rng[0] + rng[1] - 1}"
@@ -144,10 +152,13 @@ class GCSEngine(ThreadedEngine):
             headers["Range"] = f"bytes=-{suffix}"
         resp = self._request(key, url, **headers)
         if not self._check(key, resp):
+            self.versions[key] = ABSENT
             return None
         data = resp.data
+        total = total_size(resp.headers.get("Content-Range"), len(data))
+        self._note(key, resp, total)
         if rng is not None or suffix is not None:
-            return data, total_size(resp.headers.get("Content-Range"), len(data))
+            return data, total
         return data
 
     def _list(self, prefix: str, delimiter: bool) -> Iterator[dict[str, Any]]:
@@ -159,6 +170,7 @@ class GCSEngine(ThreadedEngine):
         else:
             query["fields"] = "items(name,size),nextPageToken"
         while True:
+            self.requests.add("list")
             resp = self._request(prefix, f"{url}?{urllib.parse.urlencode(query)}")
             if resp.status == 404:
                 raise missing_bucket(self.opts)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastchunk.errors import FastchunkError
-from fastchunk.store.engine import ThreadedEngine, total_size
+from fastchunk.store.engine import ABSENT, ThreadedEngine, total_size, version_string
 from fastchunk.store.options import RemoteOptions, access_error, request_error
 
 
@@ -16,8 +16,8 @@ class UrllibEngine(ThreadedEngine):
 
     """Plain HTTP(S) GETs with urllib3, for public stores in forked workers."""
 
-    def __init__(self, opts: RemoteOptions) -> None:
-        super().__init__(opts)
+    def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
+        super().__init__(opts, versions)
         import urllib3
 
         retries = urllib3.Retry(
@@ -45,11 +45,13 @@ class UrllibEngine(ThreadedEngine):
         elif suffix:
             headers["Range"] = f"bytes=-{suffix}"
         method = "HEAD" if suffix == 0 else "GET"
+        self._count(rng, suffix)
         try:
             resp = self.http.request(method, url, headers=headers)
         except urllib3.exceptions.HTTPError as e:
             raise request_error(self.opts, key, e) from None
         if resp.status == 404:
+            self.versions[key] = ABSENT
             return None
         if resp.status in (401, 403):
             raise access_error(self.opts, key, RuntimeError(f"{resp.status} Forbidden"))
@@ -57,9 +59,15 @@ class UrllibEngine(ThreadedEngine):
             raise request_error(self.opts, key, RuntimeError(f"{resp.status} {resp.reason}"))
         data = resp.data
         if suffix == 0:
-            return b"", int(resp.headers.get("Content-Length", 0))
+            total = int(resp.headers.get("Content-Length", 0))
+        else:
+            total = total_size(resp.headers.get("Content-Range"), len(data))
+        etag, modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
+        self.versions[key] = version_string(total, etag, modified)
+        if suffix == 0:
+            return b"", total
         if rng is not None or suffix is not None:
-            return data, total_size(resp.headers.get("Content-Range"), len(data))
+            return data, total
         return data
 
     def list_dir(self, prefix: str) -> list[str]:

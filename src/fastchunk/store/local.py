@@ -18,6 +18,8 @@ class LocalStore:
             raise FileNotFoundError(f"no zarr store at {path!r}")
         self.name = path
         self.local_root = path
+        # The directory itself, whatever path led to it (shared caches key on it).
+        self.store_id = "file://" + os.path.realpath(path)
 
     def _path(self, key: str) -> str:
         return os.path.join(self.local_root or "", *key.split("/"))

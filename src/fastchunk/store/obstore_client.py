@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastchunk.errors import FastchunkError
-from fastchunk.store.engine import Blob, Engine
+from fastchunk.store.engine import ABSENT, Blob, Engine, version_string
 from fastchunk.store.options import (
     RemoteOptions,
     access_error,
@@ -106,7 +106,8 @@ def _event_loop() -> _LoopThread:
 class ObstoreEngine(Engine):
     name = "obstore"
 
-    def __init__(self, opts: RemoteOptions) -> None:
+    def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
+        super().__init__(versions)
         import obstore
         from obstore.exceptions import NotFoundError, PermissionDeniedError, UnauthenticatedError
 
@@ -208,14 +209,35 @@ class ObstoreEngine(Engine):
                 t.cancel()
             raise
 
+    def _note(self, key: str, meta: Any) -> None:
+        modified = meta.get("last_modified")
+        self.versions[key] = version_string(meta["size"], meta.get("e_tag"), modified)
+
     async def _get(self, key: str) -> Blob | None:
+        self.requests.add("get")
         try:
             result = await self._obs.get_async(self.store, key)
+            self._note(key, result.meta)
             return memoryview(await result.bytes_async())
         except Exception as e:
             if self._missing(e):
+                self.versions[key] = ABSENT
                 return None
             raise self._fail(key, e) from None
+
+    async def _head(self, key: str) -> str | None:
+        self.requests.add("head")
+        try:
+            self._note(key, await self._obs.head_async(self.store, key))
+            return self.versions[key]
+        except Exception as e:
+            if self._missing(e):
+                self.versions[key] = ABSENT
+                return None
+            raise self._fail(key, e) from None
+
+    def head_many(self, keys: Sequence[str]) -> list[str | None]:
+        return self.loop.run(self._gather(self._head, list(keys)))
 
     def get_many(self, keys: Sequence[str]) -> list[Blob | None]:
         return self.loop.run(self._gather(self._get, keys))
@@ -247,10 +269,12 @@ class ObstoreEngine(Engine):
 
     async def _ranges_of(self, item: tuple[str, list[int], list[int]]) -> list[Blob] | None:
         key, starts, lengths = item
+        self.requests.add("get_range", len(starts))
         try:
             got = await self._obs.get_ranges_async(self.store, key, starts=starts, lengths=lengths)
         except Exception as e:
             if self._missing(e):
+                self.versions[key] = ABSENT
                 return None
             raise self._fail(key, e) from None
         return [memoryview(b) for b in got]
@@ -273,15 +297,19 @@ class ObstoreEngine(Engine):
 
     async def _suffix(self, item: tuple[str, int]) -> tuple[Blob, int] | None:
         key, length = item
+        self.requests.add("get_suffix" if length else "head")
         try:
             options: dict[str, Any] = {"range": {"suffix": length}} if length else {"head": True}
             if length:
                 result = await self._obs.get_async(self.store, key, options=options)
+                self._note(key, result.meta)
                 return memoryview(await result.bytes_async()), int(result.meta["size"])
             meta = await self._obs.head_async(self.store, key)
+            self._note(key, meta)
             return b"", int(meta["size"])
         except Exception as e:
             if self._missing(e):
+                self.versions[key] = ABSENT
                 return None
             raise self._fail(key, e) from None
 
@@ -289,6 +317,7 @@ class ObstoreEngine(Engine):
         return self.loop.run(self._gather(self._suffix, list(requests)))
 
     def _check_listable(self) -> None:
+        self.requests.add("list")
         if self.opts.scheme not in ("s3", "gs"):
             raise FastchunkError(
                 f"cannot list {self.opts.location}: plain HTTP stores have no listing; "

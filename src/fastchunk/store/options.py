@@ -9,6 +9,7 @@ import re
 import urllib.parse
 from typing import Any
 
+from fastchunk._units import parse_bytes
 from fastchunk.errors import FastchunkError
 from fastchunk.store.gcs_options import GCS_OPTIONS, GCSSettings
 
@@ -23,7 +24,7 @@ Blob = Any
 
 _COMMON_OPTIONS = {
     "concurrency", "max_retries", "retry_timeout", "connect_timeout", "read_timeout",
-    "allow_invalid_certificates",
+    "allow_invalid_certificates", "cache_dir", "cache_size", "cache_check",
 }  # fmt: skip
 _S3_OPTIONS = {
     "endpoint_url", "region", "key", "secret", "token", "anon", "profile",
@@ -32,6 +33,8 @@ _S3_OPTIONS = {
 _KNOWN_OPTIONS = _COMMON_OPTIONS | _S3_OPTIONS
 # URL schemes of buckets: the part after the scheme is bucket/prefix.
 BUCKET_SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs"}
+DEFAULT_DISK_CACHE_SIZE = "10GB"
+CACHE_CHECKS = ("once", "always", "never")
 
 
 class RemoteStoreError(FastchunkError, OSError):
@@ -96,6 +99,26 @@ class RemoteOptions:
         self.retry_timeout = float(opts.get("retry_timeout", DEFAULT_RETRY_TIMEOUT_S))
         self.connect_timeout = float(opts.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT_S))
         self.read_timeout = float(opts.get("read_timeout", DEFAULT_READ_TIMEOUT_S))
+        # The disk cache of fetched objects (store/disk_cache.py).
+        self.cache_dir: str | None = opts.get("cache_dir") or os.environ.get("FASTCHUNK_CACHE_DIR")
+        self.cache_size = parse_bytes(
+            opts.get("cache_size")
+            or os.environ.get("FASTCHUNK_CACHE_DIR_SIZE")
+            or DEFAULT_DISK_CACHE_SIZE
+        )
+        self.cache_check = str(
+            opts.get("cache_check") or os.environ.get("FASTCHUNK_CACHE_CHECK") or "once"
+        )
+        if self.cache_check not in CACHE_CHECKS:
+            raise ValueError(f"cache_check must be one of {CACHE_CHECKS}, got {self.cache_check!r}")
+
+    @property
+    def store_id(self) -> str:
+        """Names the store precisely: scheme, bucket, prefix and endpoint (or the URL)."""
+        if self.scheme in ("s3", "gs"):
+            endpoint = (self.endpoint or ("aws" if self.scheme == "s3" else "google")).rstrip("/")
+            return f"{self.scheme}://{self.bucket}/{self.prefix} @ {endpoint}"
+        return self.location
 
     def _parse_s3(self, opts: dict[str, Any]) -> None:
         client_kwargs = opts.pop("client_kwargs", None) or {}

@@ -19,27 +19,36 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from fastchunk.store.engine import Blob, Engine
+from fastchunk.store.engine import ABSENT, Blob, Engine
 from fastchunk.store.options import RemoteOptions, RemoteStoreError
 
 
-def make_engine(opts: RemoteOptions) -> Engine:
-    """This process's client: obstore where it can run, else a blocking one."""
+def make_engine(opts: RemoteOptions, versions: dict[str, str] | None = None) -> Engine:
+    """This process's client: obstore where it can run, else a blocking one;
+    behind the disk cache when the options name one."""
     from fastchunk.store.obstore_client import ObstoreEngine, obstore_usable
 
+    engine: Engine
     if obstore_usable():
-        return ObstoreEngine(opts)
-    if opts.scheme == "s3":
+        engine = ObstoreEngine(opts, versions)
+    elif opts.scheme == "s3":
         from fastchunk.store.boto_client import BotoEngine
 
-        return BotoEngine(opts)
-    if opts.scheme == "gs":
+        engine = BotoEngine(opts, versions)
+    elif opts.scheme == "gs":
         from fastchunk.store.gcs_client import GCSEngine
 
-        return GCSEngine(opts)
-    from fastchunk.store.http_client import UrllibEngine
+        engine = GCSEngine(opts, versions)
+    else:
+        from fastchunk.store.http_client import UrllibEngine
 
-    return UrllibEngine(opts)
+        engine = UrllibEngine(opts, versions)
+    if opts.cache_dir:
+        from fastchunk.store.disk_cache import DiskCachedEngine, open_disk_cache
+
+        files = open_disk_cache(opts.cache_dir, opts.cache_size)
+        engine = DiskCachedEngine(engine, files, opts.store_id, opts.cache_check)
+    return engine
 
 __all__ = ["RemoteStore", "RemoteStoreError"]
 
@@ -53,10 +62,11 @@ class RemoteStore:
     gs:// (the gcsfs names, see gcs_options): token, project, endpoint_url;
     for all: concurrency (requests in flight,
     default 32, or FASTCHUNK_S3_CONCURRENCY), max_retries, retry_timeout,
-    connect_timeout, read_timeout (seconds), allow_invalid_certificates.
-    Without credentials, each cloud's environment is used: for S3 the AWS
-    variables, web identity, instance metadata and profiles; for GCS
-    STORAGE_EMULATOR_HOST and Application Default Credentials."""
+    connect_timeout, read_timeout (seconds), allow_invalid_certificates;
+    cache_dir, cache_size and cache_check keep fetched objects on a local
+    disk (store/disk_cache.py). Without credentials, each cloud's environment
+    is used: for S3 the AWS variables, web identity, instance metadata and
+    profiles; for GCS STORAGE_EMULATOR_HOST and Application Default Credentials."""
 
     local_root: str | None = None
 
@@ -65,6 +75,10 @@ class RemoteStore:
         self._storage_options = dict(storage_options or {})
         self._opts = RemoteOptions(location, self._storage_options)
         self.name = self._opts.location
+        self.store_id = self._opts.store_id
+        # Versions (size:ETag) of the objects this process has seen; forked
+        # children inherit them with the rest of the store.
+        self._versions: dict[str, str] = {}
         self._engine_obj: Engine | None = None
         self._engine_pid = -1
         self._lock = threading.Lock()
@@ -94,9 +108,25 @@ class RemoteStore:
         with self._lock:
             if self._engine_obj is None or self._engine_pid != pid:
                 # A client inherited through fork is dropped, never used or closed.
-                self._engine_obj = make_engine(self._opts)
+                self._engine_obj = make_engine(self._opts, self._versions)
                 self._engine_pid = pid
             return self._engine_obj
+
+    def version_of(self, key: str) -> str | None:
+        """The version (size:ETag) of the object as this process last learned
+        it, or None; the node-wide decoded-chunk cache keys on it."""
+        version = self._versions.get(key)
+        return None if version == ABSENT else version
+
+    def request_counts(self) -> dict[str, int]:
+        """Requests this process made to the store, by kind (get, get_range,
+        get_suffix, head, list)."""
+        return self._engine().requests.snapshot()
+
+    @property
+    def disk_cache(self) -> Any:
+        """The disk cache (a fastchunk._core.FileCache) or None."""
+        return getattr(self._engine(), "files", None)
 
     # ------------------------------------------------------------ Store protocol
     def get(self, key: str) -> bytes | None:

@@ -1,4 +1,4 @@
-"""The `fastchunk` command: info, bench and rechunk."""
+"""The `fastchunk` command: info, bench, rechunk and cache."""
 
 from __future__ import annotations
 
@@ -116,10 +116,31 @@ def _cmd_rechunk(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from fastchunk.tools.cache import clear, collect, format_report
+
+    words = list(args.words)
+    action = words.pop(0) if words and words[0] in ("show", "clear", "remove") else "show"
+    dirs = list(args.dir or [])
+    if action != "show":
+        for line in clear(words, dirs, remove=action == "remove"):
+            print(line)
+        return 0
+    reports = collect(words, dirs)
+    if args.json:
+        print(json.dumps(reports))
+    elif not reports:
+        print("no fastchunk caches on this node (fastchunk.set_cache_size(SIZE, shared=NAME))")
+    else:
+        print("\n\n".join(format_report(r) for r in reports))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastchunk",
-        description="Know your zarr dataset, benchmark readers on it, and rechunk it.",
+        description="Know your zarr dataset, benchmark readers on it, rechunk it, and "
+        "look after the node's caches.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -188,6 +209,22 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--json", action="store_true", help="print the summary as JSON")
     rc.add_argument("--storage-options", help="JSON object passed to the source store")
     rc.set_defaults(func=_cmd_rechunk)
+
+    cache = sub.add_parser(
+        "cache",
+        help="show or clear the node's shared chunk caches and disk caches",
+        usage="fastchunk cache [show|clear|remove] [NAME ...] [--dir PATH] [--json]",
+        description="Shared decoded-chunk caches are named (fastchunk.set_cache_size(SIZE, "
+        "shared=NAME) or FASTCHUNK_SHARED_CACHE=NAME:SIZE); disk caches of remote objects "
+        "are directories (storage_options cache_dir or FASTCHUNK_CACHE_DIR). With no name "
+        "and no --dir: every shared cache of this node and the disk cache of "
+        "FASTCHUNK_CACHE_DIR. clear empties a cache and zeroes its counters while "
+        "processes go on using it; remove deletes it.",
+    )
+    cache.add_argument("words", nargs="*", metavar="NAME", help=argparse.SUPPRESS)
+    cache.add_argument("--dir", action="append", metavar="PATH", help="a disk cache directory")
+    cache.add_argument("--json", action="store_true", help="print a JSON list of reports")
+    cache.set_defaults(func=_cmd_cache)
     return parser
 
 

@@ -154,25 +154,47 @@ def v3_steps(codecs: list[tuple[str, dict[str, Any]]]) -> list[Callable[[Any], A
 def read_items(array: Any, indices: list[np.ndarray], out: np.ndarray) -> None:
     """Reads the orthogonal selection `indices` of a variable-length array
     into `out` (StringDType or object): item numbers through the core, then
-    the items by number. Number 0 is the fill value, chunk k's items follow."""
+    the items by number. Number 0 is the fill value; item i of the chunk at
+    linear grid position c is c * items_per_chunk + i + 1, the same in every
+    read and process, so the core's decoded-chunk caches may keep them."""
     native = array._native
+    meta = array.metadata
+    chunk_shape = meta.shard.shard_shape if meta.shard is not None else meta.chunks
+    grid = tuple(-(-s // c) for s, c in zip(meta.shape, chunk_shape, strict=True))
+    n = math.prod(chunk_shape)
     keys = native.needed_keys(indices)
     raw = array._fetch(keys)
-    decode = array.metadata.fallback
-    pool: list[np.ndarray] = [np.asarray([array.metadata.fill_value[()]], dtype=object)]
+    decoded: dict[int, np.ndarray] = {}
     numbers: dict[str, Any] = {}
-    base = 1
     for key, blob in raw.items():
         if blob is None:
             numbers[key] = None
             continue
         try:
-            chunk = decode(blob)
+            chunk = meta.fallback(blob)
         except ChunkDecodeError as e:
             raise ChunkDecodeError(f"{array.store.name}: chunk '{key}': {e}") from None
-        pool.append(chunk.reshape(-1))
-        numbers[key] = np.arange(base, base + chunk.size, dtype=np.int64).tobytes()
-        base += chunk.size
+        c = _grid_position(meta, key, grid)
+        decoded[c] = np.asarray(chunk, dtype=object).reshape(-1)
+        numbers[key] = np.arange(c * n + 1, (c + 1) * n + 1, dtype=np.int64).tobytes()
     ids = np.empty(out.shape, dtype=np.int64)
     native.read_into(indices, ids.reshape(-1).view(np.uint8), numbers)
-    out[...] = np.concatenate(pool)[ids]
+    wanted, where = np.unique(ids, return_inverse=True)
+    fill = meta.fill_value[()]
+    values = np.empty(wanted.shape[0], dtype=object)
+    for k, number in enumerate(wanted.tolist()):
+        # A number from a cache for a chunk the store no longer holds: the
+        # store is what it is now, so the fill value.
+        chunk = decoded.get((number - 1) // n) if number else None
+        values[k] = fill if chunk is None else chunk[(number - 1) % n]
+    out[...] = values[where.reshape(out.shape)]
+
+
+def _grid_position(meta: Any, key: str, grid: tuple[int, ...]) -> int:
+    """Linear (C order) position in the chunk grid of the chunk stored at `key`."""
+    rest = key[len(meta.path) :]
+    if not grid or rest == meta.zero_dim_key:
+        return 0
+    rest = rest[len(meta.key_prefix) :]
+    coords = [int(part) for part in rest.split(meta.separator)]
+    return int(np.ravel_multi_index(coords, grid))

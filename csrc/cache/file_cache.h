@@ -1,0 +1,138 @@
+// A cache of byte strings kept as files in one directory, shared by every
+// process that opens the same directory, with a byte budget over all of them.
+// Used for decoded chunks in /dev/shm (the node-wide level of the cascade)
+// and for remote objects on a local disk.
+//
+// Crash safety comes from the layout, not from recovery code:
+//  - an entry is written to a temporary file and renamed into place, so a
+//    reader finds either nothing or a complete entry;
+//  - a reader maps or reads a file it has opened, so eviction (unlink) never
+//    pulls bytes from under it;
+//  - the byte accounting lives in a small shared control file and changes
+//    only under flock, which the kernel releases when a holder dies. A holder
+//    marks the control block dirty while it works; whoever finds it dirty
+//    (its predecessor died mid-update) recounts the directory;
+//  - counters are atomics in that shared file: a SIGKILL loses nothing.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "cache/fill_claim.h"
+
+namespace fastchunk {
+
+struct FileCacheStats {
+  uint64_t budget = 0;     // bytes, over every process
+  uint64_t used = 0;       // bytes of entries and of entries being written
+  uint64_t entries = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;     // lookups that found nothing and did not wait for another process
+  uint64_t inserts = 0;
+  uint64_t evictions = 0;
+  uint64_t waits = 0;      // lookups served after waiting for another process to fill the key
+  uint64_t dropped = 0;    // entries found damaged (size, checksum) and removed
+};
+
+// One entry, read-only, empty (false) on a miss. Its file stays open, so
+// that eviction never takes the bytes from under it. Mapped caches read the
+// bytes on demand (a mapping, or one read straight into the caller's
+// buffer); the others have read and checked them already.
+class CachedFile {
+ public:
+  CachedFile() = default;
+  CachedFile(CachedFile&& other) noexcept;
+  CachedFile& operator=(CachedFile&& other) noexcept;
+  CachedFile(const CachedFile&) = delete;
+  CachedFile& operator=(const CachedFile&) = delete;
+  ~CachedFile();
+
+  explicit operator bool() const { return found_; }
+  size_t size() const { return size_; }
+  // The caller's note stored with the entry (remote caches: the object's version).
+  const std::string& tag() const { return tag_; }
+  // The bytes (mapped on first use: pages are read as they are touched).
+  // Throws an I/O Error when they cannot be mapped.
+  const uint8_t* data();
+  // Copies all size() bytes to `dst` with one read, no mapping (the cheaper
+  // way to take a whole entry). Throws an I/O Error when the read fails.
+  void read_into(uint8_t* dst);
+  // Copies bytes [offset, offset + n) of the entry to `dst` with one read.
+  void read_range(uint64_t offset, uint8_t* dst, size_t n);
+
+ private:
+  friend class FileCache;
+  void reset();
+  bool found_ = false;
+  int fd_ = -1;
+  uint64_t offset_ = 0;  // of the bytes in the file
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
+  uint8_t* owned_ = nullptr;  // from the buffer pool
+  size_t owned_capacity_ = 0;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  std::string tag_;
+};
+
+class FileCache {
+ public:
+  struct Options {
+    bool map = true;         // hits are read on demand (tmpfs); false: read and checked at once (disks)
+    bool checksum = false;   // CRC-32 of each entry, checked on every hit
+  };
+  static constexpr size_t kAnySize = SIZE_MAX;
+
+  // Opens the cache in `dir`, creating it when missing. A budget > 0 becomes
+  // the budget of every process using it (the last one set wins).
+  static std::shared_ptr<FileCache> open(const std::string& dir, uint64_t budget, Options options);
+  // nullptr when `dir` holds no cache; never creates anything.
+  static std::shared_ptr<FileCache> open_existing(const std::string& dir, Options options);
+
+  // The entry stored under `key`, when it holds `expected_size` bytes (or any
+  // size). A damaged entry is removed and reads as a miss.
+  CachedFile find(const std::string& key, size_t expected_size = kAnySize);
+  // find(); on a miss, either claims the key for this caller (claim.held())
+  // or, when another process holds the claim, waits for its entry (bounded:
+  // a claim whose holder died or takes too long is passed over). With `busy`,
+  // returns at once instead of waiting, *busy set: the caller comes back later.
+  CachedFile find_or_claim(const std::string& key, size_t expected_size, FillClaim& claim,
+                           bool* busy = nullptr);
+  // Stores a copy of `data`; false when it does not fit the budget or the
+  // file system refuses it. An entry already stored under `key` is kept.
+  bool insert(const std::string& key, const uint8_t* data, size_t size,
+              const std::string& tag = std::string());
+  // Replaces whatever is stored under `key`.
+  bool replace(const std::string& key, const uint8_t* data, size_t size,
+               const std::string& tag = std::string());
+  void remove(const std::string& key);
+  void set_budget(uint64_t bytes);
+  // Removes every entry and zeroes the counters.
+  void clear();
+  FileCacheStats stats() const;
+  // Recounts the directory now (what a process does when it finds the
+  // accounting interrupted); returns the bytes in use.
+  uint64_t recount();
+  const std::string& dir() const { return dir_; }
+
+  struct Control;
+  ~FileCache();
+
+ private:
+  FileCache(std::string dir, Control* control, Options options);
+  bool store(const std::string& key, const uint8_t* data, size_t size, const std::string& tag,
+             bool overwrite);
+  std::string entry_path(const std::string& key) const;
+  std::string claim_path(const std::string& key) const;
+  bool wait_for_claim(const std::string& key, size_t expected_size, CachedFile& out);
+  CachedFile read_entry(const std::string& path, const std::string& key, size_t expected_size);
+  void drop_damaged(const std::string& path, uint64_t inode);
+
+  class Section;
+  std::string dir_;
+  Control* control_;
+  Options options_;
+};
+
+}  // namespace fastchunk

@@ -1,0 +1,92 @@
+"""`fastchunk cache`: what the node's caches hold and how well they serve,
+and emptying them. Two kinds: shared decoded-chunk caches (by name, in shared
+memory) and disk caches of remote objects (by directory)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+from fastchunk import _core
+from fastchunk import cache as shared
+from fastchunk.tools.info import _size
+
+ENV_DISK = "FASTCHUNK_CACHE_DIR"
+
+
+def disk_cache_info(directory: str) -> dict[str, Any] | None:
+    try:
+        files = _core.FileCache(directory, existing=True)
+    except FileNotFoundError:
+        return None
+    info: dict[str, Any] = dict(files.stats())
+    info["directory"] = directory
+    return info
+
+
+def collect(names: list[str], dirs: list[str]) -> list[dict[str, Any]]:
+    """One report per cache asked for; with nothing asked, every shared cache
+    of the node and the disk cache of FASTCHUNK_CACHE_DIR."""
+    if not names and not dirs:
+        names = shared.list_shared_caches()
+        if os.environ.get(ENV_DISK):
+            dirs = [os.environ[ENV_DISK]]
+    reports = []
+    for name in names:
+        info = shared.shared_cache_info(name)
+        if info is None:
+            raise FileNotFoundError(f"no shared cache named {name!r} in {shared.shm_root()}")
+        reports.append({"kind": "shared", **info})
+    for d in dirs:
+        info = disk_cache_info(d)
+        if info is None:
+            raise FileNotFoundError(f"no fastchunk disk cache in {d!r}")
+        reports.append({"kind": "disk", **info})
+    return reports
+
+
+def clear(names: list[str], dirs: list[str], remove: bool) -> list[str]:
+    """Empties (remove=True: deletes) the caches named; returns what was done."""
+    if not names and not dirs:
+        raise ValueError("name a shared cache or give --dir")
+    done = []
+    for name in names:
+        if remove:
+            shared.remove_shared_cache(name)
+            done.append(f"removed shared cache {name!r}")
+        elif shared.shared_cache_info(name) is None:
+            raise FileNotFoundError(f"no shared cache named {name!r} in {shared.shm_root()}")
+        else:
+            shared.clear_shared_cache(name)
+            done.append(f"cleared shared cache {name!r}")
+    for d in dirs:
+        if disk_cache_info(d) is None:
+            raise FileNotFoundError(f"no fastchunk disk cache in {d!r}")
+        if remove:
+            shutil.rmtree(d)
+            done.append(f"removed disk cache {d}")
+        else:
+            _core.FileCache(d, existing=True).clear()
+            done.append(f"cleared disk cache {d}")
+    return done
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lookups = report["hits"] + report["misses"]
+    rate = f"{100 * report['hits'] / lookups:.1f}%" if lookups else "-"
+    budget = report["budget"]
+    full = f" ({100 * report['used'] / budget:.1f}%)" if budget else ""
+    title = (
+        f"shared cache {report['name']!r}" if report["kind"] == "shared" else "disk cache"
+    ) + f"  {report['directory']}"
+    return "\n".join(
+        [
+            title,
+            f"  size      {_size(report['used'])} of {_size(budget)}{full}, "
+            f"{report['entries']} entries",
+            f"  hits      {report['hits']}  misses {report['misses']}  hit rate {rate}",
+            f"  inserts   {report['inserts']}  evictions {report['evictions']}  "
+            f"waits {report['waits']}  dropped {report['dropped']}",
+        ]
+    )
