@@ -310,3 +310,19 @@ def test_v3_zfpy_without_its_package_names_it(tmp_path: Path) -> None:
     (path / "zarr.json").write_text(json.dumps(doc))
     with pytest.raises(fastchunk.UnsupportedError, match="zfpy"):
         fastchunk.open(path)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", ["float32", "<f4", "f4"])
+def test_delta_dtype_given_as_a_numpy_name(tmp_path: Path, name: str) -> None:
+    """zarr-python writes numcodecs.delta with "dtype": "float32": a numpy
+    name, not a type string. It reads natively, like "<f4"."""
+    path = tmp_path / "delta.zarr"
+    data = (np.arange(200, dtype="f4") * 1.5).reshape(20, 10)
+    z = zarr.create_array(path, shape=data.shape, chunks=(5, 10), dtype="f4", zarr_format=3,
+                          filters=[zarr.codecs.numcodecs.Delta(dtype="f4")])
+    z[...] = data
+    edit_json(path / "zarr.json", lambda doc: doc["codecs"][0]["configuration"].update(dtype=name))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastchunk.SlowCodecWarning)
+        assert_same(fastchunk.open_array(path)[...], data)

@@ -29,8 +29,8 @@ ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const S
 }
 
 ErrorInfo api_plan_make(const ArraySpec& spec, const Selection& sel, int num_threads,
-                        std::unique_ptr<ReadPlan>* plan) {
-  return guarded([&] { plan->reset(new ReadPlan(spec, sel, num_threads)); });
+                        bool skip_cached, std::unique_ptr<ReadPlan>* plan) {
+  return guarded([&] { plan->reset(new ReadPlan(spec, sel, num_threads, skip_cached)); });
 }
 
 ErrorInfo api_plan_pending(ReadPlan& plan, std::vector<ByteRequest>* requests) {

@@ -23,7 +23,7 @@ ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const S
                          uint8_t* out, uint64_t out_nbytes, int num_threads);
 
 ErrorInfo api_plan_make(const ArraySpec& spec, const Selection& sel, int num_threads,
-                        std::unique_ptr<ReadPlan>* plan);
+                        bool skip_cached, std::unique_ptr<ReadPlan>* plan);
 ErrorInfo api_plan_pending(ReadPlan& plan, std::vector<ByteRequest>* requests);
 // `data` null: the object does not exist.
 ErrorInfo api_plan_provide(ReadPlan& plan, const ByteRequest& request, const uint8_t* data,

@@ -44,10 +44,12 @@ void run_deferring(int64_t count, const Run& run, int threads, std::vector<TaskO
 
 }  // namespace
 
-ReadPlan::ReadPlan(const ArraySpec& spec, const Selection& sel, int num_threads)
+ReadPlan::ReadPlan(const ArraySpec& spec, const Selection& sel, int num_threads,
+                   bool skip_cached)
     : spec_(spec),
       grid_(spec, sel),
       threads_(num_threads),
+      skip_cached_(skip_cached),
       output_nbytes_(check_selection(spec, sel)) {}
 
 // ------------------------------------------------------------------ local
@@ -104,7 +106,7 @@ void ReadPlan::build_tables() {
   state_.assign(size_t(n), TaskState::kWaiting);
   left_ = n;
   ChunkCache& chunks = ChunkCache::instance();
-  const bool cached = chunks.enabled();
+  const bool cached = skip_cached_ && chunks.enabled();
   const bool alt = !spec_.sharded && spec_.keys.nested_fallback && spec_.shape.size() >= 2;
   TaskLocation loc;
   for (int64_t t = 0; t < n; ++t) {

@@ -41,8 +41,11 @@ class ReadPlan {
   static constexpr uint64_t kMaxRequest = uint64_t(64) << 20;
 
   // Checks the selection (Error kIndex); `spec` must outlive the plan, the
-  // selection's index arrays need not. num_threads < 1: the process-wide setting.
-  ReadPlan(const ArraySpec& spec, const Selection& sel, int num_threads = 0);
+  // selection's index arrays need not. num_threads < 1: the calling thread's
+  // count. With skip_cached false, chunks in the decoded-chunk cache are
+  // fetched all the same (callers that need every stored object's bytes).
+  ReadPlan(const ArraySpec& spec, const Selection& sel, int num_threads = 0,
+           bool skip_cached = true);
   ReadPlan(const ReadPlan&) = delete;
   ReadPlan& operator=(const ReadPlan&) = delete;
 
@@ -91,6 +94,7 @@ class ReadPlan {
   const ArraySpec& spec_;
   TaskGrid grid_;
   int threads_;
+  bool skip_cached_;
   uint64_t output_nbytes_;
   std::mutex mutex_;
 

@@ -18,7 +18,9 @@ from fastchunk.includes.codecs cimport *
 from fastchunk.includes.common cimport *
 from fastchunk.includes.encode cimport *
 from fastchunk.includes.engine cimport *
+from fastchunk.includes.pipeline cimport *
 from fastchunk.includes.scan cimport *
+from fastchunk.includes.strings cimport *
 from fastchunk.includes.transform cimport *
 
 import json
@@ -179,4 +181,6 @@ include "_keys.pxi"
 include "_transform.pxi"
 include "_scan.pxi"
 include "_encode.pxi"
+include "_pipeline.pxi"
+include "_strings.pxi"
 include "_cache.pxi"

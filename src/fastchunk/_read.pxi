@@ -78,11 +78,13 @@ cdef class NativeArray:
             info = api_read_local(self.spec, self.root, sel, dst_ptr, n, num_threads)
         check(info)
 
-    def plan(self, list indices, out=None, int num_threads=0):
+    def plan(self, list indices, out=None, int num_threads=0, cbool skip_cached=True):
         """The ReadPlan of the selection `indices`, decoding into `out` (a
         writable C-contiguous buffer of exactly the selection's size; None
-        for a plan that only names what the read needs)."""
-        return ReadPlan._make(self, indices, out, num_threads)
+        for a plan that only names what the read needs). With skip_cached
+        false it asks for every stored object, chunks in the decoded-chunk
+        cache included."""
+        return ReadPlan._make(self, indices, out, num_threads, skip_cached)
 
 
 cdef object _request_tuple(const ByteRequest& r):
@@ -143,7 +145,8 @@ cdef class ReadPlan:
     cdef readonly object nbytes
 
     @staticmethod
-    cdef ReadPlan _make(NativeArray array, list indices, object out, int num_threads):
+    cdef ReadPlan _make(NativeArray array, list indices, object out, int num_threads,
+                        cbool skip_cached):
         cdef ReadPlan self = ReadPlan.__new__(ReadPlan)
         self.array = array
         self.held = {}
@@ -158,7 +161,7 @@ cdef class ReadPlan:
         fill_selection(arrays, &sel)
         cdef ErrorInfo info
         with nogil:
-            info = api_plan_make(array.spec, sel, num_threads, &self.plan)
+            info = api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan)
         check(info)
         return self
 

@@ -14,6 +14,7 @@ from fastchunk.store import Store
 from fastchunk.store.serve import serve
 from fastchunk.zarr.fallback import warn_slow
 from fastchunk.zarr.metadata import ArrayMeta
+from fastchunk.zarr.strings import read_items
 
 
 class Array:
@@ -27,6 +28,9 @@ class Array:
     def _make_native(self, meta: ArrayMeta) -> _core.NativeArray:
         fallback = meta.fallback is not None
         shard = meta.shard.core_spec() if meta.shard is not None and not fallback else None
+        # Variable-length items: the core reads int64 item numbers (0 = the
+        # fill value), zarr/strings.py looks the items up.
+        vlen = meta.vlen is not None
         return _core.NativeArray(
             store_name=self._store.name,
             store_id=_store_id(self._store),
@@ -35,8 +39,8 @@ class Array:
             shape=meta.shape,
             # Sharded fallback arrays decode whole shards in Python.
             chunk_shape=meta.shard.shard_shape if fallback and meta.shard else meta.chunks,
-            itemsize=meta.dtype.itemsize,
-            fill=meta.fill_value.tobytes(),
+            itemsize=8 if vlen else meta.dtype.itemsize,
+            fill=bytes(8) if vlen else meta.fill_value.tobytes(),
             # Fallback chunks reach the core already decoded, in C order.
             codecs=[] if fallback else meta.native_codecs,
             stored_axes=None if fallback else meta.stored_axes,
@@ -220,12 +224,15 @@ class Array:
         if not (out.flags.c_contiguous and out.flags.writeable):
             raise ValueError("out must be writable and C-contiguous")
         threads = _thread_count(num_threads)
-        buf = out.reshape(-1).view(np.uint8)  # a view: out is C-contiguous
         meta = self._meta
+        if meta.vlen is not None:
+            read_items(self, indices, out, threads)
+            return
+        buf = out.reshape(-1).view(np.uint8)  # a view: out is C-contiguous
         if meta.fallback is not None:
             warn_slow(meta.slow_codecs)
             plan = self._native.plan(indices, buf, threads)
-            serve(plan, self._store, decode=meta.fallback)
+            serve(plan, self._store, decode=lambda _key, blob: meta.fallback(blob))
         elif self._store.local_root is not None:
             self._native.read(indices, buf, threads)
         else:

@@ -228,6 +228,18 @@ def read_selection_seeds(tmp: Path) -> Iterator[tuple[str, bytes]]:
         yield f"shard-{name}", selection_header(sflags, 1, 2, axes, picks) + data
 
 
+def vlen_seeds() -> Iterator[tuple[str, bytes]]:
+    # Layout: expected item count (fuzz_vlen.cc), then a numcodecs VLenUTF8 /
+    # VLenBytes encoded buffer.
+    words = np.array(["ab", "", "cé", "x" * 300], dtype=object)
+    yield "utf8", bytes([4]) + bytes(numcodecs.VLenUTF8().encode(words))
+    yield "bytes", bytes([2]) + bytes(numcodecs.VLenBytes().encode(
+        np.array([b"\x00\xff", b""], dtype=object)))
+    yield "empty", bytes([0]) + bytes(numcodecs.VLenUTF8().encode(np.array([], dtype=object)))
+    truncated = bytes(numcodecs.VLenUTF8().encode(words))[:-5]
+    yield "truncated", bytes([4]) + truncated
+
+
 def main(dest: Path) -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -242,6 +254,7 @@ def main(dest: Path) -> None:
             "fuzz_chain": chain_seeds(),
             "fuzz_shard_index": shard_index_seeds(tmp),
             "fuzz_read_selection": read_selection_seeds(tmp),
+            "fuzz_vlen": vlen_seeds(),
         }
         for target, seeds in targets.items():
             folder = dest / target

@@ -13,12 +13,13 @@ from fastchunk import _core
 from fastchunk.errors import ChunkDecodeError
 
 Request = tuple[str, "int | None", "int | None"]  # (key, offset, length): see ReadPlan
-Decoder = Callable[[Any], Any]  # stored object -> the bytes the core copies
+Decoder = Callable[[str, Any], Any]  # (key, stored object) -> the bytes the core copies
 
 
 def serve(plan: Any, store: Any, *, decode: Decoder | None = None, stream: bool = True) -> None:
-    """Runs `plan` to the end with bytes from `store`. `decode` turns each
-    whole object into what the core takes (the numcodecs fallback)."""
+    """Runs `plan` to the end with bytes from `store`. `decode(key, object)`
+    turns each whole object into what the core takes (the numcodecs fallback,
+    the item numbers of variable-length arrays)."""
     concurrency = max(1, int(getattr(store, "concurrency", 32)))
     while plan.decode_ready():
         requests = plan.pending()
@@ -88,7 +89,7 @@ def fetch(store: Any, requests: Sequence[Request], decode: Decoder | None = None
 
 def _decoded(store: Any, key: str, blob: Any, decode: Decoder) -> Any:
     try:
-        return decode(blob)
+        return decode(key, blob)
     except ChunkDecodeError as e:
         raise ChunkDecodeError(f"{store.name}: chunk '{key}': {e}") from None
 

@@ -9,6 +9,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from fastchunk import _core
 from fastchunk.errors import FastchunkError, UnsupportedError
 
@@ -18,6 +20,25 @@ NUMCODECS_PREFIX = "numcodecs."
 BYTE_ORDER = "bytes"
 
 Step = tuple[str, dict[str, Any]]
+
+# Configuration keys whose values are numpy data types (numcodecs' Delta,
+# AsType, FixedScaleOffset, ...). Writers give them as type strings ("<f4")
+# or names ("float32"); the core takes type strings.
+_DTYPE_KEYS = ("dtype", "astype")
+
+
+def core_configuration(config: dict[str, Any]) -> dict[str, Any]:
+    """A metadata configuration as the core's registry takes it: without the
+    numcodecs "id", data types as numpy type strings."""
+    out = {k: v for k, v in config.items() if k != "id"}
+    for key in _DTYPE_KEYS:
+        value = out.get(key)
+        if isinstance(value, str):
+            try:
+                out[key] = np.dtype(value).str
+            except TypeError:
+                pass  # the core reports the invalid type
+    return out
 
 
 @dataclass(frozen=True)
@@ -94,7 +115,7 @@ def native_chain(
         codec = native_codec(zarr_format, name)
         if codec is None:
             return None
-        resolved.append((codec.name, {k: v for k, v in config.items() if k != "id"}))
+        resolved.append((codec.name, core_configuration(config)))
     chain = CodecChain(zarr_format, dtype, tuple(resolved))
     try:
         _core.check_chain(chain)
@@ -108,7 +129,7 @@ def needs_numcodecs(zarr_format: int, dtype: str, name: str, config: dict[str, A
     codec = native_codec(zarr_format, name)
     if codec is None:
         return True
-    step = (codec.name, {k: v for k, v in config.items() if k != "id"})
+    step = (codec.name, core_configuration(config))
     try:
         _core.check_chain(CodecChain(zarr_format, dtype, (step,)))
     except FastchunkError:

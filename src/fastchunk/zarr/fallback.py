@@ -12,7 +12,13 @@ import numpy as np
 
 from fastchunk import _core
 from fastchunk.errors import ChunkDecodeError, FastchunkError, UnsupportedError
-from fastchunk.zarr.codecs import BYTE_ORDER, CodecChain, native_codec, needs_numcodecs
+from fastchunk.zarr.codecs import (
+    BYTE_ORDER,
+    CodecChain,
+    core_configuration,
+    native_codec,
+    needs_numcodecs,
+)
 
 ChunkDecoder = Callable[[bytes], np.ndarray]
 
@@ -134,7 +140,7 @@ def _v3_bytes_step(
     native = native_codec(3, name)
     if native is None or needs_numcodecs(3, dtype.str, name, config):
         return _v3_numcodec(name, config).decode
-    chain = CodecChain(3, dtype.str, ((native.name, config),))
+    chain = CodecChain(3, dtype.str, ((native.name, core_configuration(config)),))
     codec = None
     if native.numcodecs:
         try:

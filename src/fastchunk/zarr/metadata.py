@@ -13,6 +13,7 @@ from fastchunk import _core
 from fastchunk.errors import MetadataError, UnsupportedError
 from fastchunk.zarr import codecs as _codecs
 from fastchunk.zarr import dtypes as _dtypes
+from fastchunk.zarr import strings as _strings
 
 _MAX_DIM = 2**62
 
@@ -58,6 +59,9 @@ class ArrayMeta:
     fallback: Any = None  # callable(bytes) -> the chunk's bytes (native, C order) as uint8
     slow_codecs: list[str] = field(default_factory=list)
     dimension_names: list[str | None] | None = None
+    # "utf8" / "bytes" for variable-length items (zarr/strings.py): `fallback`
+    # then decodes a chunk to an object array of its items.
+    vlen: str | None = None
 
     @property
     def ndim(self) -> int:
@@ -107,7 +111,8 @@ def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayM
     filters = zarray.get("filters") or []
     if not isinstance(filters, list):
         raise MetadataError("filters must be a list or null")
-    dt = _dtypes.v2_dtype(zarray.get("dtype"), filters)
+    vlen = _strings.v2_kind(zarray.get("dtype"), filters)
+    dt = _strings.numpy_dtype(vlen) if vlen else _dtypes.v2_dtype(zarray.get("dtype"), filters)
     shape = _int_tuple(zarray.get("shape"), "shape", 0)
     chunks = _int_tuple(zarray.get("chunks"), "chunks", 1)
     _check_sizes(shape, chunks, dt.itemsize)
@@ -136,7 +141,8 @@ def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayM
         chunks=chunks,
         dtype=ndt,
         stored_dtype=dt,
-        fill_value=_dtypes.fill_value(zarray.get("fill_value"), dt, 2),
+        fill_value=(_strings.fill_value(zarray.get("fill_value"), vlen, dt) if vlen
+                    else _dtypes.fill_value(zarray.get("fill_value"), dt, 2)),
         attrs=attrs,
         codec_names=names,
         key_prefix="",
@@ -145,7 +151,12 @@ def parse_v2(zarray: dict[str, Any], attrs: dict[str, Any], path: str) -> ArrayM
         nested_fallback=not sep_given,
         native_codecs=None,
         stored_axes=list(range(len(shape)))[::-1] if order == "F" and len(shape) > 1 else None,
+        vlen=vlen,
     )
+    if vlen:
+        meta.fallback = _strings.chunk_decoder(_strings.v2_steps(compressor, filters), vlen,
+                                               chunks, meta.stored_axes)
+        return meta
     steps = [(c["id"], c) for c in filters + ([compressor] if compressor else [])]
     endian = {"<": "little", ">": "big"}.get(dt.str[0]) if dt.itemsize > 1 else None
     meta.native_codecs = _codecs.native_chain(2, dt.str, steps, endian)
@@ -208,6 +219,7 @@ class _V3Chain:
     bytes_codecs: list[tuple[str, dict[str, Any]]]
     array_codecs: list[tuple[str, dict[str, Any]]]  # non-transpose array->array
     sharding: dict[str, Any] | None
+    vlen: str | None = None  # vlen-utf8 / vlen-bytes as the array-to-bytes codec
 
     @property
     def steps(self) -> list[tuple[str, dict[str, Any]]]:
@@ -245,7 +257,7 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
     while i < len(entries):
         name, config = entries[i]
         if name in _VARIABLE_LENGTH:
-            raise UnsupportedError(f"{what}: codec {name!r} (variable length) is not supported")
+            break
         kind = _v3_kind(name)
         if kind == "array_to_bytes":
             break
@@ -276,6 +288,7 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
     name = _BYTES if name == "endian" else name
     endian: str | None = None
     sharding = None
+    vlen = name if name in _VARIABLE_LENGTH else None
     if name == _BYTES:
         endian = config.get("endian")
         if endian not in (None, "little", "big"):
@@ -295,6 +308,7 @@ def _split_v3_chain(codecs: Any, ndim: int, what: str) -> _V3Chain:
         bytes_codecs=bytes_codecs,
         array_codecs=array_codecs,
         sharding=sharding,
+        vlen=vlen,
     )
 
 
@@ -321,7 +335,8 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
     check_must_understand(doc, _V3_ARRAY_KEYS | {"consolidated_metadata"}, what)
     if doc.get("storage_transformers"):
         raise UnsupportedError(f"{what}: storage transformers are not supported")
-    dt = _dtypes.v3_dtype(doc.get("data_type"))
+    vlen = _strings.v3_kind(doc.get("data_type"))
+    dt = _strings.numpy_dtype(vlen) if vlen else _dtypes.v3_dtype(doc.get("data_type"))
     shape = _int_tuple(doc.get("shape"), "shape", 0)
     grid_name, grid_config = _codec_entry(doc.get("chunk_grid"))
     if grid_name != "regular":
@@ -392,7 +407,8 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
         chunks=chunks,
         dtype=dt,
         stored_dtype=dt,
-        fill_value=_dtypes.fill_value(doc.get("fill_value"), dt, 3),
+        fill_value=(_strings.fill_value(doc.get("fill_value"), vlen, dt) if vlen
+                    else _dtypes.fill_value(doc.get("fill_value"), dt, 3)),
         attrs=doc.get("attributes") or {},
         codec_names=names,
         key_prefix=prefix,
@@ -403,7 +419,27 @@ def parse_v3(doc: dict[str, Any], path: str, what: str = "zarr.json") -> ArrayMe
         stored_axes=chain.stored_axes,
         shard=shard,
         dimension_names=dim_names if isinstance(dim_names, list) else None,
+        vlen=vlen,
     )
+    if vlen or chain.vlen:
+        codec_kind = {"vlen-utf8": "utf8", "vlen-bytes": "bytes"}.get(chain.vlen or "")
+        if codec_kind is None:
+            raise UnsupportedError(f"{what}: data type {doc.get('data_type')!r} without a "
+                                   "vlen-utf8 or vlen-bytes codec is not supported")
+        if codec_kind != vlen:
+            raise MetadataError(f"{what}: data type {doc.get('data_type')!r} with codec "
+                                f"{chain.vlen!r}")
+        if chain.array_codecs:
+            raise UnsupportedError(f"{what}: codecs {[n for n, _ in chain.array_codecs]} "
+                                   "before a variable-length codec")
+        meta.fallback = _strings.chunk_decoder(_strings.v3_steps(chain.bytes_codecs), vlen,
+                                               chunks, chain.stored_axes)
+        if shard is not None:
+            from fastchunk.zarr.fallback import shard_decoder
+
+            meta.fallback = shard_decoder(meta.fallback, shard, chunks,
+                                          np.array(meta.fill_value[()], dtype=object))
+        return meta
     meta.native_codecs = _codecs.native_chain(3, dt.str, chain.steps)
     if meta.native_codecs is None:
         from fastchunk.zarr.fallback import as_chunk_bytes, shard_decoder, v3_decoder
