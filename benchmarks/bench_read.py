@@ -13,10 +13,12 @@ Workloads (each the best of --repeats runs, readers interleaved):
            grid-whole reads the same dates whole, for the ratio
   latency  one element a[i, j, 0, k] at random places, median microseconds
 
-Throughput is GB/s of decoded output. The decode floor reads the same chunk
-files (page cache warm, reading inside the timing) and decodes them with the C
-library alone (libzstd, c-blosc) with the same threads into one preallocated
-buffer. Results: a table on stdout, benchmarks/results/latest.json and .png.
+Throughput is GB/s of decoded output. Two floors, the C libraries alone
+(libzstd, c-blosc) with the same threads into one preallocated buffer: `floor`
+reads the same chunk files inside the timing (page cache warm) with pread,
+`decode-floor` decodes copies of them already in memory (decoding alone).
+Every reader is reported against both. Results: a table on stdout,
+benchmarks/results/latest.json and .png.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ from make_stores import add_size_args, parse_size, write_store  # noqa: E402
 
 from fastchunk.tools.readers import READERS, Reader, configure_zarr, open_reader  # noqa: E402
 
-FLOOR = "floor"
+FLOOR = "floor"  # pread + decode
+DECODE_FLOOR = "decode-floor"  # decode alone, the stored bytes already in memory
+FLOORS = {FLOOR: "pread", DECODE_FLOOR: "memory"}
 GATHER_DATES = 8
 WINDOW_SAMPLES, WINDOW_LENGTH = 4, 3
 LATENCY_CALLS = 300
@@ -267,15 +271,15 @@ def bench_store(
     out = Outputs(size, w)
     readers: dict[str, Reader] = {}
     for name in names:
-        if name != FLOOR:
+        if name not in FLOORS:
             readers[name] = open_reader(name, path, threads=t)
     ref = readers.get("fastchunk") or open_reader("fastchunk", path, threads=t)
-    floor = Floor(path, enc, size, t) if FLOOR in names else None
+    floors = {n: Floor(path, enc, size, t, source=FLOORS[n]) for n in names if n in FLOORS}
 
     for r in readers.values():
         if r is not ref:
             check_reader(r, ref, w, out)
-    if floor is not None:
+    for floor in floors.values():
         check_floor(floor, ref, w, out)
     print(f"  correctness: {', '.join(names)} agree with fastchunk", flush=True)
 
@@ -328,15 +332,16 @@ def bench_store(
         plan.append(
             ("full", size.nbytes, {n: (lambda r=r: r.full(fb)) for n, r in readers.items()})
         )
-    floor_fns: dict[str, Callable[[], float]] = {}
-    if floor is not None:
-        floor_fns = {
-            "gather": lambda: floor.take(w.gather),
-            "windows": lambda: floor.take(w.windows),
-            "grid": lambda: floor.grid(w.grid, q),
-            "grid-whole": lambda: floor.take(w.grid),
-            "full": lambda: floor.full(),
+    floor_fns: dict[str, dict[str, Callable[[], tuple[float, float]]]] = {
+        name: {
+            "gather": lambda f=f: f.take(w.gather),
+            "windows": lambda f=f: f.take(w.windows),
+            "grid": lambda f=f: f.grid(w.grid, q),
+            "grid-whole": lambda f=f: f.take(w.grid),
+            "full": lambda f=f: f.full(),
         }
+        for name, f in floors.items()
+    }
 
     for workload, nbytes, fns in plan:
         if workload.split("-")[0] not in args.workloads:
@@ -345,8 +350,8 @@ def bench_store(
         best_cpu: dict[str, float] = {}
         for rep in range(args.repeats):  # readers interleaved, so noise hits all alike
             for name in names:
-                if name == FLOOR:
-                    sec, cpu = floor_fns[workload]()
+                if name in FLOORS:
+                    sec, cpu = floor_fns[name][workload]()
                 else:
                     sec, cpu, result = timed(fns[name])
                     if workload == "full" and rep == 0 and name != "fastchunk":
@@ -373,9 +378,8 @@ def bench_store(
 
     if "latency" in args.workloads:
         for name in names:
-            if name == FLOOR:
-                assert floor is not None
-                us = floor.latency_us(w.elements)
+            if name in FLOORS:
+                us = floors[name].latency_us(w.elements)
             else:
                 us = median_call_us(readers[name], w.elements)
             res.add(store=enc, workload="latency", reader=name, microseconds=us)
@@ -395,7 +399,7 @@ def bench_store(
     if args.memory and "fastchunk" in names:
         extra["memory"] = {}
         budget = GATHER_DATES * cb + 2 * cb * t + 64 * MB
-        for name in [n for n in names if n not in (FLOOR, "fastchunk-alloc")]:
+        for name in [n for n in names if n not in FLOORS and n != "fastchunk-alloc"]:
             m = measure_memory(name, path, w.gather[0], t)
             m["budget_mb"] = budget / MB
             extra["memory"][name] = m
@@ -470,8 +474,10 @@ def cache_epoch(
 
 # ------------------------------------------------------------------ report
 def ratios(rows: list[dict[str, Any]]) -> None:
-    """Adds x_floor (reader / floor throughput) and fastchunk_x (fastchunk's
-    speed over the reader's; for latency, reader time over fastchunk's)."""
+    """Adds x_floor (reader / pread floor throughput), x_decode (reader /
+    decode-only floor), their CPU-efficiency twins, and fastchunk_x
+    (fastchunk's speed over the reader's; for latency, reader time over
+    fastchunk's)."""
     by = {(r["store"], r["workload"], r["reader"]): r for r in rows}
     for r in rows:
         key = (r["store"], r["workload"])
@@ -486,6 +492,10 @@ def ratios(rows: list[dict[str, Any]]) -> None:
         if fl and fl.get("gbps"):
             r["x_floor"] = r["gbps"] / fl["gbps"]
             r["cpu_x_floor"] = r["gb_per_cpu_s"] / fl["gb_per_cpu_s"]
+        fd = by.get((*key, DECODE_FLOOR))
+        if fd and fd.get("gbps"):
+            r["x_decode"] = r["gbps"] / fd["gbps"]
+            r["cpu_x_decode"] = r["gb_per_cpu_s"] / fd["gb_per_cpu_s"]
         if fc and fc.get("gbps"):
             r["fastchunk_x"] = fc["gbps"] / r["gbps"]
         if r["workload"] == "grid":
@@ -497,7 +507,8 @@ def ratios(rows: list[dict[str, Any]]) -> None:
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
         f"| {'store':8} | {'workload':10} | {'reader':16} | {'GB/s':>7} | {'x floor':>7} | "
-        f"{'fastchunk x':>11} | {'GB/cpu-s':>8} | {'cpu x floor':>11} | {'note':26} |"
+        f"{'x decode':>8} | {'fastchunk x':>11} | {'GB/cpu-s':>8} | {'cpu x floor':>11} | "
+        f"{'cpu x decode':>12} | {'note':26} |"
     )
     lines = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
     for r in rows:
@@ -515,9 +526,11 @@ def table(rows: list[dict[str, Any]]) -> str:
         fx = f"{r['fastchunk_x']:11.2f}" if "fastchunk_x" in r else " " * 11
         gc_ = f"{r['gb_per_cpu_s']:8.2f}" if r.get("gb_per_cpu_s") else " " * 8
         cx = f"{r['cpu_x_floor']:11.2f}" if "cpu_x_floor" in r else " " * 11
+        xd = f"{r['x_decode']:8.2f}" if "x_decode" in r else " " * 8
+        cd = f"{r['cpu_x_decode']:12.2f}" if "cpu_x_decode" in r else " " * 12
         lines.append(
-            f"| {r['store']:8} | {r['workload']:10} | {r['reader']:16} | {value} | {xf} | {fx} | "
-            f"{gc_} | {cx} | {note:26} |"
+            f"| {r['store']:8} | {r['workload']:10} | {r['reader']:16} | {value} | {xf} | {xd} | "
+            f"{fx} | {gc_} | {cx} | {cd} | {note:26} |"
         )
     return "\n".join(lines)
 
@@ -541,6 +554,18 @@ def targets(rows: list[dict[str, Any]], extra: dict[str, Any]) -> list[dict[str,
     for s in stores:
         for wl in ("gather", "full"):
             add(f"{s} {wl}: fastchunk / floor >= 0.9", get(s, wl, "fastchunk", "x_floor"), 0.9)
+        for wl in ("gather", "windows", "full"):  # issue 15: against decoding alone
+            for reader in ("fastchunk", "fastchunk-alloc"):
+                add(
+                    f"{s} {wl}: {reader} / decode-floor >= 0.9",
+                    get(s, wl, reader, "x_decode"),
+                    0.9,
+                )
+                add(
+                    f"{s} {wl}: {reader} / decode-floor >= 0.9 (CPU efficiency)",
+                    get(s, wl, reader, "cpu_x_decode"),
+                    0.9,
+                )
         goal = {"zstd": 1.3, "blosc": 1.05}.get(s)
         if goal:
             add(
@@ -593,7 +618,9 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     ]
     stores = [s for s in ENCODINGS if any(r["store"] == s for r in rows)]
     readers = [
-        n for n in [*READERS, "fastchunk+cache", FLOOR] if any(r["reader"] == n for r in rows)
+        n
+        for n in [*READERS, "fastchunk+cache", *FLOORS]
+        if any(r["reader"] == n for r in rows)
     ]
     fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4.5), squeeze=False)
     colors = plt.get_cmap("tab10")
@@ -637,8 +664,8 @@ def main() -> None:
     p.add_argument("--encodings", default=",".join(ENCODINGS), help="stores: zstd,blosc,sharded")
     p.add_argument(
         "--readers",
-        default=",".join([*READERS, FLOOR]),
-        help=f"comma-separated subset of {','.join([*READERS, FLOOR])}",
+        default=",".join([*READERS, *FLOORS]),
+        help=f"comma-separated subset of {','.join([*READERS, *FLOORS])}",
     )
     p.add_argument("--workloads", default="gather,windows,full,grid,latency")
     p.add_argument("--repeats", type=int, default=5, help="best of this many runs")
@@ -668,7 +695,7 @@ def main() -> None:
         return
     args.workloads = args.workloads.split(",")
     names = ["zarr-python" if n == "zarr" else n for n in args.readers.split(",")]
-    unknown = set(names) - {*READERS, FLOOR}
+    unknown = set(names) - {*READERS, *FLOORS}
     if unknown:
         p.error(f"unknown readers {sorted(unknown)}")
     # fastchunk first: the reference for checks and ratios

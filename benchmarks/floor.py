@@ -1,10 +1,13 @@
-"""The decode floor: builds decode_floor.cc and feeds it job files.
+"""The decode floors: builds decode_floor.cc and feeds it job files.
 
-The floor reads the same chunk files as the readers (page cache warm, the read
-is inside the timing) and decodes them with the C library alone, with the same
-number of threads, into one preallocated buffer. For sharded stores the shard
-indexes are read once, here, before timing; the floor then reads and decodes
-the inner chunks."""
+The pread floor (source "pread") reads the same chunk files as the readers
+(page cache warm, the read is inside the timing) and decodes them with the C
+library alone, with the same number of threads, into one preallocated buffer.
+The decode-only floor (source "memory") reads every chunk once before timing
+and times decoding alone: compressed bytes already in memory, reused contexts,
+one preallocated output. For sharded stores the shard indexes are read once,
+here, before timing; the floors then read (or take) and decode the inner
+chunks."""
 
 from __future__ import annotations
 
@@ -81,9 +84,16 @@ class Segments:
     dst_stride: int = 0
 
 
+SOURCES = ("pread", "memory")
+
+
 class Job:
-    def __init__(self, codec: str, threads: int, mode: str = "throughput") -> None:
-        self.lines = [f"codec {codec}", f"threads {threads}", f"mode {mode}"]
+    def __init__(
+        self, codec: str, threads: int, mode: str = "throughput", source: str = "pread"
+    ) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        self.lines = [f"codec {codec}", f"threads {threads}", f"mode {mode}", f"source {source}"]
 
     def batch(
         self, chunks: list[ChunkFile], decoded: int, out_step: int, seg: Segments | None = None
@@ -113,21 +123,27 @@ class Job:
 class Floor:
     """The floor for one store: one job per workload, same batches as the readers."""
 
-    def __init__(self, store: Path, encoding: str, size: StoreSize, threads: int) -> None:
+    def __init__(
+        self, store: Path, encoding: str, size: StoreSize, threads: int, source: str = "pread"
+    ) -> None:
         self.files = chunk_files(store, encoding, size)
         self.codec = codec_of(encoding)
         self.size = size
         self.threads = threads
+        self.source = source
+
+    def _job(self, threads: int | None = None, mode: str = "throughput") -> Job:
+        return Job(self.codec, self.threads if threads is None else threads, mode, self.source)
 
     def _take_job(self, batches: list[np.ndarray]) -> Job:
-        job = Job(self.codec, self.threads)
+        job = self._job()
         cb = self.size.chunk_bytes
         for idx in batches:
             job.batch([self.files[d] for d in idx.reshape(-1).tolist()], cb, cb)
         return job
 
     def _grid_job(self, batches: list[np.ndarray], q: int) -> Job:
-        job = Job(self.codec, self.threads)
+        job = self._job()
         v, p = self.size.variables, self.size.points
         seg = Segments(count=v, src_off=0, nbytes=4 * q, src_stride=4 * p, dst_stride=4 * q)
         for idx in batches:
@@ -148,7 +164,7 @@ class Floor:
         return self._seconds(self._grid_job(batches, q).run(repeats))
 
     def full(self, repeats: int = 1) -> tuple[float, float]:
-        job = Job(self.codec, self.threads)
+        job = self._job()
         cb = self.size.chunk_bytes
         job.batch(self.files, cb, cb)
         return self._seconds(job.run(repeats))
@@ -169,7 +185,7 @@ class Floor:
     def latency_us(self, elements: list[tuple[int, int, int]]) -> float:
         """Median microseconds to read one element: read the chunk and decode
         what holds it (blosc: its block; zstd: the whole chunk), one thread."""
-        job = Job(self.codec, 1, mode="latency")
+        job = self._job(1, mode="latency")
         p = self.size.points
         for i, j, k in elements:
             seg = Segments(count=1, src_off=4 * (j * p + k), nbytes=4)
