@@ -32,14 +32,15 @@ void walk_blocks(const RegionGeometry& g, const Collapsed& c, int axis, int64_t 
   const AxisSpan& a = g.axes[axis];
   const int64_t ss = g.src_strides[axis], ds = g.dst_strides[axis];
   if (axis == c.outer - 1) {
-    if (a.run && ss == c.block && ds == c.block) {
-      f(src + a.in[0] * ss, dst + a.out[0] * ds, a.n * c.block);
+    if (a.contiguous() && ss == c.block && ds == c.block) {
+      f(src + a.in.at(0) * ss, dst + a.out.at(0) * ds, a.n * c.block);
       return;
     }
-    for (int64_t k = 0; k < a.n; ++k) f(src + a.in[k] * ss, dst + a.out[k] * ds, c.block);
+    for_each_position(a, ss, ds, [&](int64_t s, int64_t d) { f(src + s, dst + d, c.block); });
     return;
   }
-  for (int64_t k = 0; k < a.n; ++k) walk_blocks(g, c, axis + 1, src + a.in[k] * ss, dst + a.out[k] * ds, f);
+  for_each_position(a, ss, ds,
+                    [&](int64_t s, int64_t d) { walk_blocks(g, c, axis + 1, src + s, dst + d, f); });
 }
 
 void append_field(std::string& out, const std::string& field) {
@@ -109,10 +110,7 @@ void SharedChunk::copy_to(const RegionGeometry& geom, uint8_t* out) {
   }
   if (c.block >= kDirectBlock && blocks <= kMaxDirectBlocks) {
     int64_t src = 0, dst = 0;  // offsets of the collapsed inner axes
-    for (int d = c.outer; d < geom.ndim; ++d) {
-      src += geom.axes[d].in[0] * geom.src_strides[d];
-      dst += geom.axes[d].out[0] * geom.dst_strides[d];
-    }
+    inner_offsets(geom, c, src, dst);
     auto read = [&](int64_t from, uint8_t* to, int64_t n) { hit_.read_range(uint64_t(from), to, size_t(n)); };
     if (c.outer == 0) {
       read(src, out + dst, c.block);

@@ -69,42 +69,25 @@ void check_chunk(const BatchLayout& layout, const BatchChunk& c) {
                                 "destination", 0);
 }
 
-// Positions of one axis as arrays (what the region copy walks), and whether
-// both step by +1.
-struct AxisArrays {
-  std::vector<int64_t> in, out;
-};
-
-AxisSpan span_of(const BatchAxis& a, AxisArrays& store) {
-  const int64_t* in = a.in.array;
-  const int64_t* out = a.out.array;
-  if (!in) {
-    store.in.resize(size_t(a.n));
-    for (int64_t k = 0; k < a.n; ++k) store.in[size_t(k)] = a.in.at(k);
-    in = store.in.data();
-  }
-  if (!out) {
-    store.out.resize(size_t(a.n));
-    for (int64_t k = 0; k < a.n; ++k) store.out[size_t(k)] = a.out.at(k);
-    out = store.out.data();
-  }
-  bool run = true;
-  for (int64_t k = 1; k < a.n && run; ++k) run = in[k] == in[k - 1] + 1 && out[k] == out[k - 1] + 1;
-  return AxisSpan{out, in, a.n, run};
+// Positions of one axis as the region copy walks them: runs stay runs,
+// tables that step by +1 become runs.
+AxisSpan span_of(const BatchAxis& a) {
+  const auto positions = [](const BatchPositions& p) {
+    return p.array ? Positions::of(p.array) : Positions::run(p.start, p.step);
+  };
+  return runs_detected(AxisSpan{positions(a.out), positions(a.in), a.n});
 }
 
 void orthogonal_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nbytes) {
   const size_t nd = layout.chunk_shape.size();
   for (const BatchAxis& a : c.axes)
     if (a.n == 0) return;
-  thread_local std::vector<AxisArrays> arrays;
   thread_local std::vector<AxisSpan> spans;
   thread_local std::vector<int64_t> dst_strides;
-  arrays.resize(nd);
   spans.resize(nd);
   dst_strides.resize(nd);
   for (size_t d = 0; d < nd; ++d) {
-    spans[d] = span_of(c.axes[d], arrays[d]);
+    spans[d] = span_of(c.axes[d]);
     dst_strides[d] = c.axes[d].dst_stride;
   }
   const RegionGeometry geom{int(nd), layout.itemsize, spans.data(), layout.src_strides.data(),

@@ -12,10 +12,7 @@ constexpr int64_t kMaxSegments = 1 << 14;
 // Byte offset one past the last byte of the chunk the region reads.
 size_t needed_end(const RegionGeometry& g) {
   int64_t end = g.itemsize;
-  for (int d = 0; d < g.ndim; ++d) {
-    const AxisSpan& a = g.axes[d];
-    end += *std::max_element(a.in, a.in + a.n) * g.src_strides[d];
-  }
+  for (int d = 0; d < g.ndim; ++d) end += g.axes[d].in_max() * g.src_strides[d];
   return size_t(end);
 }
 
@@ -27,15 +24,15 @@ bool segment_starts(const RegionGeometry& g, const Collapsed& c, std::vector<int
     count *= g.axes[d].n;
     if (count > kMaxSegments) return false;
   }
-  int64_t inner = 0;
-  for (int d = c.outer; d < g.ndim; ++d) inner += g.axes[d].in[0] * g.src_strides[d];
+  int64_t inner = 0, unused = 0;
+  inner_offsets(g, c, inner, unused);
   out.assign(1, inner);
   for (int d = 0; d < c.outer; ++d) {
     std::vector<int64_t> next;
     next.reserve(out.size() * size_t(g.axes[d].n));
     for (int64_t base : out)
-      for (int64_t k = 0; k < g.axes[d].n; ++k)
-        next.push_back(base + g.axes[d].in[k] * g.src_strides[d]);
+      for_each_position(g.axes[d], g.src_strides[d], 0,
+                        [&](int64_t s, int64_t) { next.push_back(base + s); });
     out.swap(next);
   }
   return true;

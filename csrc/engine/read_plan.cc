@@ -50,7 +50,7 @@ ReadPlan::ReadPlan(const ArraySpec& spec, const Selection& sel, int num_threads,
       grid_(spec, sel),
       threads_(num_threads),
       skip_cached_(skip_cached),
-      output_nbytes_(check_selection(spec, sel)) {}
+      output_nbytes_(grid_.output_nbytes()) {}
 
 // ------------------------------------------------------------------ local
 

@@ -65,7 +65,10 @@ std::map<std::string, std::string> objects(const ArraySpec& spec,
 
 struct Sel {
   std::vector<int64_t> rows, cols;
-  Selection get() const { return Selection{{rows.data(), cols.data()}, {int64_t(rows.size()), int64_t(cols.size())}}; }
+  Selection get() const {
+    return Selection{{AxisSelection::table(rows.data(), int64_t(rows.size())),
+                      AxisSelection::table(cols.data(), int64_t(cols.size()))}};
+  }
   std::vector<uint8_t> expected(const std::vector<std::pair<int, int>>& skip = {}) const {
     std::vector<uint8_t> out;
     for (int64_t r : rows)
@@ -325,9 +328,40 @@ TEST_F(ReadPlanTest, ShortRangedReadIsADecodeErrorNamingTheKey) {
 
 TEST_F(ReadPlanTest, SelectionsOutsideTheArrayAreRejected) {
   const std::vector<int64_t> rows = {0, 4}, cols = {0}, negative = {-1};
-  EXPECT_THROW(ReadPlan(spec_, Selection{{rows.data(), cols.data()}, {2, 1}}), Error);
-  EXPECT_THROW(ReadPlan(spec_, Selection{{negative.data(), cols.data()}, {1, 1}}), Error);
-  EXPECT_THROW(ReadPlan(spec_, Selection{{cols.data()}, {1}}), Error);  // rank
+  const auto table = [](const std::vector<int64_t>& v) {
+    return AxisSelection::table(v.data(), int64_t(v.size()));
+  };
+  EXPECT_THROW(ReadPlan(spec_, Selection{{table(rows), table(cols)}}), Error);
+  EXPECT_THROW(ReadPlan(spec_, Selection{{table(negative), table(cols)}}), Error);
+  EXPECT_THROW(ReadPlan(spec_, Selection{{table(cols)}}), Error);  // rank
+  // Runs: their first and last positions are checked.
+  EXPECT_THROW(ReadPlan(spec_, Selection{{AxisSelection::run(0, 5), table(cols)}}), Error);
+  EXPECT_THROW(ReadPlan(spec_, Selection{{AxisSelection::run(3, 5, -1), table(cols)}}), Error);
+  EXPECT_THROW(ReadPlan(spec_, Selection{{AxisSelection::run(1, 3, INT64_MAX), table(cols)}}),
+               Error);
+  EXPECT_NO_THROW(ReadPlan(spec_, Selection{{AxisSelection::run(3, 4, -1), table(cols)}}));
+}
+
+// Runs (slices, whole axes, negative steps) read what the same positions
+// given as tables read.
+TEST_F(ReadPlanTest, RunsReadWhatTablesRead) {
+  testing::TempDir dir;
+  for (const auto& [key, bytes] : objects(spec_)) dir.write(key, bytes);
+  LocalSource source(dir.path());
+  struct Case {
+    int64_t start, count, step;
+  };
+  for (const Case rc : {Case{0, 4, 1}, Case{1, 2, 1}, Case{3, 4, -1}, Case{0, 2, 2}, Case{3, 2, -3}})
+    for (const Case cc : {Case{0, 6, 1}, Case{5, 6, -1}, Case{1, 3, 2}, Case{4, 1, 1}, Case{5, 2, -4}}) {
+      Sel tables;
+      for (int64_t k = 0; k < rc.count; ++k) tables.rows.push_back(rc.start + k * rc.step);
+      for (int64_t k = 0; k < cc.count; ++k) tables.cols.push_back(cc.start + k * cc.step);
+      const Selection runs{{AxisSelection::run(rc.start, rc.count, rc.step),
+                            AxisSelection::run(cc.start, cc.count, cc.step)}};
+      std::vector<uint8_t> out(size_t(rc.count * cc.count), 0);
+      read_selection(spec_, source, runs, out.data());
+      EXPECT_EQ(out, tables.expected()) << rc.start << ":" << rc.step << " " << cc.start << ":" << cc.step;
+    }
 }
 
 }  // namespace

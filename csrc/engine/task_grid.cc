@@ -8,20 +8,29 @@ namespace fastchunk {
 
 uint64_t check_selection(const ArraySpec& spec, const Selection& sel) {
   const size_t nd = spec.shape.size();
-  if (sel.indices.size() != nd || sel.counts.size() != nd)
-    throw Error(ErrorKind::kIndex, "the selection has " + std::to_string(sel.counts.size()) +
+  if (sel.axes.size() != nd)
+    throw Error(ErrorKind::kIndex, "the selection has " + std::to_string(sel.axes.size()) +
                                        " axes, the array " + std::to_string(nd));
   uint64_t nbytes = uint64_t(spec.itemsize);
   for (size_t d = 0; d < nd; ++d) {
-    const int64_t n = sel.counts[d];
+    const AxisSelection& a = sel.axes[d];
+    const int64_t n = a.count;
     if (n < 0) throw Error(ErrorKind::kIndex, "negative selection length");
-    if (n > 0 && !sel.indices[d]) throw Error(ErrorKind::kIndex, "missing index array");
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t v = sel.indices[d][i];
+    auto check = [&](int64_t v) {
       if (v < 0 || v >= spec.shape[d])
         throw Error(ErrorKind::kIndex, "index " + std::to_string(v) + " is out of bounds for axis " +
                                            std::to_string(d) + " with size " +
                                            std::to_string(spec.shape[d]));
+    };
+    if (n > 0 && a.is_run()) {
+      int64_t span = 0, last = 0;
+      if (__builtin_mul_overflow(n - 1, a.step, &span) ||
+          __builtin_add_overflow(a.start, span, &last))
+        throw Error(ErrorKind::kIndex, "a run of positions overflows 64 bits");
+      check(a.start);
+      check(last);
+    } else {
+      for (int64_t i = 0; i < n; ++i) check(a.indices[i]);
     }
     if (__builtin_mul_overflow(nbytes, uint64_t(n), &nbytes))
       throw Error(ErrorKind::kIndex, "the selection's size overflows 64 bits");
@@ -30,17 +39,17 @@ uint64_t check_selection(const ArraySpec& spec, const Selection& sel) {
 }
 
 TaskGrid::TaskGrid(const ArraySpec& spec, const Selection& sel)
-    : spec_(spec), nd_(spec.shape.size()) {
+    : spec_(spec), nd_(spec.shape.size()), output_nbytes_(check_selection(spec, sel)) {
   axes_.reserve(nd_);
   for (size_t d = 0; d < nd_; ++d) {
-    axes_.push_back(plan_axis(sel.indices[d], sel.counts[d], spec.chunk_shape[d]));
+    axes_.push_back(plan_axis(sel.axes[d], spec.chunk_shape[d]));
     ntasks_ *= int64_t(axes_.back().groups.size());
   }
   dst_strides_.assign(nd_, 0);
   int64_t stride = spec.itemsize;
   for (size_t d = nd_; d-- > 0;) {
     dst_strides_[d] = stride;
-    stride *= sel.counts[d];
+    stride *= sel.axes[d].count;
   }
   src_strides_.assign(nd_, 0);
   stride = spec.itemsize;
@@ -48,15 +57,6 @@ TaskGrid::TaskGrid(const ArraySpec& spec, const Selection& sel)
     const size_t logical = spec.stored_axes.empty() ? i : size_t(spec.stored_axes[i]);
     src_strides_[logical] = stride;
     stride *= spec.chunk_shape[logical];
-  }
-}
-
-void TaskGrid::groups(int64_t t, std::vector<const AxisGroup*>& out) const {
-  out.resize(nd_);
-  for (size_t d = nd_; d-- > 0;) {
-    const int64_t g = int64_t(axes_[d].groups.size());
-    out[d] = &axes_[d].groups[size_t(t % g)];
-    t /= g;
   }
 }
 
@@ -82,8 +82,7 @@ RegionGeometry TaskGrid::geometry(int64_t t, std::vector<AxisSpan>& spans) const
     const int64_t g = int64_t(axes_[d].groups.size());
     const AxisGroup& group = axes_[d].groups[size_t(t % g)];
     t /= g;
-    spans[d] = AxisSpan{axes_[d].out_pos.data() + group.begin,
-                        axes_[d].in_pos.data() + group.begin, group.count, group.run};
+    spans[d] = axes_[d].span(group);
   }
   return RegionGeometry{int(nd_), spec_.itemsize, spans.data(), src_strides_.data(),
                         dst_strides_.data()};

@@ -12,13 +12,15 @@
 
 namespace fastchunk {
 
+// One AxisSelection per array axis: runs for slices and whole axes, tables
+// of positions for integer-array axes.
 struct Selection {
-  std::vector<const int64_t*> indices;  // per axis: source positions, in output order
-  std::vector<int64_t> counts;          // per axis: output extent
+  std::vector<AxisSelection> axes;
 };
 
 // Throws Error(kIndex) unless `sel` has one axis per array axis, every
-// count >= 0 and every index inside the array; returns the output size in bytes.
+// count >= 0 and every position inside the array (a run: its first and last;
+// a table: every entry); returns the output size in bytes.
 uint64_t check_selection(const ArraySpec& spec, const Selection& sel);
 
 // Where task t's chunk is stored: the object's grid coordinates (the shard
@@ -31,14 +33,14 @@ struct TaskLocation {
 
 class TaskGrid {
  public:
-  // `spec` and the selection's index arrays are read here only.
+  // `spec` must outlive the grid; the selection's tables are read here only.
+  // Checks the selection first (check_selection).
   TaskGrid(const ArraySpec& spec, const Selection& sel);
 
+  uint64_t output_nbytes() const { return output_nbytes_; }
   int64_t ntasks() const { return ntasks_; }
   bool empty() const { return ntasks_ == 0; }
 
-  // The groups of task t along each axis.
-  void groups(int64_t t, std::vector<const AxisGroup*>& out) const;
   void locate(int64_t t, TaskLocation& loc) const;
   // Task t's region of its decoded chunk and of the output; `spans` is the
   // storage the geometry points into.
@@ -49,6 +51,7 @@ class TaskGrid {
   size_t nd_;
   std::vector<AxisPlan> axes_;
   std::vector<int64_t> dst_strides_, src_strides_;
+  uint64_t output_nbytes_ = 0;
   int64_t ntasks_ = 1;
 };
 

@@ -1,5 +1,6 @@
 #include "plan/region_copy.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace fastchunk {
@@ -35,50 +36,62 @@ struct Walker {
     const AxisSpan& a = g.axes[axis];
     const int64_t ss = g.src_strides[axis], ds = g.dst_strides[axis];
     if (axis == c.outer - 1) {
-      if (a.run && ss == c.block && ds == c.block) {
-        std::memcpy(dst + a.out[0] * ds, src + a.in[0] * ss, size_t(a.n * c.block));
+      if (a.contiguous() && ss == c.block && ds == c.block) {
+        std::memcpy(dst + a.out.at(0) * ds, src + a.in.at(0) * ss, size_t(a.n * c.block));
         return;
       }
-      for (int64_t k = 0; k < a.n; ++k) copy_block(dst + a.out[k] * ds, src + a.in[k] * ss, c.block);
+      const int64_t block = c.block;
+      for_each_position(a, ss, ds,
+                        [&](int64_t s, int64_t d) { copy_block(dst + d, src + s, block); });
       return;
     }
-    for (int64_t k = 0; k < a.n; ++k) copy(axis + 1, src + a.in[k] * ss, dst + a.out[k] * ds);
+    for_each_position(a, ss, ds, [&](int64_t s, int64_t d) { copy(axis + 1, src + s, dst + d); });
   }
 
   void fill_at(int axis, uint8_t* dst) const {
     const AxisSpan& a = g.axes[axis];
     const int64_t ds = g.dst_strides[axis];
     if (axis == c.outer - 1) {
-      if (a.run && ds == c.block) {
-        fill_block(dst + a.out[0] * ds, fill, g.itemsize, a.n * c.block, uniform_fill);
+      if (a.contiguous() && ds == c.block) {
+        fill_block(dst + a.out.at(0) * ds, fill, g.itemsize, a.n * c.block, uniform_fill);
         return;
       }
-      for (int64_t k = 0; k < a.n; ++k)
-        fill_block(dst + a.out[k] * ds, fill, g.itemsize, c.block, uniform_fill);
+      for_each_position(a, 0, ds, [&](int64_t, int64_t d) {
+        fill_block(dst + d, fill, g.itemsize, c.block, uniform_fill);
+      });
       return;
     }
-    for (int64_t k = 0; k < a.n; ++k) fill_at(axis + 1, dst + a.out[k] * ds);
+    for_each_position(a, 0, ds, [&](int64_t, int64_t d) { fill_at(axis + 1, dst + d); });
   }
 };
 
-// Offsets of the collapsed inner axes, folded into the base pointers.
-void inner_offsets(const RegionGeometry& g, const Collapsed& c, int64_t& src_off,
-                   int64_t& dst_off) {
-  src_off = dst_off = 0;
-  for (int d = c.outer; d < g.ndim; ++d) {
-    src_off += g.axes[d].in[0] * g.src_strides[d];
-    dst_off += g.axes[d].out[0] * g.dst_strides[d];
-  }
+}  // namespace
+
+int64_t AxisSpan::in_max() const {
+  if (n <= 0) return 0;
+  if (!in.table) return in.step >= 0 ? in.first + (n - 1) * in.step : in.first;
+  return *std::max_element(in.table, in.table + n);
 }
 
-}  // namespace
+AxisSpan runs_detected(const AxisSpan& span) {
+  AxisSpan s = span;
+  auto detect = [&](Positions& p) {
+    if (!p.table || s.n == 0) return;
+    for (int64_t k = 1; k < s.n; ++k)
+      if (p.table[k] != p.table[k - 1] + 1) return;
+    p = Positions::run(p.table[0]);
+  };
+  detect(s.out);
+  detect(s.in);
+  return s;
+}
 
 Collapsed collapse_region(const RegionGeometry& g) {
   int64_t block = g.itemsize;
   int d = g.ndim;
   while (d > 0) {
     const AxisSpan& a = g.axes[d - 1];
-    if (!(a.run && g.src_strides[d - 1] == block && g.dst_strides[d - 1] == block)) break;
+    if (!(a.contiguous() && g.src_strides[d - 1] == block && g.dst_strides[d - 1] == block)) break;
     block *= a.n;
     --d;
     // An axis can only be collapsed past when it is taken whole on both sides;
@@ -89,8 +102,17 @@ Collapsed collapse_region(const RegionGeometry& g) {
 
 int64_t region_dst_offset(const RegionGeometry& g) {
   int64_t off = 0;
-  for (int d = 0; d < g.ndim; ++d) off += g.axes[d].out[0] * g.dst_strides[d];
+  for (int d = 0; d < g.ndim; ++d) off += g.axes[d].out.at(0) * g.dst_strides[d];
   return off;
+}
+
+void inner_offsets(const RegionGeometry& g, const Collapsed& c, int64_t& src_off,
+                   int64_t& dst_off) {
+  src_off = dst_off = 0;
+  for (int d = c.outer; d < g.ndim; ++d) {
+    src_off += g.axes[d].in.at(0) * g.src_strides[d];
+    dst_off += g.axes[d].out.at(0) * g.dst_strides[d];
+  }
 }
 
 void copy_region(const RegionGeometry& g, const uint8_t* src, uint8_t* dst) {

@@ -6,12 +6,32 @@
 
 namespace fastchunk {
 
-struct AxisSpan {
-  const int64_t* out;  // output positions along this axis
-  const int64_t* in;   // positions inside the chunk
-  int64_t n;
-  bool run;            // both step by +1
+// Positions along one axis: a table (integer-array selections), or the run
+// first + k * step when `table` is null (slices, whole axes: no table at all).
+struct Positions {
+  const int64_t* table = nullptr;
+  int64_t first = 0;
+  int64_t step = 1;
+  int64_t at(int64_t k) const { return table ? table[k] : first + k * step; }
+  static Positions run(int64_t first, int64_t step = 1) { return Positions{nullptr, first, step}; }
+  static Positions of(const int64_t* table) { return Positions{table, 0, 1}; }
 };
+
+struct AxisSpan {
+  Positions out;  // output positions along this axis
+  Positions in;   // positions inside the chunk
+  int64_t n = 0;
+  // Output and chunk positions both step by +1.
+  bool contiguous() const {
+    return n <= 1 || (!out.table && !in.table && out.step == 1 && in.step == 1);
+  }
+  // The largest position inside the chunk.
+  int64_t in_max() const;
+};
+
+// `span` with tables that step by +1 replaced by runs (O(n)): callers that
+// hold tables use it so that whole rows still copy as one block.
+AxisSpan runs_detected(const AxisSpan& span);
 
 struct RegionGeometry {
   int ndim;
@@ -35,5 +55,22 @@ void fill_region(const RegionGeometry& g, const uint8_t* fill_element, uint8_t* 
 
 // Byte offset in the output of the region's first element.
 int64_t region_dst_offset(const RegionGeometry& g);
+// Byte offsets of the collapsed inner axes' first element in the chunk and in
+// the output (their positions are runs of +1: only the first counts).
+void inner_offsets(const RegionGeometry& g, const Collapsed& c, int64_t& src_off,
+                   int64_t& dst_off);
+
+// Calls f(offset in the chunk, offset in the output) for each position k of
+// axis span `a` with strides ss (chunk) and ds (output), in order.
+template <typename F>
+inline void for_each_position(const AxisSpan& a, int64_t ss, int64_t ds, F&& f) {
+  if (!a.in.table && !a.out.table) {
+    int64_t s = a.in.first * ss, d = a.out.first * ds;
+    const int64_t s_step = a.in.step * ss, d_step = a.out.step * ds;
+    for (int64_t k = 0; k < a.n; ++k, s += s_step, d += d_step) f(s, d);
+    return;
+  }
+  for (int64_t k = 0; k < a.n; ++k) f(a.in.at(k) * ss, a.out.at(k) * ds);
+}
 
 }  // namespace fastchunk

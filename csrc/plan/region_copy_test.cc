@@ -15,18 +15,15 @@ struct Grid2 {
   std::vector<AxisSpan> spans;
   int64_t src_strides[2], dst_strides[2];
   RegionGeometry geometry(int64_t chunk_cols, int64_t out_cols) {
-    spans = {AxisSpan{out0.data(), in0.data(), int64_t(out0.size()), is_run(out0, in0)},
-             AxisSpan{out1.data(), in1.data(), int64_t(out1.size()), is_run(out1, in1)}};
+    spans = {runs_detected(AxisSpan{Positions::of(out0.data()), Positions::of(in0.data()),
+                                    int64_t(out0.size())}),
+             runs_detected(AxisSpan{Positions::of(out1.data()), Positions::of(in1.data()),
+                                    int64_t(out1.size())})};
     src_strides[0] = 4 * chunk_cols;
     src_strides[1] = 4;
     dst_strides[0] = 4 * out_cols;
     dst_strides[1] = 4;
     return RegionGeometry{2, 4, spans.data(), src_strides, dst_strides};
-  }
-  static bool is_run(const std::vector<int64_t>& o, const std::vector<int64_t>& i) {
-    for (size_t k = 1; k < o.size(); ++k)
-      if (o[k] != o[k - 1] + 1 || i[k] != i[k - 1] + 1) return false;
-    return true;
   }
 };
 
@@ -60,6 +57,33 @@ TEST(RegionCopy, FillWritesThePatternOnlyInTheRegion) {
               reinterpret_cast<uint8_t*>(out.data()));
   const std::vector<int32_t> expected = {0, 0, 0, 0, 0, fill, fill, 0};
   EXPECT_EQ(out, expected);
+}
+
+TEST(RegionCopy, StridedAndReversedRunsNeedNoTables) {
+  std::vector<int32_t> chunk(4 * 6);
+  std::iota(chunk.begin(), chunk.end(), 0);
+  std::vector<int32_t> out(2 * 3, -1);
+  // rows 3, 1 (first 3, step -2) -> 0, 1; cols 0, 2, 4 (step 2) -> 0, 1, 2
+  const AxisSpan spans[2] = {AxisSpan{Positions::run(0), Positions::run(3, -2), 2},
+                             AxisSpan{Positions::run(0), Positions::run(0, 2), 3}};
+  const int64_t src[2] = {4 * 6, 4}, dst[2] = {4 * 3, 4};
+  const RegionGeometry g{2, 4, spans, src, dst};
+  EXPECT_FALSE(spans[0].contiguous());
+  EXPECT_EQ(spans[0].in_max(), 3);
+  EXPECT_EQ(spans[1].in_max(), 4);
+  copy_region(g, reinterpret_cast<const uint8_t*>(chunk.data()),
+              reinterpret_cast<uint8_t*>(out.data()));
+  EXPECT_EQ(out, (std::vector<int32_t>{18, 20, 22, 6, 8, 10}));
+}
+
+TEST(RegionCopy, TablesThatStepByOneBecomeRuns) {
+  const std::vector<int64_t> out = {4, 5, 6}, in = {0, 1, 2}, gap = {0, 2, 3};
+  const AxisSpan a = runs_detected(AxisSpan{Positions::of(out.data()), Positions::of(in.data()), 3});
+  EXPECT_TRUE(a.contiguous());
+  EXPECT_EQ(a.out.first, 4);
+  const AxisSpan b = runs_detected(AxisSpan{Positions::of(out.data()), Positions::of(gap.data()), 3});
+  EXPECT_FALSE(b.contiguous());
+  EXPECT_EQ(b.in.table, gap.data());
 }
 
 }  // namespace

@@ -25,12 +25,17 @@ cdef object writable_bytes(object out, object nbytes, str what):
 
 
 cdef list index_arrays(list indices, tuple shape):
-    """One C-contiguous int64 array per axis. Integer dtypes only (an empty
-    array may have any dtype); 1-D. Bounds are checked by the core."""
+    """Per axis, a `range` (a run of positions, planned without a table: a
+    slice or a whole axis) or one C-contiguous int64 array. Integer dtypes
+    only (an empty array may have any dtype); 1-D. Bounds are checked by the
+    core."""
     if len(indices) != len(shape):
         raise IndexError(f"{len(indices)} index arrays for an array of {len(shape)} dimensions")
     cdef list out = []
     for d, idx in enumerate(indices):
+        if type(idx) is range:
+            out.append(idx)
+            continue
         arr = idx if type(idx) is np.ndarray else np.asarray(idx)
         if arr.ndim != 1:
             raise IndexError(f"the index array of axis {d} has {arr.ndim} dimensions, not 1")
@@ -40,9 +45,22 @@ cdef list index_arrays(list indices, tuple shape):
     return out
 
 
-cdef void fill_selection(list arrays, Selection* sel):
+cdef int fill_selection(list arrays, Selection* sel) except -1:
+    """The core's selection of index_arrays()' result; the arrays must stay
+    alive while it is used."""
     cdef const int64_t[::1] view
+    cdef AxisSelection axis
     for arr in arrays:
-        view = arr
-        sel.indices.push_back(&view[0] if view.shape[0] else NULL)
-        sel.counts.push_back(view.shape[0])
+        if type(arr) is range:
+            axis.count = len(arr)
+            axis.indices = NULL
+            axis.start = arr.start
+            axis.step = arr.step
+        else:
+            view = arr
+            axis.count = view.shape[0]
+            axis.indices = &view[0] if view.shape[0] else <const int64_t*>NULL
+            axis.start = 0
+            axis.step = 1
+        sel.axes.push_back(axis)
+    return 0

@@ -9,10 +9,29 @@ from typing import Any
 
 import numpy as np
 
+# Per axis of an orthogonal selection: a run of positions (a slice, a whole
+# axis: planned by the core without a table) or int64 positions in output order.
+AxisIndex = range | np.ndarray
+
+
+def as_run(positions: np.ndarray) -> AxisIndex:
+    """`positions` (1-D int64) as a range when they step evenly (a slice, a
+    whole axis), else unchanged: the core plans a range in O(chunks)."""
+    n = positions.shape[0]
+    if n == 0:
+        return range(0)
+    first = int(positions[0])
+    if n == 1:
+        return range(first, first + 1)
+    step = int(positions[1]) - first
+    if step == 0 or not np.array_equal(np.diff(positions), np.full(n - 1, step)):
+        return positions
+    return range(first, first + n * step, step)
+
 
 @dataclass
 class OrthogonalSelection:
-    indices: list[np.ndarray]  # per axis: int64 source positions in output order
+    indices: list[AxisIndex]  # per axis: runs, or int64 source positions in output order
     counts: tuple[int, ...]  # per axis: length of indices
     result_shape: tuple[int, ...]  # numpy's result shape
     # (axis of the advanced index in the orthogonal read, its index shape,
@@ -91,7 +110,7 @@ def _expand(key: Any, ndim: int) -> list[Any]:
 def orthogonalize(key: Any, shape: tuple[int, ...]) -> OrthogonalSelection:
     ndim = len(shape)
     keys = _expand(key, ndim)
-    indices: list[np.ndarray] = []
+    indices: list[AxisIndex] = []
     result: list[int] = []
     dropped: list[int] = []
     adv_axis = -1
@@ -99,7 +118,7 @@ def orthogonalize(key: Any, shape: tuple[int, ...]) -> OrthogonalSelection:
     for axis, (k, n) in enumerate(zip(keys, shape, strict=True)):
         if isinstance(k, slice):
             span = range(*k.indices(n))
-            indices.append(span)  # type: ignore[arg-type]  # made an array below
+            indices.append(span)
             result.append(len(span))
         elif _is_int(k):
             indices.append(np.array([_norm_int(k, n, axis)], dtype=np.int64))
@@ -133,12 +152,7 @@ def orthogonalize(key: Any, shape: tuple[int, ...]) -> OrthogonalSelection:
     counts = tuple(len(i) for i in indices)
     # An empty selection reads nothing: no index vectors for the other axes.
     empty = 0 in counts
-    arrays = [
-        np.empty(0, dtype=np.int64)
-        if empty
-        else (np.arange(i.start, i.stop, i.step, dtype=np.int64) if isinstance(i, range) else i)
-        for i in indices
-    ]
+    arrays: list[AxisIndex] = [np.empty(0, dtype=np.int64) if empty else i for i in indices]
     return OrthogonalSelection(
         indices=arrays,
         counts=counts,

@@ -171,9 +171,9 @@ class Array:
             raise TypeError(f"take() indices must be integers, got an array of kind {kind!r}")
         idx = normalize_array_index(indices, self._meta.shape[axis], axis)
         flat = idx.reshape(-1)
-        axes = [flat if d == axis else np.arange(n, dtype=np.int64)
-                for d, n in enumerate(self._meta.shape)]
-        counts = [a.shape[0] for a in axes]
+        # The other axes whole: runs, which the core plans without tables.
+        axes: list[Any] = [flat if d == axis else range(n) for d, n in enumerate(self._meta.shape)]
+        counts = [len(a) for a in axes]
         shape = self._meta.shape[:axis] + idx.shape + self._meta.shape[axis + 1 :]
         if out is None:
             result = np.empty(counts, dtype=self._meta.dtype)
@@ -191,21 +191,23 @@ class Array:
     def read_orthogonal(
         self, indices: Sequence[Any], out: np.ndarray, num_threads: int | None = None
     ) -> None:
-        """Low level: one 1-D integer array per axis of positions in [0, n)
-        (no negative indices), and `out`, a writable C-contiguous numpy array
-        of this array's dtype and of shape (len(indices[0]), ...), written in
-        place. Anything else raises TypeError, ValueError or IndexError."""
+        """Low level: per axis a 1-D integer array of positions in [0, n) (no
+        negative indices) or a `range` (a run: a slice or a whole axis, planned
+        without a per-position table), and `out`, a writable C-contiguous numpy
+        array of this array's dtype and of shape (len(indices[0]), ...),
+        written in place. Anything else raises TypeError, ValueError or
+        IndexError."""
         if not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
         if out.dtype != self._meta.dtype:
             raise TypeError(f"out has dtype {out.dtype}, the array {self._meta.dtype}")
         if not isinstance(indices, (list, tuple)) or len(indices) != self.ndim:
             raise IndexError(f"read_orthogonal needs a list of {self.ndim} index arrays")
-        arrays = [np.asarray(i) for i in indices]
+        arrays = [i if type(i) is range else np.asarray(i) for i in indices]
         for d, a in enumerate(arrays):
-            if a.ndim != 1:
+            if type(a) is not range and a.ndim != 1:
                 raise IndexError(f"the index array of axis {d} has {a.ndim} dimensions, not 1")
-        counts = tuple(a.shape[0] for a in arrays)
+        counts = tuple(len(a) for a in arrays)
         if out.shape != counts:
             raise ValueError(f"out has shape {out.shape}, the selection {counts}")
         self._read(arrays, out, num_threads)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -61,11 +62,12 @@ class Part:
         return where, cols[where]
 
     def read(
-        self, local: np.ndarray, cols: np.ndarray, members: np.ndarray, grid: np.ndarray,
+        self, local: np.ndarray, cols: np.ndarray, members: np.ndarray, grid: Any,
         out: np.ndarray,
     ) -> None:  # fmt: skip
         """Dates `local` of the segment, store columns `cols`, into `out`
-        (C-contiguous, (len(local), len(cols), len(members), len(grid)))."""
+        (C-contiguous, (len(local), len(cols), len(members), len(grid)));
+        `grid` an int64 vector or a range."""
         data = self.store.data
         data.read_orthogonal([self.rows[local], cols, members, grid], out)
         if self.fill is None:

@@ -72,7 +72,8 @@ class Dataset:
         self._missing = np.flatnonzero(bad).astype(np.int64)
         self._missing_mask = bad
         # index vectors of whole axes, for reads of whole dates
-        self._whole = [np.arange(k, dtype=np.int64) for k in self.shape[1:]]
+        # Whole axes as runs: the core plans them without per-point tables.
+        self._whole = [range(k) for k in self.shape[1:]]
         self._whole_columns: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
@@ -223,7 +224,7 @@ class Dataset:
         sel = orthogonalize(key, self.shape)
         out = np.empty(sel.counts, dtype=self.dtype)
         if out.size:
-            self.check_dates(sel.indices[0])
+            self.check_dates(np.asarray(sel.indices[0], dtype=np.int64))
             self.read_orthogonal(sel.indices, out)
         result = shape_result(out, sel)
         return result[()] if result.ndim == 0 else result
@@ -255,11 +256,13 @@ class Dataset:
             "missing_dates='skip' or fill_missing_dates=... to read around it"
         )
 
-    def read_orthogonal(self, indices: list[np.ndarray], out: np.ndarray) -> None:
-        """Low level: one int64 vector per axis (dates, variables, ensembles,
-        gridpoints), in range; `out` C-contiguous of their lengths. Missing
-        dates are read as the store holds them (NaN) without a check."""
-        dates, slots, members, grid = (np.asarray(i, dtype=np.int64) for i in indices)
+    def read_orthogonal(self, indices: list[Any], out: np.ndarray) -> None:
+        """Low level: one int64 vector (or a range) per axis (dates,
+        variables, ensembles, gridpoints), in range; `out` C-contiguous of
+        their lengths. Missing dates are read as the store holds them (NaN)
+        without a check."""
+        dates, slots, members = (np.asarray(i, dtype=np.int64) for i in indices[:3])
+        grid = indices[3] if type(indices[3]) is range else np.asarray(indices[3], dtype=np.int64)
         if out.size == 0:
             return
         members = self._members[members]

@@ -41,10 +41,16 @@ cdef extern from "engine/array_spec.h" namespace "fastchunk":
         ShardSpec shard
         KeySpec keys
 
+cdef extern from "plan/axis_plan.h" namespace "fastchunk":
+    cdef cppclass AxisSelection:
+        int64_t count
+        const int64_t* indices
+        int64_t start
+        int64_t step
+
 cdef extern from "engine/task_grid.h" namespace "fastchunk":
     cdef cppclass Selection:
-        vector[const int64_t*] indices
-        vector[int64_t] counts
+        vector[AxisSelection] axes
 
 cdef extern from "io/byte_source.h" namespace "fastchunk":
     const uint64_t kUnknownObjectSize

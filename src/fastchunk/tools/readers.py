@@ -81,13 +81,13 @@ class FastchunkReader(Reader):
         if threads:
             fastchunk.set_num_threads(threads)
         self.a = fastchunk.open_array(store, path, options)
-        self._all = [np.arange(n, dtype=np.int64) for n in self.a.shape]
+        self._all: list[Any] = [range(n) for n in self.a.shape]
 
-    def _indices(self, selection: Selection) -> list[np.ndarray]:
-        out = []
+    def _indices(self, selection: Selection) -> list[Any]:
+        out: list[Any] = []
         for s, n in zip(selection, self.a.shape, strict=True):
             if isinstance(s, slice):
-                out.append(np.arange(*s.indices(n), dtype=np.int64))
+                out.append(range(*s.indices(n)))
             else:
                 out.append(np.asarray(s, dtype=np.int64).reshape(-1))
         return out

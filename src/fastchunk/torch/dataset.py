@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 import fastchunk
-from fastchunk._indexing import normalize_array_index
+from fastchunk._indexing import AxisIndex, as_run, normalize_array_index
 from fastchunk.anemoi.view import Dataset as AnemoiView
 from fastchunk.array import Array
 from fastchunk.torch.transform import (
@@ -231,6 +231,8 @@ class ArrayDataset(torch.utils.data.Dataset):
             else:
                 idx = np.arange(n, dtype=np.int64)
             self.axis_indices[a] = idx
+        # What reads take: slices and whole axes as runs (no per-point tables).
+        self._read_axes: dict[int, AxisIndex] = {a: as_run(i) for a, i in self.axis_indices.items()}
 
     def _valid_anchors(self, n: int) -> np.ndarray:
         offsets = self.offsets if self.offsets is not None else np.zeros(1, dtype=np.int64)
@@ -349,8 +351,8 @@ class ArrayDataset(torch.utils.data.Dataset):
         rows = self.anchors[pos]
         if self.offsets is not None:
             rows = (rows[:, None] + self.offsets[None, :]).reshape(-1)
-        indices = [rows if a == self.axis else self.axis_indices[a] for a in range(self.array_ndim)]
-        counts = [int(i.size) for i in indices]
+        indices = [rows if a == self.axis else self._read_axes[a] for a in range(self.array_ndim)]
+        counts = [len(i) for i in indices]
         if self.axis == 0:
             self.array.read_orthogonal(indices, out.reshape(counts))
             return
