@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "cache/buffer_pool.h"
+#include "common/buffer_pool.h"
 #include "cache/cache_files.h"
 #include "cache/checked_files.h"
 #include "common/error.h"

@@ -15,8 +15,10 @@ namespace fastchunk {
 namespace {
 
 // The one place that knows where encoded bytes come from. Returns false when
-// the chunk is not stored (reads as the fill value).
-bool load_encoded(const BatchChunk& c, ByteView& raw) {
+// the chunk is not stored (reads as the fill value); `held` keeps a file's
+// bytes alive. `again`: the first answer was not intact (a mapped file shrank
+// while it was decoded): read once more, never through a mapping.
+bool load_encoded(const BatchChunk& c, ByteView& raw, ObjectBytes& held, bool again = false) {
   switch (c.source) {
     case BatchSource::kMissing: return false;
     case BatchSource::kBytes: raw = c.encoded; return true;
@@ -24,9 +26,12 @@ bool load_encoded(const BatchChunk& c, ByteView& raw) {
       LocalSource files("");
       const ByteRange range = c.length == UINT64_MAX ? ByteRange::whole()
                                                      : ByteRange::slice(c.offset, c.length);
-      ObjectBytes got;
-      if (!files.get(c.path, range, scratch(Scratch::kRead), got)) return false;
-      raw = got.bytes;
+      ByteBuffer& storage = scratch(Scratch::kRead);
+      held = ObjectBytes{};
+      const bool found = again ? files.reread(c.path, range, storage, held)
+                               : files.get(c.path, range, storage, held);
+      if (!found) return false;
+      raw = held.bytes;
       return true;
     }
   }
@@ -93,19 +98,34 @@ void orthogonal_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nby
   const RegionGeometry geom{int(nd), layout.itemsize, spans.data(), layout.src_strides.data(),
                             dst_strides.data()};
   ByteView raw;
-  if (!load_encoded(c, raw)) {
+  ObjectBytes held;
+  if (!load_encoded(c, raw, held)) {
     fill_region(geom, layout.fill.data(), c.dst);
     return;
   }
-  check_announced_size(layout.chain, raw, nbytes);  // before allocating for a hostile header
-  const Collapsed col = collapse_region(geom);
-  if (col.outer == 0 && size_t(col.block) == nbytes) {
-    decode_chunk(layout.chain, raw, c.dst + region_dst_offset(geom), nbytes);
-  } else {
-    uint8_t* chunk = scratch(Scratch::kChunk).reserve(nbytes);
-    if (!decode_needed_part(layout.chain, raw, geom, chunk, nbytes))
-      decode_chunk(layout.chain, raw, chunk, nbytes);
-    copy_region(geom, chunk, c.dst);
+  const auto decode = [&] {
+    check_announced_size(layout.chain, raw, nbytes);  // before allocating for a hostile header
+    const Collapsed col = collapse_region(geom);
+    if (col.outer == 0 && size_t(col.block) == nbytes) {
+      decode_chunk(layout.chain, raw, c.dst + region_dst_offset(geom), nbytes);
+    } else {
+      uint8_t* chunk = scratch(Scratch::kChunk).reserve(nbytes);
+      if (!decode_needed_part(layout.chain, raw, geom, chunk, nbytes))
+        decode_chunk(layout.chain, raw, chunk, nbytes);
+      copy_region(geom, chunk, c.dst);
+    }
+  };
+  try {
+    decode();
+  } catch (const Error&) {
+    if (held.intact()) throw;
+  }
+  if (!held.intact()) {  // the file shrank under its mapping: what it holds now
+    if (!load_encoded(c, raw, held, true)) {
+      fill_region(geom, layout.fill.data(), c.dst);
+      return;
+    }
+    decode();
   }
   trim_scratch();
 }
@@ -115,13 +135,25 @@ void points_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nbytes)
   const int64_t n = nd ? c.axes[0].n : 1;
   const size_t item = size_t(layout.itemsize);
   ByteView raw;
+  ObjectBytes held;
   const uint8_t* src = layout.fill.data();
-  const bool stored = load_encoded(c, raw);
+  bool stored = load_encoded(c, raw, held);
   if (stored) {
-    check_announced_size(layout.chain, raw, nbytes);
     uint8_t* chunk = scratch(Scratch::kChunk).reserve(nbytes);
-    decode_chunk(layout.chain, raw, chunk, nbytes);
-    src = chunk;
+    const auto decode = [&] {
+      check_announced_size(layout.chain, raw, nbytes);
+      decode_chunk(layout.chain, raw, chunk, nbytes);
+    };
+    try {
+      decode();
+    } catch (const Error&) {
+      if (held.intact()) throw;
+    }
+    if (!held.intact()) {  // the file shrank under its mapping: what it holds now
+      stored = load_encoded(c, raw, held, true);
+      if (stored) decode();
+    }
+    if (stored) src = chunk;
   }
   for (int64_t k = 0; k < n; ++k) {
     int64_t off = 0;

@@ -20,17 +20,23 @@ namespace {
   throw Error(e.kind(), spec.store_name + ": chunk '" + key + "': " + e.what());
 }
 
-// The stored chunk, or false when nothing is stored for it.
+// The stored chunk, or false when nothing is stored for it. `again`: the
+// first answer was not intact (a mapped file shrank while it was decoded):
+// read it once more, never through a mapping.
 bool read_stored(const ArraySpec& spec, const TaskInput& input, const std::string& key,
-                 const TaskLocation& loc, ObjectBytes& got) {
+                 const TaskLocation& loc, ObjectBytes& got, bool again = false) {
   ByteBuffer& storage = scratch(Scratch::kRead);
+  ByteSource& source = *input.source;
+  const auto get = [&](const std::string& k, const ByteRange& range) {
+    return again ? source.reread(k, range, storage, got) : source.get(k, range, storage, got);
+  };
   if (spec.sharded) {
     if (!input.index) return false;
     if (size_t(loc.inner) >= input.index->entries.size())
       throw Error(ErrorKind::kInternal, "a shard index of another layout");
     const ShardEntry& e = input.index->entries[size_t(loc.inner)];
     if (e.empty()) return false;
-    if (!input.source->get(key, ByteRange::slice(e.offset, e.nbytes), storage, got)) return false;
+    if (!get(key, ByteRange::slice(e.offset, e.nbytes))) return false;
     if (!input.index->version.empty() && !got.version.empty() &&
         got.version != input.index->version) {
       // The index describes an older shard: forget it wherever it is cached.
@@ -41,10 +47,9 @@ bool read_stored(const ArraySpec& spec, const TaskInput& input, const std::strin
     }
     return true;
   }
-  if (input.source->get(key, ByteRange::whole(), storage, got)) return true;
+  if (get(key, ByteRange::whole())) return true;
   if (!spec.keys.nested_fallback || spec.shape.size() < 2) return false;
-  return input.source->get(storage_key(spec, loc.coords.data(), '/'), ByteRange::whole(), storage,
-                           got);
+  return get(storage_key(spec, loc.coords.data(), '/'), ByteRange::whole());
 }
 
 }  // namespace
@@ -90,23 +95,41 @@ TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t 
       fill_region(geom, spec.fill.data(), out);
       return TaskOutcome::kDone;
     }
-    const ByteView raw = got.bytes;
-    check_announced_size(spec.chain, raw, nbytes);  // before allocating for a hostile header
     const Collapsed c = collapse_region(geom);
-    if (c.outer == 0 && size_t(c.block) == nbytes) {
-      uint8_t* dst = out + region_dst_offset(geom);
-      decode_chunk(spec.chain, raw, dst, nbytes);
-      if (caching) cache.put(cache_key, dst, nbytes);
-      shared.fill(dst, nbytes);
-    } else {
-      uint8_t* chunk = scratch(Scratch::kChunk).reserve(nbytes);
-      if (caching || shared.wanted() ||
-          !decode_needed_part(spec.chain, raw, geom, chunk, nbytes)) {
-        decode_chunk(spec.chain, raw, chunk, nbytes);
-        if (caching) cache.put(cache_key, chunk, nbytes);
-        shared.fill(chunk, nbytes);
+    const bool in_place = c.outer == 0 && size_t(c.block) == nbytes;
+    const bool whole = caching || shared.wanted();
+    // Decodes and copies; returns the whole decoded chunk, or null when only
+    // the part the selection needs was decoded.
+    const auto decode = [&](ByteView raw) -> const uint8_t* {
+      check_announced_size(spec.chain, raw, nbytes);  // before allocating for a hostile header
+      if (in_place) {
+        uint8_t* dst = out + region_dst_offset(geom);
+        decode_chunk(spec.chain, raw, dst, nbytes);
+        return dst;
       }
+      uint8_t* chunk = scratch(Scratch::kChunk).reserve(nbytes);
+      const bool part = !whole && decode_needed_part(spec.chain, raw, geom, chunk, nbytes);
+      if (!part) decode_chunk(spec.chain, raw, chunk, nbytes);
       copy_region(geom, chunk, out);
+      return part ? nullptr : chunk;
+    };
+    const uint8_t* decoded = nullptr;
+    try {
+      decoded = decode(got.bytes);
+    } catch (const Error&) {
+      if (got.intact()) throw;  // else it decoded zero pages: read again below
+    }
+    if (!got.intact()) {  // the file shrank under its mapping: what it holds now
+      got = ObjectBytes{};
+      if (!read_stored(spec, input, key, loc, got, true)) {
+        fill_region(geom, spec.fill.data(), out);
+        return TaskOutcome::kDone;
+      }
+      decoded = decode(got.bytes);
+    }
+    if (decoded) {
+      if (caching) cache.put(cache_key, decoded, nbytes);
+      shared.fill(decoded, nbytes);
     }
     trim_scratch();
   } catch (const Error& e) {

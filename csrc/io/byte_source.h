@@ -3,6 +3,7 @@
 // layer fetched from an object store (FetchedSource).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,11 +40,26 @@ struct ByteRequest {
   ByteRange range;
 };
 
+// Memory a source hands out instead of copying into the caller's storage
+// (a mapped file, a cached object), kept alive by ObjectBytes::owner.
+class HeldBytes {
+ public:
+  virtual ~HeldBytes() = default;
+  // False once the memory no longer holds the object's bytes (a mapped file
+  // that shrank while it was read: its pages read as zeros).
+  virtual bool intact() const { return true; }
+};
+
 // The answer to one get.
 struct ObjectBytes {
   ByteView bytes;                      // the range asked for, exactly
   uint64_t object_size = kUnknownObjectSize; // the whole object's size, where the source knows it
   std::string version;                 // changes when the object is rewritten; "" where unknown
+  std::shared_ptr<const HeldBytes> owner;  // what holds `bytes` when not the caller's storage
+
+  // Whether `bytes` still held the object's bytes when asked: after decoding
+  // from them, a false answer means decode again from reread().
+  bool intact() const { return !owner || owner->intact(); }
 };
 
 class ByteSource {
@@ -63,6 +79,13 @@ class ByteSource {
   virtual void get_many(const std::vector<ByteRequest>& requests,
                         std::vector<ByteBuffer>& storage, std::vector<ObjectBytes>& out,
                         std::vector<uint8_t>& found, int num_threads);
+
+  // get() again after its answer turned out not intact(): reads into
+  // `storage`, never through memory that can be lost.
+  virtual bool reread(const std::string& key, const ByteRange& range, ByteBuffer& storage,
+                      ObjectBytes& out) {
+    return get(key, range, storage, out);
+  }
 
   // The object's version as stored now, without reading it ("" when absent
   // or unknown): lets a cache tell a rewritten object from the one it holds.

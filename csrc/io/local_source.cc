@@ -9,16 +9,19 @@
 #include <string>
 
 #include "common/error.h"
-#include "common/file_time.h"
 #include "engine/thread_pool.h"
+#include "io/mapped_files.h"
 
 namespace fastchunk {
 namespace {
 
 // The same string the shared caches have keyed local objects on since they came.
-std::string version_of(const struct stat& st) {
-  return std::to_string(st.st_size) + ':' + std::to_string(mtime_ns(st)) + ':' +
-         std::to_string(st.st_ino);
+std::string version_of(const struct stat& st) { return MappedFiles::version_of(st); }
+
+// The length of `range` in an object of unknown size, when the range says it.
+bool long_enough_to_map(const ByteRange& range) {
+  return range.kind == ByteRange::Kind::kWhole ||
+         range.length >= MappedFiles::kMinMappedRead;
 }
 
 [[noreturn]] void directory_error() {
@@ -69,6 +72,35 @@ LocalSource::LocalSource(std::string root) : root_(std::move(root)) {
 
 bool LocalSource::get(const std::string& key, const ByteRange& range, ByteBuffer& storage,
                       ObjectBytes& out) {
+  MappedFiles& files = MappedFiles::instance();
+  if (!mapping_ || !files.budget() || !long_enough_to_map(range))
+    return read(key, range, storage, out);
+  const std::string path = root_ + key;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    return read(key, range, storage, out);  // names the error
+  }
+  if (S_ISDIR(st.st_mode)) directory_error();
+  const ByteRange at = resolve_range(range, uint64_t(st.st_size));
+  if (at.length < MappedFiles::kMinMappedRead) return read(key, range, storage, out);
+  auto mapped = files.get(path, st);
+  if (!mapped) return read(key, range, storage, out);
+  out.object_size = uint64_t(st.st_size);
+  out.version = mapped->version();
+  out.bytes = ByteView{mapped->data() + at.offset, at.length};
+  out.owner = std::move(mapped);
+  return true;
+}
+
+bool LocalSource::reread(const std::string& key, const ByteRange& range, ByteBuffer& storage,
+                         ObjectBytes& out) {
+  return read(key, range, storage, out);
+}
+
+bool LocalSource::read(const std::string& key, const ByteRange& range, ByteBuffer& storage,
+                       ObjectBytes& out) {
+  out.owner.reset();
   const std::string path = root_ + key;
   File f(path);
   if (!f.exists()) return false;

@@ -1,5 +1,7 @@
-// Files under a root directory, read with pread; keys use '/' as the path
-// separator. A file's version is its size, modification time and inode.
+// Files under a root directory; keys use '/' as the path separator. A file's
+// version is its size, modification time and inode. Large reads on local
+// filesystems come straight from a mapping of the file (io/mapped_files.h:
+// no copy); the rest, and every reread(), with pread.
 #pragma once
 #include <string>
 #include <vector>
@@ -17,9 +19,17 @@ class LocalSource : public ByteSource {
                 std::vector<ObjectBytes>& out, std::vector<uint8_t>& found,
                 int num_threads) override;
   std::string version(const std::string& key) override;
+  bool reread(const std::string& key, const ByteRange& range, ByteBuffer& storage,
+              ObjectBytes& out) override;
+
+  // Whether reads may come from mappings (default: yes, where MappedFiles allows).
+  void set_mapping(bool on) { mapping_ = on; }
 
  private:
+  bool read(const std::string& key, const ByteRange& range, ByteBuffer& storage,
+            ObjectBytes& out);
   std::string root_;
+  bool mapping_ = true;
 };
 
 }  // namespace fastchunk

@@ -176,6 +176,7 @@ def set_thread_num_threads(int n):
 
 
 include "_caches.pxi"
+include "_memory.pxi"
 include "_read.pxi"
 include "_keys.pxi"
 include "_transform.pxi"

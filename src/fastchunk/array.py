@@ -140,7 +140,7 @@ class Array:
     # ------------------------------------------------------------ reading
     def __getitem__(self, key: Any) -> Any:
         sel = orthogonalize(key, self._meta.shape)
-        out = np.empty(sel.counts, dtype=self._meta.dtype)
+        out = _new_output(sel.counts, self._meta.dtype)
         self._read(sel.indices, out)
         result = shape_result(out, sel)
         if result.ndim == 0:
@@ -176,7 +176,7 @@ class Array:
         counts = [len(a) for a in axes]
         shape = self._meta.shape[:axis] + idx.shape + self._meta.shape[axis + 1 :]
         if out is None:
-            result = np.empty(counts, dtype=self._meta.dtype)
+            result = _new_output(counts, self._meta.dtype)
             self._read(axes, result, num_threads)
             return result.reshape(shape)
         target = _writable_view(out, shape, self._meta.dtype)
@@ -248,6 +248,15 @@ def _reopen(store: Store, path: str, shared_cache: tuple[str, int] | None = None
     if shared_cache is not None and cache.shared_cache_name() is None:
         cache.set_shared_cache(*shared_cache)
     return fastchunk.open_array(store, path or None)
+
+
+def _new_output(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
+    """A fresh output for a read, like numpy.empty; large ones come from the
+    core's buffer pool (reused memory: no page faults; huge pages where the
+    OS offers them). Object and string outputs are numpy's own."""
+    if dtype.kind in "OTU":
+        return np.empty(shape, dtype=dtype)
+    return _core.empty(tuple(shape), dtype)
 
 
 def _thread_count(num_threads: int | None) -> int:

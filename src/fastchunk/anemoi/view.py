@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from fastchunk import _core
 from fastchunk._indexing import orthogonalize, shape_result
 from fastchunk.anemoi.dates import as_timedelta, date_indices, seconds
 from fastchunk.anemoi.parts import (
@@ -222,7 +223,7 @@ class Dataset:
         if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
             return self._date(int(key))
         sel = orthogonalize(key, self.shape)
-        out = np.empty(sel.counts, dtype=self.dtype)
+        out = _core.empty(sel.counts, self.dtype)
         if out.size:
             self.check_dates(np.asarray(sel.indices[0], dtype=np.int64))
             self.read_orthogonal(sel.indices, out)
@@ -238,7 +239,7 @@ class Dataset:
         n %= size
         if self._missing_mask[n]:
             self._report(n)
-        out = np.empty((1, *self.shape[1:]), dtype=self.dtype)
+        out = _core.empty((1, *self.shape[1:]), self.dtype)
         self.read_orthogonal([np.array([n], dtype=np.int64), *self._whole], out)
         return out[0]
 

@@ -1,5 +1,5 @@
 # csrc/common and csrc/api/guarded.h: errors and byte views.
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint64_t
 from libcpp.string cimport string
 
 
@@ -24,3 +24,14 @@ cdef extern from "common/buffer.h" namespace "fastchunk":
     cdef cppclass ByteView:
         const uint8_t* data
         size_t size
+
+cdef extern from "common/buffer_pool.h" namespace "fastchunk":
+    size_t kMappedMin
+    cdef cppclass BufferPoolStats:
+        size_t budget, kept_bytes, kept_buffers
+        uint64_t reused, made
+    uint8_t* take_buffer(size_t n, size_t& capacity) nogil
+    void give_buffer(uint8_t* p, size_t capacity) nogil
+    BufferPoolStats buffer_pool_stats() nogil
+    void set_buffer_pool_budget(size_t nbytes) nogil
+    void clear_buffer_pool() nogil
