@@ -182,13 +182,19 @@ class Floor:
             self._grid_job([idx], q).run(1, dump=dump)
             return np.fromfile(dump, dtype="<f4")
 
-    def latency_us(self, elements: list[tuple[int, int, int]]) -> float:
+    def latency_us(self, elements: list[tuple[int, int, int]], whole: bool = False) -> float:
         """Median microseconds to read one element: read the chunk and decode
-        what holds it (blosc: its block; zstd: the whole chunk), one thread."""
+        what holds it (blosc: its block; zstd: the whole chunk), one thread.
+        whole=True: decode each element's whole chunk into the output (one
+        date read alone)."""
         job = self._job(1, mode="latency")
         p = self.size.points
+        cb = self.size.chunk_bytes
         for i, j, k in elements:
+            if whole:
+                job.batch([self.files[i]], cb, cb)
+                continue
             seg = Segments(count=1, src_off=4 * (j * p + k), nbytes=4)
-            job.batch([self.files[i]], self.size.chunk_bytes, 4, seg)
+            job.batch([self.files[i]], cb, 4, seg)
         line = next(x for x in job.run(1) if x.startswith("latency_us"))
         return float(line.split()[1])

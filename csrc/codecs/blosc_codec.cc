@@ -76,6 +76,35 @@ class BloscCodec final : public Codec {
 
   int64_t decoded_size(ByteView in) const override { return parse_header(in).nbytes; }
 
+  // Blocks decode independently: pieces of whole blocks, each decoded with
+  // blosc_getitem (thread-safe in c-blosc 1.x: it works on a context of its
+  // own, never the global one; the ctx API's internal threads are not used).
+  bool split(ByteView in, size_t out_size, size_t most, size_t align,
+             std::vector<DecodePiece>* pieces) const override {
+    const BloscHeader h = parse_header(in);
+    if (h.nbytes != out_size)
+      throw_decode("blosc: header announces " + std::to_string(h.nbytes) +
+                   " decoded bytes, expected " + std::to_string(out_size));
+    const size_t bs = h.blocksize;
+    if (out_size == 0 || bs == 0 || bs >= out_size || bs % h.typesize ||
+        out_size % h.typesize || bs % align)
+      return false;
+    const size_t nblocks = (out_size + bs - 1) / bs;
+    const size_t n = std::min(most, nblocks);
+    for (size_t p = 0; p < n; ++p) {
+      const size_t first = nblocks * p / n, last = nblocks * (p + 1) / n;
+      pieces->push_back(DecodePiece{0, in.size, first * bs, std::min(last * bs, out_size)});
+    }
+    return true;
+  }
+
+  void decode_piece(ByteView in, const DecodePiece& piece, uint8_t* out,
+                    size_t out_size) const override {
+    const BloscHeader h = parse_header(in);
+    decode_items(in, h, int64_t(piece.out_begin / h.typesize),
+                 int64_t((piece.out_end - piece.out_begin) / h.typesize), out + piece.out_begin);
+  }
+
   bool decode_part(ByteView in, const NeededBytes& needed, uint8_t* out, size_t nbytes,
                    const std::function<void()>& before_decoding,
                    ByteRanges* written) const override {

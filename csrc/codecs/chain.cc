@@ -113,6 +113,38 @@ void decode_chunk(const ChainSpec& chain, ByteView encoded, uint8_t* out, size_t
   scratch(1).shrink_if_above(kKeepScratchBytes);
 }
 
+bool split_decode(const ChainSpec& chain, ByteView encoded, size_t out_size, size_t most,
+                  SplitDecode* plan) {
+  const auto& codecs = chain.codecs;
+  if (most < 2 || codecs.empty()) return false;
+  size_t n = codecs.size();
+  while (n > 0 && codecs[n - 1]->is_trailer_checksum()) --n;
+  size_t k = 0, align = 1;
+  while (k < n && codecs[k]->decodes_elementwise() && codecs[k]->decodes_in_place()) {
+    align = std::lcm(align, std::max<size_t>(1, codecs[k]->element_alignment()));
+    ++k;
+  }
+  if (n != k + 1) return false;
+  ByteView body = encoded;  // the checksums are verified here, once
+  for (size_t i = codecs.size(); i-- > n;) body = codecs[i]->strip_trailer(body);
+  plan->pieces.clear();
+  if (!codecs[k]->split(body, out_size, most, align, &plan->pieces) || plan->pieces.size() < 2)
+    return false;
+  plan->chain = &chain;
+  plan->body = body;
+  plan->codec = k;
+  plan->out_size = out_size;
+  return true;
+}
+
+void decode_piece(const SplitDecode& plan, size_t i, uint8_t* out) {
+  const auto& codecs = plan.chain->codecs;
+  const DecodePiece& p = plan.pieces[i];
+  codecs[plan.codec]->decode_piece(plan.body, p, out, plan.out_size);
+  for (size_t j = plan.codec; j-- > 0;)
+    codecs[j]->decode_in_place(out + p.out_begin, p.out_end - p.out_begin);
+}
+
 void check_announced_size(const ChainSpec& chain, ByteView encoded, size_t out_size) {
   ByteView body = encoded;
   const size_t n = strip_outer_checksums(chain, body);

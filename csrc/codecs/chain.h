@@ -34,6 +34,26 @@ ChainSpec build_chain(const std::vector<CodecStep>& steps, const std::string& dt
 // Decodes one stored chunk into exactly out_size bytes at out.
 void decode_chunk(const ChainSpec& chain, ByteView encoded, uint8_t* out, size_t out_size);
 
+// One decode cut into pieces that may run on different threads at once:
+// the chain is one codec whose stream splits into independent parts (blosc
+// blocks, several zstd frames), inside checksums, around codecs that act on
+// each item (byte order).
+struct SplitDecode {
+  const ChainSpec* chain = nullptr;
+  ByteView body;      // the stream, its checksums verified and stripped
+  size_t codec = 0;   // the splitting codec's place in the chain
+  size_t out_size = 0;
+  std::vector<DecodePiece> pieces;
+};
+
+// Plans a decode of `encoded` into out_size bytes in at most `most` pieces;
+// false (decode_chunk it then) when the chain or the stream does not split
+// or one piece would do.
+bool split_decode(const ChainSpec& chain, ByteView encoded, size_t out_size, size_t most,
+                  SplitDecode* plan);
+// Decodes piece i of the plan into out (the whole chunk's buffer).
+void decode_piece(const SplitDecode& plan, size_t i, uint8_t* out);
+
 // Rejects a chunk that cannot decode to out_size bytes, before anything is
 // allocated for it: a stored size other than the one a chain of filters and
 // checksums makes, or an outermost codec whose header announces another size

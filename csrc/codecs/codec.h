@@ -29,6 +29,13 @@ struct CodecContext {
 // Byte ranges [first, second) of a decoded stream.
 using ByteRanges = std::vector<std::pair<size_t, size_t>>;
 
+// One piece of a decode split over threads: it reads `in` (a part of the
+// stream or all of it) and writes decoded bytes [out_begin, out_end).
+struct DecodePiece {
+  size_t in_begin = 0, in_end = 0;
+  size_t out_begin = 0, out_end = 0;
+};
+
 // The bytes of a decoded chunk a selection reads, for partial decoding.
 struct NeededBytes {
   std::vector<int64_t> starts;  // offsets of equally long runs, any order, maybe repeated
@@ -94,6 +101,21 @@ class Codec {
 
   // The items on the encoded side, given those on the decoded side.
   virtual ElementType encoded_element(const ElementType& decoded) const { return decoded; }
+
+  // Splitting one decode over threads, where the stream is made of parts
+  // that decode independently (blosc blocks, concatenated zstd frames):
+  // fills `pieces` (at most `most`, each writing a range that starts and ends
+  // at a multiple of `align` or the end) and returns true, or returns false
+  // when the stream does not split (decode it whole then). Throws a decode
+  // Error when the stream cannot decode to out_size bytes.
+  virtual bool split(ByteView in, size_t out_size, size_t most, size_t align,
+                     std::vector<DecodePiece>* pieces) const {
+    return false;
+  }
+  // Decodes one piece from split() into out (the whole decoded stream's
+  // buffer); safe to call for different pieces on different threads at once.
+  virtual void decode_piece(ByteView in, const DecodePiece& piece, uint8_t* out,
+                            size_t out_size) const {}
 
   // Partial decoding, where the format allows it (blosc blocks, a zstd
   // prefix). Returns false, having done nothing, when it would not save

@@ -3,8 +3,10 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "codecs/registry.h"
 #include "common/error.h"
@@ -109,6 +111,52 @@ class ZstdCodec final : public Codec {
     if (n != out_size)
       throw_decode("zstd: decoded " + std::to_string(n) + " bytes, expected " +
                    std::to_string(out_size));
+  }
+
+  // Concatenated frames decode independently: pieces of whole frames, about
+  // equal in decoded size. A single frame does not split.
+  bool split(ByteView in, size_t out_size, size_t most, size_t align,
+             std::vector<DecodePiece>* pieces) const override {
+    check_announced(in, out_size);
+    std::vector<DecodePiece> frames;
+    size_t at = 0, decoded = 0;
+    while (at < in.size) {
+      const unsigned long long n = ZSTD_getFrameContentSize(in.data + at, in.size - at);
+      const size_t frame = ZSTD_findFrameCompressedSize(in.data + at, in.size - at);
+      if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR || ZSTD_isError(frame) ||
+          frame == 0)
+        return false;
+      frames.push_back(DecodePiece{at, at + frame, decoded, decoded + size_t(n)});
+      at += frame;
+      decoded += size_t(n);
+    }
+    if (frames.size() < 2 || decoded != out_size) return false;
+    const size_t n = std::min(most, frames.size());
+    size_t f = 0;
+    for (size_t p = 0; p < n && f < frames.size(); ++p) {
+      // Frames up to this piece's share of the decoded bytes, ending aligned.
+      const size_t target = out_size * (p + 1) / n;
+      DecodePiece piece = frames[f++];
+      while (f < frames.size() &&
+             (p + 1 == n || piece.out_end < target || piece.out_end % align != 0)) {
+        piece.in_end = frames[f].in_end;
+        piece.out_end = frames[f].out_end;
+        ++f;
+      }
+      pieces->push_back(piece);
+    }
+    return true;
+  }
+
+  void decode_piece(ByteView in, const DecodePiece& piece, uint8_t* out,
+                    size_t out_size) const override {
+    const size_t want = piece.out_end - piece.out_begin;
+    const size_t n = ZSTD_decompressDCtx(thread_dctx(), out + piece.out_begin, want,
+                                         in.data + piece.in_begin, piece.in_end - piece.in_begin);
+    if (ZSTD_isError(n)) throw_decode(std::string("zstd: ") + ZSTD_getErrorName(n));
+    if (n != want)
+      throw_decode("zstd: decoded " + std::to_string(n) + " bytes, expected " +
+                   std::to_string(want));
   }
 
   int64_t decoded_size(ByteView in) const override {

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/scratch.h"
+#include "engine/chunk_task.h"
 #include "engine/partial_decode.h"
 #include "engine/thread_pool.h"
 #include "io/local_source.h"
@@ -83,7 +84,8 @@ AxisSpan span_of(const BatchAxis& a) {
   return runs_detected(AxisSpan{positions(a.out), positions(a.in), a.n});
 }
 
-void orthogonal_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nbytes) {
+void orthogonal_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nbytes,
+                      int split) {
   const size_t nd = layout.chunk_shape.size();
   for (const BatchAxis& a : c.axes)
     if (a.n == 0) return;
@@ -107,7 +109,7 @@ void orthogonal_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nby
     check_announced_size(layout.chain, raw, nbytes);  // before allocating for a hostile header
     const Collapsed col = collapse_region(geom);
     if (col.outer == 0 && size_t(col.block) == nbytes) {
-      decode_chunk(layout.chain, raw, c.dst + region_dst_offset(geom), nbytes);
+      decode_chunk_on(layout.chain, raw, c.dst + region_dst_offset(geom), nbytes, split);
     } else {
       uint8_t* chunk = scratch(Scratch::kChunk).reserve(nbytes);
       if (!decode_needed_part(layout.chain, raw, geom, chunk, nbytes))
@@ -190,13 +192,14 @@ size_t verified_chunk_nbytes(const BatchLayout& layout) {
 void decode_batch(const BatchLayout& layout, const std::vector<BatchChunk>& chunks) {
   const size_t nbytes = verified_chunk_nbytes(layout);
   for (const BatchChunk& c : chunks) check_chunk(layout, c);
+  const int split = decode_threads_per_task(int64_t(chunks.size()), 0);
   parallel_for(int64_t(chunks.size()), [&](int64_t i) {
     const BatchChunk& c = chunks[size_t(i)];
     try {
       if (c.points)
         points_chunk(layout, c, nbytes);
       else
-        orthogonal_chunk(layout, c, nbytes);
+        orthogonal_chunk(layout, c, nbytes, split);
     } catch (const Error& e) {
       throw Error(e.kind(), layout.name + ": chunk '" + c.key + "': " + e.what());
     } catch (const std::bad_alloc&) {

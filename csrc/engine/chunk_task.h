@@ -29,7 +29,18 @@ struct TaskInput {
   const ShardIndex* index;   // sharded: the shard's index, null when the shard does not exist
   bool cache_only = false;   // copy from the decoded-chunk cache, or give up (kNotCached)
   bool may_defer = false;    // leave a chunk another process is decoding for later (kBusy)
+  int decode_threads = 1;    // threads one chunk's decode may split over (reads of few chunks)
 };
+
+// Threads each of `tasks` chunk tasks may split its decode over when a read
+// of `tasks` chunks runs on `threads` threads (threads < 1: the calling
+// thread's count): the threads the chunks alone would leave idle.
+int decode_threads_per_task(int64_t tasks, int threads);
+
+// decode_chunk, split over up to `threads` threads where the chain and the
+// stream allow it (codecs/chain.h: split_decode).
+void decode_chunk_on(const ChainSpec& chain, ByteView raw, uint8_t* out, size_t out_size,
+                     int threads);
 
 // Writes task t of `grid` into `out`. Errors name the store and the chunk.
 TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t t,

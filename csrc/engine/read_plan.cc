@@ -59,12 +59,13 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
   const int64_t n = grid_.ntasks();
   if (output_nbytes_ == 0 || n == 0) return;
   std::vector<TaskOutcome> outcome;
+  const int split = decode_threads_per_task(n, threads_);
   if (!spec_.sharded) {
     run_deferring(
         n,
         [&](int64_t t, bool may_defer) {
-          return run_chunk_task(spec_, grid_, t, TaskInput{&source, nullptr, false, may_defer},
-                                out);
+          return run_chunk_task(spec_, grid_, t,
+                                TaskInput{&source, nullptr, false, may_defer, split}, out);
         },
         threads_, outcome);
     return;
@@ -85,7 +86,8 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
       n,
       [&](int64_t t, bool may_defer) {
         const ShardIndex* index = indexes[shard_of[size_t(t)]].get();
-        return run_chunk_task(spec_, grid_, t, TaskInput{&source, index, false, may_defer}, out);
+        return run_chunk_task(spec_, grid_, t, TaskInput{&source, index, false, may_defer, split},
+                              out);
       },
       threads_, outcome);
 }
@@ -286,13 +288,14 @@ int64_t ReadPlan::decode_ready(uint8_t* out) {
   std::vector<int64_t> batch;
   batch.swap(ready_);
   std::vector<TaskOutcome> outcome;
+  const int split = decode_threads_per_task(int64_t(batch.size()), threads_);
   run_deferring(
       int64_t(batch.size()),
       [&](int64_t i, bool may_defer) {
         const int64_t t = batch[size_t(i)];
         const Object& o = objects_[task_object_[size_t(t)]];
         TaskInput input{&fetched_, o.index.get(), state_[size_t(t)] == TaskState::kCached,
-                        may_defer};
+                        may_defer, split};
         return run_chunk_task(spec_, grid_, t, input, out);
       },
       threads_, outcome);
