@@ -21,6 +21,12 @@ struct LruStats {
   uint64_t hits = 0, misses = 0, evictions = 0;
 };
 
+// Everything a report shows, taken under one lock.
+struct LruSnapshot {
+  size_t capacity = 0, used = 0, entries = 0;
+  LruStats stats;
+};
+
 template <typename Value>
 class ByteLru {
  public:
@@ -51,6 +57,10 @@ class ByteLru {
     std::lock_guard<ForkSafeMutex> lock(mutex_);
     return stats_;
   }
+  LruSnapshot snapshot() const {
+    std::lock_guard<ForkSafeMutex> lock(mutex_);
+    return LruSnapshot{capacity_.load(), used_, index_.size(), stats_};
+  }
 
   // The value, now the most recently used; null on a miss.
   std::shared_ptr<const Value> get(const std::string& key) {
@@ -63,6 +73,13 @@ class ByteLru {
     ++stats_.hits;
     order_.splice(order_.begin(), order_, it->second);
     return it->second->value;
+  }
+
+  // The value without counting a hit or a miss or changing its recency; null when absent.
+  std::shared_ptr<const Value> peek(const std::string& key) const {
+    std::lock_guard<ForkSafeMutex> lock(mutex_);
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : it->second->value;
   }
 
   // No effect on recency or the counters.

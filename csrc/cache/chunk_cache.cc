@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "cache/process_stats.h"
+
 namespace fastchunk {
 namespace {
 
@@ -23,6 +25,14 @@ void ChunkCache::put(const std::string& key, const uint8_t* data, size_t size) {
   if (size) std::memcpy(chunk->data.get(), data, size);
   chunk->size = size;
   lru_.put(key, std::move(chunk), size);
+  publish();
+}
+
+void ChunkCache::publish() const {
+  if (!process_stats_published()) return;
+  const LruSnapshot s = lru_.snapshot();
+  publish_level(ProcessLevel::kDecoded, LevelNumbers{s.capacity, s.used, s.entries, s.stats.hits,
+                                                     s.stats.misses, s.stats.evictions});
 }
 
 }  // namespace fastchunk

@@ -21,19 +21,32 @@ class ChunkCache {
  public:
   static ChunkCache& instance();
 
-  void set_capacity(size_t bytes) { lru_.set_capacity(bytes); }  // shrinks at once when lowered
+  void set_capacity(size_t bytes) {  // shrinks at once when lowered
+    lru_.set_capacity(bytes);
+    publish();
+  }
   size_t capacity() const { return lru_.capacity(); }
   size_t used() const { return lru_.used(); }
   bool enabled() const { return lru_.enabled(); }
-  void clear() { lru_.clear(); }
+  void clear() {
+    lru_.clear();
+    publish();
+  }
 
-  std::shared_ptr<const CachedChunk> get(const std::string& key) { return lru_.get(key); }
+  std::shared_ptr<const CachedChunk> get(const std::string& key) {
+    auto hit = lru_.get(key);
+    publish();
+    return hit;
+  }
   bool contains(const std::string& key) const { return lru_.contains(key); }
   // Copies `size` bytes from `data`; chunks larger than the budget are not kept.
   void put(const std::string& key, const uint8_t* data, size_t size);
 
   using Stats = LruStats;
   Stats stats() const { return lru_.stats(); }
+  LruSnapshot snapshot() const { return lru_.snapshot(); }
+  // Its numbers into this process's page for `fastchunk cache` (cache/process_stats.h).
+  void publish() const;
 
  private:
   ChunkCache() : lru_(0) {}

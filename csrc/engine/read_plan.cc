@@ -60,12 +60,14 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
   if (output_nbytes_ == 0 || n == 0) return;
   std::vector<TaskOutcome> outcome;
   const int split = decode_threads_per_task(n, threads_);
+  // The compressed cache in front of the files (a pass-through when it is off).
+  CachedSource cached(source, spec_.store_id, true);
   if (!spec_.sharded) {
     run_deferring(
         n,
         [&](int64_t t, bool may_defer) {
           return run_chunk_task(spec_, grid_, t,
-                                TaskInput{&source, nullptr, false, may_defer, split}, out);
+                                TaskInput{&cached, nullptr, false, may_defer, split}, out);
         },
         threads_, outcome);
     return;
@@ -86,7 +88,7 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
       n,
       [&](int64_t t, bool may_defer) {
         const ShardIndex* index = indexes[shard_of[size_t(t)]].get();
-        return run_chunk_task(spec_, grid_, t, TaskInput{&source, index, false, may_defer, split},
+        return run_chunk_task(spec_, grid_, t, TaskInput{&cached, index, false, may_defer, split},
                               out);
       },
       threads_, outcome);
@@ -133,12 +135,41 @@ void ReadPlan::build_tables() {
       ready_.push_back(t);
     }
   }
-  if (!spec_.sharded) return;
+  if (!spec_.sharded) {
+    if (skip_cached_ && StoredCache::instance().enabled())
+      for (Object& o : objects_) refresh(o);
+    return;
+  }
   ShardIndexCache& indexes = ShardIndexCache::instance();
   if (!indexes.enabled()) return;
   for (Object& o : objects_) {
     o.index = indexes.get(ShardIndexCache::key_of(spec_, o.key, kNoVersion));
     if (o.index) refresh(o);
+  }
+}
+
+void ReadPlan::provide_stored(Object& o) {
+  StoredCache& stored = StoredCache::instance();
+  if (!skip_cached_ || !stored.enabled()) return;
+  const auto provide = [&](const ByteRange& range) {
+    if (fetched_.has(o.key, range)) return;
+    auto hit = stored.peek(StoredCache::key_of(spec_.store_id, o.key, range));
+    if (!hit) return;
+    fetched_.provide(o.key, range, ByteView{hit->data.get(), hit->size},
+                     range.kind == ByteRange::Kind::kWhole ? hit->size : kUnknownObjectSize);
+    if (!hit->version.empty() && fetched_.version(o.key).empty())
+      fetched_.set_version(o.key, hit->version);
+    from_stored_.push_back(std::move(hit));
+  };
+  if (!spec_.sharded) {
+    provide(ByteRange::whole());
+    return;
+  }
+  if (!o.index) return;
+  for (int64_t t : o.tasks) {
+    if (state_[size_t(t)] != TaskState::kWaiting) continue;
+    const ShardEntry& e = o.index->entries[size_t(task_inner_[size_t(t)])];
+    if (!e.empty()) provide(ByteRange::slice(e.offset, e.nbytes));
   }
 }
 
@@ -164,6 +195,7 @@ bool ReadPlan::bytes_present(int64_t t) const {
 }
 
 void ReadPlan::refresh(Object& o) {
+  provide_stored(o);
   for (int64_t t : o.tasks)
     if (state_[size_t(t)] == TaskState::kWaiting && bytes_present(t)) {
       state_[size_t(t)] = TaskState::kReady;
@@ -294,8 +326,8 @@ int64_t ReadPlan::decode_ready(uint8_t* out) {
       [&](int64_t i, bool may_defer) {
         const int64_t t = batch[size_t(i)];
         const Object& o = objects_[task_object_[size_t(t)]];
-        TaskInput input{&fetched_, o.index.get(), state_[size_t(t)] == TaskState::kCached,
-                        may_defer, split};
+        TaskInput input{&cached_fetched_, o.index.get(),
+                        state_[size_t(t)] == TaskState::kCached, may_defer, split};
         return run_chunk_task(spec_, grid_, t, input, out);
       },
       threads_, outcome);

@@ -17,6 +17,8 @@
 //                   still lacks bytes.
 // Chunks found in the decoded-chunk cache when planning need no bytes; one
 // evicted before it is copied makes pending() ask for its object after all.
+// Chunks whose stored bytes are in the compressed cache (cache/stored_cache.h)
+// need no request either: the plan provides those bytes to itself.
 // One thread at a time may call a plan; each call holds its lock.
 #pragma once
 #include <cstdint>
@@ -28,6 +30,7 @@
 
 #include "engine/array_spec.h"
 #include "engine/shard_index.h"
+#include "cache/stored_cache.h"
 #include "engine/task_grid.h"
 #include "io/fetched_source.h"
 
@@ -87,6 +90,7 @@ class ReadPlan {
   Object& object_of(const std::string& key);
   bool bytes_present(int64_t t) const;
   void refresh(Object& o);
+  void provide_stored(Object& o);
   void try_index(Object& o);
   void append_requests(const Object& o, std::vector<ByteRequest>& out) const;
   [[noreturn]] void fail_unfetched(int64_t t) const;
@@ -108,6 +112,8 @@ class ReadPlan {
   std::vector<int64_t> ready_;
   int64_t left_ = 0;
   FetchedSource fetched_;
+  CachedSource cached_fetched_{fetched_, spec_.store_id, false};
+  std::vector<std::shared_ptr<const StoredBytes>> from_stored_;  // bytes provided from the cache
   std::vector<std::string> released_;
 };
 

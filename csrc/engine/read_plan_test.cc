@@ -2,12 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <map>
 #include <string>
 #include <vector>
 
 #include "cache/chunk_cache.h"
 #include "cache/shard_index_cache.h"
+#include "cache/stored_cache.h"
 #include "common/error.h"
 #include "io/local_source.h"
 #include "testing/test_arrays.h"
@@ -127,6 +131,8 @@ class ReadPlanTest : public ::testing::Test {
     ChunkCache::instance().set_capacity(0);
     ChunkCache::instance().clear();
     ShardIndexCache::instance().clear();
+    StoredCache::instance().set_capacity(0);
+    StoredCache::instance().clear();
   }
   ArraySpec spec_ = testing::raw_spec({kRows, kCols}, {2, 2});
 };
@@ -324,6 +330,63 @@ TEST_F(ReadPlanTest, ShortRangedReadIsADecodeErrorNamingTheKey) {
     EXPECT_EQ(e.kind(), ErrorKind::kDecode);
     EXPECT_NE(std::string(e.what()).find("a/c/0/0"), std::string::npos) << e.what();
   }
+}
+
+// The compressed cache: a second remote read of the same chunks asks for
+// nothing (the plan provides their stored bytes to itself), chunked and sharded.
+TEST_F(ReadPlanTest, StoredBytesInTheCompressedCacheNeedNoRequests) {
+  for (bool sharded : {false, true}) {
+    ArraySpec spec = testing::raw_spec({kRows, kCols}, {2, 2});
+    if (sharded) testing::shard(spec, {2, 2});
+    StoredCache::instance().clear();
+    StoredCache::instance().set_capacity(1 << 20);
+    const auto store = objects(spec, {{1, 2}});
+    const Sel sel{{3, 0, 3}, {5, 1, 4}};
+    Server server{store};
+    {
+      ReadPlan plan(spec, sel.get());
+      std::vector<uint8_t> out(plan.output_nbytes());
+      server.serve(plan, out.data());
+      EXPECT_EQ(out, sel.expected({{1, 2}}));
+    }
+    EXPECT_GT(StoredCache::instance().entries(), 0u) << sharded;
+    const LruStats before = StoredCache::instance().stats();
+    server.seen.clear();
+    ReadPlan plan(spec, sel.get());
+    std::vector<uint8_t> out(plan.output_nbytes(), 0);
+    server.serve(plan, out.data());
+    EXPECT_EQ(out, sel.expected({{1, 2}})) << sharded;
+    for (const ByteRequest& r : server.seen)  // the missing chunk and (sharded) indexes only
+      EXPECT_TRUE(r.range.kind != ByteRange::Kind::kSlice || !sharded) << r.key;
+    if (!sharded) {
+      ASSERT_EQ(server.seen.size(), 1u);  // chunk (1, 2) is not stored: asked again
+      EXPECT_EQ(server.seen[0].key, "a/c/1/2");
+    }
+    EXPECT_EQ(StoredCache::instance().stats().hits - before.hits, 3u) << sharded;
+  }
+}
+
+TEST_F(ReadPlanTest, LocalReadsKeepCopiedBytesAndCheckTheFileVersion) {
+  testing::TempDir dir;
+  for (const auto& [key, bytes] : objects(spec_)) dir.write(key, bytes);
+  StoredCache::instance().set_capacity(1 << 20);
+  LocalSource source(dir.path());  // these tiny chunks are read with pread: kept
+  std::vector<uint8_t> out(size_t(kRows * kCols));
+  read_selection(spec_, source, kAll.get(), out.data());
+  EXPECT_EQ(out, kAll.expected());
+  EXPECT_EQ(StoredCache::instance().entries(), 6u);
+  const LruStats before = StoredCache::instance().stats();
+  read_selection(spec_, source, kAll.get(), out.data());
+  EXPECT_EQ(StoredCache::instance().stats().hits - before.hits, 6u);
+  // A rewritten chunk file is read again, not served from the cache.
+  std::string changed = chunk_bytes(0, 0);
+  changed[0] = char(200);
+  dir.write("a/c/0/0", changed + "");  // same size; a new mtime (or inode) makes a new version
+  ::utimensat(AT_FDCWD, (dir.path() + "/a/c/0/0").c_str(), nullptr, 0);
+  struct timespec later[2] = {{0, UTIME_OMIT}, {2000000000, 0}};
+  ::utimensat(AT_FDCWD, (dir.path() + "/a/c/0/0").c_str(), later, 0);
+  read_selection(spec_, source, kAll.get(), out.data());
+  EXPECT_EQ(out[0], 200);
 }
 
 TEST_F(ReadPlanTest, SelectionsOutsideTheArrayAreRejected) {

@@ -28,6 +28,7 @@ ForkSafeMutex* const g_registry_mutex = new ForkSafeMutex;
 struct sigaction g_previous;      // what ran before us, for faults that are not ours
 std::atomic<bool> g_has_previous{false};
 std::atomic<int> g_chaining{0};
+std::atomic<uint64_t> g_total_faults{0};
 
 bool inside(Slot& s, uintptr_t a, uintptr_t& end) {
   const uint32_t before = s.seq.load(std::memory_order_acquire);
@@ -61,6 +62,7 @@ void on_sigbus(int sig, siginfo_t* info, void* context) {
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
       if (got != MAP_FAILED) {
         g_slots[i].faults.fetch_add(1, std::memory_order_acq_rel);
+        g_total_faults.fetch_add(1, std::memory_order_relaxed);
         return;
       }
       break;
@@ -138,6 +140,8 @@ void SigbusGuard::leave(int slot) {
   s.end.store(0, std::memory_order_release);
   s.seq.fetch_add(1, std::memory_order_acq_rel);
 }
+
+uint64_t SigbusGuard::total_faults() { return g_total_faults.load(); }
 
 uint32_t SigbusGuard::faults(int slot) {
   if (slot < 0 || slot >= kSlots) return 0;

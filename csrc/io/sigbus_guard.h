@@ -26,6 +26,8 @@ class SigbusGuard {
   static void leave(int slot);
   // The number of faults the slot's range has taken since it was registered.
   static uint32_t faults(int slot);
+  // Faults turned into zero pages since the process started.
+  static uint64_t total_faults();
   // Installs the handler when it is not the current one. Cheap (one sigaction).
   static void ensure_installed();
 };

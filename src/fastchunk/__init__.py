@@ -74,38 +74,63 @@ def get_num_threads() -> int:
     return int(_core.get_num_threads())
 
 
-def set_cache_size(nbytes: int | str, shared: str | None = None) -> None:
+def set_cache_size(
+    nbytes: int | str, shared: str | None = None, compressed: bool = False
+) -> None:
     """Byte budget of the decoded-chunk cache shared by all arrays of the
     process (an LRU; 0, the default, turns it off). Also FASTCHUNK_CACHE_BYTES.
 
     With shared=NAME, the budget is that of the node-wide cache NAME instead:
     chunks decoded once per node, in shared memory, for every process that
     names it (DataLoader workers, torchrun ranks, other jobs). Also
-    FASTCHUNK_SHARED_CACHE=NAME:SIZE. See fastchunk.cache."""
+    FASTCHUNK_SHARED_CACHE=NAME:SIZE. See fastchunk.cache.
+
+    With compressed=True, the budget is that of the compressed level: the
+    stored bytes of chunks kept in memory (an LRU of the process), which
+    holds the compression ratio's worth more chunks than the decoded cache in
+    the same memory and costs a decode per hit. It keeps what object stores
+    send and what local reads copy (network filesystems, small chunks); large
+    local files on local disks are decoded straight from the page cache and
+    need no copy. Also FASTCHUNK_COMPRESSED_CACHE_BYTES. See docs/caches.md."""
     if shared is not None:
+        if compressed:
+            raise ValueError("the compressed level is per process: no shared=NAME")
         _cache.set_shared_cache(shared, nbytes)
         return
-    _core.set_cache_size(parse_bytes(nbytes))
+    budget = parse_bytes(nbytes)
+    if compressed:
+        _core.set_compressed_cache_size(budget)
+    else:
+        _core.set_cache_size(budget)
+    if budget:
+        _cache.publish_process_levels()
 
 
 def get_cache_info(shared: str | None = None) -> dict[str, Any]:
     """capacity, used, hits, misses and evictions of the process's decoded-
-    chunk cache, and `shared`, the name of the node-wide cache in use (or None).
-    With shared=NAME: that node-wide cache's numbers (fastchunk.cache.shared_cache_info)."""
+    chunk cache, `compressed`, the same numbers (and entries) of the
+    compressed level, and `shared`, the name of the node-wide cache in use (or
+    None). With shared=NAME: that node-wide cache's numbers
+    (fastchunk.cache.shared_cache_info)."""
     if shared is not None:
         info = _cache.shared_cache_info(shared)
         if info is None:
             raise FileNotFoundError(f"no shared cache named {shared!r} on this node")
         return info
     info = dict(_core.get_cache_info())
+    info["compressed"] = _core.get_compressed_cache_info()
     info["shared"] = _cache.shared_cache_name()
     return info
 
 
-def clear_cache(shared: str | None = None) -> None:
-    """Empties the process's decoded-chunk cache, or the node-wide cache NAME."""
+def clear_cache(shared: str | None = None, compressed: bool = False) -> None:
+    """Empties the process's decoded-chunk cache (compressed=True: its
+    compressed level), or the node-wide cache NAME."""
     if shared is not None:
         _cache.clear_shared_cache(shared)
+        return
+    if compressed:
+        _core.clear_compressed_cache()
         return
     _core.clear_cache()
 
@@ -122,6 +147,8 @@ def _threads_from_env() -> None:
 _threads_from_env()
 if os.environ.get("FASTCHUNK_CACHE_BYTES"):
     set_cache_size(os.environ["FASTCHUNK_CACHE_BYTES"])
+if os.environ.get("FASTCHUNK_COMPRESSED_CACHE_BYTES"):
+    set_cache_size(os.environ["FASTCHUNK_COMPRESSED_CACHE_BYTES"], compressed=True)
 if os.environ.get(_cache.ENV_SHARED):
     _name, _size = _cache.parse_env(os.environ[_cache.ENV_SHARED])
     set_cache_size(_size, shared=_name)

@@ -32,3 +32,49 @@ def get_shard_index_cache_info():
 
 def clear_shard_index_cache():
     shard_index_cache_clear()
+
+
+def set_compressed_cache_size(size_t nbytes):
+    """Byte budget of the compressed level (stored bytes of chunks in memory)."""
+    StoredCache.instance().set_capacity(nbytes)
+
+
+def get_compressed_cache_info():
+    cdef LruSnapshot s = StoredCache.instance().snapshot()
+    return {"capacity": s.capacity, "used": s.used, "entries": s.entries,
+            "hits": s.stats.hits, "misses": s.stats.misses, "evictions": s.stats.evictions}
+
+
+def clear_compressed_cache():
+    StoredCache.instance().clear()
+
+
+def publish_process_stats(str directory):
+    """Publishes this process's cache numbers in `directory` for `fastchunk
+    cache` ("": stops, removing the page)."""
+    cdef string d = directory.encode()
+    with nogil:
+        publish_process_stats_in(d)
+    ChunkCache.instance().publish()
+    StoredCache.instance().publish()
+
+
+def unpublish_process_stats_():
+    with nogil:
+        unpublish_process_stats()
+
+
+cdef dict _level_dict(const LevelNumbers& n):
+    return {"capacity": n.capacity, "used": n.used, "entries": n.entries, "hits": n.hits,
+            "misses": n.misses, "evictions": n.evictions}
+
+
+def published_processes(str directory):
+    """[(pid, {"decoded": numbers, "compressed": numbers})] of the live
+    processes that publish in `directory`; pages of dead ones are removed."""
+    cdef string d = directory.encode()
+    cdef vector[PublishedProcess] procs
+    with nogil:
+        procs = read_published_processes(d)
+    return [(p.pid, {"decoded": _level_dict(p.levels[0]),
+                     "compressed": _level_dict(p.levels[1])}) for p in procs]

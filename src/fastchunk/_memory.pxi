@@ -74,7 +74,8 @@ def map_info():
     cdef MappedFilesStats st = files.stats()
     return {"budget": files.budget(), "mapped_bytes": files.mapped_bytes(),
             "mappings": files.mappings(), "hits": st.hits, "maps": st.maps,
-            "evictions": st.evictions, "refused": st.refused}
+            "evictions": st.evictions, "refused": st.refused,
+            "faults": SigbusGuard.total_faults()}
 
 
 def clear_maps():

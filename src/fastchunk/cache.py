@@ -10,6 +10,7 @@ usable (csrc/cache/file_cache.h says how).
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -134,6 +135,27 @@ def list_shared_caches() -> list[str]:
         for n in names
         if n.startswith(PREFIX) and os.path.isfile(os.path.join(root, n, "control"))
     )
+
+
+_published = False
+
+
+def publish_process_levels() -> None:
+    """Publishes this process's in-memory levels (decoded chunks, compressed
+    bytes) beside the node's shared caches, for `fastchunk cache`; the page
+    goes when the process exits."""
+    global _published
+    _core.publish_process_stats(shm_root())
+    if not _published:
+        _published = True
+        atexit.register(_core.unpublish_process_stats_)
+
+
+def process_levels() -> list[dict[str, Any]]:
+    """The in-memory levels of every live process on this node that has one
+    on: [{"pid", "decoded": numbers, "compressed": numbers}], numbers being
+    capacity, used, entries, hits, misses, evictions."""
+    return [{"pid": pid, **levels} for pid, levels in _core.published_processes(shm_root())]
 
 
 def parse_env(value: str) -> tuple[str, int]:

@@ -1,7 +1,7 @@
 # csrc/cache through csrc/api/read_api.h and csrc/api/cache_api.h: the
 # decoded-chunk and shard-index caches of the process, the node-wide shared
 # cache and file caches.
-from libc.stdint cimport uint8_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
@@ -55,3 +55,38 @@ cdef extern from *:
     static bool fastchunk_handle_empty(const fastchunk::FileCacheHandle& h) { return !h.cache; }
     """
     cbool handle_empty "fastchunk_handle_empty"(const FileCacheHandle& h) nogil
+
+cdef extern from "cache/byte_lru.h" namespace "fastchunk":
+    cdef cppclass LruStats:
+        uint64_t hits, misses, evictions
+
+    cdef cppclass LruSnapshot:
+        size_t capacity, used, entries
+        LruStats stats
+
+cdef extern from "cache/stored_cache.h" namespace "fastchunk":
+    cdef cppclass StoredCache:
+        @staticmethod
+        StoredCache& instance()
+        void set_capacity(size_t nbytes) nogil
+        void clear() nogil
+        LruSnapshot snapshot()
+        void publish()
+
+cdef extern from "cache/chunk_cache.h" namespace "fastchunk":
+    cdef cppclass ChunkCache:
+        @staticmethod
+        ChunkCache& instance()
+        void publish()
+
+cdef extern from "cache/process_stats.h" namespace "fastchunk":
+    cdef cppclass LevelNumbers:
+        uint64_t capacity, used, entries, hits, misses, evictions
+
+    cdef cppclass PublishedProcess:
+        int64_t pid
+        LevelNumbers levels[2]
+
+    void publish_process_stats_in(const string& dir) nogil
+    void unpublish_process_stats() nogil
+    vector[PublishedProcess] read_published_processes(const string& dir) nogil

@@ -97,6 +97,11 @@ cdef extern from "api/read_api.h" namespace "fastchunk":
     ErrorInfo api_chunk_key(const string& array_path, const KeySpec& keys,
                             const vector[int64_t]& coords, char separator, string* key) nogil
 
+cdef extern from "io/sigbus_guard.h" namespace "fastchunk":
+    cdef cppclass SigbusGuard:
+        @staticmethod
+        uint64_t total_faults()
+
 cdef extern from "io/mapped_files.h" namespace "fastchunk":
     cdef cppclass MappedFilesStats:
         uint64_t hits, maps, evictions, refused

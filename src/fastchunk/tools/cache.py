@@ -1,6 +1,9 @@
 """`fastchunk cache`: what the node's caches hold and how well they serve,
-and emptying them. Two kinds: shared decoded-chunk caches (by name, in shared
-memory) and disk caches of remote objects (by directory)."""
+and emptying them. Three kinds: shared decoded-chunk caches (by name, in
+shared memory), disk caches of remote objects (by directory), and the
+in-memory levels of each live process that has one on (its decoded-chunk
+cache and its compressed level: stored bytes of chunks), published by the
+process itself."""
 
 from __future__ import annotations
 
@@ -27,12 +30,15 @@ def disk_cache_info(directory: str) -> dict[str, Any] | None:
 
 def collect(names: list[str], dirs: list[str]) -> list[dict[str, Any]]:
     """One report per cache asked for; with nothing asked, every shared cache
-    of the node and the disk cache of FASTCHUNK_CACHE_DIR."""
+    of the node, the disk cache of FASTCHUNK_CACHE_DIR and the in-memory
+    levels of every process that has one on."""
+    reports = []
     if not names and not dirs:
         names = shared.list_shared_caches()
         if os.environ.get(ENV_DISK):
             dirs = [os.environ[ENV_DISK]]
-    reports = []
+        for proc in shared.process_levels():
+            reports.append({"kind": "process", **proc})
     for name in names:
         info = shared.shared_cache_info(name)
         if info is None:
@@ -72,7 +78,31 @@ def clear(names: list[str], dirs: list[str], remove: bool) -> list[str]:
     return done
 
 
+def _rate(level: dict[str, Any]) -> str:
+    lookups = level["hits"] + level["misses"]
+    return f"{100 * level['hits'] / lookups:.1f}%" if lookups else "-"
+
+
+def _format_process(report: dict[str, Any]) -> str:
+    lines = [f"process {report['pid']}  in-memory levels"]
+    for name in ("compressed", "decoded"):
+        level = report[name]
+        if not level["capacity"] and not level["entries"]:
+            lines.append(f"  {name:10s} off")
+            continue
+        budget = level["capacity"]
+        full = f" ({100 * level['used'] / budget:.1f}%)" if budget else ""
+        lines.append(
+            f"  {name:10s} {_size(level['used'])} of {_size(budget)}{full}, "
+            f"{level['entries']} entries; hits {level['hits']}  misses {level['misses']}  "
+            f"hit rate {_rate(level)}  evictions {level['evictions']}"
+        )
+    return "\n".join(lines)
+
+
 def format_report(report: dict[str, Any]) -> str:
+    if report["kind"] == "process":
+        return _format_process(report)
     lookups = report["hits"] + report["misses"]
     rate = f"{100 * report['hits'] / lookups:.1f}%" if lookups else "-"
     budget = report["budget"]

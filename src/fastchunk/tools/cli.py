@@ -212,13 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     cache = sub.add_parser(
         "cache",
-        help="show or clear the node's shared chunk caches and disk caches",
+        help="show or clear the node's shared chunk caches and disk caches; show the "
+        "in-memory levels of running processes",
         usage="fastchunk cache [show|clear|remove] [NAME ...] [--dir PATH] [--json]",
         description="Shared decoded-chunk caches are named (fastchunk.set_cache_size(SIZE, "
         "shared=NAME) or FASTCHUNK_SHARED_CACHE=NAME:SIZE); disk caches of remote objects "
         "are directories (storage_options cache_dir or FASTCHUNK_CACHE_DIR). With no name "
         "and no --dir: every shared cache of this node and the disk cache of "
-        "FASTCHUNK_CACHE_DIR. clear empties a cache and zeroes its counters while "
+        "FASTCHUNK_CACHE_DIR, and the in-memory levels (decoded chunks, compressed bytes: "
+        "fastchunk.set_cache_size(SIZE, compressed=True)) of every running process that has "
+        "one on. clear empties a cache and zeroes its counters while "
         "processes go on using it; remove deletes it.",
     )
     cache.add_argument("words", nargs="*", metavar="NAME", help=argparse.SUPPRESS)

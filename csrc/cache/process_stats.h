@@ -1,0 +1,40 @@
+// The process-level caches (decoded chunks, compressed bytes) live in each
+// process's heap; `fastchunk cache`, another process, reports them from a
+// small page each process publishes: DIR/fastchunk-process-PID.stats (DIR
+// where the node's shared caches live), mapped shared and updated in place
+// with relaxed atomics as the caches change. A page whose process is gone
+// (pid dead, or reused by a process started later) is removed by the reader.
+// A forked child publishes a page of its own.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cache/byte_lru.h"
+
+namespace fastchunk {
+
+enum class ProcessLevel : int { kDecoded = 0, kCompressed = 1, kCount = 2 };
+
+struct LevelNumbers {
+  uint64_t capacity = 0, used = 0, entries = 0, hits = 0, misses = 0, evictions = 0;
+};
+
+// Starts publishing into `dir` (made if needed); "" stops and removes the page.
+void publish_process_stats_in(const std::string& dir);
+// Whether publish_process_stats_in() named a directory (cheap: one atomic load).
+bool process_stats_published();
+// The level's numbers now; a no-op until publishing started.
+void publish_level(ProcessLevel level, const LevelNumbers& numbers);
+// Removes this process's page (at exit).
+void unpublish_process_stats();
+
+struct PublishedProcess {
+  int64_t pid = 0;
+  LevelNumbers levels[int(ProcessLevel::kCount)];
+};
+// The pages of live processes in `dir`; pages of dead processes are removed.
+std::vector<PublishedProcess> read_published_processes(const std::string& dir);
+
+}  // namespace fastchunk
