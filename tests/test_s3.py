@@ -251,3 +251,35 @@ def test_bad_storage_options_are_rejected() -> None:
         fastchunk.open("s3://b/x.zarr", storage_options={"secret_key": "x"})
     with pytest.raises(ValueError, match="together"):
         fastchunk.open("s3://b/x.zarr", storage_options={"key": "x"})
+
+
+@pytest.mark.usefixtures("cache_off")
+@pytest.mark.parametrize("name", ["v2", "v3_sharded"])
+def test_compressed_level_serves_a_second_read_without_requests(
+    s3: s3_server.S3Server, s3_stores: dict, name: str
+) -> None:
+    """With the compressed level on, the stored bytes a read fetched are kept:
+    the same read again asks the store only for the chunks it does not hold
+    (the shard indexes are in the shard-index cache) and decodes the same
+    values."""
+    local, url = s3_stores[name]
+    remote = fastchunk.open(url, storage_options=s3.storage_options())
+    data = _data()
+    sel = np.s_[3:9, :, 2:7]
+    fastchunk.set_cache_size("64MB", compressed=True)
+    try:
+        np.testing.assert_array_equal(remote[sel], data[sel])
+        kept = fastchunk.get_cache_info()["compressed"]
+        assert kept["entries"] > 0, kept
+        idx = [range(3, 9), range(SHAPE[1]), range(2, 7)]
+        out = np.empty([len(i) for i in idx], dtype="f4")
+        plan = remote._native.plan(idx, out.reshape(-1).view(np.uint8))
+        for key, _offset, _length in plan.pending():
+            assert not (local / key).exists(), key  # only chunks never written
+            plan.provide_object(key, None)
+        plan.finish()
+        np.testing.assert_array_equal(out, data[sel])
+        assert fastchunk.get_cache_info()["compressed"]["hits"] - kept["hits"] == kept["entries"]
+    finally:
+        fastchunk.set_cache_size(0, compressed=True)
+        fastchunk.clear_cache(compressed=True)
