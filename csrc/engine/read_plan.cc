@@ -1,6 +1,8 @@
 #include "engine/read_plan.h"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -42,6 +44,50 @@ void run_deferring(int64_t count, const Run& run, int threads, std::vector<TaskO
       threads);
 }
 
+std::atomic<bool> g_read_ahead{true};
+
+// Stored bytes asked for ahead of the decoding threads.
+constexpr uint64_t kReadAheadBytes = uint64_t(64) << 20;
+constexpr int64_t kReadAheadMaxTasks = 256;
+
+// Hints the source about the tasks ahead of those being decoded, so that a
+// cold page cache (NVMe, Lustre) has reads in flight while chunks decode:
+// about kReadAheadBytes of chunks, at least two per thread. The tasks that
+// start at once are hinted too: one large read of each file, rather than
+// page faults reading it a little at a time.
+class ReadAhead {
+ public:
+  ReadAhead(int64_t ntasks, size_t chunk_nbytes, int threads,
+            std::function<void(int64_t)> hint)
+      : ntasks_(ntasks), hint_(std::move(hint)) {
+    if (!g_read_ahead.load(std::memory_order_relaxed)) {
+      next_.store(ntasks);
+      return;
+    }
+    const int64_t by_bytes = int64_t(kReadAheadBytes / std::max<size_t>(chunk_nbytes, 1));
+    window_ = std::min(kReadAheadMaxTasks, std::max<int64_t>(2 * int64_t(threads), by_bytes));
+    upto(window_);
+  }
+  // Called as task t starts: hints tasks up to t + window.
+  void starting(int64_t t) { upto(t + window_ + 1); }
+
+ private:
+  void upto(int64_t end) {
+    end = std::min(end, ntasks_);
+    int64_t n = next_.load(std::memory_order_relaxed);
+    while (n < end) {
+      if (next_.compare_exchange_weak(n, n + 1)) {
+        hint_(n);
+        ++n;
+      }
+    }
+  }
+  int64_t ntasks_;
+  int64_t window_ = 0;
+  std::atomic<int64_t> next_{0};
+  std::function<void(int64_t)> hint_;
+};
+
 }  // namespace
 
 ReadPlan::ReadPlan(const ArraySpec& spec, const Selection& sel, int num_threads,
@@ -60,12 +106,20 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
   if (output_nbytes_ == 0 || n == 0) return;
   std::vector<TaskOutcome> outcome;
   const int split = decode_threads_per_task(n, threads_);
+  const int threads = threads_ < 1 ? num_threads() : threads_;
   // The compressed cache in front of the files (a pass-through when it is off).
   CachedSource cached(source, spec_.store_id, true);
   if (!spec_.sharded) {
+    ReadAhead ahead(n, size_t(spec_.chunk_nbytes()), threads, [&](int64_t t) {
+      thread_local TaskLocation at;
+      grid_.locate(t, at);
+      source.prefetch(storage_key(spec_, at.coords.data(), spec_.keys.separator),
+                      ByteRange::whole());
+    });
     run_deferring(
         n,
         [&](int64_t t, bool may_defer) {
+          if (may_defer) ahead.starting(t);
           return run_chunk_task(spec_, grid_, t,
                                 TaskInput{&cached, nullptr, false, may_defer, split}, out);
         },
@@ -84,15 +138,28 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
     shard_of[size_t(t)] = it.first->second;
   }
   const auto indexes = load_shard_indexes(spec_, source, keys, threads_);
+  ReadAhead ahead(n, size_t(spec_.chunk_nbytes()), threads, [&](int64_t t) {
+    const ShardIndex* index = indexes[shard_of[size_t(t)]].get();
+    if (!index) return;
+    thread_local TaskLocation at;
+    grid_.locate(t, at);
+    if (size_t(at.inner) >= index->entries.size()) return;
+    const ShardEntry& e = index->entries[size_t(at.inner)];
+    if (!e.empty()) source.prefetch(keys[shard_of[size_t(t)]], ByteRange::slice(e.offset, e.nbytes));
+  });
   run_deferring(
       n,
       [&](int64_t t, bool may_defer) {
+        if (may_defer) ahead.starting(t);
         const ShardIndex* index = indexes[shard_of[size_t(t)]].get();
         return run_chunk_task(spec_, grid_, t, TaskInput{&cached, index, false, may_defer, split},
                               out);
       },
       threads_, outcome);
 }
+
+void set_read_ahead(bool on) { g_read_ahead.store(on); }
+bool read_ahead() { return g_read_ahead.load(); }
 
 void read_selection(const ArraySpec& spec, ByteSource& source, const Selection& sel,
                     uint8_t* out, int num_threads) {

@@ -117,6 +117,11 @@ class ReadPlan {
   std::vector<std::string> released_;
 };
 
+// Whether local reads hint the chunks ahead of the decoding threads to the
+// source (on by default; see ReadAhead in read_plan.cc).
+void set_read_ahead(bool on);
+bool read_ahead();
+
 // A whole read in one call: ReadPlan(spec, sel).execute(source, out).
 void read_selection(const ArraySpec& spec, ByteSource& source, const Selection& sel,
                     uint8_t* out, int num_threads = 0);

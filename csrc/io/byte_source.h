@@ -90,6 +90,11 @@ class ByteSource {
   // The object's version as stored now, without reading it ("" when absent
   // or unknown): lets a cache tell a rewritten object from the one it holds.
   virtual std::string version(const std::string& key) { return {}; }
+
+  // A hint that `range` of `key` will be read soon: a source that can start
+  // fetching it in the background (local files: the kernel's readahead)
+  // does, so that reads of a cold page cache overlap with decoding.
+  virtual void prefetch(const std::string& key, const ByteRange& range) {}
 };
 
 // Throws Error(kDecode) unless `range` lies inside an object of `object_size`

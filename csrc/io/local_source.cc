@@ -134,6 +134,20 @@ void LocalSource::get_many(const std::vector<ByteRequest>& requests,
       num_threads);
 }
 
+void LocalSource::prefetch(const std::string& key, const ByteRange& range) {
+#ifdef POSIX_FADV_WILLNEED
+  const int fd = ::open((root_ + key).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  off_t offset = 0, length = 0;  // 0: to the end of the file
+  if (range.kind == ByteRange::Kind::kSlice) {
+    offset = off_t(range.offset);
+    length = off_t(range.length);
+  }
+  ::posix_fadvise(fd, offset, length, POSIX_FADV_WILLNEED);
+  ::close(fd);
+#endif
+}
+
 std::string LocalSource::version(const std::string& key) {
   struct stat st;
   if (::stat((root_ + key).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};

@@ -21,6 +21,9 @@ class LocalSource : public ByteSource {
   std::string version(const std::string& key) override;
   bool reread(const std::string& key, const ByteRange& range, ByteBuffer& storage,
               ObjectBytes& out) override;
+  // posix_fadvise(WILLNEED): the kernel reads the range into the page cache
+  // in the background. A missing file is no error.
+  void prefetch(const std::string& key, const ByteRange& range) override;
 
   // Whether reads may come from mappings (default: yes, where MappedFiles allows).
   void set_mapping(bool on) { mapping_ = on; }

@@ -1,6 +1,7 @@
 # Memory the core hands to Python: read outputs from the buffer pool
 # (csrc/common/buffer_pool.h: reused, huge pages where the OS offers them)
-# and the mappings local reads decode from (csrc/io/mapped_files.h).
+# the mappings local reads decode from (csrc/io/mapped_files.h) and their
+# read-ahead (csrc/engine/read_plan.h).
 # Included by _core.pyx.
 
 from cpython.buffer cimport PyBuffer_FillInfo
@@ -80,3 +81,14 @@ def map_info():
 
 def clear_maps():
     MappedFiles.instance().clear()
+
+
+def set_read_ahead(cbool on):
+    """Whether local reads ask the kernel for the chunks ahead of those being
+    decoded (posix_fadvise WILLNEED), so that a cold page cache has reads in
+    flight. On by default."""
+    set_read_ahead_c(on)
+
+
+def get_read_ahead():
+    return read_ahead_c()

@@ -70,6 +70,9 @@ cdef extern from "io/byte_source.h" namespace "fastchunk":
         ByteRange range
 
 cdef extern from "engine/read_plan.h" namespace "fastchunk":
+    void set_read_ahead_c "fastchunk::set_read_ahead"(cbool on) nogil
+    cbool read_ahead_c "fastchunk::read_ahead"() nogil
+
     cdef cppclass CReadPlan "fastchunk::ReadPlan":
         uint64_t output_nbytes()
         int64_t ntasks()
