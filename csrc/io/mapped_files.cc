@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/statfs.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -16,7 +18,7 @@ namespace {
 
 // Filesystems whose files may be mapped: local ones, where the page cache is
 // coherent with every writer of the node. Anything else is read with pread.
-bool local_filesystem(long type) {
+[[maybe_unused]] bool local_filesystem(long type) {
   switch (static_cast<unsigned long>(type)) {
     case 0xEF53:      // ext2/3/4
     case 0x58465342:  // xfs
@@ -86,8 +88,12 @@ bool MappedFiles::mappable_filesystem(int fd, dev_t dev) {
     auto it = filesystems_.find(uint64_t(dev));
     if (it != filesystems_.end()) return it->second;
   }
+#ifdef __linux__
   struct statfs fs;
   const bool ok = fstatfs(fd, &fs) == 0 && local_filesystem(long(fs.f_type));
+#else
+  const bool ok = false;  // elsewhere the filesystem is not told apart: pread only
+#endif
   std::lock_guard<ForkSafeMutex> lock(mutex_);
   filesystems_[uint64_t(dev)] = ok;
   return ok;

@@ -7,7 +7,9 @@
 //             pending / provide / decode_ready, answered from the stored object)
 //   u8 chain  index into kChains
 //   u8 dtype  itemsize = {1, 2, 4, 8}[dtype % 4]; bit2 byte-swapped; bit3 large:
-//             shapes, chunks and indices scaled by 64 (multi-block blosc frames)
+//             shapes, chunks and indices scaled by 64 (multi-block blosc frames);
+//             bit4 axes as runs (start = the first index, step = the second
+//             minus the first, count as given: the core checks the bounds)
 //   per axis: u8 shape % 64, u8 chunk % 16 + 1, u8 chunks per shard % 4 + 1
 //   per axis: u8 count % 8, then count u8 indices (modulo the axis length)
 //   the rest: the stored object (chunk, or shard when sharded)
@@ -56,6 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;  // a configuration these items do not allow
   }
   const int64_t scale = dtype & 8 ? 64 : 1;
+  const bool runs = dtype & 16;
   spec.fill.assign(size_t(spec.itemsize), 0xAB);
   spec.keys.prefix = "c/";
   spec.keys.separator = '/';
@@ -78,8 +81,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t d = 0; d < rank; ++d) {
     const int64_t count = spec.shape[d] ? in.u8() % 8 : 0;
     for (int64_t i = 0; i < count; ++i) indices[d].push_back(in.u8() * scale % spec.shape[d]);
-    sel.indices.push_back(indices[d].data());
-    sel.counts.push_back(count);
+    if (runs && count > 0) {
+      const int64_t step = count > 1 ? indices[d][1] - indices[d][0] : 1;
+      sel.axes.push_back(AxisSelection::run(indices[d][0], count, step));
+    } else {
+      sel.axes.push_back(AxisSelection::table(indices[d].data(), count));
+    }
     out_bytes *= size_t(count);
   }
   const ByteView rest = in.rest();

@@ -219,6 +219,18 @@ def read_selection_seeds(tmp: Path) -> Iterator[tuple[str, bytes]]:
     for name, (chain, payload) in partial.items():
         yield f"partial-{name}", selection_header(1, chain, 2 | 8, axes, picks) + payload
         yield f"partial-{name}-2t", selection_header(1 | 64, chain, 2 | 8, axes, picks) + payload
+    # Axes as runs (dtype bit 4): forward, reversed and strided, on one and
+    # two threads (a chunk decoded whole on two threads splits into blocks).
+    runs = {
+        "rows-2t": (1 | 64, [[0], [0, 1, 2, 3]]),
+        "reversed": (1, [[3, 2, 1], [7, 5]]),
+        "strided": (1 | 64, [[0, 2, 4], [1, 4, 7]]),
+    }
+    for name, (flags, run_picks) in runs.items():
+        yield f"runs-{name}", (
+            selection_header(flags, 2, 2 | 8 | 16, axes, run_picks)
+            + numcodecs.Blosc(cname="lz4", shuffle=1, blocksize=16384).encode(big)
+        )
     for name, flags, per, data in shard_objects(tmp):
         sflags = 1 | 4 | (16 if flags & 1 else 0)
         if flags & 2:
