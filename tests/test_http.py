@@ -62,3 +62,25 @@ def test_missing_http_store_is_file_not_found(web_root):
     _root, url = web_root
     with pytest.raises(FileNotFoundError):
         fastchunk.open(f"{url}/nothing.zarr")
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_http_store_in_dataloader_workers(web_root, method):
+    """ArrayDataset over a public http:// store in DataLoader workers, under
+    every start method (forkserver is Python 3.14's default on Linux); under
+    fork the parent has read first, so workers use the blocking client."""
+    torch = pytest.importorskip("torch")
+    from fastchunk.torch import ArrayDataset
+
+    root, url = web_root
+    data = np.random.default_rng(8).standard_normal((16, 3, 20)).astype("f4")
+    z = zarr.create_array(root / "w.zarr", shape=data.shape, chunks=(1, 3, 20), dtype="f4",
+                          zarr_format=3)
+    z[:] = data
+    ds = ArrayDataset(f"{url}/w.zarr", offsets=[0, 1])
+    want = torch.from_numpy(np.stack([data[a : a + 2] for a in ds.anchors]))
+    if method == "fork":
+        assert torch.equal(ds[[0, 1]], want[:2])  # the parent reads (obstore) before forking
+    loader = ds.dataloader(4, shuffle=False, num_workers=2, multiprocessing_context=method,
+                           timeout=120)
+    assert torch.equal(torch.cat(list(loader)), want)

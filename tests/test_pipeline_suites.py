@@ -1,6 +1,5 @@
 """zarr-python's and xarray's own tests, run with fastchunk's codec pipeline
-(a bounded subset of each; scripts/run_zarr_suite.sh and
-scripts/run_xarray_suite.sh run them whole). A test that passes with zarr's
+(a bounded subset of each; scripts/run_suite.sh runs them whole). A test that passes with zarr's
 default pipeline must pass with fastchunk's, and fastchunk's pipeline must
 serve at least 90% of the tests that create arrays."""
 
@@ -21,12 +20,11 @@ pytest.importorskip("zarr")
 pytest.importorskip("pytest_asyncio")
 
 
-def _run(script: str, pipeline: str) -> tuple[int, dict, str]:
+def _run(suite: str, pipeline: str) -> tuple[int, dict, str]:
     env = {**os.environ, "PYTHON": sys.executable}
     env.pop("ZARR_CODEC_PIPELINE__PATH", None)
-    proc = subprocess.run(["bash", str(SCRIPTS / script), pipeline, "--subset"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=900)
-    suite = "zarr" if "zarr_suite" in script else "xarray"
+    proc = subprocess.run(["bash", str(SCRIPTS / "run_suite.sh"), suite, pipeline, "--subset"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     report = json.loads((ROOT / "build" / "suites" / f"{suite}-{pipeline}.json").read_text())
     return proc.returncode, report["tests"], proc.stdout[-3000:] + proc.stderr[-3000:]
 
@@ -44,7 +42,7 @@ def _passed(tests: dict) -> set[str]:
 
 
 def test_zarr_suite_subset_with_fastchunk_pipeline() -> None:
-    rc, tests, tail = _run("run_zarr_suite.sh", "fastchunk")
+    rc, tests, tail = _run("zarr", "fastchunk")
     assert rc == 0, tail
     assert len(_passed(tests)) > 1000, tail
     assert _served(tests) >= 0.9, tail
@@ -52,8 +50,8 @@ def test_zarr_suite_subset_with_fastchunk_pipeline() -> None:
 
 def test_xarray_zarr_backend_subset_with_fastchunk_pipeline() -> None:
     pytest.importorskip("xarray")
-    _, base, _ = _run("run_xarray_suite.sh", "default")
-    _, tests, tail = _run("run_xarray_suite.sh", "fastchunk")
+    _, base, _ = _run("xarray", "default")
+    _, tests, tail = _run("xarray", "fastchunk")
     lost = sorted(_passed(base) - _passed(tests))
     assert not lost, f"passed with zarr's default pipeline, not with fastchunk's: {lost}\n{tail}"
     assert len(_passed(tests)) > 200, tail

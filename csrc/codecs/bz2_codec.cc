@@ -9,6 +9,7 @@
 #include <string>
 
 #include "codecs/registry.h"
+#include "codecs/stream_sequence.h"
 #include "common/error.h"
 
 namespace fastchunk {
@@ -32,18 +33,10 @@ class Bz2Codec final : public Codec {
   explicit Bz2Codec(int64_t level) : level_(level) {}
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
-    if (in.size == 0) throw_decode("bz2: empty stream");
-    size_t in_pos = 0, out_pos = 0;
-    for (bool first = true; in_pos < in.size; first = false) {
-      const size_t stream_out = out_pos;
-      if (!decode_stream(in, in_pos, out, out_size, out_pos, first)) {
-        out_pos = stream_out;  // not a stream: ignored, as Python does
-        break;
-      }
-    }
-    if (out_pos != out_size)
-      throw_decode("bz2: decoded " + std::to_string(out_pos) + " bytes, expected " +
-                   std::to_string(out_size));
+    decode_stream_sequence("bz2", in, out_size,
+                           [&](size_t& in_pos, size_t& out_pos, bool first) {
+                             return decode_stream(in, in_pos, out, out_size, out_pos, first);
+                           });
   }
 
   // A block (at least 10 bytes: magic and checksum) holds at most 900 kB

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "codecs/registry.h"
+#include "codecs/stream_sequence.h"
 #include "common/error.h"
 
 namespace fastchunk {
@@ -83,18 +84,10 @@ class LzmaCodec final : public Codec {
       : format_(format), check_(check), preset_(preset) {}
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
-    if (in.size == 0) throw_decode("lzma: empty stream");
-    size_t in_pos = 0, out_pos = 0;
-    for (bool first = true; in_pos < in.size; first = false) {
-      const size_t stream_out = out_pos;
-      if (!decode_stream(in, in_pos, out, out_size, out_pos, first)) {
-        out_pos = stream_out;  // not a stream: ignored, as Python does
-        break;
-      }
-    }
-    if (out_pos != out_size)
-      throw_decode("lzma: decoded " + std::to_string(out_pos) + " bytes, expected " +
-                   std::to_string(out_size));
+    decode_stream_sequence("lzma", in, out_size,
+                           [&](size_t& in_pos, size_t& out_pos, bool first) {
+                             return decode_stream(in, in_pos, out, out_size, out_pos, first);
+                           });
   }
 
   // .xz streams end with an index of their sizes. A .lzma header records the

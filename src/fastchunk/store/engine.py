@@ -148,3 +148,25 @@ def total_size(content_range: str | None, fallback: int) -> int:
         if tail.isdigit():
             return int(tail)
     return fallback
+
+
+def urllib3_pool(opts: RemoteOptions) -> Any:
+    """A urllib3 connection pool for the blocking HTTP clients: `concurrency`
+    connections, the store's timeouts, and retries with backoff on the
+    statuses object stores answer when busy."""
+    import urllib3
+
+    retries = urllib3.Retry(
+        total=opts.max_retries,
+        backoff_factor=0.1,
+        backoff_max=5,
+        status_forcelist=(408, 429, 500, 502, 503, 504),
+        allowed_methods=("GET", "HEAD"),
+        raise_on_status=False,
+    )
+    return urllib3.PoolManager(
+        maxsize=opts.concurrency,
+        retries=retries,
+        timeout=urllib3.Timeout(connect=opts.connect_timeout, read=opts.read_timeout),
+        cert_reqs="CERT_NONE" if opts.allow_invalid_certificates else "CERT_REQUIRED",
+    )

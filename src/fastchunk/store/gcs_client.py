@@ -19,7 +19,13 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from fastchunk.store.engine import ABSENT, ThreadedEngine, total_size, version_string
+from fastchunk.store.engine import (
+    ABSENT,
+    ThreadedEngine,
+    total_size,
+    urllib3_pool,
+    version_string,
+)
 from fastchunk.store.gcs_options import READ_SCOPE, GCSAuth
 from fastchunk.store.options import (
     RemoteOptions,
@@ -84,20 +90,7 @@ class GCSEngine(ThreadedEngine):
 
         assert opts.gcs is not None
         self.gcs = opts.gcs
-        retries = urllib3.Retry(
-            total=opts.max_retries,
-            backoff_factor=0.1,
-            backoff_max=5,
-            status_forcelist=(408, 429, 500, 502, 503, 504),
-            allowed_methods=("GET", "HEAD"),
-            raise_on_status=False,
-        )
-        self.http = urllib3.PoolManager(
-            maxsize=opts.concurrency,
-            retries=retries,
-            timeout=urllib3.Timeout(connect=opts.connect_timeout, read=opts.read_timeout),
-            cert_reqs="CERT_NONE" if opts.allow_invalid_certificates else "CERT_REQUIRED",
-        )
+        self.http = urllib3_pool(opts)
         self.credentials = _Credentials(self.gcs.auth)
         self._errors: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError,)
         try:

@@ -7,33 +7,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastchunk.errors import FastchunkError
-from fastchunk.store.engine import ABSENT, ThreadedEngine, total_size, version_string
+from fastchunk.store.engine import ABSENT, ThreadedEngine, total_size, urllib3_pool, version_string
 from fastchunk.store.options import RemoteOptions, access_error, request_error
 
 
 class UrllibEngine(ThreadedEngine):
-    name = "urllib3"
-
     """Plain HTTP(S) GETs with urllib3, for public stores in forked workers."""
+
+    name = "urllib3"
 
     def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
         super().__init__(opts, versions)
-        import urllib3
-
-        retries = urllib3.Retry(
-            total=opts.max_retries,
-            backoff_factor=0.1,
-            backoff_max=5,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=("GET", "HEAD"),
-            raise_on_status=False,
-        )
-        self.http = urllib3.PoolManager(
-            maxsize=opts.concurrency,
-            retries=retries,
-            timeout=urllib3.Timeout(connect=opts.connect_timeout, read=opts.read_timeout),
-            cert_reqs="CERT_NONE" if opts.allow_invalid_certificates else "CERT_REQUIRED",
-        )
+        self.http = urllib3_pool(opts)
 
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
         import urllib3

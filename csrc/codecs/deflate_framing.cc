@@ -1,4 +1,4 @@
-#include "codecs/deflate_contexts.h"
+#include "codecs/deflate_framing.h"
 
 #include <map>
 #include <memory>
@@ -44,6 +44,34 @@ void check_inflated(libdeflate_result r, size_t got, size_t expected, const char
   if (got != expected)
     throw_decode(std::string(what) + ": decoded " + std::to_string(got) + " bytes, expected " +
                  std::to_string(expected));
+}
+
+void DeflateCodec::decode(ByteView in, uint8_t* out, size_t out_size) const {
+  size_t got = 0;
+  const auto r =
+      framing_.decompress(thread_deflate_decompressor(), in.data, in.size, out, out_size, &got);
+  check_inflated(r, got, out_size, framing_.name);
+}
+
+void DeflateCodec::encode(ByteView in, std::string* out) const {
+  check_level();
+  libdeflate_compressor* c = thread_deflate_compressor(int(level_));
+  const size_t start = out->size();
+  out->resize(start + framing_.compress_bound(c, in.size));
+  const size_t n = framing_.compress(c, in.data, in.size, &(*out)[start], out->size() - start);
+  if (n == 0) throw Error(ErrorKind::kInternal, std::string(framing_.name) + ": compression failed");
+  out->resize(start + n);
+}
+
+CodecConfig DeflateCodec::configuration(int) const {
+  check_level();
+  return CodecConfig().set_int("level", level_);
+}
+
+void DeflateCodec::check_level() const {
+  if (level_ < 0 || level_ > 9)
+    throw Error(ErrorKind::kUnsupported, std::string(framing_.name) + ": level must be 0..9, got " +
+                                             std::to_string(level_));
 }
 
 }  // namespace fastchunk
