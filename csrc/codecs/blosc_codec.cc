@@ -1,6 +1,8 @@
-// Blosc 1 frames (numcodecs Blosc, zarr v3 blosc) through c-blosc's context
-// API, safe from many threads. Blocks decode independently, so a selection
-// decodes only the blocks that hold it.
+// Blosc 1 frames (numcodecs Blosc, zarr v3 blosc). Blocks decode
+// independently, so a selection decodes only the blocks that hold it and one
+// chunk's decode splits over threads. Frames blosc_frame decodes itself go
+// there; the others through c-blosc's context API and blosc_getitem (both
+// safe from many threads: neither uses c-blosc's global context).
 #include <blosc.h>
 
 #include <algorithm>
@@ -9,47 +11,21 @@
 #include <string>
 #include <vector>
 
+#include "codecs/blosc_frame.h"
 #include "codecs/registry.h"
 #include "common/error.h"
 
 namespace fastchunk {
 namespace {
 
-constexpr size_t kHeaderSize = 16;
 // Partial decoding pays off only when it skips a good share of the chunk.
 constexpr double kWorthwhileFraction = 0.6;
 
 const char* const kShuffleNames[] = {"noshuffle", "shuffle", "bitshuffle"};
 
-struct BloscHeader {
-  uint8_t flags;
-  uint32_t typesize;  // 1 when the header says 0
-  uint32_t nbytes;    // decoded size
-  uint32_t blocksize;
-  uint32_t cbytes;    // the whole frame
-};
-
-uint32_t read_le32(const uint8_t* p) {
-  return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) |
-         (uint32_t(p[3]) << 24);
-}
-
-BloscHeader parse_header(ByteView in) {
-  if (in.size < kHeaderSize) throw_decode("blosc: frame shorter than its 16-byte header");
-  BloscHeader h{in.data[2], in.data[3] ? in.data[3] : 1u, read_le32(in.data + 4),
-                read_le32(in.data + 8), read_le32(in.data + 12)};
-  if (h.cbytes > in.size)
-    throw_decode("blosc: header claims " + std::to_string(h.cbytes) +
-                 " compressed bytes but the chunk holds " + std::to_string(in.size));
-  size_t validated = 0;
-  if (blosc_cbuffer_validate(in.data, in.size, &validated) != 0)
-    throw_decode("blosc: invalid frame header");
-  return h;
-}
-
 // Decodes items [first, first + count) of the frame, decompressing only the
 // blocks that hold them.
-void decode_items(ByteView in, const BloscHeader& h, int64_t first, int64_t count, uint8_t* out) {
+void decode_items(ByteView in, const BloscFrame& h, int64_t first, int64_t count, uint8_t* out) {
   if (first < 0 || count < 0 || (first + count) * int64_t(h.typesize) > int64_t(h.nbytes))
     throw_decode("blosc: item range outside the frame");
   if (count == 0) return;
@@ -58,30 +34,41 @@ void decode_items(ByteView in, const BloscHeader& h, int64_t first, int64_t coun
     throw_decode("blosc: partial decompression failed (code " + std::to_string(n) + ")");
 }
 
+// Decodes bytes [begin, end) of the chunk, whole blocks, into out (the whole
+// decoded chunk's buffer).
+void decode_blocks(ByteView in, const BloscFrame& h, size_t begin, size_t end, uint8_t* out) {
+  if (h.decodes_blocks())
+    return decode_blosc_blocks(in, h, begin / h.blocksize, (end + h.blocksize - 1) / h.blocksize,
+                               out);
+  decode_items(in, h, int64_t(begin / h.typesize), int64_t((end - begin) / h.typesize),
+               out + begin);
+}
+
 class BloscCodec final : public Codec {
  public:
   BloscCodec(const CodecConfig& config, const CodecContext& context)
       : config_(config), element_size_(context.element.size) {}
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
-    const BloscHeader h = parse_header(in);
+    const BloscFrame h = parse_blosc_frame(in);
     if (h.nbytes != out_size)
       throw_decode("blosc: header announces " + std::to_string(h.nbytes) +
                    " decoded bytes, expected " + std::to_string(out_size));
     if (out_size == 0) return;
+    if (h.decodes_blocks()) return decode_blosc_blocks(in, h, 0, h.nblocks, out);
     const int n = blosc_decompress_ctx(in.data, out, out_size, 1);
     if (n < 0 || size_t(n) != out_size)
       throw_decode("blosc: decompression failed (code " + std::to_string(n) + ")");
   }
 
-  int64_t decoded_size(ByteView in) const override { return parse_header(in).nbytes; }
+  int64_t decoded_size(ByteView in) const override { return parse_blosc_frame(in).nbytes; }
 
   // Blocks decode independently: pieces of whole blocks, each decoded with
   // blosc_getitem (thread-safe in c-blosc 1.x: it works on a context of its
   // own, never the global one; the ctx API's internal threads are not used).
   bool split(ByteView in, size_t out_size, size_t most, size_t align,
              std::vector<DecodePiece>* pieces) const override {
-    const BloscHeader h = parse_header(in);
+    const BloscFrame h = parse_blosc_frame(in);
     if (h.nbytes != out_size)
       throw_decode("blosc: header announces " + std::to_string(h.nbytes) +
                    " decoded bytes, expected " + std::to_string(out_size));
@@ -100,15 +87,14 @@ class BloscCodec final : public Codec {
 
   void decode_piece(ByteView in, const DecodePiece& piece, uint8_t* out,
                     size_t out_size) const override {
-    const BloscHeader h = parse_header(in);
-    decode_items(in, h, int64_t(piece.out_begin / h.typesize),
-                 int64_t((piece.out_end - piece.out_begin) / h.typesize), out + piece.out_begin);
+    const BloscFrame h = parse_blosc_frame(in);
+    decode_blocks(in, h, piece.out_begin, piece.out_end, out);
   }
 
   bool decode_part(ByteView in, const NeededBytes& needed, uint8_t* out, size_t nbytes,
                    const std::function<void()>& before_decoding,
                    ByteRanges* written) const override {
-    const BloscHeader h = parse_header(in);
+    const BloscFrame h = parse_blosc_frame(in);
     const size_t bs = h.blocksize;
     if (h.nbytes != nbytes || bs == 0 || bs >= nbytes || bs % h.typesize ||
         nbytes % h.typesize || bs % needed.align || needed.starts.empty() || needed.run <= 0)
@@ -130,8 +116,7 @@ class BloscCodec final : public Codec {
       size_t e = b;
       while (e < nblocks && wanted[e]) ++e;
       const size_t begin = b * bs, end = std::min(e * bs, nbytes);
-      decode_items(in, h, int64_t(begin / h.typesize), int64_t((end - begin) / h.typesize),
-                   out + begin);
+      decode_blocks(in, h, begin, end, out);
       written->emplace_back(begin, end);
       b = e;
     }

@@ -5,42 +5,12 @@
 #include <memory>
 #include <string>
 
+#include "codecs/byte_planes.h"
 #include "codecs/registry.h"
 #include "common/error.h"
 
 namespace fastchunk {
 namespace {
-
-// Elements per tile: a tile of the interleaved side stays in L1 while each
-// byte plane streams through.
-constexpr size_t kTile = 1024;
-
-template <size_t kSize>
-void transpose_bytes(const uint8_t* in, uint8_t* out, size_t count, size_t size,
-                     bool to_planes) {
-  const size_t es = kSize ? kSize : size;
-  for (size_t i0 = 0; i0 < count; i0 += kTile) {
-    const size_t i1 = std::min(count, i0 + kTile);
-    for (size_t j = 0; j < es; ++j) {
-      if (to_planes) {
-        uint8_t* plane = out + j * count;
-        for (size_t i = i0; i < i1; ++i) plane[i] = in[i * es + j];
-      } else {
-        const uint8_t* plane = in + j * count;
-        for (size_t i = i0; i < i1; ++i) out[i * es + j] = plane[i];
-      }
-    }
-  }
-}
-
-void transpose(const uint8_t* in, uint8_t* out, size_t count, size_t es, bool to_planes) {
-  switch (es) {
-    case 2: return transpose_bytes<2>(in, out, count, es, to_planes);
-    case 4: return transpose_bytes<4>(in, out, count, es, to_planes);
-    case 8: return transpose_bytes<8>(in, out, count, es, to_planes);
-    default: return transpose_bytes<0>(in, out, count, es, to_planes);
-  }
-}
 
 class ShuffleCodec final : public Codec {
  public:
@@ -77,7 +47,10 @@ class ShuffleCodec final : public Codec {
     if (in.size % es)
       throw_decode("shuffle: " + std::to_string(in.size) + " bytes are not whole " +
                    std::to_string(es) + "-byte elements");
-    transpose(in.data, out, in.size / es, es, to_planes);
+    if (to_planes)
+      to_byte_planes(in.data, out, in.size / es, es);
+    else
+      from_byte_planes(in.data, out, in.size / es, es);
   }
 
   int64_t elementsize_;

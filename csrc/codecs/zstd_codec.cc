@@ -9,24 +9,28 @@
 #include <vector>
 
 #include "codecs/registry.h"
+#include "codecs/zstd_context.h"
 #include "common/error.h"
 
 namespace fastchunk {
+
 namespace {
-
-// Partial decoding pays off only when it skips a good share of the chunk.
-constexpr double kWorthwhileFraction = 0.6;
-
 struct DctxHolder {
   ZSTD_DCtx* ctx = ZSTD_createDCtx();
   ~DctxHolder() { ZSTD_freeDCtx(ctx); }
 };
+}  // namespace
 
-ZSTD_DCtx* thread_dctx() {
+ZSTD_DCtx* thread_zstd_dctx() {
   thread_local DctxHolder holder;
   if (!holder.ctx) throw Error(ErrorKind::kMemory, "zstd: cannot create a context");
   return holder.ctx;
 }
+
+namespace {
+
+// Partial decoding pays off only when it skips a good share of the chunk.
+constexpr double kWorthwhileFraction = 0.6;
 
 struct CctxHolder {
   ZSTD_CCtx* ctx = ZSTD_createCCtx();
@@ -74,7 +78,7 @@ void check_announced(ByteView in, size_t out_size) {
 bool decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_size) {
   int window_log = 10;
   while (window_log < 31 && (size_t(1) << window_log) < out_size) ++window_log;
-  ZSTD_DCtx* ctx = thread_dctx();
+  ZSTD_DCtx* ctx = thread_zstd_dctx();
   ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
   ZSTD_DCtx_setParameter(ctx, ZSTD_d_windowLogMax, window_log);
   ZSTD_inBuffer input{in.data, in.size, 0};
@@ -106,7 +110,7 @@ class ZstdCodec final : public Codec {
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
     check_announced(in, out_size);
-    const size_t n = ZSTD_decompressDCtx(thread_dctx(), out, out_size, in.data, in.size);
+    const size_t n = ZSTD_decompressDCtx(thread_zstd_dctx(), out, out_size, in.data, in.size);
     if (ZSTD_isError(n)) throw_decode(std::string("zstd: ") + ZSTD_getErrorName(n));
     if (n != out_size)
       throw_decode("zstd: decoded " + std::to_string(n) + " bytes, expected " +
@@ -151,7 +155,7 @@ class ZstdCodec final : public Codec {
   void decode_piece(ByteView in, const DecodePiece& piece, uint8_t* out,
                     size_t out_size) const override {
     const size_t want = piece.out_end - piece.out_begin;
-    const size_t n = ZSTD_decompressDCtx(thread_dctx(), out + piece.out_begin, want,
+    const size_t n = ZSTD_decompressDCtx(thread_zstd_dctx(), out + piece.out_begin, want,
                                          in.data + piece.in_begin, piece.in_end - piece.in_begin);
     if (ZSTD_isError(n)) throw_decode(std::string("zstd: ") + ZSTD_getErrorName(n));
     if (n != want)

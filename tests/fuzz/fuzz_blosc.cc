@@ -1,7 +1,9 @@
 // Hostile bytes through the blosc codec: whole-frame decode, then partial
-// decode of an item range (the blocks that hold it). Input: u32 expected
+// decode of an item range (the blocks that hold it), then a decode split in
+// pieces of blocks. Input: u32 expected
 // decoded size, u32 first item, u32 item count, then the frame.
 #include <memory>
+#include <vector>
 
 #include "fuzz_codecs.h"
 #include "fuzz_input.h"
@@ -38,5 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   for (const auto& r : written)
     if (r.first > r.second || r.second > size_t(nbytes)) __builtin_trap();
+
+  std::vector<DecodePiece> pieces;
+  fuzz::expect_rejection_or_success([&] {
+    if (!codec->split(frame, size_t(nbytes), 1 + count % 8, size_t(typesize), &pieces)) return;
+    for (const DecodePiece& piece : pieces) {
+      if (piece.out_begin > piece.out_end || piece.out_end > size_t(nbytes)) __builtin_trap();
+      codec->decode_piece(frame, piece, whole.get(), size_t(nbytes));
+    }
+  });
   return 0;
 }

@@ -1,0 +1,40 @@
+// Blosc 1 frames: the header, and whole blocks decoded straight into the
+// output for the compressors fastchunk links itself (lz4, zlib, zstd) with
+// byte shuffle or none. One write per output byte: a block's streams go to a
+// per-thread staging block, and unshuffling writes the output; c-blosc's
+// blosc_getitem instead decodes every block into a temporary it allocates
+// per call and copies it out. Other frames (bitshuffle, blosclz, snappy)
+// decode through c-blosc.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "common/buffer.h"
+
+namespace fastchunk {
+
+struct BloscFrame {
+  uint8_t version = 0;
+  uint8_t flags = 0;
+  size_t typesize = 1;  // 1 when the header says 0
+  size_t nbytes = 0;    // decoded size
+  size_t blocksize = 0;
+  size_t cbytes = 0;    // the whole frame
+  size_t nblocks = 0;
+
+  bool memcpyed() const { return flags & 0x2; }
+  // Decodes blocks [first, last) itself (decode_blosc_blocks); otherwise c-blosc must.
+  bool decodes_blocks() const;
+};
+
+// Reads and checks the header (sizes within the frame, c-blosc's own
+// validation); throws a decode Error naming what is wrong.
+BloscFrame parse_blosc_frame(ByteView in);
+
+// Decodes blocks [first, last) of a frame that decodes_blocks() into out, the
+// whole decoded chunk's buffer (block b lands at b * blocksize). Throws a
+// decode Error when a block's streams are not what the frame says.
+void decode_blosc_blocks(ByteView in, const BloscFrame& frame, size_t first, size_t last,
+                         uint8_t* out);
+
+}  // namespace fastchunk

@@ -1,0 +1,110 @@
+#include "codecs/blosc_frame.h"
+
+#include <blosc.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace fastchunk {
+namespace {
+
+std::vector<uint8_t> field_bytes(size_t nbytes, uint32_t seed) {
+  std::vector<uint8_t> out(nbytes);
+  uint32_t state = seed;
+  for (size_t i = 0; i < nbytes; ++i) {
+    state = state * 1664525u + 1013904223u;
+    out[i] = uint8_t(std::lround(std::sin(double(i / 4) / 40.0) * 60.0)) ^ uint8_t(state >> 29);
+  }
+  return out;
+}
+
+std::vector<uint8_t> compress(const std::vector<uint8_t>& data, const char* cname, int shuffle,
+                              size_t typesize, size_t blocksize, int clevel = 5) {
+  std::vector<uint8_t> frame(data.size() + BLOSC_MAX_OVERHEAD);
+  const int n = blosc_compress_ctx(clevel, shuffle, typesize, data.size(), data.data(),
+                                   frame.data(), frame.size(), cname, blocksize, 1);
+  EXPECT_GT(n, 0);
+  frame.resize(size_t(n));
+  return frame;
+}
+
+ByteView view(const std::vector<uint8_t>& v) { return ByteView{v.data(), v.size()}; }
+
+// Every layout c-blosc writes (split and unsplit streams, leftover blocks,
+// stored streams, plain copies) decodes to what c-blosc decodes, block by block.
+TEST(BloscFrame, BlocksDecodeAsCBloscDoes) {
+  int frames = 0;
+  for (const char* cname : {"lz4", "lz4hc", "zlib", "zstd"}) {
+    for (int shuffle : {0, 1}) {
+      for (size_t typesize : {1, 2, 4, 8, 12, 16, 17}) {
+        for (size_t blocksize : {0, 256, 4096, 65536}) {
+          for (size_t nbytes : {size_t(0), typesize * 5, typesize * 3001, typesize * 40000}) {
+            for (int clevel : {0, 5}) {
+              const std::vector<uint8_t> data = field_bytes(nbytes, uint32_t(nbytes + typesize));
+              const std::vector<uint8_t> frame =
+                  compress(data, cname, shuffle, typesize, blocksize, clevel);
+              const BloscFrame f = parse_blosc_frame(view(frame));
+              ASSERT_EQ(f.nbytes, nbytes);
+              if (!nbytes) continue;
+              ASSERT_TRUE(f.decodes_blocks()) << cname << " typesize " << typesize;
+              std::vector<uint8_t> out(nbytes, 0xEE);
+              for (size_t b = f.nblocks; b-- > 0;)  // any order, one block at a time
+                decode_blosc_blocks(view(frame), f, b, b + 1, out.data());
+              ASSERT_EQ(out, data) << cname << " shuffle " << shuffle << " typesize " << typesize
+                                   << " blocksize " << blocksize << " nbytes " << nbytes;
+              ++frames;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(frames, 600);
+}
+
+TEST(BloscFrame, LeavesBitshuffleAndBloscLzToCBlosc) {
+  std::vector<uint8_t> data(40000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i / 64);
+  EXPECT_FALSE(parse_blosc_frame(view(compress(data, "lz4", 2, 4, 0))).decodes_blocks());
+  EXPECT_FALSE(parse_blosc_frame(view(compress(data, "blosclz", 1, 4, 0))).decodes_blocks());
+}
+
+// A frame whose streams lie (corrupt bytes, offsets past the end, streams
+// longer than the frame) gives a decode Error, never a read outside it.
+TEST(BloscFrame, CorruptStreamsAreDecodeErrors) {
+  std::vector<uint8_t> data(4 * 200000);
+  for (size_t i = 0; i < data.size() / 4; ++i) {
+    const float v = float(std::sin(double(i) / 300.0) * 100.0);
+    std::memcpy(&data[4 * i], &v, 4);
+  }
+  const std::vector<uint8_t> good = compress(data, "lz4", 1, 4, 4096);
+  const BloscFrame f = parse_blosc_frame(view(good));
+  ASSERT_GT(f.nblocks, 4u);
+  ASSERT_FALSE(f.memcpyed());
+  ASSERT_LT(good.size(), data.size());
+  std::vector<uint8_t> out(data.size());
+  int errors = 0;
+  for (size_t pos = 16; pos < good.size(); pos += 1 + good.size() / 1500) {
+    for (uint8_t flip : {uint8_t(0x01), uint8_t(0x80), uint8_t(0xFF)}) {
+      std::vector<uint8_t> bad = good;
+      bad[pos] ^= flip;
+      try {
+        decode_blosc_blocks(view(bad), f, 0, f.nblocks, out.data());
+      } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::kDecode);
+        ++errors;
+      }
+    }
+  }
+  EXPECT_GT(errors, 0);
+  std::vector<uint8_t> truncated(good.begin(), good.end() - 100);
+  EXPECT_THROW(parse_blosc_frame(view(truncated)), Error);
+}
+
+}  // namespace
+}  // namespace fastchunk
