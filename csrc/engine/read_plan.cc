@@ -88,6 +88,13 @@ class ReadAhead {
   std::function<void(int64_t)> hint_;
 };
 
+// A chunk the decoded cache holds is not read: no hint for it (the hint
+// costs a walk of the file's pages in the kernel, warm or not).
+bool decoded_cached(const ArraySpec& spec, const std::string& key, int64_t inner) {
+  const ChunkCache& chunks = ChunkCache::instance();
+  return chunks.enabled() && chunks.contains(chunk_cache_key(spec, key, inner));
+}
+
 }  // namespace
 
 ReadPlan::ReadPlan(const ArraySpec& spec, const Selection& sel, int num_threads,
@@ -113,8 +120,8 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
     ReadAhead ahead(n, size_t(spec_.chunk_nbytes()), threads, [&](int64_t t) {
       thread_local TaskLocation at;
       grid_.locate(t, at);
-      source.prefetch(storage_key(spec_, at.coords.data(), spec_.keys.separator),
-                      ByteRange::whole());
+      const std::string key = storage_key(spec_, at.coords.data(), spec_.keys.separator);
+      if (!decoded_cached(spec_, key, at.inner)) source.prefetch(key, ByteRange::whole());
     });
     run_deferring(
         n,
@@ -145,7 +152,9 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
     grid_.locate(t, at);
     if (size_t(at.inner) >= index->entries.size()) return;
     const ShardEntry& e = index->entries[size_t(at.inner)];
-    if (!e.empty()) source.prefetch(keys[shard_of[size_t(t)]], ByteRange::slice(e.offset, e.nbytes));
+    const std::string& key = keys[shard_of[size_t(t)]];
+    if (!e.empty() && !decoded_cached(spec_, key, at.inner))
+      source.prefetch(key, ByteRange::slice(e.offset, e.nbytes));
   });
   run_deferring(
       n,
