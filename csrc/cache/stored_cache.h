@@ -97,6 +97,9 @@ class CachedSource : public ByteSource {
     inner_.get_many(requests, storage, out, found, num_threads);
   }
   std::string version(const std::string& key) override { return inner_.version(key); }
+  bool unchanged(const std::string& key, const ObjectBytes& got) override {
+    return inner_.unchanged(key, got);
+  }
 
  private:
   ByteSource& inner_;

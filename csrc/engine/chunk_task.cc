@@ -21,14 +21,16 @@ namespace {
   throw Error(e.kind(), spec.store_name + ": chunk '" + key + "': " + e.what());
 }
 
-// The stored chunk, or false when nothing is stored for it. `again`: the
-// first answer was not intact (a mapped file shrank while it was decoded):
-// read it once more, never through a mapping.
+// The stored chunk, or false when nothing is stored for it; `read_key` says
+// which object it came from. `again`: the first answer did not stay what the
+// file held (see run_chunk_task): read it once more, never through a mapping.
 bool read_stored(const ArraySpec& spec, const TaskInput& input, const std::string& key,
-                 const TaskLocation& loc, ObjectBytes& got, bool again = false) {
+                 const TaskLocation& loc, ObjectBytes& got, std::string& read_key,
+                 bool again = false) {
   ByteBuffer& storage = scratch(Scratch::kRead);
   ByteSource& source = *input.source;
   const auto get = [&](const std::string& k, const ByteRange& range) {
+    read_key = k;
     return again ? source.reread(k, range, storage, got) : source.get(k, range, storage, got);
   };
   if (spec.sharded) {
@@ -112,7 +114,8 @@ TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t 
       return TaskOutcome::kDone;
     }
     ObjectBytes got;
-    if (!read_stored(spec, input, key, loc, got)) {
+    std::string read_key;
+    if (!read_stored(spec, input, key, loc, got, read_key)) {
       fill_region(geom, spec.fill.data(), out);
       return TaskOutcome::kDone;
     }
@@ -134,19 +137,27 @@ TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t 
       copy_region(geom, chunk, out);
       return part ? nullptr : chunk;
     };
+    // The bytes must have stayed what the file held while they decoded: a
+    // mapped file that shrank reads as zero pages (not intact), and a file
+    // rewritten in place may hand out a mix of both versions (changed). Either
+    // way, what the file holds now is read and decoded once more.
+    const auto stayed = [&] { return got.intact() && input.source->unchanged(read_key, got); };
     const uint8_t* decoded = nullptr;
+    bool done = false;
     try {
       decoded = decode(got.bytes);
+      done = stayed();
     } catch (const Error&) {
-      if (got.intact()) throw;  // else it decoded zero pages: read again below
+      if (stayed()) throw;
     }
-    if (!got.intact()) {  // the file shrank under its mapping: what it holds now
+    if (!done) {
       got = ObjectBytes{};
-      if (!read_stored(spec, input, key, loc, got, true)) {
+      if (!read_stored(spec, input, key, loc, got, read_key, true)) {
         fill_region(geom, spec.fill.data(), out);
         return TaskOutcome::kDone;
       }
       decoded = decode(got.bytes);
+      if (!stayed()) throw_decode("the file was rewritten while it was read; read it again");
     }
     if (decoded) {
       if (caching) cache.put(cache_key, decoded, nbytes);

@@ -91,6 +91,11 @@ class ByteSource {
   // or unknown): lets a cache tell a rewritten object from the one it holds.
   virtual std::string version(const std::string& key) { return {}; }
 
+  // Whether `key` is still the object `got` was read from: false when a
+  // writer rewrote it in place meanwhile, so that the bytes read may mix both
+  // versions. Sources whose answers cannot change under a read say true.
+  virtual bool unchanged(const std::string& key, const ObjectBytes& got) { return true; }
+
   // A hint that `range` of `key` will be read soon: a source that can start
   // fetching it in the background (local files: the kernel's readahead)
   // does, so that reads of a cold page cache overlap with decoding.

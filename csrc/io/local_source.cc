@@ -154,4 +154,8 @@ std::string LocalSource::version(const std::string& key) {
   return version_of(st);
 }
 
+bool LocalSource::unchanged(const std::string& key, const ObjectBytes& got) {
+  return got.version.empty() || version(key) == got.version;
+}
+
 }  // namespace fastchunk

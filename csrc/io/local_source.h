@@ -19,6 +19,9 @@ class LocalSource : public ByteSource {
                 std::vector<ObjectBytes>& out, std::vector<uint8_t>& found,
                 int num_threads) override;
   std::string version(const std::string& key) override;
+  // One stat: size, modification time (fine-grained once read, on Linux 6.13+
+  // filesystems with multigrain timestamps) and inode as when `got` was read.
+  bool unchanged(const std::string& key, const ObjectBytes& got) override;
   bool reread(const std::string& key, const ByteRange& range, ByteBuffer& storage,
               ObjectBytes& out) override;
   // posix_fadvise(WILLNEED): the kernel reads the range into the page cache

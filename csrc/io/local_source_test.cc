@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <string>
 
 #include "common/error.h"
@@ -78,6 +80,24 @@ TEST_F(LocalSourceTest, VersionChangesWhenTheFileIsRewritten) {
   EXPECT_EQ(got.version, before);
   dir_.write("x/obj", "a different, longer object");
   EXPECT_NE(source.version("x/obj"), before);
+}
+
+TEST_F(LocalSourceTest, UnchangedUntilTheFileIsRewrittenInPlace) {
+  LocalSource source(dir_.path());
+  ByteBuffer storage;
+  ObjectBytes got;
+  ASSERT_TRUE(source.get("x/obj", ByteRange::whole(), storage, got));
+  EXPECT_TRUE(source.unchanged("x/obj", got));
+  {  // the same inode, another length: what a reader mid-way could have mixed
+    std::FILE* f = std::fopen((dir_.path() + "/x/obj").c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fputs("rewritten in place, longer than before", f);
+    std::fclose(f);
+  }
+  EXPECT_FALSE(source.unchanged("x/obj", got));
+  ObjectBytes again;
+  ASSERT_TRUE(source.reread("x/obj", ByteRange::whole(), storage, again));
+  EXPECT_TRUE(source.unchanged("x/obj", again));
 }
 
 TEST_F(LocalSourceTest, GetManyAnswersEveryRequestInOrder) {
