@@ -175,7 +175,7 @@ def set_thread_num_threads(int n):
     set_thread_num_threads_c(n)
 
 
-include "_caches.pxi"
+include "_process_caches.pxi"
 include "_memory.pxi"
 include "_read.pxi"
 include "_keys.pxi"
@@ -184,4 +184,4 @@ include "_scan.pxi"
 include "_encode.pxi"
 include "_pipeline.pxi"
 include "_strings.pxi"
-include "_cache.pxi"
+include "_shared_caches.pxi"

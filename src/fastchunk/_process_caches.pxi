@@ -1,4 +1,5 @@
-# The decoded-chunk cache and the shard-index cache. Included by _core.pyx.
+# The process-local caches: decoded chunks, stored bytes (the compressed
+# level) and shard indexes. Included by _core.pyx.
 
 
 def set_cache_size(size_t nbytes):
