@@ -1,10 +1,15 @@
 #include "io/local_source.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
-
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/error.h"
 #include "testing/test_arrays.h"
@@ -98,6 +103,47 @@ TEST_F(LocalSourceTest, UnchangedUntilTheFileIsRewrittenInPlace) {
   ObjectBytes again;
   ASSERT_TRUE(source.reread("x/obj", ByteRange::whole(), storage, again));
   EXPECT_TRUE(source.unchanged("x/obj", again));
+}
+
+// Pages of the file in the page cache (mincore on a mapping never touched:
+// it reads nothing).
+size_t resident_pages(const std::string& path, size_t size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return 0;
+  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> in((size + page - 1) / page);
+  size_t count = 0;
+  if (::mincore(map, size, in.data()) == 0)
+    for (unsigned char c : in) count += c & 1;
+  ::munmap(map, size);
+  return count;
+}
+
+TEST_F(LocalSourceTest, PrefetchBringsAnEvictedFileIntoThePageCache) {
+  const size_t size = size_t(4) << 20, pages = size / size_t(::sysconf(_SC_PAGESIZE));
+  dir_.write("big", std::string(size, 'z'));
+  const std::string path = dir_.path() + "/big";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ::fsync(fd);  // dirty pages cannot be evicted
+  for (int i = 0; i < 2; ++i) {  // pages still in per-CPU LRU batches go on the second pass
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::close(fd);
+  if (resident_pages(path, size) > pages / 2) GTEST_SKIP() << "this filesystem keeps its pages";
+  LocalSource source(dir_.path());
+  source.prefetch("big", ByteRange::whole());
+  source.prefetch("missing", ByteRange::whole());  // no error
+  size_t resident = 0;
+  for (int i = 0; i < 200 && resident < pages; ++i) {
+    resident = resident_pages(path, size);
+    if (resident < pages) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(resident, pages);
 }
 
 TEST_F(LocalSourceTest, GetManyAnswersEveryRequestInOrder) {
