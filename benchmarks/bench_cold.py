@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_read import GATHER_DATES, Workloads, timed  # noqa: E402
 from common import RESULTS_DIR  # noqa: E402
+from disk_read import evict  # noqa: E402
 from make_stores import add_size_args, parse_size, write_store  # noqa: E402
 
 from fastchunk.tools.readers import configure_zarr, open_reader  # noqa: E402
@@ -36,14 +37,8 @@ def drop_cache(path: Path) -> None:
     """Evicts every file of the store from the page cache."""
     from fastchunk import _core
 
-    _core.clear_maps()
-    for p in path.rglob("*"):
-        if p.is_file():
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
+    _core.clear_maps()  # mapped pages cannot be evicted
+    evict([p for p in path.rglob("*") if p.is_file()])
 
 
 def cached_fraction(path: Path) -> float:
