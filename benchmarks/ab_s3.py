@@ -22,10 +22,11 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-import s3_server  # noqa: E402
 from bench_s3 import make_store  # noqa: E402
+
+from tests import s3_server  # noqa: E402
 
 # One workload, timed in a fresh process: median seconds of `reps` calls.
 CHILD = r"""

@@ -46,7 +46,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent))
 from common import DEFAULT_POINTS, DEFAULT_VARIABLES, RESULTS_DIR, StoreSize  # noqa: E402
 from make_stores import write_store  # noqa: E402
 
@@ -296,7 +296,7 @@ def bench_loader(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
 
 
 def bench_s3(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
-    import s3_server
+    from tests import s3_server
 
     size = StoreSize(args.s3_dates, DEFAULT_VARIABLES, DEFAULT_POINTS)
     local_path = write_store("blosc", size)

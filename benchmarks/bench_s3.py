@@ -29,10 +29,9 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-import s3_server  # noqa: E402
-
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import fastchunk  # noqa: E402
+from tests import s3_server  # noqa: E402
 
 
 def make_store(

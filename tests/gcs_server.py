@@ -10,7 +10,7 @@ service-account JWT (RS256, what obstore and google-auth send for a
 service-account key) signed by a key the gate knows and not expired. Others
 get GCS's 401 answer. Everything else is the real server's doing.
 
-Run as a script to keep one up by hand:  python tests/gcs_server.py
+Run as a module to keep one up by hand:  python -m tests.gcs_server
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server_support import (
+from tests.server_support import (
     ServerProcess,
     SessionServer,
     require_binary,
@@ -226,9 +226,11 @@ class AuthGate:
         self.keys: dict[str, str] = {}
         self._write()
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--gate", str(target_port), public_host, str(config)],
+            [sys.executable, "-m", "tests.gcs_server", "--gate", str(target_port), public_host,
+             str(config)],
             stdout=subprocess.PIPE,
             text=True,
+            cwd=Path(__file__).resolve().parents[1],  # "-m tests...." from the repository root
         )
         line = self.process.stdout.readline() if self.process.stdout else ""
         if not line.startswith("port "):
@@ -396,7 +398,7 @@ def _fixtures() -> tuple[Any, Any]:
     @pytest.fixture(scope="session", name="gcs_stores")
     def gcs_stores_fixture(gcs: GCSServer, tmp_path_factory: Any) -> dict[str, Any]:
         """name -> (local path, gs:// URL) of zarr-python stores uploaded to the bucket."""
-        from s3_server import write_test_stores
+        from tests.s3_server import write_test_stores
 
         return SESSION.test_stores("gs", gcs.bucket, lambda: tmp_path_factory.mktemp(
             "zarr-stores-gcs"), write_test_stores)

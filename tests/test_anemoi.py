@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from anemoi_support import build_datasets, index, reference, substitute
 
 import fastchunk
 import fastchunk.anemoi as fa
+from tests.anemoi_support import build_datasets, index, reference, substitute
 
 VARS = ["cos_julian_day", "cos_latitude", "insolation", "msl", "sin_longitude", "t2m"]
 READS = [

@@ -15,11 +15,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from anemoi_support import build_datasets, reference, substitute  # noqa: E402
-
 import fastchunk  # noqa: E402
 import fastchunk.anemoi as fa  # noqa: E402
 from fastchunk.torch import ArrayDataset, Loader, ShardedBatchSampler  # noqa: E402
+from tests.anemoi_support import build_datasets, reference, substitute  # noqa: E402
 
 OFFSETS = [-1, 0, 1]
 # (id, options): views the loader reads, compared with anemoi's reads of them

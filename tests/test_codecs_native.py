@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import zarr
 import zarr.codecs as zc
-from conftest import assert_same, check_reads, edit_json, no_slow_warning_reads, random_data
 
 import fastchunk
 from fastchunk import _core
+from tests.common import assert_same, check_reads, edit_json, no_slow_warning_reads, random_data
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # zarr-python warns that numcodecs codecs are not v3 spec

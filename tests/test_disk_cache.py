@@ -19,15 +19,13 @@ import pytest
 
 import fastchunk
 from fastchunk import cache as shared
-
-sys.path.insert(0, os.path.dirname(__file__))
-import s3_server  # noqa: E402
-from s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
-from s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
+from tests import s3_server  # noqa: E402
+from tests.s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
+from tests.s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
 
 try:
-    from gcs_server import gcs as _gcs_fixture  # noqa: F401 - fixture "gcs"
-    from gcs_server import gcs_stores as _gcs_stores_fixture  # noqa: F401 - fixture "gcs_stores"
+    from tests.gcs_server import gcs as _gcs_fixture  # noqa: F401 - fixture "gcs"
+    from tests.gcs_server import gcs_stores as _gcs_stores_fixture  # noqa: F401 - fixture "gcs_stores"
 except ImportError:  # pragma: no cover - gcs_server needs its own test extras
     pass
 
@@ -313,7 +311,7 @@ def test_cli_shows_and_clears_a_disk_cache(
 def test_gcs_epoch_two_reads_from_disk(tmp_path: Path, client: str, request: Any) -> None:
     """gs:// through the disk cache, with either client (counted by fastchunk:
     the fake GCS server sits behind its own gate, not the logging proxy)."""
-    pytest.importorskip("gcs_server")
+    pytest.importorskip("tests.gcs_server")
     gcs = request.getfixturevalue("gcs")
     gcs_stores = request.getfixturevalue("gcs_stores")
     url = gcs_stores["v3_sharded"][1]

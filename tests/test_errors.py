@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import zarr
 import zarr.codecs as zc
-from conftest import edit_json, random_data
 
 import fastchunk
+from tests.common import edit_json, random_data
 
 
 def test_hierarchy() -> None:

@@ -12,9 +12,9 @@ import numcodecs
 import numpy as np
 import pytest
 import zarr
-from conftest import assert_same, check_reads, edit_json, no_slow_warning_reads, random_data
 
 import fastchunk
+from tests.common import assert_same, check_reads, edit_json, no_slow_warning_reads, random_data
 
 SHAPE = (13, 17)
 CHUNKS = (5, 4)  # edge chunks on both axes

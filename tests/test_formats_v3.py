@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import zarr
 import zarr.codecs as zc
-from conftest import assert_same, check_reads, edit_json, no_slow_warning_reads, random_data
 
 import fastchunk
+from tests.common import assert_same, check_reads, edit_json, no_slow_warning_reads, random_data
 
 # zarr-python warns that consolidated metadata is not in the v3 spec yet.
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,12 +17,12 @@ import numpy as np
 import pytest
 
 import fastchunk
-
-sys.path.insert(0, os.path.dirname(__file__))
-import gcs_server  # noqa: E402
-import s3_server  # noqa: E402
-from gcs_server import gcs as _gcs_fixture  # noqa: E402, F401 - fixture "gcs"
-from gcs_server import gcs_stores as _gcs_stores_fixture  # noqa: E402, F401 - fixture "gcs_stores"
+from tests import (
+    gcs_server,  # noqa: E402
+    s3_server,  # noqa: E402
+)
+from tests.gcs_server import gcs as _gcs_fixture  # noqa: E402, F401 - fixture "gcs"
+from tests.gcs_server import gcs_stores as _gcs_stores_fixture  # noqa: E402, F401 - fixture "gcs_stores"
 
 zarr = pytest.importorskip("zarr")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from conftest import assert_same, random_data
 
 import fastchunk
+from tests.common import assert_same, random_data
 
 # zarr-python warns that consolidated metadata is not in the v3 spec yet.
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")

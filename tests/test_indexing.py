@@ -11,9 +11,9 @@ import numcodecs
 import numpy as np
 import pytest
 import zarr
-from conftest import SEED, assert_same, random_data
 
 import fastchunk
+from tests.common import SEED, assert_same, random_data
 
 SHAPE = (13, 17, 7)
 

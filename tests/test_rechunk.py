@@ -25,9 +25,8 @@ from fastchunk.zarr.codecs import CodecChain
 zarr = pytest.importorskip("zarr")
 numcodecs = pytest.importorskip("numcodecs")
 
-sys.path.insert(0, os.path.dirname(__file__))
-import s3_server  # noqa: E402
-from s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
+from tests import s3_server  # noqa: E402
+from tests.s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
 
 SHAPE = (24, 4, 60)  # (dates, variables, gridpoints)
 THREADS = 2  # the memory budgets below count per-thread scratch buffers

@@ -3,9 +3,7 @@ local read of the same zarr-python stores."""
 
 from __future__ import annotations
 
-import os
 import pickle
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,11 +13,9 @@ import numpy as np
 import pytest
 
 import fastchunk
-
-sys.path.insert(0, os.path.dirname(__file__))
-import s3_server  # noqa: E402
-from s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
-from s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
+from tests import s3_server  # noqa: E402
+from tests.s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
+from tests.s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
 
 zarr = pytest.importorskip("zarr")
 

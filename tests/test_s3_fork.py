@@ -4,18 +4,15 @@ from the same store (whose client must then not be reused in the child)."""
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 import numpy as np
 import pytest
 
 import fastchunk
-
-sys.path.insert(0, os.path.dirname(__file__))
-import s3_server  # noqa: E402
-from s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
-from s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
+from tests import s3_server  # noqa: E402
+from tests.s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
+from tests.s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
 
 torch = pytest.importorskip("torch")
 

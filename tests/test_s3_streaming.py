@@ -3,17 +3,12 @@ answers must not depend on arrival order or on what the chunk cache holds."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 import pytest
 
 import fastchunk
-
-sys.path.insert(0, os.path.dirname(__file__))
-from s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
-from s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
+from tests.s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
+from tests.s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
 
 pytestmark = pytest.mark.usefixtures("cache_off")
 

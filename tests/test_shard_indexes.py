@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import zarr
 import zarr.codecs as zc
-from conftest import check_reads, random_data
 
 import fastchunk
 from fastchunk import _core
+from tests.common import check_reads, random_data
 
 EMPTY = 2**64 - 1
 

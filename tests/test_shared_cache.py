@@ -25,9 +25,7 @@ import zarr
 
 import fastchunk
 from fastchunk import cache as shared
-
-sys.path.insert(0, os.path.dirname(__file__))
-import cache_worker  # noqa: E402
+from tests import cache_worker  # noqa: E402
 
 WORKER = str(Path(__file__).with_name("cache_worker.py"))
 

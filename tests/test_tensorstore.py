@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 import tensorstore as ts
-from conftest import check_reads, random_data
 
 import fastchunk
+from tests.common import check_reads, random_data
 
 SHAPE = (13, 17)
 CHUNKS = [5, 4]

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
-from conftest import SEED, random_data
 
 import fastchunk
+from tests.common import SEED, random_data
 
 SHAPE = (40, 30, 6)
 CHILD_TIMEOUT_S = 30.0

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-import s3_server  # noqa: E402
-from s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
-from s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
+from tests import s3_server  # noqa: E402
+from tests.s3_server import s3 as _s3_fixture  # noqa: E402, F401 - fixture "s3"
+from tests.s3_server import s3_stores as _s3_stores_fixture  # noqa: E402, F401 - fixture "s3_stores"
 
 torch = pytest.importorskip("torch")
 
@@ -65,7 +63,7 @@ def test_loader_dataset_over_s3_in_workers(s3: s3_server.S3Server, s3_stores: di
 
 @pytest.fixture(scope="module")
 def s3_anemoi(s3: s3_server.S3Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    from anemoi_support import build_datasets
+    from tests.anemoi_support import build_datasets
 
     local = build_datasets(tmp_path_factory.getbasetemp() / "anemoi-datasets")
     out = {}
