@@ -33,6 +33,11 @@ ErrorInfo api_plan_make(const ArraySpec& spec, const Selection& sel, int num_thr
   return guarded([&] { plan->reset(new ReadPlan(spec, sel, num_threads, skip_cached)); });
 }
 
+ErrorInfo api_plan_know_versions(ReadPlan& plan, const std::vector<std::string>& keys,
+                                 const std::vector<std::string>& versions) {
+  return guarded([&] { plan.know_versions(keys, versions); });
+}
+
 ErrorInfo api_plan_pending(ReadPlan& plan, std::vector<ByteRequest>* requests) {
   return guarded([&] { *requests = plan.pending(); });
 }

@@ -39,6 +39,14 @@ bool load_encoded(const BatchChunk& c, ByteView& raw, ObjectBytes& held, bool ag
   return false;
 }
 
+// Whether the bytes decoded stayed what the file held: a mapped file that
+// shrank reads as zero pages (not intact), and a file rewritten in place may
+// hand out a mix of both versions (changed).
+bool stayed(const BatchChunk& c, const ObjectBytes& held) {
+  if (c.source != BatchSource::kFile) return true;
+  return held.intact() && LocalSource("").unchanged(c.path, held);
+}
+
 void check_positions(const BatchPositions& p, int64_t n, int64_t limit, const char* what,
                      size_t axis) {
   if (n == 0) return;
@@ -117,17 +125,20 @@ void orthogonal_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nby
       copy_region(geom, chunk, c.dst);
     }
   };
+  bool done = false;
   try {
     decode();
+    done = stayed(c, held);
   } catch (const Error&) {
-    if (held.intact()) throw;
+    if (stayed(c, held)) throw;
   }
-  if (!held.intact()) {  // the file shrank under its mapping: what it holds now
+  if (!done) {  // what the file holds now, once more
     if (!load_encoded(c, raw, held, true)) {
       fill_region(geom, layout.fill.data(), c.dst);
       return;
     }
     decode();
+    if (!stayed(c, held)) throw_decode("the file was rewritten while it was read; read it again");
   }
   trim_scratch();
 }
@@ -146,14 +157,18 @@ void points_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nbytes)
       check_announced_size(layout.chain, raw, nbytes);
       decode_chunk(layout.chain, raw, chunk, nbytes);
     };
+    bool done = false;
     try {
       decode();
+      done = stayed(c, held);
     } catch (const Error&) {
-      if (held.intact()) throw;
+      if (stayed(c, held)) throw;
     }
-    if (!held.intact()) {  // the file shrank under its mapping: what it holds now
+    if (!done) {  // what the file holds now, once more
       stored = load_encoded(c, raw, held, true);
       if (stored) decode();
+      if (stored && !stayed(c, held))
+        throw_decode("the file was rewritten while it was read; read it again");
     }
     if (stored) src = chunk;
   }

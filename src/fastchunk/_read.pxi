@@ -163,7 +163,19 @@ cdef class ReadPlan:
         with nogil:
             info = api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan)
         check(info)
+        if array.spec.sharded and array.version_of is not None:
+            self._know_versions()
         return self
+
+    cdef _know_versions(self):
+        # The shard indexes are cached under the versions the store knows.
+        cdef vector[string] keys
+        cdef vector[string] versions
+        check(api_plan_object_keys(deref(self.plan), &keys))
+        for k in keys:
+            v = self.array.version_of(k.decode())
+            versions.push_back(v.encode() if v else b"")
+        check(api_plan_know_versions(deref(self.plan), keys, versions))
 
     def __init__(self):
         raise TypeError("a ReadPlan comes from NativeArray.plan()")

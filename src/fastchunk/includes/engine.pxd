@@ -88,6 +88,8 @@ cdef extern from "api/read_api.h" namespace "fastchunk":
                              uint8_t* out, uint64_t out_nbytes, int num_threads) nogil
     ErrorInfo api_plan_make(const ArraySpec& spec, const Selection& sel, int num_threads,
                             cbool skip_cached, unique_ptr[CReadPlan]* plan) nogil
+    ErrorInfo api_plan_know_versions(CReadPlan& plan, const vector[string]& keys,
+                                     const vector[string]& versions) nogil
     ErrorInfo api_plan_pending(CReadPlan& plan, vector[ByteRequest]* requests) nogil
     ErrorInfo api_plan_provide(CReadPlan& plan, const ByteRequest& request, const uint8_t* data,
                                size_t size, uint64_t object_size, const string& version) nogil
