@@ -69,17 +69,37 @@ ErrorInfo api_plan_take_released(ReadPlan& plan, std::vector<std::string>* keys)
   return guarded([&] { *keys = plan.take_released(); });
 }
 
+namespace {
+
+void flatten(const ShardIndex& index, std::vector<uint64_t>* entries) {
+  entries->resize(index.entries.size() * 2);
+  for (size_t i = 0; i < index.entries.size(); ++i) {
+    (*entries)[2 * i] = index.entries[i].offset;
+    (*entries)[2 * i + 1] = index.entries[i].nbytes;
+  }
+}
+
+}  // namespace
+
 ErrorInfo api_decode_shard_index(const ShardSpec& shard, const uint8_t* data, size_t size,
                                  std::vector<uint64_t>* entries) {
   return guarded([&] {
     FetchedSource source;
     source.provide("shard", ByteRange::whole(), ByteView{data, size}, size);
-    const auto index = read_shard_index(shard, source, "shard");
-    entries->resize(index->entries.size() * 2);
-    for (size_t i = 0; i < index->entries.size(); ++i) {
-      (*entries)[2 * i] = index->entries[i].offset;
-      (*entries)[2 * i + 1] = index->entries[i].nbytes;
-    }
+    flatten(*read_shard_index(shard, source, "shard"), entries);
+  });
+}
+
+ErrorInfo api_read_shard_index_file(const ShardSpec& shard, const std::string& path,
+                                    std::vector<uint64_t>* entries, std::string* version,
+                                    bool* found) {
+  return guarded([&] {
+    LocalSource files("");
+    const auto index = read_shard_index(shard, files, path);
+    *found = index != nullptr;
+    if (!index) return;
+    flatten(*index, entries);
+    *version = index->version;
   });
 }
 

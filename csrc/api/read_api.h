@@ -38,6 +38,11 @@ ErrorInfo api_plan_take_released(ReadPlan& plan, std::vector<std::string>* keys)
 // The (offset, nbytes) entries of the index of a whole shard object.
 ErrorInfo api_decode_shard_index(const ShardSpec& shard, const uint8_t* data, size_t size,
                                  std::vector<uint64_t>* entries);
+// The entries of the index of the shard file `path` and the file's version
+// as it was read (*found false: no such file).
+ErrorInfo api_read_shard_index_file(const ShardSpec& shard, const std::string& path,
+                                    std::vector<uint64_t>* entries, std::string* version,
+                                    bool* found);
 
 ErrorInfo api_chunk_key(const std::string& array_path, const KeySpec& keys,
                         const std::vector<int64_t>& coords, char separator, std::string* key);

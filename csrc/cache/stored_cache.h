@@ -93,11 +93,6 @@ class CachedSource : public ByteSource {
               ObjectBytes& out) override {
     return inner_.reread(key, range, storage, out);
   }
-  void get_many(const std::vector<ByteRequest>& requests, std::vector<ByteBuffer>& storage,
-                std::vector<ObjectBytes>& out, std::vector<uint8_t>& found,
-                int num_threads) override {
-    inner_.get_many(requests, storage, out, found, num_threads);
-  }
   std::string version(const std::string& key) override { return inner_.version(key); }
   bool unchanged(const std::string& key, const ObjectBytes& got) override {
     return inner_.unchanged(key, got);

@@ -10,7 +10,6 @@
 #include <string>
 
 #include "common/error.h"
-#include "engine/thread_pool.h"
 #include "io/mapped_files.h"
 
 namespace fastchunk {
@@ -114,25 +113,6 @@ bool LocalSource::read(const std::string& key, const ByteRange& range, ByteBuffe
   f.read_exact(path, dst, at.offset, at.length);
   out.bytes = ByteView{dst, at.length};
   return true;
-}
-
-void LocalSource::get_many(const std::vector<ByteRequest>& requests,
-                           std::vector<ByteBuffer>& storage, std::vector<ObjectBytes>& out,
-                           std::vector<uint8_t>& found, int num_threads) {
-  storage = std::vector<ByteBuffer>(requests.size());
-  out.assign(requests.size(), ObjectBytes{});
-  found.assign(requests.size(), 0);
-  parallel_for(
-      int64_t(requests.size()),
-      [&](int64_t i) {
-        const ByteRequest& r = requests[size_t(i)];
-        try {
-          found[size_t(i)] = get(r.key, r.range, storage[size_t(i)], out[size_t(i)]);
-        } catch (const Error& e) {
-          throw Error(e.kind(), "'" + r.key + "': " + e.what());
-        }
-      },
-      num_threads);
 }
 
 namespace {

@@ -53,24 +53,17 @@ cdef class NativeArray:
             fill_shard_spec(&self.spec.shard, shard)
         check(api_verify_spec(self.spec))
 
-    def output_nbytes(self, list indices):
-        """Bytes of the C-order output of the selection `indices`."""
-        n = self.itemsize
-        for idx in indices:
-            n *= len(idx)
-        return n
-
     def read(self, list indices, out, int num_threads=0):
-        """Reads the orthogonal selection `indices` (one integer array per
-        axis, positions inside the array) of a local store into `out`, a
-        writable C-contiguous buffer of exactly the selection's size, in one
-        call with the GIL released. num_threads < 1: the process-wide setting."""
-        arrays = index_arrays(indices, self.shape)
-        nbytes = self.output_nbytes(arrays)
+        """Reads the orthogonal selection `indices` (per axis a `range` or an
+        integer array of positions inside the array) of a local store into
+        `out`, a writable C-contiguous buffer of exactly the selection's size,
+        in one call with the GIL released. num_threads < 1: the process-wide
+        setting."""
+        cdef Selection sel
+        cdef list keep = []
+        nbytes = fill_selection(indices, self.shape, &sel, keep) * self.itemsize
         view = writable_bytes(out, nbytes, "out")
         cdef uint8_t[::1] dst = view
-        cdef Selection sel
-        fill_selection(arrays, &sel)
         cdef uint8_t* dst_ptr = &dst[0] if nbytes else NULL
         cdef uint64_t n = nbytes
         cdef ErrorInfo info
@@ -150,15 +143,14 @@ cdef class ReadPlan:
         cdef ReadPlan self = ReadPlan.__new__(ReadPlan)
         self.array = array
         self.held = {}
-        arrays = index_arrays(indices, array.shape)
-        self.nbytes = array.output_nbytes(arrays)
+        cdef Selection sel
+        cdef list keep = []
+        self.nbytes = fill_selection(indices, array.shape, &sel, keep) * array.itemsize
         cdef uint8_t[::1] dst
         if out is not None:
             self.out_view = writable_bytes(out, self.nbytes, "out")
             dst = self.out_view
             self.out_ptr = &dst[0] if self.nbytes else NULL
-        cdef Selection sel
-        fill_selection(arrays, &sel)
         cdef ErrorInfo info
         with nogil:
             info = api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan)
@@ -293,3 +285,23 @@ def decode_shard_index(data, dict layout):
         info = api_decode_shard_index(shard, ptr, n, &entries)
     check(info)
     return np.asarray(entries, dtype=np.uint64).reshape(-1, 2)
+
+
+def read_shard_index_file(str path, dict layout):
+    """(entries, version) of the shard file `path`: its index as
+    decode_shard_index gives it, read and checked by the core, and the
+    version of the file it was read from (size, modification time, inode);
+    (None, "") when there is no such file."""
+    cdef ShardSpec shard
+    fill_shard_spec(&shard, layout)
+    cdef string cpath = path.encode()
+    cdef vector[uint64_t] entries
+    cdef string version
+    cdef cbool found = False
+    cdef ErrorInfo info
+    with nogil:
+        info = api_read_shard_index_file(shard, cpath, &entries, &version, &found)
+    check(info)
+    if not found:
+        return None, ""
+    return np.asarray(entries, dtype=np.uint64).reshape(-1, 2), version.decode()

@@ -41,12 +41,16 @@ cdef extern from "engine/array_spec.h" namespace "fastchunk":
         ShardSpec shard
         KeySpec keys
 
+cdef extern from "plan/positions.h" namespace "fastchunk":
+    cdef cppclass Positions:
+        const int64_t* table
+        int64_t first
+        int64_t step
+
 cdef extern from "plan/axis_plan.h" namespace "fastchunk":
     cdef cppclass AxisSelection:
+        Positions positions
         int64_t count
-        const int64_t* indices
-        int64_t start
-        int64_t step
 
 cdef extern from "engine/task_grid.h" namespace "fastchunk":
     cdef cppclass Selection:
@@ -99,6 +103,9 @@ cdef extern from "api/read_api.h" namespace "fastchunk":
     ErrorInfo api_plan_take_released(CReadPlan& plan, vector[string]* keys) nogil
     ErrorInfo api_decode_shard_index(const ShardSpec& shard, const uint8_t* data, size_t size,
                                      vector[uint64_t]* entries) nogil
+    ErrorInfo api_read_shard_index_file(const ShardSpec& shard, const string& path,
+                                        vector[uint64_t]* entries, string* version,
+                                        cbool* found) nogil
     ErrorInfo api_chunk_key(const string& array_path, const KeySpec& keys,
                             const vector[int64_t]& coords, char separator, string* key) nogil
 
