@@ -25,6 +25,10 @@ ErrorInfo api_open_file_cache(const std::string& dir, uint64_t budget, bool map,
   });
 }
 
+ErrorInfo api_cached_file_data(CachedFile& entry, const uint8_t** data) {
+  return guarded([&] { *data = entry.data(); });
+}
+
 ErrorInfo api_file_cache_find(const FileCacheHandle& h, const std::string& key, CachedFile* out) {
   return guarded([&] { *out = h.cache->find(key); });
 }

@@ -23,6 +23,8 @@ std::string api_shared_cache_dir();  // empty when this process uses none
 ErrorInfo api_open_file_cache(const std::string& dir, uint64_t budget, bool map, bool checksum,
                               bool existing_only, FileCacheHandle* out);
 ErrorInfo api_file_cache_find(const FileCacheHandle& h, const std::string& key, CachedFile* out);
+// The entry's bytes, mapped on first use.
+ErrorInfo api_cached_file_data(CachedFile& entry, const uint8_t** data);
 // Every key at once, on the native threads (reads and checksums in parallel).
 ErrorInfo api_file_cache_find_many(const FileCacheHandle& h, const std::vector<std::string>& keys,
                                    std::vector<CachedFile>* out);

@@ -108,6 +108,12 @@ ErrorInfo api_chunk_key(const std::string& array_path, const KeySpec& keys,
   return guarded([&] { *key = chunk_key(array_path, keys, coords.data(), coords.size(), separator); });
 }
 
+ErrorInfo api_parse_chunk_key(const std::string& array_path, const KeySpec& keys, size_t ndim,
+                              const std::string& key, std::vector<int64_t>* coords,
+                              bool* parsed) {
+  return guarded([&] { *parsed = parse_chunk_key(array_path, keys, ndim, key, *coords); });
+}
+
 void chunk_cache_set_capacity(size_t bytes) { ChunkCache::instance().set_capacity(bytes); }
 
 void chunk_cache_info(size_t* capacity, size_t* used, uint64_t* hits, uint64_t* misses,

@@ -46,6 +46,10 @@ ErrorInfo api_read_shard_index_file(const ShardSpec& shard, const std::string& p
 
 ErrorInfo api_chunk_key(const std::string& array_path, const KeySpec& keys,
                         const std::vector<int64_t>& coords, char separator, std::string* key);
+// *parsed false: `key` names no chunk of the array.
+ErrorInfo api_parse_chunk_key(const std::string& array_path, const KeySpec& keys, size_t ndim,
+                              const std::string& key, std::vector<int64_t>* coords,
+                              bool* parsed);
 
 void chunk_cache_set_capacity(size_t bytes);
 void chunk_cache_info(size_t* capacity, size_t* used, uint64_t* hits, uint64_t* misses,

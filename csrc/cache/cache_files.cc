@@ -56,7 +56,6 @@ std::string name_of(const std::string& key) {
 
 uint32_t checksum(const uint8_t* data, size_t size) { return libdeflate_crc32(0, data, size); }
 
-std::string errno_text() { return std::strerror(errno); }
 
 bool pid_alive(long pid) {
   if (pid <= 0) return false;
@@ -106,7 +105,7 @@ bool read_all(int fd, void* data, size_t n, uint64_t offset) {
 
 void make_dir(const std::string& path) {
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
-    throw Error(ErrorKind::kIO, "cannot create cache directory " + path + ": " + errno_text());
+    throw_io("cannot create cache directory " + path, errno);
 }
 
 void make_dirs(const std::string& path) {
@@ -117,10 +116,10 @@ void make_dirs(const std::string& path) {
 void check_owner(const std::string& dir) {
   struct stat st;
   if (::lstat(dir.c_str(), &st) != 0)
-    throw Error(ErrorKind::kIO, "cannot use cache directory " + dir + ": " + errno_text());
-  if (!S_ISDIR(st.st_mode)) throw Error(ErrorKind::kIO, dir + " is not a directory");
+    throw_io("cannot use cache directory " + dir, errno);
+  if (!S_ISDIR(st.st_mode)) throw Error(ErrorKind::kIO, dir + " is not a directory", ENOTDIR);
   if (st.st_uid != ::geteuid())
-    throw Error(ErrorKind::kIO, "cache directory " + dir + " belongs to another user");
+    throw Error(ErrorKind::kIO, "cache directory " + dir + " belongs to another user", EPERM);
 }
 
 }  // namespace cache_files

@@ -32,7 +32,6 @@ inline size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
 // core's CRC-32C).
 uint32_t checksum(const uint8_t* data, size_t size);
 
-std::string errno_text();
 bool pid_alive(long pid);
 // A name for a temporary file of this process (.tmp.<pid>.<n>), and the pid
 // in such a name (-1 when it is not one).

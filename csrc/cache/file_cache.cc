@@ -30,7 +30,6 @@ using cache_files::align64;
 using cache_files::check_owner;
 using cache_files::checksum;
 using cache_files::EntryHeader;
-using cache_files::errno_text;
 using cache_files::header_check;
 using cache_files::kEntryMagic;
 using cache_files::make_dir;
@@ -126,7 +125,7 @@ const uint8_t* CachedFile::data() {
   if (data_ || !found_) return data_;
   const size_t total = size_t(offset_) + size_;
   void* p = ::mmap(nullptr, total ? total : 1, PROT_READ, MAP_SHARED, fd_, 0);
-  if (p == MAP_FAILED) throw Error(ErrorKind::kIO, "cannot map a cache entry: " + errno_text());
+  if (p == MAP_FAILED) throw_io("cannot map a cache entry", errno);
   map_ = p;
   map_size_ = total ? total : 1;
   data_ = static_cast<const uint8_t*>(p) + offset_;
@@ -143,7 +142,7 @@ void CachedFile::read_range(uint64_t offset, uint8_t* dst, size_t n) {
     return;
   }
   if (!read_all(fd_, dst, n, offset_ + offset))
-    throw Error(ErrorKind::kIO, "cannot read a cache entry: " + errno_text());
+    throw_io("cannot read a cache entry", errno);
 }
 
 // ---------------------------------------------------------------- Section
@@ -262,12 +261,12 @@ FileCache::Control* map_control(const std::string& path) {
   if (::fstat(fd, &st) == 0 && st.st_size == off_t(kControlBytes))
     p = ::mmap(nullptr, kControlBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
-  if (p == MAP_FAILED) throw Error(ErrorKind::kIO, path + " is not a fastchunk cache control file");
+  if (p == MAP_FAILED) throw Error(ErrorKind::kIO, path + " is not a fastchunk cache control file", EINVAL);
   auto* c = static_cast<FileCache::Control*>(p);
   if (std::memcmp(c->magic, kControlMagic, sizeof kControlMagic) != 0 || c->layout != 1 ||
       c->control_inode != uint64_t(st.st_ino)) {
     ::munmap(p, kControlBytes);
-    throw Error(ErrorKind::kIO, path + " is not a fastchunk cache control file");
+    throw Error(ErrorKind::kIO, path + " is not a fastchunk cache control file", EINVAL);
   }
   return c;
 }
@@ -277,15 +276,16 @@ FileCache::Control* map_control(const std::string& path) {
 void create_control(const std::string& dir) {
   const std::string tmp = dir + "/" + temp_name();
   const int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) throw Error(ErrorKind::kIO, "cannot create " + tmp + ": " + errno_text());
+  if (fd < 0) throw_io("cannot create " + tmp, errno);
   struct stat st;
   bool ok = ::ftruncate(fd, kControlBytes) == 0 && ::fstat(fd, &st) == 0;
   void* p = ok ? ::mmap(nullptr, kControlBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
                : MAP_FAILED;
+  const int err = errno;
   ::close(fd);
   if (p == MAP_FAILED) {
     ::unlink(tmp.c_str());
-    throw Error(ErrorKind::kIO, "cannot create " + tmp + ": " + errno_text());
+    throw_io("cannot create " + tmp, err);
   }
   auto* c = new (p) FileCache::Control();
   std::memcpy(c->magic, kControlMagic, sizeof kControlMagic);
@@ -293,9 +293,9 @@ void create_control(const std::string& dir) {
   c->control_inode = uint64_t(st.st_ino);
   ::munmap(p, kControlBytes);
   if (::link(tmp.c_str(), (dir + "/control").c_str()) != 0 && errno != EEXIST) {
-    const std::string why = errno_text();
+    const int err = errno;
     ::unlink(tmp.c_str());
-    throw Error(ErrorKind::kIO, "cannot create " + dir + "/control: " + why);
+    throw_io("cannot create " + dir + "/control", err);
   }
   ::unlink(tmp.c_str());
 }
@@ -313,7 +313,7 @@ std::shared_ptr<FileCache> FileCache::open(const std::string& dir, uint64_t budg
   if (!c) {
     create_control(dir);
     c = map_control(control);
-    if (!c) throw Error(ErrorKind::kIO, "cannot open " + control + ": " + errno_text());
+    if (!c) throw_io("cannot open " + control, errno);
   }
   std::shared_ptr<FileCache> cache(new FileCache(dir, c, options));
   if (budget > 0) cache->set_budget(budget);

@@ -157,7 +157,7 @@ void decode_batch(const BatchLayout& layout, const std::vector<BatchChunk>& chun
       else
         orthogonal_chunk(layout, c, nbytes, split, files);
     } catch (const Error& e) {
-      throw Error(e.kind(), layout.name + ": chunk '" + c.key + "': " + e.what());
+      throw e.in(layout.name + ": chunk '" + c.key + "': ");
     } catch (const std::bad_alloc&) {
       throw Error(ErrorKind::kMemory, layout.name + ": chunk '" + c.key + "': out of memory");
     }

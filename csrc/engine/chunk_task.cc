@@ -19,7 +19,7 @@ namespace {
 
 [[noreturn]] void rethrow_with_key(const ArraySpec& spec, const std::string& key,
                                    const Error& e) {
-  throw Error(e.kind(), spec.store_name + ": chunk '" + key + "': " + e.what());
+  throw e.in(spec.store_name + ": chunk '" + key + "': ");
 }
 
 // Where task `loc`'s stored bytes are: the chunk object (or, v2 stores

@@ -304,7 +304,7 @@ void ReadPlan::try_index(Object& o) {
   try {
     o.index = read_shard_index(spec_.shard, fetched_, o.key);
   } catch (const Error& e) {
-    throw Error(e.kind(), spec_.store_name + ": shard '" + o.key + "': index: " + e.what());
+    throw e.in(spec_.store_name + ": shard '" + o.key + "': index: ");
   }
   if (!o.index) {
     o.missing = true;
@@ -405,7 +405,7 @@ void ReadPlan::provide(const ByteRequest& request, ByteView bytes, uint64_t obje
   try {
     fetched_.provide(request.key, request.range, bytes, object_size, version);
   } catch (const Error& e) {
-    throw Error(e.kind(), spec_.store_name + ": " + e.what());
+    throw e.in(spec_.store_name + ": ");
   }
   if (spec_.sharded && !o.index) {
     try_index(o);

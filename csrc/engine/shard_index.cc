@@ -22,7 +22,7 @@ uint64_t inner_chunks(const ShardSpec& shard) {
 
 [[noreturn]] void rethrow_for_shard(const ArraySpec& spec, const std::string& key,
                                     const Error& e) {
-  throw Error(e.kind(), spec.store_name + ": shard '" + key + "': index: " + e.what());
+  throw e.in(spec.store_name + ": shard '" + key + "': index: ");
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ class File {
  public:
   explicit File(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
     if (fd_ < 0 && errno != ENOENT && errno != ENOTDIR)
-      throw Error(ErrorKind::kIO, "cannot open " + path + ": " + std::strerror(errno));
+      throw_io("cannot open " + path, errno);
   }
   ~File() {
     if (fd_ >= 0) ::close(fd_);
@@ -43,7 +43,7 @@ class File {
   struct stat status(const std::string& path) const {
     struct stat st;
     if (fstat(fd_, &st) != 0)
-      throw Error(ErrorKind::kIO, "cannot stat " + path + ": " + std::strerror(errno));
+      throw_io("cannot stat " + path, errno);
     return st;
   }
   void read_exact(const std::string& path, uint8_t* dst, uint64_t offset, uint64_t n) const {
@@ -51,7 +51,7 @@ class File {
       const ssize_t got = ::pread(fd_, dst, n, off_t(offset));
       if (got < 0) {
         if (errno == EINTR) continue;
-        throw Error(ErrorKind::kIO, "cannot read " + path + ": " + std::strerror(errno));
+        throw_io("cannot read " + path, errno);
       }
       if (got == 0) throw_decode("file shrank while being read");
       dst += got;

@@ -90,7 +90,5 @@ def decode_batch(str name, codecs, chunk_shape, src_strides, int itemsize, fill,
                 raise ValueError(f"chunk '{key}': {c.axes[0].n} points but {n} destinations")
             c.point_dst_stride = dst.strides[0]
             c.point_dst_extent = dst.shape[0]
-    cdef ErrorInfo info
     with nogil:
-        info = api_decode_batch(layout, chunks)
-    check(info)
+        check(api_decode_batch(layout, chunks))

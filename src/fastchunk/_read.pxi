@@ -66,10 +66,8 @@ cdef class NativeArray:
         cdef uint8_t[::1] dst = view
         cdef uint8_t* dst_ptr = &dst[0] if nbytes else NULL
         cdef uint64_t n = nbytes
-        cdef ErrorInfo info
         with nogil:
-            info = api_read_local(self.spec, self.root, sel, dst_ptr, n, num_threads)
-        check(info)
+            check(api_read_local(self.spec, self.root, sel, dst_ptr, n, num_threads))
 
     def plan(self, list indices, out=None, int num_threads=0, cbool skip_cached=True):
         """The ReadPlan of the selection `indices`, decoding into `out` (a
@@ -151,10 +149,8 @@ cdef class ReadPlan:
             self.out_view = writable_bytes(out, self.nbytes, "out")
             dst = self.out_view
             self.out_ptr = &dst[0] if self.nbytes else NULL
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan)
-        check(info)
+            check(api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan))
         if array.spec.sharded and array.version_of is not None:
             self._know_versions()
         return self
@@ -180,10 +176,8 @@ cdef class ReadPlan:
     def pending(self):
         """The requests whose answers the plan still lacks."""
         cdef vector[ByteRequest] requests
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_pending(deref(self.plan), &requests)
-        check(info)
+            check(api_plan_pending(deref(self.plan), &requests))
         return [_request_tuple(r) for r in requests]
 
     def provide(self, requests, results):
@@ -206,7 +200,6 @@ cdef class ReadPlan:
         cdef const uint8_t[::1] data
         cdef const uint8_t* ptr = NULL
         cdef size_t n = 0
-        cdef ErrorInfo info
         if result is not None:
             if r.range.kind == RangeKind.kSuffix:
                 blob, size = result
@@ -226,27 +219,22 @@ cdef class ReadPlan:
                 if v:
                     version = v.encode()
         with nogil:
-            info = api_plan_provide(deref(self.plan), r, ptr, n, size, version)
-        check(info)
+            check(api_plan_provide(deref(self.plan), r, ptr, n, size, version))
 
     def decode_ready(self):
         """Decodes every task whose bytes are present; returns the tasks left."""
         cdef uint8_t* out = self._out()
         cdef int64_t left = 0
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_decode_ready(deref(self.plan), out, &left)
-        check(info)
+            check(api_plan_decode_ready(deref(self.plan), out, &left))
         self._let_go()
         return left
 
     def finish(self):
         """Decodes what is left; raises if any chunk's bytes never came."""
         cdef uint8_t* out = self._out()
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_finish(deref(self.plan), out)
-        check(info)
+            check(api_plan_finish(deref(self.plan), out))
         self._let_go()
 
     cdef _let_go(self):
@@ -258,10 +246,8 @@ cdef class ReadPlan:
     def keys(self):
         """The stored objects (chunk or shard keys) the read touches."""
         cdef vector[string] keys
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_object_keys(deref(self.plan), &keys)
-        check(info)
+            check(api_plan_object_keys(deref(self.plan), &keys))
         return [k.decode() for k in keys]
 
     @property
@@ -280,10 +266,8 @@ def decode_shard_index(data, dict layout):
     cdef const uint8_t* ptr = &src[0] if src.shape[0] else <const uint8_t*>b""
     cdef size_t n = src.shape[0]
     cdef vector[uint64_t] entries
-    cdef ErrorInfo info
     with nogil:
-        info = api_decode_shard_index(shard, ptr, n, &entries)
-    check(info)
+        check(api_decode_shard_index(shard, ptr, n, &entries))
     return np.asarray(entries, dtype=np.uint64).reshape(-1, 2)
 
 
@@ -298,10 +282,8 @@ def read_shard_index_file(str path, dict layout):
     cdef vector[uint64_t] entries
     cdef string version
     cdef cbool found = False
-    cdef ErrorInfo info
     with nogil:
-        info = api_read_shard_index_file(shard, cpath, &entries, &version, &found)
-    check(info)
+        check(api_read_shard_index_file(shard, cpath, &entries, &version, &found))
     if not found:
         return None, ""
     return np.asarray(entries, dtype=np.uint64).reshape(-1, 2), version.decode()

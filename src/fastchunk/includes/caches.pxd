@@ -25,7 +25,6 @@ cdef extern from "cache/file_cache.h" namespace "fastchunk":
 
     cdef cppclass CachedFile:
         CachedFile()
-        const uint8_t* data() except +
         size_t size()
         const string& tag()
         cbool operator bool()
@@ -39,6 +38,7 @@ cdef extern from "api/cache_api.h" namespace "fastchunk":
                                   cbool existing_only, FileCacheHandle* out) nogil
     ErrorInfo api_file_cache_find(const FileCacheHandle& h, const string& key,
                                   CachedFile* out) nogil
+    ErrorInfo api_cached_file_data(CachedFile& entry, const uint8_t** data) nogil
     ErrorInfo api_file_cache_find_many(const FileCacheHandle& h, const vector[string]& keys,
                                        vector[CachedFile]* out) nogil
     ErrorInfo api_file_cache_store(const FileCacheHandle& h, const string& key,

@@ -17,8 +17,6 @@ cdef extern from "engine/chunk_keys.h" namespace "fastchunk":
         string zero_dim_key
         cbool nested_fallback
 
-    cbool parse_chunk_key(const string& array_path, const KeySpec& keys, size_t ndim,
-                          const string& key, vector[int64_t]& coords) except +
 
 cdef extern from "engine/array_spec.h" namespace "fastchunk":
     cdef cppclass ShardSpec:
@@ -108,6 +106,9 @@ cdef extern from "api/read_api.h" namespace "fastchunk":
                                         cbool* found) nogil
     ErrorInfo api_chunk_key(const string& array_path, const KeySpec& keys,
                             const vector[int64_t]& coords, char separator, string* key) nogil
+    ErrorInfo api_parse_chunk_key(const string& array_path, const KeySpec& keys, size_t ndim,
+                                  const string& key, vector[int64_t]* coords,
+                                  cbool* parsed) nogil
 
 cdef extern from "io/sigbus_guard.h" namespace "fastchunk":
     cdef cppclass SigbusGuard:
