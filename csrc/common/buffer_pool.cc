@@ -28,7 +28,7 @@ size_t default_budget() {
 }
 
 struct Pool {
-  ForkSafeMutex mutex;
+  ForkSafeMutex mutex{LockRank::kBufferPool};
   std::vector<std::pair<size_t, uint8_t*>> kept;  // oldest first
   size_t kept_bytes = 0;
   size_t budget = default_budget();
