@@ -19,8 +19,20 @@ all stored objects of the array, metadata included), nobjects, grid_unit
 ("chunk", or "shard" for sharded arrays: nchunks, nchunks_stored, nmissing and
 missing_chunks then count shards, the stored objects), nchunks, nchunks_stored,
 nmissing, missing_chunks (the first grid coordinates missing), ratio
-(nbytes / nbytes_stored); with --axis: access; with --scan: nan_count, min, max,
-mean and, with --var-axis, per_index. A group prints {"arrays": {path: report}}.
+(nbytes / nbytes_stored); with --axis: access; with --scan: nan_count, count,
+min, max, mean, stdev (over the stored chunks: missing chunks are counted apart
+as missing_values), corrupt_chunks (key, chunk, error: every chunk that cannot
+be read; corrupt_values) and, with --var-axis, per_index.
+A group prints {"totals": {bytes_on_disk, bytes_decoded, objects, arrays,
+chunks_present, chunks_missing, corrupt_chunks}, "arrays": {path: report}};
+an anemoi dataset adds "anemoi": {variables, start_date, end_date, frequency,
+dates, missing_dates (ISO dates: declared or without data),
+missing_dates_declared, missing_dates_undeclared, statistics_start_date,
+statistics_end_date; with --scan: nan_count per variable, statistics_check}.
+With --scan on an anemoi dataset, "data" is scanned per variable (--var-axis 1).
+
+Exit status: 0, 1 on an error (nothing printed on stdout), 3 when the scan
+found corrupt chunks (the report is printed, and each is named in it).
 """
 
 
@@ -37,15 +49,19 @@ def _storage_options(text: str | None) -> dict[str, Any] | None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from fastchunk.tools.info import format_report, store_report
+    from fastchunk.tools.info import corrupt_count, format_report, store_report
 
     if args.batch is not None and args.axis is None:
         raise ValueError("--batch needs --axis")
     if args.var_axis is not None and not args.scan:
         raise ValueError("--var-axis needs --scan")
-    node = fastchunk.open(args.store, args.path, _storage_options(args.storage_options))
+    options = _storage_options(args.storage_options)
+    node = fastchunk.open(args.store, args.path, options)
+    location = args.store.rstrip("/") + ("/" + args.path.strip("/") if args.path else "")
     report = store_report(
         node,
+        location=location,
+        storage_options=options,
         axis=args.axis,
         batch=args.batch,
         scan=args.scan,
@@ -56,6 +72,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(report, allow_nan=False))
     else:
         print(format_report(report))
+    corrupt = corrupt_count(report)
+    if corrupt:
+        print(f"fastchunk info: {corrupt} corrupt chunks (listed in the report)", file=sys.stderr)
+        return 3
     return 0
 
 
