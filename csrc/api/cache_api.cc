@@ -22,7 +22,12 @@ ErrorInfo api_publish_process_stats(const std::string& dir) {
     publish_process_stats_in(dir);
     ChunkCache::instance().publish();
     StoredCache::instance().publish();
+    publish_buffer_pool();
   });
+}
+
+ErrorInfo api_set_process_stats_dir(const std::string& dir) {
+  return guarded([&] { set_process_stats_dir(dir); });
 }
 
 ErrorInfo api_unpublish_process_stats() {

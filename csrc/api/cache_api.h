@@ -28,6 +28,9 @@ void api_compressed_cache_clear();
 // This process's stats page for `fastchunk cache` (cache/process_stats.h):
 // published in `dir` ("": no longer), with both levels' numbers at once.
 ErrorInfo api_publish_process_stats(const std::string& dir);
+// Names the directory without opening the page (it opens when a level has
+// something to show; a directory another user could change gets none).
+ErrorInfo api_set_process_stats_dir(const std::string& dir);
 ErrorInfo api_unpublish_process_stats();
 ErrorInfo api_published_processes(const std::string& dir, std::vector<PublishedProcess>* out);
 

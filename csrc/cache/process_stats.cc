@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "cache/cache_files.h"
+#include "common/buffer_pool.h"
 #include "common/error.h"
 #include "common/fork_safe_mutex.h"
 
@@ -42,8 +43,9 @@ struct Page {
 static_assert(sizeof(Page) <= kPageBytes, "one page");
 
 std::string* const g_dir = new std::string;  // the directory named; "" when not publishing
-int g_dir_fd = -1;                           // it, opened once it was checked
-std::string* const g_name = new std::string; // this process's page in it
+int g_dir_fd = -1;             // it, opened once it was checked
+bool g_dir_refused = false;    // it was not safe: no page (until another is named)
+std::string* const g_name = new std::string;  // this process's page in it
 Page* g_page = nullptr;  // guarded by g_mutex for changes; read without it
 std::atomic<Page*> g_live{nullptr};
 std::atomic<bool> g_publishing{false};
@@ -82,6 +84,18 @@ std::string page_name() {
   return kPrefix + std::to_string(getpid()) + tail + kSuffix;
 }
 
+// Opens the named directory once it is checked; caller holds g_mutex.
+// Throws (an I/O Error) when another user could change it.
+void open_dir() {
+  if (g_dir_fd >= 0 || g_dir->empty() || g_dir_refused) return;
+  try {
+    g_dir_fd = cache_files::open_trusted_dir(*g_dir, true, false);
+  } catch (...) {
+    g_dir_refused = true;
+    throw;
+  }
+}
+
 // Maps this process's page, a file it makes itself (O_EXCL, never through a
 // link) under a name no one can guess; caller holds g_mutex.
 void open_page() {
@@ -114,13 +128,24 @@ void open_page() {
   g_live.store(page, std::memory_order_release);
 }
 
+// The page stays mapped (4 KiB, unlinked): a thread that loaded g_live just
+// before never writes into unmapped memory.
 void close_page(bool remove) {
   if (!g_page) return;
   g_live.store(nullptr);
-  munmap(g_page, kPageBytes);
   g_page = nullptr;
   if (remove && g_dir_fd >= 0) ::unlinkat(g_dir_fd, g_name->c_str(), 0);
   g_name->clear();
+}
+
+// Closes the page and forgets the directory; caller holds g_mutex.
+void forget_dir() {
+  close_page(true);
+  if (g_dir_fd >= 0) ::close(g_dir_fd);
+  g_dir_fd = -1;
+  g_dir_refused = false;
+  g_dir->clear();
+  g_publishing.store(false);
 }
 
 // A forked child must not write into its parent's page: it opens its own on
@@ -131,24 +156,38 @@ void forget_page_in_child() {
   g_name->clear();
 }
 
+// Taken inside an LRU's lock (a value dropped there gives its buffer back to
+// the pool, whose listener publishes): ranked after kLru.
 ForkSafeMutex* const g_mutex = new ForkSafeMutex(LockRank::kProcessStats, forget_page_in_child);
+
+const bool g_pool_listener = [] {
+  set_buffer_pool_listener(&publish_buffer_pool);
+  return true;
+}();
 
 }  // namespace
 
 void publish_process_stats_in(const std::string& dir) {
+  (void)g_pool_listener;
   std::lock_guard<ForkSafeMutex> lock(*g_mutex);
   if (dir == *g_dir && (g_page || dir.empty())) return;
-  close_page(true);
-  if (g_dir_fd >= 0) ::close(g_dir_fd);
-  g_dir_fd = -1;
-  g_dir->clear();
-  g_publishing.store(false);
+  if (dir != *g_dir) forget_dir();
   if (dir.empty()) return;
-  // A directory no other user can change (a sticky one such as /dev/shm is fine).
-  g_dir_fd = cache_files::open_trusted_dir(dir, true, false);
   *g_dir = dir;
   g_publishing.store(true);
+  g_dir_refused = false;
+  // A directory no other user can change (a sticky one such as /dev/shm is fine).
+  open_dir();
   open_page();
+}
+
+void set_process_stats_dir(const std::string& dir) {
+  (void)g_pool_listener;
+  std::lock_guard<ForkSafeMutex> lock(*g_mutex);
+  if (dir == *g_dir) return;
+  forget_dir();
+  *g_dir = dir;
+  g_publishing.store(!dir.empty());
 }
 
 bool process_stats_published() { return g_publishing.load(std::memory_order_relaxed); }
@@ -158,6 +197,12 @@ void publish_level(ProcessLevel level, const LevelNumbers& n) {
   Page* page = g_live.load(std::memory_order_acquire);
   if (!page) {
     std::lock_guard<ForkSafeMutex> lock(*g_mutex);
+    if (g_dir->empty() || g_dir_refused) return;
+    try {
+      open_dir();
+    } catch (...) {
+      return;  // no page in a directory another user could change
+    }
     open_page();
     page = g_page;
     if (!page) return;
@@ -172,9 +217,17 @@ void publish_level(ProcessLevel level, const LevelNumbers& n) {
   set(l.evictions, n.evictions);
 }
 
+void publish_buffer_pool() {
+  if (!process_stats_published()) return;
+  const BufferPoolStats s = buffer_pool_stats();
+  if (!g_live.load(std::memory_order_acquire) && s.kept_bytes < kPoolPageBytes) return;
+  publish_level(ProcessLevel::kBufferPool,
+                LevelNumbers{s.budget, s.kept_bytes, s.kept_buffers, s.reused, s.made, s.released});
+}
+
 void unpublish_process_stats() {
   std::lock_guard<ForkSafeMutex> lock(*g_mutex);
-  close_page(true);
+  forget_dir();
 }
 
 std::vector<PublishedProcess> read_published_processes(const std::string& dir) {

@@ -23,13 +23,14 @@ namespace fastchunk {
 
 enum class LockRank : uint8_t {
   kThreadPool = 1,      // engine/thread_pool: the pool in use (may join an old pool's threads)
-  kProcessStats,        // cache/process_stats: this process's stats page
   kSharedCacheSetting,  // cache/shared_cache: which node-wide cache this process uses
   kFileCacheSection,    // cache/file_cache: an accounting section (the directory's flock inside)
   kFillClaims,          // cache/fill_claim: the claim descriptors of this process
   kCheckedFiles,        // cache/checked_files: entries whose checksum was verified
   kMappedFiles,         // io/mapped_files: statistics and filesystem verdicts (reads its LRU's)
   kLru,                 // cache/byte_lru: one LRU; its values are destroyed under it
+  kProcessStats,        // cache/process_stats: this process's stats page (published from
+                        // the buffer pool's listener, under an LRU dropping a value)
   kSigbusRegistry,      // io/sigbus_guard: the registered ranges
   kBufferPool,          // common/buffer_pool: the buffers kept for reuse
   kTestOuter,           // unit tests only

@@ -63,6 +63,16 @@ def publish_process_stats(str directory):
     check(info)
 
 
+def set_process_stats_directory(str directory):
+    """Where this process's page goes once a level has something to show (a
+    cache turned on, a buffer pool keeping 64 MiB or more); "" stops."""
+    cdef string d = directory.encode()
+    cdef ErrorInfo info
+    with nogil:
+        info = api_set_process_stats_dir(d)
+    check(info)
+
+
 def unpublish_process_stats_():
     cdef ErrorInfo info
     with nogil:
@@ -76,8 +86,9 @@ cdef dict _level_dict(const LevelNumbers& n):
 
 
 def published_processes(str directory):
-    """[(pid, {"decoded": numbers, "compressed": numbers})] of the live
-    processes that publish in `directory`; pages of dead ones are removed."""
+    """[(pid, {"decoded": numbers, "compressed": numbers, "buffer_pool":
+    numbers})] of the live processes that publish in `directory`; pages of
+    dead ones are removed."""
     cdef string d = directory.encode()
     cdef vector[PublishedProcess] procs
     cdef ErrorInfo info
@@ -85,4 +96,5 @@ def published_processes(str directory):
         info = api_published_processes(d, &procs)
     check(info)
     return [(p.pid, {"decoded": _level_dict(p.levels[0]),
-                     "compressed": _level_dict(p.levels[1])}) for p in procs]
+                     "compressed": _level_dict(p.levels[1]),
+                     "buffer_pool": _level_dict(p.levels[2])}) for p in procs]

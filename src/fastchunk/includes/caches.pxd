@@ -71,12 +71,13 @@ cdef extern from "cache/process_stats.h" namespace "fastchunk":
 
     cdef cppclass PublishedProcess:
         int64_t pid
-        LevelNumbers levels[2]
+        LevelNumbers levels[3]
 
 cdef extern from "api/cache_api.h" namespace "fastchunk":
     void api_compressed_cache_set_capacity(size_t nbytes) nogil
     LruSnapshot api_compressed_cache_info() nogil
     void api_compressed_cache_clear() nogil
     ErrorInfo api_publish_process_stats(const string& dir) nogil
+    ErrorInfo api_set_process_stats_dir(const string& dir) nogil
     ErrorInfo api_unpublish_process_stats() nogil
     ErrorInfo api_published_processes(const string& dir, vector[PublishedProcess]* out) nogil
