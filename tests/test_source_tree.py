@@ -41,3 +41,37 @@ def test_no_python_module_lists_native_codecs() -> None:
             if len(listed) >= 2:
                 found.append(f"{src.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not found, found
+
+
+def test_only_the_fork_safe_lock_registers_fork_handlers() -> None:
+    """Every global lock is a ForkSafeMutex (one lock order, one set of fork
+    handlers): no other file calls pthread_atfork or guards a global with a
+    bare std::mutex registered on its own."""
+    found = [
+        str(src.relative_to(ROOT))
+        for src in sorted(CSRC.rglob("*.cc")) + sorted(CSRC.rglob("*.h"))
+        if "pthread_atfork" in src.read_text() and src.stem not in ("fork_safe_mutex",)
+    ]
+    assert not found, found
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_torch_knows_no_anemoi_and_its_modules_no_cycle() -> None:
+    package = ROOT / "src" / "fastchunk" / "torch"
+    modules = {p.stem: _imports(p) for p in package.glob("*.py")}
+    for name, imports in modules.items():
+        assert not [i for i in imports if i.startswith("fastchunk.anemoi")], name
+    # dataset -> transform, never back (even under TYPE_CHECKING)
+    assert "fastchunk.torch.transform" in modules["dataset"]
+    assert "fastchunk.torch.dataset" not in modules["transform"]

@@ -27,9 +27,7 @@ cdef class CachedBytes:
     cdef CachedFile entry
 
     def __getbuffer__(self, Py_buffer* buffer, int flags):
-        cdef const uint8_t* data = NULL
-        check(api_cached_file_data(self.entry, &data))
-        PyBuffer_FillInfo(buffer, self, <void*>data, self.entry.size(), 1, flags)
+        PyBuffer_FillInfo(buffer, self, <void*>self.entry.data(), self.entry.size(), 1, flags)
 
     def __releasebuffer__(self, Py_buffer* buffer):
         pass
