@@ -5,6 +5,7 @@ when the store has it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastchunk.errors import MetadataError, UnsupportedError
@@ -15,11 +16,18 @@ from fastchunk.zarr.metadata import ArrayMeta, load_json, parse_v2, parse_v3
 class MetadataReader:
     """Reads metadata documents of one store, through consolidated metadata when present."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, prefetched: Mapping[str, Any] | None = None) -> None:
+        """`prefetched`: documents the caller already fetched (".zmetadata",
+        "zarr.json"; None where absent), not asked for again."""
         self.store = store
         self.consolidated: dict[str, Any] | None = None
         self.v3_consolidated: dict[str, Any] | None = None
-        raw = store.get(".zmetadata")
+        known = prefetched or {}
+
+        def get(key: str) -> Any:
+            return known[key] if key in known else store.get(key)
+
+        raw = get(".zmetadata")
         if raw is not None:
             doc = load_json(raw, f"{store.name}/.zmetadata")
             meta = doc.get("metadata")
@@ -28,7 +36,7 @@ class MetadataReader:
         else:
             # Inline v3 consolidated metadata lives in the root zarr.json: load it
             # even when a node below the root is opened first.
-            root = store.get("zarr.json")
+            root = get("zarr.json")
             if root is not None:
                 doc = load_json(root, f"{store.name}/zarr.json")
                 cm = doc.get("consolidated_metadata")
