@@ -101,7 +101,7 @@ RepoInfo parse_repo_info(ByteView bytes, const std::string& what, uint64_t max_p
     const Table* s = snapshots->Get(i);
     RepoSnapshotInfo si;
     std::copy_n(flat::struct_at(s, info_field::kId), 12, si.id.begin());
-    si.parent = flat::scalar<int32_t>(s, info_field::kParentOffset, -1);
+    si.parent = flat::scalar<int32_t>(s, info_field::kParentOffset, 0);  // the schema's default
     if (si.parent < -1 || (si.parent >= 0 && size_t(si.parent) >= n))
       throw Error(ErrorKind::kMetadata, what + ": snapshot " + encode_object_id(si.id) +
                                             " has a parent outside the snapshot list");
