@@ -62,7 +62,7 @@ def write_history(path: Path) -> History:
     temp[:8] = rng.standard_normal((8, 5, 40)).astype("f4")
     sh = root.create_array("sharded", shape=(16, 48), chunks=(4, 8), shards=(8, 24),
                            dtype="i4", fill_value=-1)
-    sh[:8, :24] = np.arange(8 * 24, dtype="i4").reshape(8, 24)
+    sh[:8, :24] = rng.integers(0, 2**31, (8, 24), dtype="i4")  # incompressible: native
     sh[12:, 30:] = 5
     small = root.create_array("small", shape=(9,), chunks=(2,), dtype="i2", fill_value=7)
     small[:5] = np.arange(5, dtype="i2")  # chunks of 4 bytes: inline

@@ -70,7 +70,7 @@ bool RefSource::read(const std::string& key, const ByteRange& range, ByteBuffer&
   if (!found)
     throw Error(ErrorKind::kDecode, std::string(kind) + target.location +
                                         " does not exist (the reference points to it)");
-  if (target.is_virtual) check_local_condition(target, out.version, "'" + key + "'");
+  if (target.is_virtual) check_local_condition(target, out.version);
   out.object_size = ref.length;
   return true;
 }

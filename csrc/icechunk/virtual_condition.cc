@@ -41,15 +41,13 @@ std::string bare_etag(const std::string& etag) {
   return e;
 }
 
-void check_local_condition(const ChunkTarget& target, const std::string& version,
-                           const std::string& chunk) {
+void check_local_condition(const ChunkTarget& target, const std::string& version) {
   if (target.etag.empty() && target.last_modified == 0) return;
   unsigned long long size = 0, inode = 0;
   long long mtime_ns = 0;
+  const std::string where = "virtual chunk in " + target.location + ": ";
   if (std::sscanf(version.c_str(), "%llu:%lld:%llu", &size, &mtime_ns, &inode) != 3)
-    throw_decode("virtual chunk " + chunk + " in " + target.location +
-                 ": the file's version is unknown, its condition cannot be checked");
-  const std::string where = "virtual chunk " + chunk + " in " + target.location + ": ";
+    throw_decode(where + "the file's version is unknown, its condition cannot be checked");
   if (!target.etag.empty()) {
     const std::string now = local_file_etag(inode, mtime_ns, size);
     if (bare_etag(target.etag) != now)

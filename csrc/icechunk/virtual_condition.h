@@ -16,11 +16,9 @@ std::string local_file_etag(uint64_t inode, int64_t mtime_ns, uint64_t size);
 // An ETag without quotes or the weak marker, for comparisons.
 std::string bare_etag(const std::string& etag);
 
-// Throws Error(kDecode) naming `chunk` and the target unless a local file of
-// version `version` (LocalSource's "size:mtime_ns:inode") meets the target's
-// condition.
-void check_local_condition(const ChunkTarget& target, const std::string& version,
-                           const std::string& chunk);
+// Throws Error(kDecode) naming the target unless a local file of version
+// `version` (LocalSource's "size:mtime_ns:inode") meets the target's condition.
+void check_local_condition(const ChunkTarget& target, const std::string& version);
 
 // The local path of a file:// URL (percent-decoded, absolute), or "" when the
 // location is not a local file.

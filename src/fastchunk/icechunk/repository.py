@@ -34,6 +34,7 @@ class Repository:
         got = dict(found) if found is not None else store.get_many(list(MARKERS))
         self._lock = threading.Lock()
         self._snapshots: dict[str, dict[str, Any]] = {}
+        self._main_ref = got.get(V1_MAIN_REF)  # what the probe fetched: no second request
         self.info: dict[str, Any] | None = None
         repo = got.get(REPO_INFO)
         if repo is not None and _core.icechunk_magic(repo):
@@ -107,7 +108,7 @@ class Repository:
 
     def _v1_ref(self, kind: str, name: str) -> str:
         key = f"refs/{kind}.{name}/ref.json"
-        raw = self.store.get(key)
+        raw = self._main_ref if key == V1_MAIN_REF and self._main_ref else self.store.get(key)
         if raw is None:
             raise KeyError(f"{self.name}: no {kind} {name!r}")
         where = f"{self.name}/{key}"

@@ -105,8 +105,8 @@ class VirtualAccess:
                         f"virtual chunk in {location}: the object does not "
                         f"exist (the reference points to it)"
                     )
-                blob, response_etag, response_modified = answer
-                _check(location, etag, modified, response_etag, response_modified)
+                blob, stamp = answer
+                _check(location, etag, modified, stamp.etag, stamp.last_modified)
                 out[i] = blob
         return out
 

@@ -152,6 +152,10 @@ class DiskCachedEngine(Engine):
                     self._keep(entries[i][1], requests[i][0], blob)
         return out
 
+    def get_ranges_stamped(self, requests: Sequence[tuple[str, int, int]]) -> list[Any]:
+        """Not through the cache: the answer must carry the response's Stamp."""
+        return self.inner.get_ranges_stamped(requests)
+
     def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[tuple[Blob, int] | None]:
         entries = {i: (k, self._entry("suffix", k, n)) for i, (k, n) in enumerate(requests)}
         hits = self._lookup(entries)
