@@ -29,6 +29,9 @@ constexpr uint8_t kIcechunkMaxSpecVersion = 2;
 // A flatbuffer cannot be larger (32-bit offsets); what a decompression may
 // produce at most unless the caller asks for less.
 constexpr uint64_t kMaxIcechunkPayload = (uint64_t(1) << 31) - 1;
+// A zstd payload may also decompress to at most 1024 times its size, or
+// this, whichever is more.
+constexpr uint64_t kMinPayloadCap = uint64_t(64) << 20;
 
 struct IcechunkFile {
   uint8_t spec_version = 0;
@@ -41,8 +44,9 @@ bool has_icechunk_magic(ByteView bytes);
 
 // Checks the header (magic, a known spec version, the file type expected, a
 // known compression) and returns the payload, decompressed into at most
-// `max_payload` bytes (allocated as the decompressor produces them, never on
-// the word of a frame header). Errors are Error(kMetadata) or, for a spec
+// `max_payload` bytes and at most max(kMinPayloadCap, 1024 x its compressed
+// size) (allocated as the decompressor produces them, never on the word of a
+// frame header). Errors are Error(kMetadata) or, for a spec
 // version this reader does not know, Error(kUnsupported) naming the version.
 // `what` names the file in messages.
 IcechunkFile read_icechunk_file(ByteView bytes, IcechunkFileType expected,

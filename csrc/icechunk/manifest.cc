@@ -129,6 +129,14 @@ std::shared_ptr<const Manifest> Manifest::parse(ByteView bytes, const std::strin
   return m;
 }
 
+std::vector<ObjectId8> Manifest::node_ids() const {
+  const auto* arrays = flat::tables_at(flat::root(payload_.data()), manifest_field::kArrays);
+  std::vector<ObjectId8> out(arrays->size());
+  for (flatbuffers::uoffset_t a = 0; a < arrays->size(); ++a)
+    std::copy_n(flat::struct_at(arrays->Get(a), array_field::kNodeId), 8, out[a].begin());
+  return out;
+}
+
 void Manifest::collect(const ObjectId8& node, const std::vector<ManifestExtent>& extents,
                        ChunkRefTable& table, const std::string& what) const {
   const Table* root = flat::root(payload_.data());

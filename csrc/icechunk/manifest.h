@@ -34,6 +34,8 @@ class Manifest {
   size_t nbytes() const { return payload_.capacity() + sizeof(*this); }
   // References in the whole manifest, all arrays together.
   uint64_t ref_count() const { return ref_count_; }
+  // The arrays (node ids) the manifest holds references of.
+  std::vector<ObjectId8> node_ids() const;
 
   // Adds to `table` the references of array `node` inside `extents` (one per
   // axis) and inside the table's grid; others are left out. A reference of

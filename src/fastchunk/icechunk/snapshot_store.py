@@ -237,7 +237,7 @@ class SnapshotStore:
                 if blob is None:
                     raise ChunkDecodeError(
                         f"{self.repo.name}: chunk object "
-                        f"{targets[fetches[i][0]][0]} is missing "
+                        f"{targets[fetches[i][0]][0]} does not exist "
                         f"(snapshot {self.snapshot_id} references it)"
                     )
                 out[i] = blob
