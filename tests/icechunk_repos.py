@@ -206,3 +206,29 @@ def write_virtual_repo(repo_path: Path, data: dict[str, Any], url: str, containe
             s.store.set_virtual_ref(key, url, offset=offset, length=size, checksum=cond)
     s.commit("virtual chunks")
     return repo
+
+
+def write_anemoi_like(group: Any, rng: np.random.Generator, dates: int = 20) -> None:
+    """An anemoi-like dataset into a zarr-python group: "data" (dates,
+    variables, 1, grid), dates, coordinates, statistics, the attributes
+    fastchunk.anemoi reads; one chunk per date, a missing date."""
+    variables = ["t2m", "msl", "tp"]
+    grid = 64
+    start = np.datetime64("2020-01-01T00:00:00", "s")
+    times = start + np.arange(dates) * np.timedelta64(6, "h")
+    data = rng.standard_normal((dates, len(variables), 1, grid)).astype("f4")
+    group.attrs.update({
+        "variables": variables, "frequency": "6h", "start_date": str(times[0]),
+        "end_date": str(times[-1]), "resolution": "o96",
+        "missing_dates": [str(times[5])],
+    })
+    arr = group.create_array("data", shape=data.shape, chunks=(1, len(variables), 1, grid),
+                             dtype="f4", fill_value=np.nan)
+    arr[:] = data
+    group.create_array("dates", shape=(dates,), dtype="datetime64[s]")[:] = times
+    group.create_array("latitudes", shape=(grid,), dtype="f8")[:] = np.linspace(-90, 90, grid)
+    group.create_array("longitudes", shape=(grid,), dtype="f8")[:] = np.linspace(0, 360, grid)
+    for name, fn in (("mean", np.mean), ("stdev", np.std), ("maximum", np.max),
+                     ("minimum", np.min)):
+        group.create_array(name, shape=(len(variables),), dtype="f8")[:] = fn(
+            data, axis=(0, 2, 3))

@@ -283,3 +283,29 @@ def test_unknown_format_versions_are_refused_by_name(tmp_path: Path) -> None:
     _set_version_byte(path / "snapshots" / main, 0)
     with pytest.raises(fastchunk.UnsupportedError, match="format version 0"):
         fastchunk.open(path)
+
+
+def test_anemoi_view_over_an_icechunk_repository(tmp_path: Path) -> None:
+    """fastchunk.anemoi reads a dataset held in an Icechunk repository as it
+    reads the same dataset in a plain zarr store."""
+    import zarr
+
+    import fastchunk.anemoi as fa
+    from tests.icechunk_repos import write_anemoi_like
+
+    ic = icechunk()
+    plain = zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
+    write_anemoi_like(plain, np.random.default_rng(8))
+    repo = ic.Repository.create(ic.local_filesystem_storage(str(tmp_path / "repo")))
+    s = repo.writable_session("main")
+    write_anemoi_like(zarr.group(s.store), np.random.default_rng(8))
+    s.commit("anemoi")
+    options = {"select": ["msl", "t2m"], "frequency": "12h", "start": "2020-01-01T12:00:00"}
+    ours = fa.open_dataset(str(tmp_path / "repo"), **options)
+    want = fa.open_dataset(str(tmp_path / "plain.zarr"), **options)
+    assert ours.variables == want.variables and len(ours) == len(want)
+    np.testing.assert_array_equal(ours.dates, want.dates)
+    assert ours.missing == want.missing
+    for sel in (slice(0, 3), (slice(1, 4), [1, 0], slice(None), slice(5, 40, 3)), 2):
+        np.testing.assert_array_equal(np.asarray(ours[sel]), np.asarray(want[sel]))
+    np.testing.assert_array_equal(ours.statistics["mean"], want.statistics["mean"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastchunk.errors import ChunkDecodeError
@@ -25,6 +26,18 @@ from fastchunk.icechunk.virtual import VirtualAccess
 from fastchunk.store import Store
 
 Request = tuple[str, "int | None", "int | None"]  # the read plans' (key, offset, length)
+
+
+@dataclass(frozen=True)
+class _ArrayEntry:
+    """An array of the snapshot, its references loaded: what every read needs."""
+
+    native: Any  # _core.NativeArray
+    refs: Any  # _core.ChunkRefs
+    keys: Any  # zarr.chunk_keys.ChunkKeys
+    targets: list[tuple[str, bool, str, int]]  # refs.targets(), listed once
+    remote_virtual: bool  # virtual references to anything but local files
+    shareable: bool  # every stored byte pinned by the snapshot (node-wide cache)
 
 
 class SnapshotStore:
@@ -142,10 +155,10 @@ class SnapshotStore:
                 yield from self._chunk_listing(path, prefix)
 
     def _chunk_listing(self, path: str, prefix: str) -> Iterator[tuple[str, int]]:
-        _native, refs, keys = self._entry(path)
-        coords, _kinds, _targets, lengths = refs.entries()
+        entry = self._entry(path)
+        coords, _kinds, _targets, lengths = entry.refs.entries()
         for c, n in zip(coords.tolist(), lengths.tolist(), strict=True):
-            key = keys.key(c)
+            key = entry.keys.key(c)
             if key.startswith(prefix):
                 yield key, int(n)
 
@@ -156,18 +169,15 @@ class SnapshotStore:
         found = self._array_of(key)
         if found is None:
             return None
-        _native, refs = self.array_refs(found[0])
-        if any(v and not etag and not modified for _l, v, etag, modified in refs.targets()):
-            return None
-        return "snapshot"
+        return "snapshot" if self._entry(found[0]).shareable else None
 
     # ------------------------------------------------------------ chunk references
     def array_refs(self, path: str) -> tuple[Any, Any]:
         """(NativeArray, ChunkRefs) of the array at `path`, loaded once."""
-        native, refs, _keys = self._entry(path)
-        return native, refs
+        entry = self._entry(path)
+        return entry.native, entry.refs
 
-    def _entry(self, path: str) -> tuple[Any, Any, Any]:
+    def _entry(self, path: str) -> _ArrayEntry:
         with self._lock:
             found = self._arrays.get(path)
         if found is not None:
@@ -178,9 +188,17 @@ class SnapshotStore:
 
         array = open_node(MetadataReader(self), path)
         refs = load_refs(self, path, array.metadata)
+        targets = refs.targets()
+        entry = _ArrayEntry(
+            native=array._native,
+            refs=refs,
+            keys=ChunkKeys.of(array.metadata),
+            targets=targets,
+            remote_virtual=any(v and not loc.startswith("file://") for loc, v, _e, _m in targets),
+            shareable=not any(v and not etag and not mod for _l, v, etag, mod in targets),
+        )
         with self._lock:
-            self._arrays.setdefault(path, (array._native, refs, ChunkKeys.of(array.metadata)))
-            return self._arrays[path]
+            return self._arrays.setdefault(path, entry)
 
     def read_local(self, array: Any, indices: list[Any], out: Any, num_threads: int) -> bool:
         """Reads a selection of `array` in one call of the core when the
@@ -189,10 +207,10 @@ class SnapshotStore:
         root = self.repo.store.local_root
         if root is None:
             return False
-        _native, refs = self.array_refs(array.path)
-        if _remote_virtual(refs):
+        entry = self._entry(array.path)
+        if entry.remote_virtual:
             return False
-        refs.read(array._native, root, indices, out, num_threads)
+        entry.refs.read(array._native, root, indices, out, num_threads)
         return True
 
     # ------------------------------------------------------------ remote reads
@@ -206,11 +224,11 @@ class SnapshotStore:
             if found is not None:
                 by_array.setdefault(found[0], []).append(i)
         for path, items in by_array.items():
-            native, refs, keys = self._entry(path)
-            items = [i for i in items if keys.coords(requests[i][0]) is not None]
+            entry = self._entry(path)
+            items = [i for i in items if entry.keys.coords(requests[i][0]) is not None]
             mine = [requests[i] for i in items]
-            fetches, answers = refs.route(native, mine)
-            blobs = self._fetch_targets(refs, fetches)
+            fetches, answers = entry.refs.route(entry.native, mine)
+            blobs = self._fetch_targets(entry.targets, fetches)
             for i, request, answer in zip(items, mine, answers, strict=True):
                 if answer is None:
                     continue
@@ -223,10 +241,11 @@ class SnapshotStore:
                 results[i] = (data, size) if suffix else data
         return results
 
-    def _fetch_targets(self, refs: Any, fetches: list[tuple[int, int, int]]) -> list[Any]:
+    def _fetch_targets(
+        self, targets: list[tuple[str, bool, str, int]], fetches: list[tuple[int, int, int]]
+    ) -> list[Any]:
         """The bytes of each (target, offset, length): native objects from the
         repository's store, virtual ones through the authorized stores."""
-        targets = refs.targets()
         out: list[Any] = [None] * len(fetches)
         native = [i for i, f in enumerate(fetches) if not targets[f[0]][1]]
         virtual = [i for i, f in enumerate(fetches) if targets[f[0]][1]]
@@ -255,10 +274,6 @@ class SnapshotStore:
             for i, blob in zip(virtual, self.virtual.read(ranges), strict=True):
                 out[i] = blob
         return out
-
-
-def _remote_virtual(refs: Any) -> bool:
-    return any(v and not location.startswith("file://") for location, v, _e, _m in refs.targets())
 
 
 def _get_ranges(store: Store, requests: list[tuple[str, int, int]]) -> list[Any]:
