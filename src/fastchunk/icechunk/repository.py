@@ -188,7 +188,8 @@ def fetch_markers(store: Store, also: tuple[str, ...] = ()) -> dict[str, Any]:
     a directory (a zarr node named "repo") reads as absent."""
     keys = list(dict.fromkeys((*also, *MARKERS)))
     try:
-        return dict(store.get_many(keys))
+        # bytes, as Store.get gives them (get_many may give views)
+        return {k: None if v is None else bytes(v) for k, v in store.get_many(keys).items()}
     except FastchunkError:
         found: dict[str, Any] = {}
         for key in keys:

@@ -34,8 +34,11 @@ from typing import Any
 from fastchunk import _core
 from fastchunk.store.engine import ABSENT, Blob, Engine
 
-# Documents fastchunk must always see fresh; everything else is data.
-METADATA_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})
+# Documents fastchunk must always see fresh; everything else is data. An
+# Icechunk repository's mutable files are among them: its repo info file and
+# its refs (snapshots, manifests and chunks never change under their ids).
+METADATA_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json",
+                            "repo", "ref.json", "ref.json.deleted"})  # fmt: skip
 
 
 def is_metadata(key: str) -> bool:
