@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from xarray_engine_report import compare, table  # noqa: E402
 
 
-def test_xarray_backend_tests_pass_with_engine_fastchunk() -> None:
+def test_xarray_backend_tests_pass_with_engine_fastchunk(capsys: pytest.CaptureFixture) -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     env.pop("ZARR_CODEC_PIPELINE__PATH", None)
     proc = subprocess.run(
@@ -31,7 +31,8 @@ def test_xarray_backend_tests_pass_with_engine_fastchunk() -> None:
     )
     report = ROOT / "build" / "suites" / "xarray-engine-default.json"
     result = compare(json.loads(report.read_text())["tests"])
-    print(table(result))  # the counts of both engines (pytest -s, or -rA)
+    with capsys.disabled():  # the counts of both engines, in the test log
+        print("\n" + table(result))
     tail = proc.stdout[-4000:] + proc.stderr[-2000:]
     assert result.ok, tail
     for ours, theirs in (("TestFastchunkDirectoryStore", "TestZarrDirectoryStore"),
