@@ -24,7 +24,13 @@ VPY=.venv/bin/python
 $VPY -m pip install -q --upgrade pip
 # The CPU build of torch; a plain "torch" would pull a multi-GB CUDA build.
 $VPY -m pip install -q "torch==2.13.0"
-$VPY -m pip install -q ".[test,s3,gcs,bench,torch]"
+# One build of fastchunk, installed into .venv (with its extras) and into
+# .venv-anemoi below (anemoi-training's callback imports it there).
+rm -rf build/wheel
+$VPY -m pip wheel -q --no-deps -w build/wheel .
+WHEEL="$(ls build/wheel/fastchunk-*.whl)"
+$VPY -m pip install -q --force-reinstall --no-deps "$WHEEL"
+$VPY -m pip install -q "$WHEEL[test,s3,gcs,bench,torch]"
 echo "fastchunk $($VPY -c 'import fastchunk; print(fastchunk.__version__)') ready in .venv"
 
 # anemoi-datasets, for the tests and benchmark that compare fastchunk.anemoi
@@ -47,3 +53,16 @@ if $AVPY -m pip show zfpy 2>/dev/null | grep -q "^Version: 1.0.1.post"; then
   $AVPY -m pip install -q "zfpy==1.0.1"
 fi
 echo "anemoi-datasets $($AVPY -c 'import anemoi.datasets as a; print(a.__version__)') ready in .venv-anemoi"
+# anemoi-training, -models and -graphs declare torch<2.11; their data path
+# runs on the torch above, so they go in without their own pins, beside what
+# that path imports (the plotting callbacks import datashader at module
+# level): about 400 MB. tests/test_anemoi_training*.py and
+# benchmarks/bench_anemoi_training.py use them.
+ANEMOI_TRAINING=(anemoi-training==0.17.1 anemoi-models==0.19.0 anemoi-graphs==0.9.8)
+if ! $AVPY -m pip show anemoi-training 2>/dev/null | grep -qx "Version: 0.17.1"; then
+  $AVPY -m pip install -q --no-deps "${ANEMOI_TRAINING[@]}"
+fi
+$AVPY -m pip install -q pytorch-lightning torch-geometric hydra-core einops typeguard torchinfo \
+  matplotlib datashader
+$AVPY -m pip install -q --force-reinstall --no-deps "$WHEEL"
+echo "anemoi-training $($AVPY -c 'import anemoi.training as a; print(a.__version__)') ready in .venv-anemoi"

@@ -289,3 +289,28 @@ def test_broken_datasets_name_the_problem(tmp_path) -> None:
     del flat
     with pytest.raises(fastchunk.MetadataError, match="not an anemoi dataset"):
         fa.open_dataset(tmp_path / "flat.zarr")
+
+
+def test_one_duration_parser_reads_both_grammars() -> None:
+    import datetime
+
+    from fastchunk._units import parse_timedelta
+    from fastchunk.torch import dataset
+
+    assert fa.as_timedelta("30min") == parse_timedelta("30m") == datetime.timedelta(minutes=30)
+    assert fa.as_timedelta("PT6H") == parse_timedelta(6) == datetime.timedelta(hours=6)
+    assert parse_timedelta("1 day, 0:00:00") == parse_timedelta("1d")
+    assert not hasattr(dataset, "_frequency")
+    with pytest.raises(ValueError, match="duration"):
+        parse_timedelta("6 fortnights")
+
+
+def test_views_are_frozen_states(anemoi_env) -> None:
+    import dataclasses
+
+    paths, _ = anemoi_env
+    view = fa.open_dataset(paths["base"], name="x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        view._s.name = "y"  # type: ignore[misc]
+    assert view.name == "x" and pickle.loads(pickle.dumps(view)).name == "x"
+    assert view.select(["t2m"]).name == "x"

@@ -67,14 +67,20 @@ def v2_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     b[:] = ints
     expected_data = data.copy()
+    stored_data = np.ones(DATA_SHAPE, bool)
     for c in DATA_MISSING:
         os.remove(root / "data" / ".".join(map(str, c)))
         expected_data[_chunk_region(c, DATA_CHUNKS)] = np.nan
+        stored_data[_chunk_region(c, DATA_CHUNKS)] = False
     expected_ints = ints.copy()
+    stored_ints = np.ones(INTS_SHAPE, bool)
     for c in INTS_MISSING:
         os.remove(root / "sub" / "ints" / ".".join(map(str, c)))
         expected_ints[_chunk_region(c, INTS_CHUNKS)] = -7
-    return {"root": root, "data": expected_data, "sub/ints": expected_ints}
+        stored_ints[_chunk_region(c, INTS_CHUNKS)] = False
+    # "stored": where the values come from stored chunks (the scan's statistics)
+    return {"root": root, "data": expected_data, "sub/ints": expected_ints,
+            "stored": {"data": stored_data, "sub/ints": stored_ints}}  # fmt: skip
 
 
 def _disk(array_dir: Path) -> tuple[int, int, dict[str, int]]:
@@ -105,8 +111,20 @@ def _grid(shape: tuple[int, ...], chunks: tuple[int, ...]) -> list[int]:
 def test_info_json_figures_of_a_group(v2_store: dict, capsys: pytest.CaptureFixture) -> None:
     root = v2_store["root"]
     report = _run_json(capsys, str(root))
-    assert set(report) == {"arrays"}
+    assert set(report) == {"totals", "arrays"}
     assert set(report["arrays"]) == {"data", "sub/ints"}
+    total, count, _ = _disk(root)  # every object of the store, group metadata included
+    missing = len(DATA_MISSING) + len(INTS_MISSING)
+    present = math.prod(_grid(DATA_SHAPE, DATA_CHUNKS)) + math.prod(_grid(INTS_SHAPE, INTS_CHUNKS))
+    assert report["totals"] == {
+        "bytes_on_disk": total,
+        "bytes_decoded": v2_store["data"].nbytes + v2_store["sub/ints"].nbytes,
+        "objects": count,
+        "arrays": 2,
+        "chunks_present": present - missing,
+        "chunks_missing": missing,
+        "corrupt_chunks": 0,
+    }
     cases = {
         "data": (DATA_SHAPE, DATA_CHUNKS, "float32", "NaN", DATA_MISSING, ["blosc"]),
         "sub/ints": (INTS_SHAPE, INTS_CHUNKS, "int32", -7, INTS_MISSING, ["zstd"]),
@@ -167,15 +185,22 @@ def _expected_stats(values: np.ndarray) -> dict[str, Any]:
         "min": ok.min(),
         "max": ok.max(),
         "mean": ok.mean(),
+        "stdev": ok.std(),
     }
 
 
-def _check_stats(got: dict[str, Any], values: np.ndarray) -> None:
-    exp = _expected_stats(values)
+def _check_stats(got: dict[str, Any], values: np.ndarray, stored: Any = None) -> None:
+    """The scan's figures of `values` where `stored` (a mask: the values of
+    stored chunks; missing chunks are no data) is true."""
+    mask = np.ones(values.shape, bool) if stored is None else stored
+    exp = _expected_stats(values[mask])
     assert got["nan_count"] == exp["nan_count"]
     assert got["min"] == pytest.approx(exp["min"])
     assert got["max"] == pytest.approx(exp["max"])
     assert got["mean"] == pytest.approx(exp["mean"], rel=1e-9, abs=1e-9)
+    assert got["stdev"] == pytest.approx(exp["stdev"], rel=1e-7)
+    if "missing_values" in got:
+        assert got["missing_values"] == int((~mask).sum())
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -186,17 +211,20 @@ def test_scan_matches_numpy(v2_store: dict, capsys: pytest.CaptureFixture, threa
     finally:
         fastchunk.set_num_threads(0)
     data = report["arrays"]["data"]
-    expected = v2_store["data"]
-    _check_stats(data, expected)
+    expected, stored = v2_store["data"], v2_store["stored"]["data"]
+    _check_stats(data, expected, stored)
     assert data["nan_count"] > 0
+    assert data["missing_values"] == int((~stored).sum()) == 2 * 3 * 20 + 2 * 3 * 10
+    assert data["corrupt_chunks"] == []
     assert len(data["per_index"]) == DATA_SHAPE[1]
     for i, s in enumerate(data["per_index"]):
-        _check_stats(s, expected[:, i, :])
+        _check_stats(s, expected[:, i, :], stored[:, i, :])
     ints = report["arrays"]["sub/ints"]  # var axis 1 of a 2-d int array
-    _check_stats(ints, v2_store["sub/ints"])
-    assert isinstance(ints["min"], int) and ints["min"] == int(v2_store["sub/ints"].min())
+    values, stored = v2_store["sub/ints"], v2_store["stored"]["sub/ints"]
+    _check_stats(ints, values, stored)
+    assert isinstance(ints["min"], int) and ints["min"] == int(values[stored].min())
     for i, s in enumerate(ints["per_index"]):
-        _check_stats(s, v2_store["sub/ints"][:, i])
+        _check_stats(s, values[:, i], stored[:, i])
 
 
 @pytest.mark.parametrize("dtype", ["f2", "f4", "f8", "i1", "i8", "u2", "u8", "?"])
@@ -218,6 +246,8 @@ def test_scan_kernel_matches_numpy(dtype: str) -> None:
     np.testing.assert_array_equal(res["min"], np.nanmin(as_f8, axis=(0, 2)))
     np.testing.assert_array_equal(res["max"], np.nanmax(as_f8, axis=(0, 2)))
     np.testing.assert_allclose(res["sum"], np.nansum(as_f8, axis=(0, 2)), rtol=1e-12)
+    squares = np.nansum(as_f8 * as_f8, axis=(0, 2))
+    np.testing.assert_allclose(res["sum_squares"], squares, rtol=1e-12)
 
 
 def test_access_pattern_figures(v2_store: dict, capsys: pytest.CaptureFixture) -> None:
@@ -269,6 +299,8 @@ def test_sharded_array_counts_shards(tmp_path: Path, capsys: pytest.CaptureFixtu
     os.remove(store / "c" / "1" / "2")
     expected = data.copy()
     expected[4:8, 20:25] = -1.5
+    stored = np.ones(data.shape, bool)
+    stored[4:8, 20:25] = False  # the missing shard: no data
     r = _run_json(capsys, str(store), "--scan", "--axis", "0")
     total, count, shard_files = _disk(store)
     assert r["grid_unit"] == "shard"
@@ -280,7 +312,7 @@ def test_sharded_array_counts_shards(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert r["ninner_chunks"] == 5 * 5
     assert r["nbytes_stored"] == total and r["nobjects"] == count
     assert r["codecs"][0] == "sharding_indexed"
-    _check_stats(r, expected)
+    _check_stats(r, expected, stored)
     # Decode units are inner chunks: one sample along axis 0 decodes 5 chunks of 2x5.
     assert r["access"]["chunks_per_sample"] == 5
     assert r["access"]["sample_decode_nbytes"] == 5 * 2 * 5 * 8
@@ -289,12 +321,14 @@ def test_sharded_array_counts_shards(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_text_table(v2_store: dict, capsys: pytest.CaptureFixture) -> None:
     assert main(["info", str(v2_store["root"]), "--axis", "0", "--batch", "3", "--scan"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("data  (zarr v2)")
+    assert out.startswith("store\n")
+    assert "\n\ndata  (zarr v2)" in out
     assert "sub/ints  (zarr v2)" in out
     total, count, _ = _disk(v2_store["root"] / "data")
     assert f"{total:,} B" in out and f"{count:,} objects" in out
     assert "(1,0,1), (4,0,2)" in out
-    assert f"NaN {int(np.isnan(v2_store['data']).sum()):,}" in out
+    found = v2_store["data"][v2_store["stored"]["data"]]
+    assert f"NaN {int(np.isnan(found).sum()):,}" in out
     assert "batch of 3" in out and "hint" in out
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
@@ -370,3 +404,68 @@ def test_info_over_s3_matches_local(
     local = _run_json(capsys, str(v2_store["root"]), "--scan", "--axis", "0")
     assert remote == local
     assert remote["arrays"]["data"]["nmissing"] == len(DATA_MISSING)
+
+
+def test_scan_lists_every_corrupt_chunk_and_exits_nonzero(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Issue 20: the scan went on past the first corrupt chunk, named each
+    (key and error), kept the statistics of the rest, and the command failed."""
+    store = tmp_path / "c.zarr"
+    data = (np.arange(8 * 6 * 10, dtype="f4").reshape(8, 6, 10) % 17) - 3.0
+    data[0, 0, :3] = np.nan
+    z = zarr.create_array(
+        store, shape=data.shape, chunks=(1, 6, 10), dtype="f4", fill_value=np.nan,
+        compressors=zarr.codecs.ZstdCodec(level=1),
+    )  # fmt: skip
+    z[:] = data
+    corrupt = {2: b"garbage, not zstd", 5: b""}
+    for row, content in corrupt.items():
+        (store / "c" / str(row) / "0" / "0").write_bytes(content)
+    os.remove(store / "c" / "6" / "0" / "0")  # missing: not corrupt, not NaN
+    assert main(["info", str(store), "--scan", "--json"]) == 3
+    captured = capsys.readouterr()
+    r = json.loads(captured.out)
+    listed = {c["key"]: c for c in r["corrupt_chunks"]}
+    assert set(listed) == {f"c/{row}/0/0" for row in corrupt}
+    for row in corrupt:
+        assert listed[f"c/{row}/0/0"]["chunk"] == [row, 0, 0]
+        assert listed[f"c/{row}/0/0"]["error"]
+    assert "2 corrupt chunks" in captured.err
+    good = np.delete(data, [2, 5, 6], axis=0)
+    _check_stats({k: v for k, v in r.items() if k != "missing_values"}, good)
+    assert r["nan_count"] == 3  # the missing chunk's fill values are not NaNs found
+    assert r["missing_values"] == 6 * 10
+    assert r["corrupt_values"] == 2 * 6 * 10
+    # The text report names them too, and fails the same way.
+    assert main(["info", str(store), "--scan"]) == 3
+    out = capsys.readouterr().out
+    assert "c/2/0/0" in out and "c/5/0/0" in out
+
+
+def test_scan_names_the_corrupt_inner_chunk_of_a_shard(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    store = tmp_path / "s.zarr"
+    data = np.arange(8 * 12, dtype="f8").reshape(8, 12)
+    z = zarr.create_array(
+        store, shape=data.shape, chunks=(2, 6), shards=(4, 12), dtype="f8", fill_value=0.0,
+        compressors=zarr.codecs.ZstdCodec(level=1),
+    )  # fmt: skip
+    z[:] = data
+    shard = store / "c" / "1" / "0"
+    raw = bytearray(shard.read_bytes())
+    raw[:8] = b"\xff" * 8  # the first inner chunk of the shard (it is stored first)
+    shard.write_bytes(bytes(raw))
+    r = _run_json_code(capsys, 3, str(store), "--scan")
+    (bad,) = r["corrupt_chunks"]
+    assert bad["key"] == "c/1/0" and bad["chunk"] == [1, 0] and bad["inner_chunk"] == [2, 0]
+    assert r["corrupt_values"] == 2 * 6
+    good = np.ones(data.shape, bool)
+    good[4:6, 0:6] = False
+    _check_stats({k: v for k, v in r.items() if k != "missing_values"}, data, good)
+
+
+def _run_json_code(capsys: pytest.CaptureFixture[str], code: int, *args: str) -> dict[str, Any]:
+    assert main(["info", *args, "--json"]) == code
+    return json.loads(capsys.readouterr().out)

@@ -41,3 +41,25 @@ def test_no_python_module_lists_native_codecs() -> None:
             if len(listed) >= 2:
                 found.append(f"{src.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not found, found
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_torch_knows_no_anemoi_and_its_modules_no_cycle() -> None:
+    package = ROOT / "src" / "fastchunk" / "torch"
+    modules = {p.stem: _imports(p) for p in package.glob("*.py")}
+    for name, imports in modules.items():
+        assert not [i for i in imports if i.startswith("fastchunk.anemoi")], name
+    # dataset -> transform, never back (even under TYPE_CHECKING)
+    assert "fastchunk.torch.transform" in modules["dataset"]
+    assert "fastchunk.torch.dataset" not in modules["transform"]

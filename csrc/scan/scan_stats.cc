@@ -45,6 +45,7 @@ struct Partial {
   double min = std::numeric_limits<double>::infinity();
   double max = -std::numeric_limits<double>::infinity();
   double sum = 0;
+  double sum_squares = 0;
 };
 
 template <typename T>
@@ -54,6 +55,7 @@ void reduce_row(const uint8_t* p, int64_t n, Partial* acc) {
   T lo = std::numeric_limits<T>::max();
   T hi = std::numeric_limits<T>::lowest();
   double sum = 0;
+  double sum_squares = 0;
   for (int64_t i = 0; i < n; ++i) {
     const T x = v[i];
     if constexpr (std::is_floating_point<T>::value) {
@@ -65,6 +67,7 @@ void reduce_row(const uint8_t* p, int64_t n, Partial* acc) {
     lo = std::min(lo, x);
     hi = std::max(hi, x);
     sum += double(x);
+    sum_squares += double(x) * double(x);
   }
   const int64_t valid = n - nan;
   acc->nan_count += nan;
@@ -74,6 +77,7 @@ void reduce_row(const uint8_t* p, int64_t n, Partial* acc) {
     acc->max = std::max(acc->max, double(hi));
   }
   acc->sum += sum;
+  acc->sum_squares += sum_squares;
 }
 
 void reduce_half_row(const uint8_t* p, int64_t n, Partial* acc) {
@@ -155,6 +159,7 @@ void scan_stats(const uint8_t* data, char kind, int itemsize, int64_t outer, int
   out->min.assign(size_t(nvar), std::numeric_limits<double>::infinity());
   out->max.assign(size_t(nvar), -std::numeric_limits<double>::infinity());
   out->sum.assign(size_t(nvar), 0);
+  out->sum_squares.assign(size_t(nvar), 0);
   for (const auto& acc : partials) {
     for (size_t v = 0; v < size_t(nvar); ++v) {
       out->nan_count[v] += acc[v].nan_count;
@@ -162,6 +167,7 @@ void scan_stats(const uint8_t* data, char kind, int itemsize, int64_t outer, int
       out->min[v] = std::min(out->min[v], acc[v].min);
       out->max[v] = std::max(out->max[v], acc[v].max);
       out->sum[v] += acc[v].sum;
+      out->sum_squares[v] += acc[v].sum_squares;
     }
   }
 }

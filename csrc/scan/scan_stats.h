@@ -1,4 +1,4 @@
-// NaN count, min, max and sum of decoded data, per index along one axis:
+// NaN count, min, max, sum and sum of squares of decoded data, per index along one axis:
 // the reduction behind `fastchunk info --scan`.
 #pragma once
 #include <cstdint>
@@ -12,6 +12,7 @@ struct ScanStats {
   std::vector<double> min;         // over values that are not NaN (+inf when none)
   std::vector<double> max;         // (-inf when none)
   std::vector<double> sum;
+  std::vector<double> sum_squares;  // for the standard deviation
 };
 
 // `data` is a C-contiguous block seen as (outer, nvar, inner) items of a

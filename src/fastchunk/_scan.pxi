@@ -3,7 +3,7 @@
 
 
 def scan_stats(block, Py_ssize_t outer, Py_ssize_t nvar, Py_ssize_t inner):
-    """NaN count, count, min, max and sum per index of the middle axis of
+    """NaN count, count, min, max, sum and sum of squares per index of the middle axis of
     `block` seen as (outer, nvar, inner); a dict of numpy arrays."""
     if outer < 0 or nvar < 1 or inner < 0:
         raise ValueError(f"scan_stats: bad layout ({outer}, {nvar}, {inner})")
@@ -28,4 +28,5 @@ def scan_stats(block, Py_ssize_t outer, Py_ssize_t nvar, Py_ssize_t inner):
         "min": np.asarray(stats.min, dtype=np.float64),
         "max": np.asarray(stats.max, dtype=np.float64),
         "sum": np.asarray(stats.sum, dtype=np.float64),
+        "sum_squares": np.asarray(stats.sum_squares, dtype=np.float64),
     }

@@ -1,5 +1,5 @@
 """Dates and frequencies the way anemoi-datasets reads them: frequencies as
-"6h", "1d", "30m", 6 (hours) or timedeltas; start/end dates that may be
+"6h", "1d", "30m", 6 (hours) or timedeltas (read by fastchunk._units); start/end dates that may be
 partial ("2020", "2020-03", 20200301) and are rounded to the dataset's dates."""
 
 from __future__ import annotations
@@ -11,43 +11,12 @@ from typing import Any
 
 import numpy as np
 
-_UNITS = {"h": "hours", "d": "days", "m": "minutes", "s": "seconds"}
-_ISO = re.compile(
-    r"^P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
-)
+from fastchunk._units import parse_timedelta
 
 
 def as_timedelta(value: Any) -> datetime.timedelta:
-    """A frequency as anemoi writes it: an int (hours), "6h", "1d", "30m",
-    "10s", "1:30", "1:30:10", "1 day, 0:00:00", ISO 8601 "PT6H", or a timedelta."""
-    if isinstance(value, datetime.timedelta):
-        return value
-    if isinstance(value, np.timedelta64):
-        return datetime.timedelta(seconds=int(value.astype("timedelta64[s]").astype(np.int64)))
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return datetime.timedelta(hours=int(value))
-    if not isinstance(value, str):
-        raise ValueError(f"cannot read frequency {value!r}")
-    text = value.strip()
-    if re.fullmatch(r"[+-]?\d+", text):
-        return datetime.timedelta(hours=int(text))
-    if text.startswith("-"):
-        return -as_timedelta(text[1:])
-    if text.startswith("+"):
-        return as_timedelta(text[1:])
-    if re.fullmatch(r"\d+[hdmsHDMS]", text):
-        return datetime.timedelta(**{_UNITS[text[-1].lower()]: int(text[:-1])})
-    if re.fullmatch(r"\d+:\d+(:\d+)?", text):
-        parts = [int(p) for p in text.split(":")] + [0]
-        return datetime.timedelta(hours=parts[0], minutes=parts[1], seconds=parts[2])
-    m = re.fullmatch(r"(\d+) days?, (\d+):(\d+):(\d+)", text)
-    if m:
-        d, h, mi, s = (int(g) for g in m.groups())
-        return datetime.timedelta(days=d, hours=h, minutes=mi, seconds=s)
-    m = _ISO.fullmatch(text.upper())
-    if m and any(m.groupdict().values()):
-        return datetime.timedelta(**{k: int(v) for k, v in m.groupdict().items() if v})
-    raise ValueError(f"cannot read frequency {value!r}")
+    """A frequency as anemoi writes it (fastchunk's one duration parser)."""
+    return parse_timedelta(value)
 
 
 def seconds(value: Any) -> int:

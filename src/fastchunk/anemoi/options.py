@@ -123,5 +123,5 @@ def apply_options(view: Dataset, kwargs: dict[str, Any], options: dict[str, Any]
         view = view.skip_missing()
     assert not kw, kw
     if name is not None:
-        view.name = name
+        view = view._with(name=name)
     return view

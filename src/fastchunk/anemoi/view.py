@@ -4,6 +4,7 @@ names (variables, dates, statistics, missing) and fastchunk's reads."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,40 +29,48 @@ class MissingDateError(FastchunkError):
     fill_missing_dates=... are the other policies."""
 
 
+Statistics = dict[str, np.ndarray] | Exception  # an exception: read when asked for
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """Everything a view is; every option makes a new one with `replace`."""
+
+    segments: list[list[Part]]
+    dates: np.ndarray  # datetime64[s], one per date of the view
+    variables: list[str]
+    statistics: Statistics
+    variables_metadata: dict[str, Any]
+    frequency: datetime.timedelta | None  # None: from the first two dates (a date subset)
+    members: np.ndarray  # int64: the store's ensemble members the view reads
+    forced: np.ndarray  # bool per date: made missing by set_missing_dates
+    first: AnemoiStore  # the store whose grid, attributes and metadata the view reports
+    stores: list[AnemoiStore]
+    name: str | None = None
+
+
 class Dataset:
     """A read-only view of anemoi datasets, as `anemoi.datasets.open_dataset`
     gives one: shape (dates, variables, ensembles, gridpoints), `ds[i]` the
     fields of date i. Made by `fastchunk.anemoi.open_dataset`; every option
-    makes a new view, the stores are shared."""
+    makes a new view, the stores are shared. It is a sample source for
+    `fastchunk.torch` (ArrayDataset, Loader)."""
 
-    def __init__(
-        self,
-        segments: list[list[Part]],
-        dates: np.ndarray,
-        variables: list[str],
-        statistics: dict[str, np.ndarray] | Exception,
-        variables_metadata: dict[str, Any],
-        frequency: datetime.timedelta | None,
-        members: np.ndarray,
-        forced: np.ndarray,
-        first: AnemoiStore,
-        stores: list[AnemoiStore],
-        name: str | None = None,
-    ) -> None:
-        self._segments = segments
+    def __init__(self, state: ViewState) -> None:
+        self._s = state
+        segments, dates, forced = state.segments, state.dates, state.forced
         lengths = [segment_length(s) for s in segments]
         self._starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         self._seg_of = np.repeat(np.arange(len(segments), dtype=np.int64), lengths)
+        self._segments = segments
         self._dates = dates
-        self._variables = list(variables)
-        self._stats = statistics
-        self._vmeta = variables_metadata
-        self._frequency = frequency  # None: from the first two dates (a date subset)
-        self._members = members
+        self._variables = state.variables
+        self._stats = state.statistics
+        self._vmeta = state.variables_metadata
+        self._members = state.members
         self._forced = forced
-        self._first = first
-        self._stores = stores
-        self.name = name
+        self._first = state.first
+        self._stores = state.stores
         n = int(self._starts[-1])
         if dates.shape != (n,) or forced.shape != (n,):
             raise AssertionError("view dates out of step with its segments")
@@ -72,7 +81,6 @@ class Dataset:
                 bad[lo:hi] |= p.missing()
         self._missing = np.flatnonzero(bad).astype(np.int64)
         self._missing_mask = bad
-        # index vectors of whole axes, for reads of whole dates
         # Whole axes as runs: the core plans them without per-point tables.
         self._whole = [range(k) for k in self.shape[1:]]
         self._whole_columns: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -85,27 +93,26 @@ class Dataset:
             np.arange(nvars, dtype=np.int64),
         )  # fmt: skip
         return cls(
-            [[part]] if n else [],
-            store.dates.copy(),
-            store.variables,
-            _store_statistics(store),
-            store.variables_metadata,
-            store.frequency,
-            np.arange(nens, dtype=np.int64),
-            np.zeros(n, dtype=bool),
-            store,
-            [store],
+            ViewState(
+                segments=[[part]] if n else [],
+                dates=store.dates.copy(),
+                variables=list(store.variables),
+                statistics=_store_statistics(store),
+                variables_metadata=store.variables_metadata,
+                frequency=store.frequency,
+                members=np.arange(nens, dtype=np.int64),
+                forced=np.zeros(n, dtype=bool),
+                first=store,
+                stores=[store],
+            )
         )
 
     def _with(self, **changes: Any) -> Dataset:
-        fields = {
-            "segments": self._segments, "dates": self._dates, "variables": self._variables,
-            "statistics": self._stats, "variables_metadata": self._vmeta,
-            "frequency": self._frequency, "members": self._members, "forced": self._forced,
-            "first": self._first, "stores": self._stores, "name": self.name,
-        }  # fmt: skip
-        fields.update(changes)
-        return Dataset(**fields)
+        return Dataset(replace(self._s, **changes))
+
+    @property
+    def name(self) -> str | None:
+        return self._s.name
 
     # ------------------------------------------------------------ anemoi's properties
     def __len__(self) -> int:
@@ -134,8 +141,8 @@ class Dataset:
 
     @property
     def frequency(self) -> datetime.timedelta:
-        if self._frequency is not None:
-            return self._frequency
+        if self._s.frequency is not None:
+            return self._s.frequency
         if self._dates.size < 2:
             raise ValueError(
                 "cannot determine the frequency of a subset with fewer than two dates "
@@ -168,6 +175,31 @@ class Dataset:
             raise self._stats
         return {k: v.copy() for k, v in self._stats.items()}
 
+    # ------------------------------------------------------------ a sample source (fastchunk.torch)
+    def sample_positions(self, labels: Any) -> np.ndarray:
+        """Positions of the given dates among the view's."""
+        wanted = np.asarray(list(labels), dtype="datetime64[s]")
+        return np.flatnonzero(np.isin(self._dates, wanted)).astype(np.int64)
+
+    def sample_steps(self) -> np.ndarray | None:
+        """Each date in steps of the view's frequency from the first; None
+        when the dates are evenly spaced."""
+        if len(self) < 2:
+            return None
+        seconds_ = self._dates.astype("datetime64[s]").astype(np.int64)
+        step = int(self.frequency.total_seconds())
+        gaps = np.diff(seconds_)
+        if (gaps == step).all():
+            return None
+        return (seconds_ - seconds_[0]) // step
+
+    def channel_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        stats = self.statistics
+        return stats["mean"], stats["stdev"]
+
+    def describe(self) -> str:
+        return ", ".join(s.location for s in self._stores)
+
     @property
     def latitudes(self) -> np.ndarray:
         return self._first.latitudes.copy()
@@ -175,6 +207,12 @@ class Dataset:
     @property
     def longitudes(self) -> np.ndarray:
         return self._first.longitudes.copy()
+
+    @property
+    def grids(self) -> tuple[int, ...]:
+        """The sizes of the grids along the gridpoints axis: one grid, or with
+        a cutout the inner (limited-area) grid then the outer one."""
+        return (self.shape[3],)
 
     @property
     def field_shape(self) -> tuple[int, ...]:
@@ -208,15 +246,7 @@ class Dataset:
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Stores pickle by location and options; the view's tables as they are.
-        return (_rebuild, (self._state(),))
-
-    def _state(self) -> dict[str, Any]:
-        return {
-            "segments": self._segments, "dates": self._dates, "variables": self._variables,
-            "statistics": self._stats, "variables_metadata": self._vmeta,
-            "frequency": self._frequency, "members": self._members, "forced": self._forced,
-            "first": self._first, "stores": self._stores, "name": self.name,
-        }  # fmt: skip
+        return (Dataset, (self._s,))
 
     # ------------------------------------------------------------ reading
     def __getitem__(self, key: Any) -> np.ndarray:
@@ -318,7 +348,7 @@ class Dataset:
             segments=segments,
             dates=self._dates[positions] if dates is None else dates,
             forced=self._forced[positions],
-            frequency=self._frequency if keep_frequency else None,
+            frequency=self._s.frequency if keep_frequency else None,
         )
 
     def subset_dates(self, start: Any = None, end: Any = None) -> Dataset:
@@ -597,9 +627,6 @@ def _check_compatible(what: str, a: Dataset, b: Dataset) -> None:
         raise ValueError(f"{what}: incompatible grids of {a!r} and {b!r}")
 
 
-Statistics = dict[str, np.ndarray] | Exception  # an exception: read when asked for
-
-
 def _store_statistics(store: AnemoiStore) -> Statistics:
     try:
         return {k: np.asarray(v) for k, v in store.statistics.items()}
@@ -618,7 +645,3 @@ def _joined_statistics(parts: list[Statistics]) -> Statistics:
     first = parts[0]
     assert not isinstance(first, Exception)
     return {k: np.concatenate([p[k] for p in parts]) for k in first}  # type: ignore[index]
-
-
-def _rebuild(state: dict[str, Any]) -> Dataset:
-    return Dataset(**state)

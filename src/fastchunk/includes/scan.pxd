@@ -12,6 +12,7 @@ cdef extern from "scan/scan_stats.h" namespace "fastchunk":
         vector[double] min
         vector[double] max
         vector[double] sum
+        vector[double] sum_squares
 
 cdef extern from "scan/scan_api.h" namespace "fastchunk":
     ErrorInfo api_scan_stats(const uint8_t* data, char kind, int itemsize, int64_t outer,

@@ -1,28 +1,29 @@
 """`fastchunk info`: what a store holds, what it costs to read, and what is in it.
 
 Everything is computed through the Store protocol (`list_prefix`) and the
-Array API, so local and remote stores are handled alike.
+Array API, so local and remote stores are handled alike. A group is listed
+once; each array's objects are picked from that listing.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from fastchunk import _core
 from fastchunk.array import Array
 from fastchunk.group import Group, UnreadableNode
-from fastchunk.tools.chunking import plan_group_shape
 from fastchunk.tools.progress import Progress
+from fastchunk.tools.scan import SCAN_MEMORY, scan_report
 from fastchunk.zarr.chunk_keys import ChunkKeys
-from fastchunk.zarr.write import fill_json, float_json
+from fastchunk.zarr.write import fill_json
 
 MAX_MISSING_LISTED = 10
-SCAN_MEMORY = 512 * 2**20
+Listing = list[tuple[str, int]]
 
 
 # ---------------------------------------------------------------- objects
@@ -53,6 +54,42 @@ def _first_missing(grid: Sequence[int], stored: set[tuple[int, ...]], limit: int
     return out
 
 
+def list_objects(store: Any, prefix: str, progress: bool | None = None) -> Listing:
+    """Every (key, size) under `prefix`, with a progress bar counting them."""
+    out: Listing = []
+    with Progress(None, desc="list", unit="obj", enabled=progress) as bar:
+        for item in store.list_prefix(prefix):
+            out.append(item)
+            bar.update(1)
+    return out
+
+
+@dataclass
+class ArrayObjects:
+    """What the listing says of one array: its stored objects and which grid
+    units (chunks, or shards when sharded) they are."""
+
+    grid: tuple[int, ...]
+    nbytes_stored: int = 0
+    nobjects: int = 0
+    unit_bytes_stored: int = 0
+    stored: set[tuple[int, ...]] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, array: Array, listing: Iterable[tuple[str, int]]) -> ArrayObjects:
+        unit = tuple(array.shards) if array.shards is not None else tuple(array.chunks)
+        found = cls(_grid(tuple(array.shape), unit))
+        keys = ChunkKeys.of(array.metadata)
+        for key, size in listing:
+            found.nobjects += 1
+            found.nbytes_stored += size
+            coords = _object_coords(keys, key, found.grid)
+            if coords is not None and coords not in found.stored:
+                found.stored.add(coords)
+                found.unit_bytes_stored += size
+        return found
+
+
 def array_report(
     array: Array,
     *,
@@ -62,26 +99,22 @@ def array_report(
     var_axis: int | None = None,
     progress: bool | None = None,
     memory: int = SCAN_MEMORY,
+    listing: Listing | None = None,
+    labels: Sequence[str] | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """The report of one array (see `fastchunk info --help` for the keys)."""
+    """The report of one array (see `fastchunk info --help` for the keys).
+    `listing`: the array's objects when the caller listed them already;
+    `labels`: names of the indices of `var_axis` (anemoi's variables);
+    `rows`: (start, stop) along axis 0 scanned apart too (anemoi's statistics dates)."""
     meta = array.metadata
     shape = tuple(array.shape)
     sharded = array.shards is not None
-    unit = tuple(array.shards) if sharded else tuple(array.chunks)
-    grid = _grid(shape, unit)
     prefix = array.path + "/" if array.path else ""
-    nbytes_stored = 0
-    nobjects = 0
-    chunk_bytes_stored = 0
-    stored: set[tuple[int, ...]] = set()
-    keys = ChunkKeys.of(meta)
-    for key, size in array.store.list_prefix(prefix):
-        nobjects += 1
-        nbytes_stored += size
-        coords = _object_coords(keys, key, grid)
-        if coords is not None and coords not in stored:
-            stored.add(coords)
-            chunk_bytes_stored += size
+    if listing is None:
+        listing = list_objects(array.store, prefix, progress)
+    found = ArrayObjects.of(array, listing)
+    grid, stored = found.grid, found.stored
     nchunks = math.prod(grid)
     nbytes = array.nbytes
     report: dict[str, Any] = {
@@ -94,8 +127,8 @@ def array_report(
         "codecs": array.codecs,
         "fill_value": _json_fill(meta.fill_value),
         "nbytes": nbytes,
-        "nbytes_stored": nbytes_stored,
-        "nobjects": nobjects,
+        "nbytes_stored": found.nbytes_stored,
+        "nobjects": found.nobjects,
         # For sharded arrays the grid counted here is the shard grid: shards
         # are the stored objects; `chunks` is the inner chunk shape.
         "grid_unit": "shard" if sharded else "chunk",
@@ -103,7 +136,7 @@ def array_report(
         "nchunks_stored": len(stored),
         "nmissing": nchunks - len(stored),
         "missing_chunks": _first_missing(grid, stored, MAX_MISSING_LISTED),
-        "ratio": nbytes / nbytes_stored if nbytes_stored else None,
+        "ratio": nbytes / found.nbytes_stored if found.nbytes_stored else None,
     }
     if sharded:
         inner_grid = _grid(shape, array.chunks)
@@ -112,9 +145,11 @@ def array_report(
         )
         report["ninner_chunks"] = math.prod(inner_grid)
     if axis is not None:
-        report["access"] = access_report(array, axis, batch or 1, len(stored), chunk_bytes_stored)
+        report["access"] = access_report(
+            array, axis, batch or 1, len(stored), found.unit_bytes_stored
+        )
     if scan:
-        report.update(scan_report(array, var_axis, progress, memory))
+        report.update(scan_report(array, stored, var_axis, progress, memory, labels, rows))
     return report
 
 
@@ -209,143 +244,109 @@ def _hint(array: Array, axis: int, acc: dict[str, Any], stored_chunk: float) -> 
     )
 
 
-# ---------------------------------------------------------------- scan
-
-
-def _boxes(
-    shape: Sequence[int], chunks: Sequence[int], group: Sequence[int]
-) -> Iterator[tuple[list[int], list[int]]]:
-    """Regions of `group` chunks each, in C order, clipped to `shape`."""
-    step = [g * c for g, c in zip(group, chunks, strict=False)]
-    starts = [range(0, s, st) for s, st in zip(shape, step, strict=False)]
-    for lo in itertools.product(*starts):
-        yield list(lo), [min(a + st, s) for a, st, s in zip(lo, step, shape, strict=False)]
-
-
-def scan_report(
-    array: Array, var_axis: int | None, progress: bool | None, memory: int
-) -> dict[str, Any]:
-    """NaN count, min, max and mean over the whole array (and per index along
-    `var_axis`), reduced by the C++ core over chunk-aligned slabs."""
-    dt = array.dtype
-    shape = tuple(array.shape)
-    nd = len(shape)
-    if dt.kind not in "fiub":
-        return {
-            "nan_count": None,
-            "min": None,
-            "max": None,
-            "mean": None,
-            "scan_skipped": f"dtype {dt} is not numeric",
-        }
-    if var_axis is not None:
-        if not -nd <= var_axis < nd:
-            raise ValueError(f"--var-axis {var_axis} is out of range for {nd} dimensions")
-        var_axis %= nd
-    nvar_total = shape[var_axis] if var_axis is not None else 1
-    acc = {
-        "nan_count": np.zeros(nvar_total, np.int64),
-        "count": np.zeros(nvar_total, np.int64),
-        "min": np.full(nvar_total, np.inf),
-        "max": np.full(nvar_total, -np.inf),
-        "sum": np.zeros(nvar_total),
-    }
-    chunks = tuple(array.chunks)
-    if nd == 0:
-        boxes: list[tuple[list[int], list[int]]] = [([], [])]
-    elif array.size == 0:
-        boxes = []
-    else:
-        one_chunk = math.prod(chunks) * dt.itemsize
-        budget = max(memory, 4 * one_chunk)  # a chunk larger than the budget is read alone
-        group = plan_group_shape(shape, chunks, chunks, dt.itemsize, budget, 1)
-        boxes = list(_boxes(shape, chunks, group))
-    with Progress(len(boxes), desc="scan", unit="slab", enabled=progress) as bar:
-        for lo, hi in boxes:
-            slab = np.empty([h - s for s, h in zip(lo, hi, strict=False)], dtype=dt)
-            if nd == 0:
-                slab[()] = array[()]
-            else:
-                array.read_orthogonal(
-                    [np.arange(s, h, dtype=np.int64) for s, h in zip(lo, hi, strict=False)], slab
-                )
-            if var_axis is None:
-                outer, nvar = (math.prod(slab.shape[:-1]) if nd else 1), 1
-                inner = slab.shape[-1] if nd else 1
-                where = slice(0, 1)
-            else:
-                outer = math.prod(slab.shape[:var_axis])
-                nvar = slab.shape[var_axis]
-                inner = math.prod(slab.shape[var_axis + 1 :])
-                where = slice(lo[var_axis], hi[var_axis])
-            res = _core.scan_stats(slab, outer, nvar, inner)
-            acc["nan_count"][where] += res["nan_count"]
-            acc["count"][where] += res["count"]
-            acc["sum"][where] += res["sum"]
-            acc["min"][where] = np.minimum(acc["min"][where], res["min"])
-            acc["max"][where] = np.maximum(acc["max"][where], res["max"])
-            bar.update(1)
-    total = (
-        _stats(
-            int(acc["nan_count"].sum()),
-            int(acc["count"].sum()),
-            float(acc["min"].min()),
-            float(acc["max"].max()),
-            float(acc["sum"].sum()),
-            dt,
-        )
-        if nvar_total
-        else _stats(0, 0, math.inf, -math.inf, 0.0, dt)
-    )
-    out: dict[str, Any] = dict(total)
-    if var_axis is not None:
-        out["var_axis"] = var_axis
-        out["per_index"] = [
-            _stats(
-                int(acc["nan_count"][i]),
-                int(acc["count"][i]),
-                float(acc["min"][i]),
-                float(acc["max"][i]),
-                float(acc["sum"][i]),
-                dt,
-            )
-            for i in range(nvar_total)
-        ]
-    return out
-
-
-def _stats(nan: int, count: int, lo: float, hi: float, total: float, dt: np.dtype) -> dict:
-    def value(x: float) -> Any:
-        if count == 0:
-            return None
-        if dt.kind in "iub":
-            return int(x)
-        return float_json(x)
-
-    return {
-        "nan_count": nan,
-        "min": value(lo),
-        "max": value(hi),
-        "mean": float_json(total / count) if count else None,
-    }
-
-
 # ---------------------------------------------------------------- stores
 
 
-def store_report(node: Array | Group, **kwargs: Any) -> dict[str, Any]:
-    """An array's report, or {"arrays": {path: report}} for a group."""
+def _in_array(key: str, prefixes: list[str]) -> str | None:
+    """The prefix (an array's path + "/") that holds `key`: the longest one."""
+    best = None
+    for p in prefixes:
+        if key.startswith(p) and (best is None or len(p) > len(best)):
+            best = p
+    return best
+
+
+def store_report(
+    node: Array | Group,
+    *,
+    location: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    progress: bool | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """An array's report, or for a group {"totals": ..., "arrays": {path:
+    report}} and, for an anemoi dataset, "anemoi" (fastchunk.tools.info_anemoi).
+    `location`/`storage_options`: where the node was opened (for anemoi's view)."""
     if isinstance(node, Array):
-        return array_report(node, **kwargs)
-    arrays: dict[str, Any] = {}
+        report = array_report(node, progress=progress, **kwargs)
+        report["totals"] = _totals([report], report["nbytes_stored"], report["nobjects"])
+        return report
     base = node.path
-    for rel, arr in node.walk_arrays():
-        where = f"{base}/{rel}" if base else rel
+    prefix = base + "/" if base else ""
+    listing = list_objects(node.store, prefix, progress)
+    members = [
+        (f"{base}/{rel}" if base else rel, arr) for rel, arr in node.walk_arrays()
+    ]
+    prefixes = [
+        (arr.path + "/" if arr.path else "") for _, arr in members if isinstance(arr, Array)
+    ]
+    by_array: dict[str, Listing] = {p: [] for p in prefixes}
+    for key, size in listing:
+        owner = _in_array(key, prefixes)
+        if owner is not None:
+            by_array[owner].append((key, size))
+    from fastchunk.tools.info_anemoi import AnemoiInfo, looks_anemoi, open_info
+
+    anemoi = open_info(node, location, storage_options) if looks_anemoi(node) else None
+    data_path = f"{base}/data" if base else "data"
+    arrays: dict[str, Any] = {}
+    for where, arr in members:
         if isinstance(arr, UnreadableNode):
             arrays[where] = {"error": f"{type(arr.error).__name__}: {arr.error}"}
-        else:
-            arrays[where] = array_report(arr, **kwargs)
-    return {"arrays": arrays}
+            continue
+        options = dict(kwargs)
+        if isinstance(anemoi, AnemoiInfo) and arr.path == data_path:
+            options.update(anemoi.data_options(options))
+        arrays[where] = array_report(
+            arr, progress=progress, listing=by_array[arr.path + "/" if arr.path else ""],
+            **options,
+        )  # fmt: skip
+    report: dict[str, Any] = {
+        "totals": _totals(
+            [r for r in arrays.values() if "error" not in r],
+            sum(size for _, size in listing),
+            len(listing),
+            unreadable=sum(1 for r in arrays.values() if "error" in r),
+        ),
+        "arrays": arrays,
+    }
+    if isinstance(anemoi, AnemoiInfo):
+        data = node["data"]
+        stored = (
+            ArrayObjects.of(data, by_array[data.path + "/"]).stored
+            if isinstance(data, Array) and data.path + "/" in by_array
+            else None
+        )
+        data_report = arrays.get(data_path)
+        report["anemoi"] = anemoi.report(
+            data_report if data_report and "error" not in data_report else None, stored
+        )
+    elif anemoi is not None:
+        report["anemoi"] = anemoi
+    return report
+
+
+def _totals(
+    reports: list[dict[str, Any]], on_disk: int, objects: int, unreadable: int = 0
+) -> dict[str, Any]:
+    """Store-wide figures: every object under the node (group metadata and
+    stray files included), the decoded size and the chunks of its arrays
+    (shards for sharded arrays)."""
+    return {
+        "bytes_on_disk": on_disk,
+        "bytes_decoded": sum(r["nbytes"] for r in reports),
+        "objects": objects,
+        "arrays": len(reports) + unreadable,
+        "chunks_present": sum(r["nchunks_stored"] for r in reports),
+        "chunks_missing": sum(r["nmissing"] for r in reports),
+        "corrupt_chunks": sum(len(r.get("corrupt_chunks") or []) for r in reports),
+    }
+
+
+def corrupt_count(report: dict[str, Any]) -> int:
+    """Corrupt chunks a scan found, over every array of the report."""
+    reports = report["arrays"].values() if "arrays" in report else [report]
+    return sum(len(r.get("corrupt_chunks") or []) for r in reports)
 
 
 # ---------------------------------------------------------------- text
@@ -377,14 +378,85 @@ def _num(x: Any) -> str:
 
 def format_report(report: dict[str, Any]) -> str:
     """A readable table of a store report."""
-    if "arrays" in report:
-        if not report["arrays"]:
-            return "(group without arrays)"
-        return "\n\n".join(_format_array(path, rep) for path, rep in report["arrays"].items())
-    return _format_array(report.get("path") or "/", report)
+    if "arrays" not in report:
+        return _format_array(report.get("path") or "/", report)
+    parts = [_format_totals(report["totals"])]
+    if "anemoi" in report:
+        parts.append(_format_anemoi(report["anemoi"]))
+    if not report["arrays"]:
+        parts.append("(group without arrays)")
+    for path, rep in report["arrays"].items():
+        dates = None
+        if path.rsplit("/", 1)[-1] == "data" and "missing_dates" in report.get("anemoi", {}):
+            a = report["anemoi"]
+            stored = set(a.get("declared_missing_dates_stored", []))
+            dates = [d for d in a["missing_dates"] if d not in stored]
+        parts.append(_format_array(path, rep, dates))
+    return "\n\n".join(parts)
 
 
-def _format_array(path: str, r: dict[str, Any]) -> str:
+def _table(title: str, rows: list[tuple[str, str]]) -> str:
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join([title] + [f"  {k.ljust(width)}  {v}" for k, v in rows])
+
+
+def _format_totals(t: dict[str, Any]) -> str:
+    rows = [
+        ("stored", f"{_size(t['bytes_on_disk'])} in {t['objects']:,} objects "
+                   f"({t['bytes_on_disk']:,} B)"),
+        ("decoded", f"{_size(t['bytes_decoded'])} in {t['arrays']:,} arrays "
+                    f"({t['bytes_decoded']:,} B)"),
+        ("chunks", f"{t['chunks_present']:,} stored, {t['chunks_missing']:,} missing"),
+    ]  # fmt: skip
+    if t.get("corrupt_chunks"):
+        rows.append(("corrupt", f"{t['corrupt_chunks']:,} chunks cannot be read"))
+    return _table("store", rows)
+
+
+def _dates(values: list[str], limit: int = MAX_MISSING_LISTED) -> str:
+    if not values:
+        return "none"
+    more = len(values) - limit
+    return ", ".join(values[:limit]) + (f" and {more:,} more" if more > 0 else "")
+
+
+def _format_anemoi(a: dict[str, Any]) -> str:
+    if "error" in a:
+        return f"anemoi dataset\n  cannot be opened: {a['error']}"
+    names = a["variables"]
+    rows = [
+        ("variables", f"{len(names)}: " + ", ".join(names)),
+        ("dates", f"{a['dates']:,} from {a['start_date']} to {a['end_date']}, "
+                  f"every {a['frequency'] or '?'}"),
+        ("missing dates", f"{len(a['missing_dates']):,}: {_dates(a['missing_dates'])}"),
+    ]  # fmt: skip
+    if a.get("missing_dates_undeclared"):
+        rows.append(("  not declared", _dates(a["missing_dates_undeclared"])))
+    if a.get("declared_missing_dates_stored"):
+        rows.append(("  declared, stored", _dates(a["declared_missing_dates_stored"])))
+    if "statistics_start_date" in a:
+        rows.append(("statistics", f"over {a['statistics_start_date']} to "
+                                   f"{a['statistics_end_date']}"))  # fmt: skip
+    check = a.get("statistics_check")
+    if check is not None:
+        if "error" in check:
+            rows.append(("  check", f"cannot check: {check['error']}"))
+        elif check["agree"]:
+            rows.append(("  check", "stored mean, stdev, minimum, maximum agree with the scan"))
+        else:
+            for d in check["disagree"]:
+                rows.append((f"  DISAGREE {d['variable']}",
+                             f"{d['statistic']} stored {_num(d['stored'])}, "
+                             f"scanned {_num(d['scanned'])}"))  # fmt: skip
+    nans = {k: v for k, v in (a.get("nan_count") or {}).items() if v}
+    if "nan_count" in a:
+        rows.append(("NaNs", ", ".join(f"{k} {v:,}" for k, v in nans.items()) or "none"))
+    return _table("anemoi dataset", rows)
+
+
+def _format_array(path: str, r: dict[str, Any], missing_dates: list[str] | None = None) -> str:
+    """One array's table; `missing_dates`: the dates of its missing chunks
+    (anemoi's "data"), shown instead of their grid coordinates."""
     if "error" in r:
         return f"{path or '/'}\n  cannot be read: {r['error']}"
     unit = "shards" if r["grid_unit"] == "shard" else "chunks"
@@ -415,7 +487,9 @@ def _format_array(path: str, r: dict[str, Any]) -> str:
                 f"{r['ninner_chunks']:,} in the grid, {r['inner_chunks_per_shard']:,} per shard",
             )
         )
-    if r["nmissing"]:
+    if r["nmissing"] and missing_dates is not None:
+        rows.append(("missing", f"dates {_dates(missing_dates)}"))
+    elif r["nmissing"]:
         listed = ", ".join("(" + ",".join(map(str, c)) + ")" for c in r["missing_chunks"])
         more = r["nmissing"] - len(r["missing_chunks"])
         rows.append(("missing", listed + (f" and {more:,} more" if more > 0 else "")))
@@ -442,22 +516,20 @@ def _format_array(path: str, r: dict[str, Any]) -> str:
         if r.get("scan_skipped"):
             rows.append(("scan", r["scan_skipped"]))
         else:
-            rows.append(
-                (
-                    "scan",
-                    f"NaN {r['nan_count']:,}  min {_num(r['min'])}  "
-                    f"max {_num(r['max'])}  mean {_num(r['mean'])}",
-                )
-            )
+            rows.append(("scan", _scan_line(r)))
+            if r.get("missing_values"):
+                rows.append(("  missing", f"{r['missing_values']:,} values in missing chunks "
+                                          "(not counted above)"))  # fmt: skip
         for i, s in enumerate(r.get("per_index") or []):
-            rows.append(
-                (
-                    f"  [{i}]",
-                    f"NaN {s['nan_count']:,}  min {_num(s['min'])}  "
-                    f"max {_num(s['max'])}  mean {_num(s['mean'])}",
-                )
-            )
-    width = max(len(k) for k, _ in rows)
-    lines = [f"{path}  (zarr v{r['zarr_format']})"]
-    lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
-    return "\n".join(lines)
+            rows.append((f"  {s.get('name', f'[{i}]')}", _scan_line(s)))
+        for c in r.get("corrupt_chunks") or []:
+            inner = f" inner chunk {tuple(c['inner_chunk'])}" if "inner_chunk" in c else ""
+            rows.append(("CORRUPT", f"{c['key']}{inner}: {c['error']}"))
+    return _table(f"{path}  (zarr v{r['zarr_format']})", rows)
+
+
+def _scan_line(s: dict[str, Any]) -> str:
+    return (
+        f"NaN {s['nan_count']:,}  min {_num(s['min'])}  max {_num(s['max'])}  "
+        f"mean {_num(s['mean'])}  stdev {_num(s.get('stdev'))}"
+    )

@@ -9,19 +9,19 @@ from typing import Any, TextIO
 
 
 class Progress:
-    """Counts work done out of `total`. Silent unless `stream` is a terminal
-    (or `enabled` forces it); uses tqdm when it can be imported, a plain
-    one-line bar otherwise."""
+    """Counts work done out of `total` (None: unknown, the count alone is
+    shown). Silent unless `stream` is a terminal (or `enabled` forces it);
+    uses tqdm when it can be imported, a plain one-line bar otherwise."""
 
     def __init__(
         self,
-        total: int,
+        total: int | None,
         desc: str = "",
         unit: str = "it",
         enabled: bool | None = None,
         stream: TextIO | None = None,
     ) -> None:
-        self.total = int(total)
+        self.total = None if total is None else int(total)
         self.desc = desc
         self.unit = unit
         self.n = 0
@@ -51,14 +51,18 @@ class Progress:
             self._bar.update(n)
             return
         now = time.monotonic()
-        if now - self._last < 0.2 and self.n < self.total:
+        if now - self._last < 0.2 and (self.total is None or self.n < self.total):
             return
         self._last = now
+        elapsed = now - self._start
+        if self.total is None:
+            self._stream.write(f"\r{self.desc} {self.n} {self.unit} {elapsed:.0f}s")
+            self._stream.flush()
+            return
         frac = self.n / self.total if self.total else 1.0
         width = 30
         filled = int(round(frac * width))
         bar = "#" * filled + "-" * (width - filled)
-        elapsed = now - self._start
         self._stream.write(
             f"\r{self.desc} [{bar}] {self.n}/{self.total} {self.unit} {elapsed:.0f}s"
         )

@@ -13,9 +13,11 @@ import torch
 
 import fastchunk
 from fastchunk._indexing import AxisIndex, as_run, normalize_array_index
-from fastchunk.anemoi.view import Dataset as AnemoiView
+from fastchunk._units import parse_timedelta
 from fastchunk.array import Array
+from fastchunk.torch.source import SampleSource
 from fastchunk.torch.transform import (
+    BatchLayout,
     Transform,
     _BoundTransform,
     _numpy_to_torch_dtype,
@@ -34,21 +36,6 @@ def _parse_missing(values: Any, n: int, what: str) -> np.ndarray:
     return np.unique(arr[(arr >= 0) & (arr < n)])
 
 
-_FREQUENCY_UNITS = {"d": "D", "h": "h", "m": "m", "min": "m", "s": "s"}
-
-
-def _frequency(value: Any) -> np.timedelta64:
-    """anemoi-style frequency: an int (hours) or '6h', '1d', '30m', '10s'."""
-    if isinstance(value, (int, np.integer)):
-        return np.timedelta64(int(value), "h")
-    text = str(value).strip().lower()
-    digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = _FREQUENCY_UNITS.get(text[len(digits) :])
-    if not digits or unit is None:
-        raise ValueError(f"cannot read frequency {value!r}")
-    return np.timedelta64(int(digits), unit)
-
-
 def _positions_from_attrs(value: Any, attrs: dict[str, Any], n: int, what: str) -> np.ndarray:
     """Missing rows given as positions, or as dates with attrs 'start_date'
     and 'frequency' (anemoi datasets)."""
@@ -58,7 +45,7 @@ def _positions_from_attrs(value: Any, attrs: dict[str, Any], n: int, what: str) 
         if "start_date" not in attrs or "frequency" not in attrs:
             raise
     dates = np.asarray(list(value), dtype="datetime64[s]")
-    step = _frequency(attrs["frequency"]).astype("timedelta64[s]")
+    step = np.timedelta64(int(parse_timedelta(attrs["frequency"]).total_seconds()), "s")
     start = np.datetime64(str(attrs["start_date"]), "s")
     offsets = (dates - start).astype(np.int64)
     if np.any(offsets % step.astype(np.int64)):
@@ -139,12 +126,13 @@ class ArrayDataset(torch.utils.data.Dataset):
     is a `Transform` (fused, native) or a callable applied to each batch
     tensor of shape (n, ...).
 
-    `array` may be an anemoi view (`fastchunk.anemoi.open_dataset`): samples
-    are its dates, `offsets` count steps of its frequency (a window whose
-    dates are not evenly spaced, across a skipped date, is left out), and its
-    missing dates are skipped. `missing=` (positions, or dates for a view)
-    adds to the dataset's own missing rows, whichever way the array was named
-    ("ds.zarr/data" or path="data").
+    `array` may be a sample source (`fastchunk.torch.source.SampleSource`,
+    such as an anemoi view from `fastchunk.anemoi.open_dataset`): samples are
+    its first axis, `offsets` count steps of its spacing (a window whose
+    samples are not evenly spaced, across a skipped date, is left out), and
+    its missing samples are skipped. `missing=` (positions, or labels such as
+    dates for a source) adds to the dataset's own missing rows, whichever way
+    the array was named ("ds.zarr/data" or path="data").
 
     `__getitems__` reads a whole batch in one native call, and so does
     `ds[list_of_indices]`: a DataLoader with `batch_size=None` and a batch
@@ -155,7 +143,7 @@ class ArrayDataset(torch.utils.data.Dataset):
 
     def __init__(
         self,
-        array: Array | AnemoiView | str | os.PathLike[str],
+        array: Array | SampleSource | str | os.PathLike[str],
         axis: int = 0,
         offsets: Sequence[int] | None = None,
         select: dict[int, Any] | Sequence[Any] | None = None,
@@ -164,10 +152,12 @@ class ArrayDataset(torch.utils.data.Dataset):
         path: str | None = None,
         storage_options: dict[str, Any] | None = None,
     ) -> None:
-        self.view: AnemoiView | None = array if isinstance(array, AnemoiView) else None
-        if self.view is not None:
-            if path is not None or axis not in (0, -4):
-                raise ValueError("an anemoi view is read along its dates: no path= or axis=")
+        self.source: SampleSource | None = (
+            array if not isinstance(array, Array) and isinstance(array, SampleSource) else None
+        )
+        if self.source is not None:
+            if path is not None or axis not in (0, -len(array.shape)):
+                raise ValueError("a sample source is read along its first axis: no path= or axis=")
         elif not isinstance(array, Array):
             array = fastchunk.open_array(array, path, storage_options)
         self._array: Any = array
@@ -187,16 +177,15 @@ class ArrayDataset(torch.utils.data.Dataset):
             raise ValueError("offsets must not be empty")
         self._parse_select(select)
 
-        if self.view is not None:
-            own = self.view.missing_positions
+        if self.source is not None:
+            own = self.source.missing_positions
         else:
             own = _missing_from_attrs(array, n)
         if missing is None:
             extra = np.zeros(0, np.int64)
-        elif self.view is not None and not _all_integers(missing):
-            # dates, for a view: the positions of those among its dates
-            wanted = np.asarray(list(missing), dtype="datetime64[s]")
-            extra = np.flatnonzero(np.isin(self.view.dates, wanted)).astype(np.int64)
+        elif self.source is not None and not _all_integers(missing):
+            # labels (dates, for an anemoi view): the source's positions of them
+            extra = self.source.sample_positions(missing)
         else:
             extra = _parse_missing(missing, n, "missing")
         self.missing = np.union1d(own, extra).astype(np.int64)
@@ -243,14 +232,13 @@ class ArrayDataset(torch.utils.data.Dataset):
             for o in np.unique(offsets):
                 bad |= np.isin(anchors + o, self.missing)
             anchors = anchors[~bad]
-        if self.view is not None and anchors.size and np.any(offsets != 0):
-            # Windows count steps of the view's frequency: drop those whose
-            # dates are not that many steps apart (a skipped missing date).
-            dates = self.view.dates.astype("datetime64[s]").astype(np.int64)
-            step = int(self.view.frequency.total_seconds())
+        steps = self.source.sample_steps() if self.source is not None else None
+        if steps is not None and anchors.size and np.any(offsets != 0):
+            # Windows count steps of the source's spacing: drop those whose
+            # samples are not that many steps apart (a skipped missing date).
             ok = np.ones(anchors.shape, dtype=bool)
             for o in np.unique(offsets):
-                ok &= dates[anchors + o] - dates[anchors] == int(o) * step
+                ok &= steps[anchors + o] - steps[anchors] == int(o)
             anchors = anchors[ok]
         return anchors
 
@@ -277,15 +265,17 @@ class ArrayDataset(torch.utils.data.Dataset):
                 shape.append(int(self.axis_indices[a].size))
         return tuple(shape)
 
+    @property
+    def layout(self) -> BatchLayout:
+        """Where the array's axes land in a batch (n, *sample_shape)."""
+        return BatchLayout(
+            self.array_shape, self.axis, dict(self.axis_indices), frozenset(self.dropped),
+            self.offsets is not None,
+        )  # fmt: skip
+
     def batch_dim_of_axis(self, axis: int) -> int:
         """The dim of a batch (n, *sample_shape) that holds array axis `axis`."""
-        dim = 1
-        for a in range(axis):
-            if a == self.axis:
-                dim += self.offsets is not None
-            elif a not in self.dropped:
-                dim += 1
-        return dim
+        return self.layout.batch_dim(axis)
 
     @property
     def chunk_ids(self) -> np.ndarray:
@@ -316,7 +306,7 @@ class ArrayDataset(torch.utils.data.Dataset):
 
     def _set_transform(self, transform: Transform | Callable[[torch.Tensor], Any] | None) -> None:
         if isinstance(transform, Transform):
-            self._fused: _BoundTransform | None = _BoundTransform(transform, self)
+            self._fused: _BoundTransform | None = _BoundTransform(transform, self.layout)
             self._callable = None
         else:
             self._fused = None
@@ -327,8 +317,8 @@ class ArrayDataset(torch.utils.data.Dataset):
         return int(self.anchors.size)
 
     def __repr__(self) -> str:
-        if self.view is not None:
-            where = ", ".join(s.location for s in self.view.stores)
+        if self.source is not None:
+            where = self.source.describe()
         else:
             where = f"{self._array.store.name}/{self._array.path}"
         return (

@@ -8,37 +8,37 @@ loader fill pinned memory once and never allocate per batch.
 
 from __future__ import annotations
 
+import collections
 import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from fastchunk import _core
-from fastchunk.anemoi.view import Dataset as AnemoiView
 from fastchunk.array import Array
 from fastchunk.torch.dataset import ArrayDataset
 from fastchunk.torch.sampler import ShardedBatchSampler
+from fastchunk.torch.source import SampleSource
 from fastchunk.torch.transform import Transform
 
 _END = object()
 
 
 def _statistics(source: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, stdev) per variable of an anemoi view, for normalize="statistics"."""
+    """(mean, stdev) per channel of a sample source, for normalize="statistics"."""
     if name != "statistics":
         raise ValueError(f"normalize must be (mean, std) or 'statistics', got {name!r}")
-    view = source.view if isinstance(source, ArrayDataset) else source
-    if not isinstance(view, AnemoiView):
+    src = source.source if isinstance(source, ArrayDataset) else source
+    if src is None or isinstance(src, Array) or not isinstance(src, SampleSource):
         raise ValueError(
-            "normalize='statistics' needs an anemoi view (fastchunk.anemoi.open_dataset) "
-            "or an ArrayDataset made from one"
+            "normalize='statistics' needs a sample source with statistics, such as an anemoi "
+            "view (fastchunk.anemoi.open_dataset), or an ArrayDataset made from one"
         )
-    stats = view.statistics
-    return stats["mean"], stats["stdev"]
+    return src.channel_statistics()
 
 
 class _Slot:
@@ -74,7 +74,7 @@ class Loader:
 
     def __init__(
         self,
-        array_or_dataset: Array | ArrayDataset | AnemoiView | str | os.PathLike[str],
+        array_or_dataset: Array | ArrayDataset | SampleSource | str | os.PathLike[str],
         batch_size: int,
         shuffle: bool = True,
         seed: int = 0,
@@ -202,13 +202,17 @@ class Loader:
             self._slots = [_Slot(ds, self.batch_size, pin) for _ in range(self.prefetch + 1)]
         return self._slots
 
+    def _fill(self, slot: _Slot, idx: np.ndarray) -> Any:
+        return self.dataset.read_batch(idx, slot.host[: len(idx)], slot.staging)
+
     def __iter__(self) -> Iterator[Any]:
         start = self._resume or 0
         self._resume = None
         epoch = self._epoch
         batches = self.sampler.batches(epoch)[start:]
         self._position = start
-        run = _Prefetcher(self, batches)
+        device = self.device if self._cuda else None
+        run = Prefetcher(self._ring(), self._fill, batches, self.num_threads, device)
         try:
             for batch in run:
                 self._position += 1
@@ -219,26 +223,48 @@ class Loader:
         self._position = 0
 
 
-class _Prefetcher:
-    """A background thread filling ring slots in batch order; the native reads
-    and transforms it calls release the GIL."""
+class Prefetcher:
+    """A background thread filling reusable slots in batch order: `fill(slot,
+    batch)` writes one batch into a free slot and returns what is yielded
+    (a tensor, or a dict or list of them). The native reads and transforms
+    it calls release the GIL.
 
-    def __init__(self, loader: Loader, batches: list[np.ndarray]) -> None:
-        self.loader = loader
-        self.ds = loader.dataset
+    A yielded CPU batch stays valid until `keep` more batches have been
+    requested (1: until the next; 2 for a consumer that fetches one batch
+    ahead, as Lightning does); `slots` must hold at least keep + 1. With
+    `device` a CUDA device, each batch is copied there on a side stream and
+    its slot is reused once the copy is done. A slot handed back while CUDA
+    is in use waits, before it is filled again, for the work queued on the
+    consumer's stream when it was handed back (the consumer's own
+    non-blocking copies out of pinned memory)."""
+
+    def __init__(
+        self,
+        slots: Sequence[Any],
+        fill: Callable[[Any, Any], Any],
+        batches: Sequence[Any],
+        num_threads: int | None = None,
+        device: torch.device | None = None,
+        keep: int = 1,
+    ) -> None:
+        if keep < 1 or len(slots) < keep + 1:
+            raise ValueError(f"{len(slots)} slots cannot keep {keep} batches and fill another")
+        self.fill = fill
         self.batches = batches
-        slots = loader._ring()
-        self.free: queue.Queue[_Slot] = queue.Queue()
+        self.num_threads = num_threads
+        self.device = device
+        self.keep = keep
+        self.free: queue.Queue[Any] = queue.Queue()
         for slot in slots:
             self.free.put(slot)
         self.ready: queue.Queue[Any] = queue.Queue()
         self.stop = threading.Event()
-        self.held: _Slot | None = None
-        self.stream = torch.cuda.Stream(device=loader.device) if loader._cuda else None
+        self.held: collections.deque[Any] = collections.deque()
+        self.stream = torch.cuda.Stream(device=device) if device is not None else None
         self.thread = threading.Thread(target=self._work, name="fastchunk-prefetch", daemon=True)
         self.thread.start()
 
-    def _next_free(self) -> _Slot | None:
+    def _next_free(self) -> Any:
         while not self.stop.is_set():
             try:
                 return self.free.get(timeout=0.05)
@@ -247,21 +273,20 @@ class _Prefetcher:
         return None
 
     def _work(self) -> None:
-        if self.loader.num_threads is not None:
+        if self.num_threads is not None:
             # This thread's reads and transforms only: other readers in the
             # process keep the process-wide count.
-            _core.set_thread_num_threads(int(self.loader.num_threads))
+            _core.set_thread_num_threads(int(self.num_threads))
         try:
-            for idx in self.batches:
+            for batch in self.batches:
                 slot = self._next_free()
                 if slot is None:
                     return
-                if slot.event is not None:
-                    slot.event.synchronize()  # its last copy to the device is done
+                event = getattr(slot, "event", None)
+                if event is not None:
+                    event.synchronize()  # its last copy to the device is done
                     slot.event = None
-                n = len(idx)
-                host = slot.host[:n]
-                result = self.ds.read_batch(idx, host, slot.staging)
+                result = self.fill(slot, batch)
                 if self.stream is not None:
                     self.ready.put(self._to_device(slot, result))
                     self.free.put(slot)
@@ -272,37 +297,42 @@ class _Prefetcher:
             return
         self.ready.put(_END)
 
-    def _to_device(self, slot: _Slot, result: Any) -> tuple[None, Any, Any]:
+    def _to_device(self, slot: Any, result: Any) -> tuple[None, Any, Any]:
         assert self.stream is not None
         with torch.cuda.stream(self.stream):
-            moved = (
-                result.to(self.loader.device, non_blocking=True)
-                if isinstance(result, torch.Tensor)
-                else result
-            )
+            moved = _apply(result, lambda t: t.to(self.device, non_blocking=True))
             event = torch.cuda.Event()
             event.record(self.stream)
         slot.event = event
         return (None, moved, event)
 
+    def _release(self, slot: Any) -> None:
+        if slot is None:
+            return
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            # The consumer may have queued a non-blocking copy out of this
+            # slot's pinned memory: refill it only after that work.
+            event = torch.cuda.Event()
+            event.record(torch.cuda.current_stream())
+            slot.event = event
+        self.free.put(slot)
+
     def __iter__(self) -> Iterator[Any]:
         while True:
             item = self._get()
-            if self.held is not None:
-                self.free.put(self.held)
-                self.held = None
+            if len(self.held) >= self.keep:
+                self._release(self.held.popleft())
             if item is _END:
                 return
             if isinstance(item, BaseException):
                 raise item
-            slot, tensor, event = item
+            slot, result, event = item
             if event is not None:
-                current = torch.cuda.current_stream(self.loader.device)
+                current = torch.cuda.current_stream(self.device)
                 current.wait_event(event)
-                if isinstance(tensor, torch.Tensor):
-                    tensor.record_stream(current)
-            self.held = slot
-            yield tensor
+                _apply(result, lambda t, s=current: t.record_stream(s))
+            self.held.append(slot)
+            yield result
 
     def _get(self) -> Any:
         while True:
@@ -315,6 +345,16 @@ class _Prefetcher:
     def close(self) -> None:
         self.stop.set()
         self.thread.join()
-        if self.held is not None:
-            self.free.put(self.held)
-            self.held = None
+        while self.held:
+            self._release(self.held.popleft())
+
+
+def _apply(result: Any, f: Callable[[torch.Tensor], Any]) -> Any:
+    """f over the tensors of a batch: a tensor, or a dict, list or tuple of them."""
+    if isinstance(result, torch.Tensor):
+        return f(result)
+    if isinstance(result, dict):
+        return {k: _apply(v, f) for k, v in result.items()}
+    if isinstance(result, (list, tuple)):
+        return type(result)(_apply(v, f) for v in result)
+    return result

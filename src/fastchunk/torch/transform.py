@@ -4,15 +4,13 @@ replacement, cast), run in C++."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from fastchunk import _core
-
-if TYPE_CHECKING:
-    from fastchunk.torch.dataset import ArrayDataset
 
 _OUT_TYPES = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16"}
 _DTYPE_NAMES = {
@@ -96,10 +94,38 @@ class Transform:
         )
 
 
+@dataclass(frozen=True)
+class BatchLayout:
+    """Where the axes of an array land in the batches of a dataset over it:
+    the sample axis becomes the batch dim (and a window dim after it when
+    `windowed`), the other axes keep their selected indices, and those in
+    `dropped` (selected by one integer) disappear."""
+
+    array_shape: tuple[int, ...]
+    axis: int
+    axis_indices: dict[int, np.ndarray]
+    dropped: frozenset[int]
+    windowed: bool
+
+    @property
+    def array_ndim(self) -> int:
+        return len(self.array_shape)
+
+    def batch_dim(self, axis: int) -> int:
+        """The dim of a batch (n, *sample_shape) that holds array axis `axis`."""
+        dim = 1
+        for a in range(axis):
+            if a == self.axis:
+                dim += self.windowed
+            elif a not in self.dropped:
+                dim += 1
+        return dim
+
+
 class _BoundTransform:
     """A Transform resolved against a dataset's batch layout."""
 
-    def __init__(self, transform: Transform, ds: ArrayDataset) -> None:
+    def __init__(self, transform: Transform, layout: BatchLayout) -> None:
         self.out_dtype = transform.dtype or torch.float32
         self.out_code = _core.TRANSFORM_OUT_TYPES[_OUT_TYPES[self.out_dtype]]
         self.nan = transform.nan
@@ -114,18 +140,20 @@ class _BoundTransform:
             return
         axis = transform.axis
         if axis is None:
-            kept = [a for a in range(ds.array_ndim) if a != ds.axis and a not in ds.dropped]
+            kept = [
+                a for a in range(layout.array_ndim) if a != layout.axis and a not in layout.dropped
+            ]
             if not kept:
                 raise ValueError("per-channel normalize needs an axis besides the sample axis")
             axis = kept[0]
-        if not -ds.array_ndim <= axis < ds.array_ndim:
-            raise ValueError(f"normalize axis {axis} out of range for {ds.array_ndim} dims")
-        axis %= ds.array_ndim
-        if axis == ds.axis or axis in ds.dropped:
+        if not -layout.array_ndim <= axis < layout.array_ndim:
+            raise ValueError(f"normalize axis {axis} out of range for {layout.array_ndim} dims")
+        axis %= layout.array_ndim
+        if axis == layout.axis or axis in layout.dropped:
             raise ValueError(f"normalize axis {axis} is the sample axis or selected away")
-        chosen = ds.axis_indices[axis]
-        full = ds.array_shape[axis]
-        self.channel_dim = ds.batch_dim_of_axis(axis)
+        chosen = layout.axis_indices[axis]
+        full = layout.array_shape[axis]
+        self.channel_dim = layout.batch_dim(axis)
         if mean is None or std is None:
             return
         if mean.size == 1:
