@@ -231,7 +231,7 @@ def bench_store(encoding: str, size: StoreSize, args: argparse.Namespace) -> lis
         best = {r.name: (float("inf"), 0.0) for r in readers}
         for _ in range(args.repeats):  # interleaved: the machine's load hits all alike
             for r in readers:
-                wall, cpu = timed(lambda r=r: [r.load(s) for s in sels])
+                wall, cpu = timed(lambda r=r, sels=sels: [r.load(s) for s in sels])
                 if wall < best[r.name][0]:
                     best[r.name] = (wall, cpu)
         for r in readers:
