@@ -18,9 +18,9 @@ alternated. Reported: wall seconds; the client process's CPU seconds (user +
 system, all threads) and CPU seconds per decoded GB; the server's and the
 proxy's CPU seconds during the epoch (they share the machine's cores);
 requests by kind; bytes fetched per byte used (the stored bytes of the chunks
-decoded); the peak resident memory above the process's RSS before the
-epoch, against the Loader's budget (its ring of batches plus its prefetch
-budget).
+decoded); the peak anonymous resident memory (RssAnon, sampled every 10 ms)
+above the process's before the epoch, against the Loader's budget (its ring
+of batches plus its prefetch budget).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -66,12 +67,18 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
     )
     store = loader.dataset.array.store
     before = dict(store.request_counts()) if hasattr(store, "request_counts") else {}
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # VmHWM back to the current RSS
-    except OSError:
-        pass
-    base_kb = proc_status_kb("VmRSS")
+    # Anonymous memory, sampled: file pages the local reads map are the page
+    # cache's, not the process's.
+    base_kb = proc_status_kb("RssAnon")
+    peak_kb = [base_kb]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak_kb[0] = max(peak_kb[0], proc_status_kb("RssAnon"))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     decoded = 0
@@ -79,6 +86,9 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
         decoded += batch.numel() * batch.element_size()
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    done.set()
+    sampler.join()
+    peak_kb[0] = max(peak_kb[0], proc_status_kb("RssAnon"))
     after = dict(store.request_counts()) if hasattr(store, "request_counts") else {}
     slot = loader.batch_size * int(
         __import__("numpy").prod(loader.dataset.output_shape)
@@ -89,7 +99,7 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
         "sys": ru1.ru_stime - ru0.ru_stime,
         "decoded": decoded,
         "requests": {k: after[k] - before.get(k, 0) for k in after},
-        "peak_mb": (proc_status_kb("VmHWM") - base_kb) / 1024,
+        "peak_mb": (peak_kb[0] - base_kb) / 1024,
         "ring_mb": (loader.prefetch + 1) * slot / MB,
         "prefetch_budget_mb": getattr(loader, "prefetch_bytes", 0) / MB,
     }
