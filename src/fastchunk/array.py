@@ -254,6 +254,13 @@ class Array:
             read_items(self, indices, out, threads)
             return
         buf = out.reshape(-1).view(np.uint8)  # a view: out is C-contiguous
+        # Stores whose chunk keys are no files (an Icechunk snapshot) may read
+        # a local selection in one call of the core; else a read plan serves it.
+        read_local = getattr(self._store, "read_local", None)
+        if meta.fallback is None and read_local is not None and read_local(
+            self, indices, buf, threads
+        ):
+            return
         if meta.fallback is not None:
             warn_slow(meta.slow_codecs)
             plan = self._native.plan(indices, buf, threads)

@@ -7,10 +7,12 @@ counts its requests by kind in `requests`."""
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastchunk.store.options import RemoteOptions
 
@@ -26,6 +28,26 @@ def version_string(size: Any, etag: Any, modified: Any = None) -> str:
     (or Last-Modified when the server gives no ETag)."""
     mark = etag if etag else (modified.isoformat() if hasattr(modified, "isoformat") else modified)
     return f"{int(size)}:{mark or ''}"
+
+
+class Stamp(NamedTuple):
+    """What the answer to one request said of the object it came from."""
+
+    etag: str | None
+    last_modified: float | None  # seconds since the epoch
+
+
+def stamp_of(etag: Any, modified: Any) -> Stamp:
+    """A Stamp from an ETag and a Last-Modified (a datetime, an HTTP date or None)."""
+    seconds: float | None = None
+    if isinstance(modified, datetime.datetime):
+        seconds = modified.timestamp()
+    elif isinstance(modified, str) and modified:
+        try:
+            seconds = email.utils.parsedate_to_datetime(modified).timestamp()
+        except (TypeError, ValueError):
+            seconds = None
+    return Stamp(str(etag) if etag else None, seconds)
 
 
 class RequestCounts:
@@ -75,6 +97,13 @@ class Engine:
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
         raise NotImplementedError
 
+    def get_ranges_stamped(
+        self, requests: Sequence[tuple[str, int, int]]
+    ) -> list[tuple[Blob, Stamp] | None]:
+        """get_ranges, each answer with the Stamp of the very response that
+        carried it (the condition of a virtual chunk is checked on it)."""
+        raise NotImplementedError
+
     def iter_many(self, keys: Sequence[str]) -> Iterator[tuple[str, Blob | None]]:
         """(key, object) pairs in the order the objects arrive."""
         yield from zip(keys, self.get_many(keys), strict=True)
@@ -103,6 +132,7 @@ class ThreadedEngine(Engine):
         super().__init__(versions)
         self.opts = opts
         self.pool = ThreadPoolExecutor(opts.concurrency, thread_name_prefix="fastchunk-remote")
+        self._local = threading.local()  # the Stamp of this thread's last response
 
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
         """One request: the whole object, a range, a suffix (suffix 0: HEAD).
@@ -114,6 +144,21 @@ class ThreadedEngine(Engine):
         got = self._fetch(key, rng, suffix)
         self.requests.received(got)
         return got
+
+    def _stamp(self, etag: Any, modified: Any) -> None:
+        """Called by _fetch with what the response said of its object."""
+        self._local.stamp = stamp_of(etag, modified)
+
+    def get_ranges_stamped(
+        self, requests: Sequence[tuple[str, int, int]]
+    ) -> list[tuple[Blob, Stamp] | None]:
+        def one(req: tuple[str, int, int]) -> tuple[Blob, Stamp] | None:
+            key, offset, length = req
+            self._local.stamp = Stamp(None, None)
+            got = self._fetch_counted(key, (offset, length), None)
+            return None if got is None else (got[0], self._local.stamp)
+
+        return self._map(one, requests)
 
     def _count(self, rng: tuple[int, int] | None, suffix: int | None) -> None:
         kind = "head" if suffix == 0 else "get_range" if rng else "get_suffix" if suffix else "get"

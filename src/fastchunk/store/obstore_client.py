@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastchunk.errors import FastchunkError
-from fastchunk.store.engine import ABSENT, Blob, Engine, version_string
+from fastchunk.store.engine import ABSENT, Blob, Engine, Stamp, stamp_of, version_string
 from fastchunk.store.options import (
     RemoteOptions,
     access_error,
@@ -299,6 +299,28 @@ class ObstoreEngine(Engine):
                 for i, blob in zip(ix, got, strict=True):
                     out[i] = blob
         return out
+
+    async def _range_stamped(self, item: tuple[str, int, int]) -> tuple[Blob, Stamp] | None:
+        key, offset, length = item
+        self.requests.add("get_range")
+        try:
+            result = await self._obs.get_async(
+                self.store, key, options={"range": (offset, offset + length)}
+            )
+            self._note(key, result.meta)
+            data = memoryview(await result.bytes_async())
+            self.requests.received(data)
+        except Exception as e:
+            if self._missing(e):
+                self.versions[key] = ABSENT
+                return None
+            raise self._fail(key, e) from None
+        return data, stamp_of(result.meta.get("e_tag"), result.meta.get("last_modified"))
+
+    def get_ranges_stamped(
+        self, requests: Sequence[tuple[str, int, int]]
+    ) -> list[tuple[Blob, Stamp] | None]:
+        return self.loop.run(self._gather(self._range_stamped, list(requests)))
 
     async def _suffix(self, item: tuple[str, int]) -> tuple[Blob, int] | None:
         key, length = item

@@ -252,6 +252,13 @@ class RemoteStore:
                 out[i] = blob
         return out
 
+    def get_ranges_stamped(self, requests: Sequence[tuple[str, int, int]]) -> list[Any]:
+        """get_ranges, each answer (bytes, Stamp): the ETag and Last-Modified
+        of the response that carried it; None where the object does not exist."""
+        if not requests:
+            return []
+        return self._engine().get_ranges_stamped(list(requests))
+
     def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[tuple[Blob, int] | None]:
         """(last `length` bytes, object size) of each (key, length), concurrently;
         None where the object does not exist. length 0 asks for the size only."""
