@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastchunk.errors import FastchunkError
-from fastchunk.store.engine import ABSENT, Blob, Engine, version_string
+from fastchunk.store.engine import ABSENT, Blob, Engine, Stamp, stamp_of, version_string
 from fastchunk.store.options import (
     RemoteOptions,
     access_error,
@@ -210,15 +210,18 @@ class ObstoreEngine(Engine):
             raise
 
     def _note(self, key: str, meta: Any) -> None:
-        modified = meta.get("last_modified")
-        self.versions[key] = version_string(meta["size"], meta.get("e_tag"), modified)
+        # obstore gives no Date: a Last-Modified alone is never a strong validator.
+        self.versions[key] = version_string(meta["size"], meta.get("e_tag"),
+                                            meta.get("last_modified"), None, self.opts.immutable)
 
     async def _get(self, key: str) -> Blob | None:
         self.requests.add("get")
         try:
             result = await self._obs.get_async(self.store, key)
             self._note(key, result.meta)
-            return memoryview(await result.bytes_async())
+            blob = memoryview(await result.bytes_async())
+            self.requests.received(blob)
+            return blob
         except Exception as e:
             if self._missing(e):
                 self.versions[key] = ABSENT
@@ -271,23 +274,35 @@ class ObstoreEngine(Engine):
         # One request per range (the core coalesced neighbours already), so
         # that each answer brings the object's version: a shard rewritten
         # since its index was read is told from the one the index describes.
+        if item[2] == 0:
+            return b"" if await self._head(item[0]) is not None else None
+        got = await self._range_stamped(item)
+        return None if got is None else got[0]
+
+    def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
+        return self.loop.run(self._gather(self._range, list(requests)))
+
+    async def _range_stamped(self, item: tuple[str, int, int]) -> tuple[Blob, Stamp] | None:
         key, offset, length = item
-        if length == 0:
-            return b"" if await self._head(key) is not None else None
         self.requests.add("get_range")
         try:
-            options: dict[str, Any] = {"range": (offset, offset + length)}
-            result = await self._obs.get_async(self.store, key, options=options)
+            result = await self._obs.get_async(
+                self.store, key, options={"range": (offset, offset + length)}
+            )
             self._note(key, result.meta)
-            return memoryview(await result.bytes_async())
+            data = memoryview(await result.bytes_async())
+            self.requests.received(data)
         except Exception as e:
             if self._missing(e):
                 self.versions[key] = ABSENT
                 return None
             raise self._fail(key, e) from None
+        return data, stamp_of(result.meta.get("e_tag"), result.meta.get("last_modified"))
 
-    def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
-        return self.loop.run(self._gather(self._range, list(requests)))
+    def get_ranges_stamped(
+        self, requests: Sequence[tuple[str, int, int]]
+    ) -> list[tuple[Blob, Stamp] | None]:
+        return self.loop.run(self._gather(self._range_stamped, list(requests)))
 
     async def _suffix(self, item: tuple[str, int]) -> tuple[Blob, int] | None:
         key, length = item
@@ -297,7 +312,9 @@ class ObstoreEngine(Engine):
             if length:
                 result = await self._obs.get_async(self.store, key, options=options)
                 self._note(key, result.meta)
-                return memoryview(await result.bytes_async()), int(result.meta["size"])
+                blob = memoryview(await result.bytes_async())
+                self.requests.received(blob)
+                return blob, int(result.meta["size"])
             meta = await self._obs.head_async(self.store, key)
             self._note(key, meta)
             return b"", int(meta["size"])
