@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "plan/transpose_copy.h"
+
 namespace fastchunk {
 namespace {
 
@@ -123,6 +125,8 @@ void copy_region(const RegionGeometry& g, const uint8_t* src, uint8_t* dst) {
     std::memcpy(dst + dof, src + so, size_t(c.block));
     return;
   }
+  // Single items apart in the output: an output with another innermost axis.
+  if (c.block == g.itemsize && copy_transposed(g, src, dst)) return;
   Walker w{g, c};
   w.copy(0, src + so, dst + dof);
 }
