@@ -17,6 +17,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "common/buffer_pool.h"
 #include "common/fork_safe_mutex.h"
 
 namespace fastchunk {
@@ -84,10 +85,11 @@ void open_page() {
   g_live.store(page, std::memory_order_release);
 }
 
+// The page stays mapped (4 KiB, unlinked): a thread that loaded g_live just
+// before never writes into unmapped memory.
 void close_page(bool remove) {
   if (!g_page) return;
   g_live.store(nullptr);
-  munmap(g_page, 4096);
   g_page = nullptr;
   if (remove) ::unlink(page_path(*g_dir, getpid()).c_str());
 }
@@ -102,16 +104,30 @@ const bool g_atfork = [] {
   return true;
 }();
 
+const bool g_pool_listener = [] {
+  set_buffer_pool_listener(&publish_buffer_pool);
+  return true;
+}();
+
 }  // namespace
 
 void publish_process_stats_in(const std::string& dir) {
   (void)g_atfork;
+  (void)g_pool_listener;
   std::lock_guard<ForkSafeMutex> lock(*g_mutex);
   if (dir == *g_dir && (g_page || dir.empty())) return;
   close_page(true);
   *g_dir = dir;
   g_publishing.store(!dir.empty());
   open_page();
+}
+
+void set_process_stats_dir(const std::string& dir) {
+  std::lock_guard<ForkSafeMutex> lock(*g_mutex);
+  if (dir == *g_dir) return;
+  close_page(true);
+  *g_dir = dir;
+  g_publishing.store(!dir.empty());
 }
 
 bool process_stats_published() { return g_publishing.load(std::memory_order_relaxed); }
@@ -136,9 +152,19 @@ void publish_level(ProcessLevel level, const LevelNumbers& n) {
   set(l.evictions, n.evictions);
 }
 
+void publish_buffer_pool() {
+  if (!process_stats_published()) return;
+  const BufferPoolStats s = buffer_pool_stats();
+  if (!g_live.load(std::memory_order_acquire) && s.kept_bytes < kPoolPageBytes) return;
+  publish_level(ProcessLevel::kBufferPool,
+                LevelNumbers{s.budget, s.kept_bytes, s.kept_buffers, s.reused, s.made, s.released});
+}
+
 void unpublish_process_stats() {
   std::lock_guard<ForkSafeMutex> lock(*g_mutex);
   close_page(true);
+  g_dir->clear();
+  g_publishing.store(false);
 }
 
 std::vector<PublishedProcess> read_published_processes(const std::string& dir) {

@@ -109,9 +109,11 @@ def set_cache_size(
 def get_cache_info(shared: str | None = None) -> dict[str, Any]:
     """capacity, used, hits, misses and evictions of the process's decoded-
     chunk cache, `compressed`, the same numbers (and entries) of the
-    compressed level, and `shared`, the name of the node-wide cache in use (or
-    None). With shared=NAME: that node-wide cache's numbers
-    (fastchunk.cache.shared_cache_info)."""
+    compressed level, `shared`, the name of the node-wide cache in use (or
+    None), and `buffer_pool`: the freed read outputs kept for reuse (budget,
+    kept_bytes, kept_buffers, reused, made, released: buffers given back to
+    the OS; FASTCHUNK_BUFFER_POOL_BYTES sets the budget). With shared=NAME:
+    that node-wide cache's numbers (fastchunk.cache.shared_cache_info)."""
     if shared is not None:
         info = _cache.shared_cache_info(shared)
         if info is None:
@@ -120,6 +122,7 @@ def get_cache_info(shared: str | None = None) -> dict[str, Any]:
     info = dict(_core.get_cache_info())
     info["compressed"] = _core.get_compressed_cache_info()
     info["shared"] = _cache.shared_cache_name()
+    info["buffer_pool"] = _core.buffer_pool_info()
     return info
 
 
@@ -145,6 +148,7 @@ def _threads_from_env() -> None:
 
 
 _threads_from_env()
+_cache.watch_process_levels()
 if os.environ.get("FASTCHUNK_CACHE_BYTES"):
     set_cache_size(os.environ["FASTCHUNK_CACHE_BYTES"])
 if os.environ.get("FASTCHUNK_COMPRESSED_CACHE_BYTES"):

@@ -58,6 +58,15 @@ def publish_process_stats(str directory):
         publish_process_stats_in(d)
     ChunkCache.instance().publish()
     StoredCache.instance().publish()
+    publish_buffer_pool()
+
+
+def set_process_stats_directory(str directory):
+    """Where this process's page goes once a level has something to show (a
+    cache turned on, a buffer pool keeping 64 MiB or more); "" stops."""
+    cdef string d = directory.encode()
+    with nogil:
+        set_process_stats_dir(d)
 
 
 def unpublish_process_stats_():
@@ -71,11 +80,13 @@ cdef dict _level_dict(const LevelNumbers& n):
 
 
 def published_processes(str directory):
-    """[(pid, {"decoded": numbers, "compressed": numbers})] of the live
-    processes that publish in `directory`; pages of dead ones are removed."""
+    """[(pid, {"decoded": numbers, "compressed": numbers, "buffer_pool":
+    numbers})] of the live processes that publish in `directory`; pages of
+    dead ones are removed."""
     cdef string d = directory.encode()
     cdef vector[PublishedProcess] procs
     with nogil:
         procs = read_published_processes(d)
     return [(p.pid, {"decoded": _level_dict(p.levels[0]),
-                     "compressed": _level_dict(p.levels[1])}) for p in procs]
+                     "compressed": _level_dict(p.levels[1]),
+                     "buffer_pool": _level_dict(p.levels[2])}) for p in procs]

@@ -255,8 +255,8 @@ def _reopen(store: Store, path: str, shared_cache: tuple[str, int] | None = None
 
 def _new_output(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
     """A fresh output for a read, like numpy.empty; large ones come from the
-    core's buffer pool (reused memory: no page faults; huge pages where the
-    OS offers them). Object and string outputs are numpy's own."""
+    core's buffer pool (reused memory: no page faults; fresh memory populated
+    in bulk by the read threads). Object and string outputs are numpy's own."""
     if dtype.kind in "OTU":
         return np.empty(shape, dtype=dtype)
     return _core.empty(tuple(shape), dtype)

@@ -85,8 +85,10 @@ cdef extern from "cache/process_stats.h" namespace "fastchunk":
 
     cdef cppclass PublishedProcess:
         int64_t pid
-        LevelNumbers levels[2]
+        LevelNumbers levels[3]
 
     void publish_process_stats_in(const string& dir) nogil
+    void set_process_stats_dir(const string& dir) nogil
+    void publish_buffer_pool() nogil
     void unpublish_process_stats() nogil
     vector[PublishedProcess] read_published_processes(const string& dir) nogil

@@ -1,4 +1,4 @@
-"""The `fastchunk` command: info, bench, rechunk and cache."""
+"""The `fastchunk` command: info, advise, bench, rechunk and cache."""
 
 from __future__ import annotations
 
@@ -103,6 +103,41 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ints(text: str | None, what: str) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{what} takes comma-separated integers, got {text!r}") from None
+
+
+def _cmd_advise(args: argparse.Namespace) -> int:
+    from fastchunk.tools.advise import advise, format_advice
+
+    report = advise(
+        args.store,
+        path=args.path,
+        storage_options=_storage_options(args.storage_options),
+        axis=args.axis,
+        batch=args.batch,
+        window=_ints(args.window, "--window"),
+        step_time=args.step_time,
+        ranks=args.ranks,
+        nodes=args.nodes,
+        threads=args.threads,
+        cold=args.cold,
+        rounds=args.rounds,
+        check=not args.no_check,
+        progress=None,
+    )
+    if args.json:
+        print(json.dumps(report, allow_nan=False))
+    else:
+        print(format_advice(report))
+    return 0
+
+
 def _cmd_rechunk(args: argparse.Namespace) -> int:
     from fastchunk.tools.rechunk import rechunk
 
@@ -198,6 +233,40 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--storage-options", help="JSON object passed to the store (S3 options)")
     bench.set_defaults(func=_cmd_bench)
 
+    adv = sub.add_parser(
+        "advise",
+        help="measure storage, decoding and the access pattern; predict the samples/s of "
+        "the Loader for a process and a node; recommend; check with a real Loader run",
+        description="Measures (storage bandwidth and latency, cold and warm; decoding on "
+        "this machine's cores; the access pattern against the chunking), predicts the "
+        "Loader's samples/s for one process and one node, says what limits it (storage, "
+        "network, decode or the model) and what to change (threads, ranks, the node cache, "
+        "a local disk cache, fastchunk rechunk), each with its predicted gain, then runs "
+        "the Loader briefly and prints the prediction beside the measurement. The model: "
+        "docs/advise.md.",
+    )
+    adv.add_argument("store", help="directory or s3:// URL of a zarr array or group")
+    adv.add_argument("--path", help="array inside the store (default: 'data', else the largest)")
+    adv.add_argument("--axis", type=int, default=0, help="sample axis (default 0)")
+    adv.add_argument("--batch", type=int, default=8, help="samples per batch (default 8)")
+    adv.add_argument("--window", help="offsets of a sample's window along the axis, e.g. -1,0,1")
+    adv.add_argument("--step-time", type=float, help="seconds the model takes per batch")
+    adv.add_argument("--ranks", type=int, default=1, help="processes per node (default 1)")
+    adv.add_argument("--nodes", type=int, default=1, help="nodes (default 1)")
+    adv.add_argument("--threads", type=int, help="threads per process (default: all cores)")
+    adv.add_argument(
+        "--cold",
+        action="store_true",
+        help="check a cold first epoch (local stores: the page cache emptied)",
+    )
+    adv.add_argument(
+        "--rounds", type=int, default=2, help="measurement and check rounds, alternated"
+    )
+    adv.add_argument("--no-check", action="store_true", help="predict only: no Loader run")
+    adv.add_argument("--json", action="store_true", help="print one JSON object")
+    adv.add_argument("--storage-options", help="JSON object passed to the store (S3 options)")
+    adv.set_defaults(func=_cmd_advise)
+
     rc = sub.add_parser(
         "rechunk",
         help="rewrite a store with new chunks, shards, codec or zarr format",
@@ -240,9 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
         "are directories (storage_options cache_dir or FASTCHUNK_CACHE_DIR). With no name "
         "and no --dir: every shared cache of this node and the disk cache of "
         "FASTCHUNK_CACHE_DIR, and the in-memory levels (decoded chunks, compressed bytes: "
-        "fastchunk.set_cache_size(SIZE, compressed=True)) of every running process that has "
-        "one on. clear empties a cache and zeroes its counters while "
-        "processes go on using it; remove deletes it.",
+        "fastchunk.set_cache_size(SIZE, compressed=True); the buffer pool of freed read "
+        "outputs kept for reuse, FASTCHUNK_BUFFER_POOL_BYTES) of every running process that "
+        "has one on or keeps 64 MiB or more in its pool. clear empties a cache and zeroes "
+        "its counters while processes go on using it; remove deletes it.",
     )
     cache.add_argument("words", nargs="*", metavar="NAME", help=argparse.SUPPRESS)
     cache.add_argument("--dir", action="append", metavar="PATH", help="a disk cache directory")
@@ -251,9 +321,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """`--window -1,0,1` as `--window=-1,0,1` (argparse takes -1,0,1 for an option)."""
+    out: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        if args[i] == "--window" and i + 1 < len(args) and args[i + 1][:2].lstrip("-").isdigit():
+            out.append(f"--window={args[i + 1]}")
+            i += 2
+            continue
+        out.append(args[i])
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None else argv))
     if args.version:
         print(f"fastchunk {fastchunk.__version__}")
         return 0

@@ -1,0 +1,220 @@
+"""The model behind `fastchunk advise` (docs/advise.md): the geometry of an
+access pattern against a chunk layout, and the time of one Loader batch from
+measured costs. Pure arithmetic: nothing here reads a store."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+
+DRAWS = 64  # random batches drawn to average the geometry over
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What one shuffled batch of the pattern touches in one layout (means
+    over random batches), and what a whole epoch touches."""
+
+    chunks: float  # decode units (chunks, inner chunks of shards) per batch
+    requests: float  # objects or byte ranges an object store is asked for per batch
+    stored_bytes: float  # stored bytes of those units
+    decoded_bytes: float  # their decoded bytes
+    output_bytes: int  # bytes of the batch itself
+    sample_bytes: int  # bytes of one sample (its window included)
+    working_set_decoded: int  # decoded bytes of every unit an epoch touches
+    working_set_stored: int  # their stored bytes
+
+    @property
+    def amplification(self) -> float:
+        """Decoded bytes per byte of batch: 1 reads exactly the batch."""
+        return self.decoded_bytes / self.output_bytes if self.output_bytes else 1.0
+
+    def rounds(self, concurrency: int) -> float:
+        return max(1.0, math.ceil(self.requests / max(1, concurrency)))
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["amplification"] = self.amplification
+        return out
+
+
+def batch_geometry(
+    shape: Sequence[int],
+    chunks: Sequence[int],
+    shards: Sequence[int] | None,
+    itemsize: int,
+    axis: int,
+    offsets: Sequence[int],
+    batch: int,
+    anchors: np.ndarray,
+    stored_per_unit: float,
+    seed: int = 0,
+) -> Geometry:
+    """The geometry of batches of `batch` random anchors (positions along
+    `axis`), each read with its window `offsets` and whole along the other
+    axes. `stored_per_unit`: mean stored bytes of one decode unit."""
+    nd = len(shape)
+    grid = [-(-s // c) for s, c in zip(shape, chunks, strict=True)]
+    per_row = math.prod(g for d, g in enumerate(grid) if d != axis)
+    unit_bytes = math.prod(chunks) * itemsize
+    offs = np.asarray(offsets, dtype=np.int64)
+    sample_bytes = math.prod(s for d, s in enumerate(shape) if d != axis) * itemsize * len(offs)
+    c_axis = chunks[axis]
+    if shards is not None:
+        per_shard = shards[axis] // c_axis
+        shard_grid = [-(-s // h) for s, h in zip(shape, shards, strict=True)]
+        shards_per_row = math.prod(g for d, g in enumerate(shard_grid) if d != axis)
+    rng = np.random.default_rng(seed)
+    n = anchors.size
+    take = min(batch, n)
+    rows_total = requests_total = 0.0
+    for _ in range(DRAWS if n > take else 1):
+        picked = anchors[rng.choice(n, size=take, replace=False)] if n > take else anchors
+        rows = np.unique((picked[:, None] + offs[None, :]).reshape(-1) // c_axis)
+        rows_total += rows.size
+        if shards is None:
+            requests_total += rows.size * per_row
+        else:
+            # Neighbouring inner chunks of one shard come in one range request.
+            breaks = (np.diff(rows) != 1) | (np.diff(rows // per_shard) != 0)
+            runs = 1 + int(breaks.sum()) if rows.size else 0
+            requests_total += runs * shards_per_row
+    draws = DRAWS if n > take else 1
+    units = rows_total / draws * per_row
+    touched = np.zeros(grid[axis], dtype=bool)
+    if n and nd:
+        lo, hi = int(anchors.min() + offs.min()), int(anchors.max() + offs.max())
+        touched[lo // c_axis : hi // c_axis + 1] = True
+    ws_units = int(touched.sum()) * per_row
+    return Geometry(
+        chunks=units,
+        requests=requests_total / draws,
+        stored_bytes=units * stored_per_unit,
+        decoded_bytes=units * unit_bytes,
+        output_bytes=sample_bytes * take,
+        sample_bytes=sample_bytes,
+        working_set_decoded=ws_units * unit_bytes,
+        working_set_stored=int(ws_units * stored_per_unit),
+    )
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Measured costs (fastchunk.tools.advise_probe), per batch of the probe
+    geometry unless said otherwise."""
+
+    threads: int
+    cores: int
+    decode_s: float  # a batch with its stored bytes in memory, `threads` threads
+    decode_s_1: float  # the same on one thread
+    probe_decoded_bytes: float  # decoded bytes of the probe's batches (mean)
+    remote: bool
+    # local storage
+    disk_bandwidth: float | None = None  # bytes/s, cold, `threads` readers
+    disk_latency: float | None = None  # seconds, one cold read
+    cached_fraction: float = 1.0  # share of the stored bytes the page cache holds
+    # object store
+    latency: float | None = None  # seconds, one small request
+    bandwidth: float | None = None  # bytes/s, one round of concurrent requests
+    concurrency: int = 32
+    # what-ifs, measured
+    node_cache_s: float | None = None  # a batch served by the node cache
+    disk_cache_s: float | None = None  # a batch served by the local disk cache
+
+    @property
+    def decode_per_byte(self) -> float:
+        return self.decode_s / self.probe_decoded_bytes if self.probe_decoded_bytes else 0.0
+
+    @property
+    def speedup(self) -> float:
+        """Measured decode speedup of `threads` threads over one."""
+        return max(1.0, self.decode_s_1 / self.decode_s) if self.decode_s > 0 else 1.0
+
+    def at_threads(self, threads: int) -> Costs:
+        """The costs with another thread count: speedup grows linearly from 1
+        to the measured one at `self.threads` and no further (no core beyond
+        those measured)."""
+        t = max(1, threads)
+        if self.threads <= 1:
+            s = 1.0
+        else:
+            s = 1 + (self.speedup - 1) * (min(t, self.threads) - 1) / (self.threads - 1)
+        return replace(self, threads=t, decode_s=self.decode_s_1 / s)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["decode_per_byte"] = self.decode_per_byte
+        out["speedup"] = self.speedup
+        return out
+
+
+def batch_time(g: Geometry, c: Costs, decode_scale: float = 1.0) -> dict[str, float]:
+    """Seconds per batch and its parts. `decode_scale`: decode cost per byte
+    of this layout over that of the probe's (another codec or chunk size).
+
+    Local: the read-ahead overlaps disk reads with decoding, so a batch takes
+    the longer of the two (the part of the stored bytes not in the page cache
+    at the disk's bandwidth) plus one cold read's latency. Object store: a
+    read fetches its objects in rounds of `concurrency` requests, then
+    decodes (reads of more than one round decode while later rounds are in
+    flight)."""
+    decode = c.decode_per_byte * decode_scale * g.decoded_bytes
+    out = {"decode": decode, "storage": 0.0, "network": 0.0}
+    if c.remote:
+        rounds = g.rounds(c.concurrency)
+        fetch = rounds * (c.latency or 0.0) + g.stored_bytes / (c.bandwidth or math.inf)
+        out["network"] = fetch
+        if g.requests <= c.concurrency:
+            out["total"] = fetch + decode
+        else:
+            out["total"] = max(fetch, decode) + min(fetch, decode) / rounds
+    else:
+        cold = 1.0 - c.cached_fraction
+        io = cold * g.stored_bytes / (c.disk_bandwidth or math.inf)
+        out["storage"] = io
+        out["total"] = max(io, decode) + (cold * (c.disk_latency or 0.0) if cold > 0 else 0.0)
+    return out
+
+
+def samples_per_s(batch: int, seconds: float, step_time: float | None = None) -> float:
+    """What a loader that prefetches sustains under a model taking
+    `step_time` per batch: the slower of the two sets the pace."""
+    pace = max(seconds, step_time or 0.0)
+    return batch / pace if pace > 0 else math.inf
+
+
+def bottleneck(parts: dict[str, float], step_time: float | None) -> str:
+    if step_time is not None and step_time >= parts["total"]:
+        return "model"
+    return max(("storage", "network", "decode"), key=lambda k: parts[k])
+
+
+def node_samples_per_s(
+    batch: int, g: Geometry, c: Costs, ranks: int, step_time: float | None
+) -> dict[str, Any]:
+    """One node of `ranks` processes sharing its cores: each runs
+    cores // ranks threads; together they decode at most as fast as all the
+    node's cores (the measured speedup) and read the disk at its bandwidth."""
+    threads = max(1, c.cores // max(1, ranks))
+    per = c.at_threads(threads)
+    parts = batch_time(g, per)
+    process = samples_per_s(batch, parts["total"], step_time)
+    limits = {"processes": ranks * process}
+    if c.decode_s_1 > 0 and g.decoded_bytes:
+        cpu = c.decode_per_byte * c.speedup * g.decoded_bytes  # CPU-seconds per batch
+        limits["cores"] = batch * c.at_threads(c.cores).speedup / cpu if cpu else math.inf
+    if not c.remote and c.cached_fraction < 1 and c.disk_bandwidth:
+        per_batch = (1 - c.cached_fraction) * g.stored_bytes
+        limits["disk"] = batch * c.disk_bandwidth / per_batch if per_batch else math.inf
+    limit = min(limits, key=lambda k: limits[k])
+    return {
+        "ranks": ranks,
+        "threads_per_rank": threads,
+        "samples_per_s": limits[limit],
+        "limited_by": limit,
+        "limits": limits,
+    }
