@@ -1,10 +1,16 @@
 // The process-level caches (decoded chunks, compressed bytes) live in each
 // process's heap; `fastchunk cache`, another process, reports them from a
-// small page each process publishes: DIR/fastchunk-process-PID.stats (DIR
-// where the node's shared caches live), mapped shared and updated in place
-// with relaxed atomics as the caches change. A page whose process is gone
-// (pid dead, or reused by a process started later) is removed by the reader.
-// A forked child publishes a page of its own.
+// The process-level caches (decoded chunks, compressed bytes) live in each
+// process's heap; `fastchunk cache`, another process, reports them from a
+// small page each process publishes: DIR/fastchunk-process-PID.RANDOM.stats
+// (DIR where the node's shared caches live), mapped shared and updated in
+// place with relaxed atomics as the caches change. The page is a file the
+// process makes itself (O_EXCL|O_NOFOLLOW) under a name no one can guess, in
+// a directory no other user can change (or a sticky one such as /dev/shm):
+// no one can turn it into a write elsewhere, nor cut it short under the
+// mapping. Readers read pages (never map them); a page whose process is gone
+// (pid dead, or reused by a process started later) is removed by a reader of
+// the same user. A forked child publishes a page of its own.
 //
 // The buffer pool (common/buffer_pool.h) is a third level: its numbers go on
 // the page once the page exists, and a process whose pool keeps at least
@@ -30,9 +36,11 @@ struct LevelNumbers {
 };
 
 // Starts publishing into `dir` (made if needed); "" stops and removes the page.
+// Throws an I/O Error when `dir` lies where another user could change it.
 void publish_process_stats_in(const std::string& dir);
 // Names the directory without opening the page: it opens when a level first
 // has something to show (a cache turned on, the pool keeping kPoolPageBytes).
+// A directory another user could change is then passed over: no page.
 void set_process_stats_dir(const std::string& dir);
 // Whether publish_process_stats_in() named a directory (cheap: one atomic load).
 bool process_stats_published();

@@ -49,7 +49,7 @@ struct Kept {
 };
 
 struct Pool {
-  ForkSafeMutex mutex;
+  ForkSafeMutex mutex{LockRank::kBufferPool};
   std::vector<Kept> kept;  // oldest given back first
   size_t kept_bytes = 0;
   size_t budget = default_budget();

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from typing import Any
 
 from fastchunk import _core
@@ -145,7 +146,12 @@ def publish_process_levels() -> None:
     bytes) beside the node's shared caches, for `fastchunk cache`; the page
     goes when the process exits."""
     global _published
-    _core.publish_process_stats(shm_root())
+    try:
+        _core.publish_process_stats(shm_root())
+    except OSError as e:  # a directory another user could change: the caches work, unseen
+        warnings.warn(f"fastchunk cache will not show this process: {e}", RuntimeWarning,
+                      stacklevel=3)
+        return
     if not _published:
         _published = True
         atexit.register(_core.unpublish_process_stats_)

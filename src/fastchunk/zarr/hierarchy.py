@@ -13,12 +13,17 @@ from fastchunk.zarr.metadata import ArrayMeta, load_json, parse_v2, parse_v3
 
 
 class MetadataReader:
-    """Reads metadata documents of one store, through consolidated metadata when present."""
+    """Reads metadata documents of one store, through consolidated metadata
+    when present (and `use_consolidated`: False reads every node's own
+    documents, as zarr-python's use_consolidated=False)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, use_consolidated: bool = True) -> None:
         self.store = store
+        self.use_consolidated = use_consolidated
         self.consolidated: dict[str, Any] | None = None
         self.v3_consolidated: dict[str, Any] | None = None
+        if not use_consolidated:
+            return
         raw = store.get(".zmetadata")
         if raw is not None:
             doc = load_json(raw, f"{store.name}/.zmetadata")
@@ -59,7 +64,7 @@ class MetadataReader:
             node_type = doc.get("node_type")
             if node_type not in ("array", "group"):
                 raise MetadataError(f"{self.store.name}/{prefix}zarr.json: bad node_type")
-            if node_type == "group" and not path:
+            if node_type == "group" and not path and self.use_consolidated:
                 cm = doc.get("consolidated_metadata")
                 if isinstance(cm, dict) and isinstance(cm.get("metadata"), dict):
                     self.v3_consolidated = cm["metadata"]
