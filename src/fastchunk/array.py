@@ -11,7 +11,7 @@ import numpy as np
 from fastchunk import _core
 from fastchunk._indexing import normalize_array_index, orthogonalize, shape_result
 from fastchunk.store import Store
-from fastchunk.store.serve import serve
+from fastchunk.store.serve import fetch, serve
 from fastchunk.zarr.fallback import warn_slow
 from fastchunk.zarr.metadata import ArrayMeta
 from fastchunk.zarr.strings import read_items
@@ -213,6 +213,29 @@ class Array:
             raise ValueError(f"out has shape {out.shape}, the selection {counts}")
         self._read(arrays, out, num_threads)
 
+    def fetch_requests(self, indices: Sequence[Any]) -> list[tuple[Any, list[Any]]]:
+        """[(store, requests)]: what a read_orthogonal(indices) will ask a
+        remote store for (whole objects (key, 0, None), ranges (key, offset,
+        length)), for fetching ahead (fastchunk.store.fetch_ahead); the shard
+        indexes it needs are fetched now, into the index cache. [] for local
+        stores. The read itself must still run."""
+        store = self._store
+        if store.local_root is not None or not hasattr(store, "ahead_buffer"):
+            return []
+        if self._meta.vlen is not None:
+            return []
+        arrays = [i if type(i) is range else np.asarray(i) for i in indices]
+        plan = self._native.plan(arrays, None, 1)
+        requests = plan.pending()
+        for _ in range(4):  # index rounds: a key still lacking its index has a suffix request
+            index_keys = {key for key, offset, _ in requests if offset is None}
+            if not index_keys:
+                break
+            index = [r for r in requests if r[0] in index_keys]
+            plan.provide(index, fetch(store, index))
+            requests = plan.pending()
+        return [(store, [r for r in requests if r[1] is not None])]
+
     def _read(
         self,
         indices: list[Any],
@@ -233,6 +256,15 @@ class Array:
             read_items(self, indices, out, threads)
             return
         buf, strides = _output_layout(out)
+        # Stores whose chunk keys are no files (an Icechunk snapshot) may read
+        # a local selection in C order in one call of the core; else a read
+        # plan serves it.
+        read_local = getattr(self._store, "read_local", None)
+        if (
+            meta.fallback is None and strides is None and read_local is not None
+            and read_local(self, indices, buf, threads)
+        ):  # fmt: skip
+            return
         if meta.fallback is not None:
             warn_slow(meta.slow_codecs)
             plan = self._native.plan(indices, buf, threads, strides=strides)
