@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -318,13 +320,18 @@ def _thread_count(num_threads: int | None) -> int:
     return n
 
 
+# Numbers the arrays opened over stores without a store_id (never reused,
+# unlike id(): CPython gives a freed object's address to the next one).
+_anonymous_stores = itertools.count()
+
+
 def _store_id(store: Any) -> str:
-    """What names the store in cache keys. Stores of other libraries without a
-    store_id share nothing with any other store object."""
+    """What names the store in cache keys. An array over a store of another
+    library without a store_id shares nothing with any other array."""
     sid = getattr(store, "store_id", None)
     if isinstance(sid, str) and sid:
         return sid
-    return f"object:{type(store).__qualname__}:{store.name}:{id(store)}"
+    return f"object:{type(store).__qualname__}:{store.name}:{os.getpid()}:{next(_anonymous_stores)}"
 
 
 def _writable_view(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
