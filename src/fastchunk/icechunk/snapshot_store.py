@@ -107,7 +107,8 @@ class SnapshotStore:
         return None
 
     def get(self, key: str) -> bytes | None:
-        return self.get_many([key])[key]
+        found = self.get_many([key])[key]
+        return None if found is None else bytes(found)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -119,10 +120,8 @@ class SnapshotStore:
             else:
                 chunks.append(key)
         if chunks:
-            answers = self.fetch([(k, 0, None) for k in chunks])
-            out.update(
-                (k, None if a is None else bytes(a)) for k, a in zip(chunks, answers, strict=True)
-            )
+            # Views of what was fetched, as RemoteStore.get_many gives: no copy.
+            out.update(zip(chunks, self.fetch([(k, 0, None) for k in chunks]), strict=True))
         return out
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Any]:
