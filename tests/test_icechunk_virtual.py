@@ -268,3 +268,23 @@ def test_repository_in_s3(s3: Any, tmp_path: Path, bucket_prefix: str) -> None:
     old = fastchunk.open(url, storage_options=cached, snapshot=history.snapshots["grow"])
     np.testing.assert_array_equal(old["small"][...], before)
     shutil.rmtree(tmp_path / "history")
+
+
+def test_hostile_references_in_s3(s3: Any, tmp_path: Path, bucket_prefix: str) -> None:
+    """A chunk object shorter than its reference, or missing: a clear error."""
+    import obstore
+
+    history = write_history(tmp_path / "history")
+    s3.upload_dir(history.path, f"{bucket_prefix}/history")
+    url = f"s3://{s3.bucket}/{bucket_prefix}/history"
+    g = fastchunk.open(url, storage_options=s3.storage_options())
+    (location, _v, _e, _m), *_ = [t for t in g.store.array_refs("temp")[1].targets() if not t[1]]
+    key = f"{bucket_prefix}/history/{location}"
+    store = s3.obstore()
+    whole = bytes(obstore.get(store, key).bytes())
+    obstore.put(store, key, whole[:10])
+    with pytest.raises(fastchunk.ChunkDecodeError, match="shorter than its references say"):
+        fastchunk.open(url, storage_options=s3.storage_options())["temp"][...]
+    obstore.delete(store, key)
+    with pytest.raises(fastchunk.ChunkDecodeError, match="does not exist"):
+        fastchunk.open(url, storage_options=s3.storage_options())["temp"][...]

@@ -252,6 +252,11 @@ class SnapshotStore:
             reqs = [(targets[fetches[i][0]][0], fetches[i][1], fetches[i][2]) for i in native]
             got = _get_ranges(self.repo.store, reqs)
             for i, blob in zip(native, got, strict=True):
+                if blob is not None and memoryview(blob).nbytes != fetches[i][2]:
+                    raise ChunkDecodeError(
+                        f"{self.repo.name}: chunk object {targets[fetches[i][0]][0]} is shorter "
+                        f"than its references say (bytes [{fetches[i][1]}, +{fetches[i][2]}))"
+                    )
                 if blob is None:
                     raise ChunkDecodeError(
                         f"{self.repo.name}: chunk object "
