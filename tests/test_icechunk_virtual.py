@@ -248,6 +248,10 @@ def test_repository_in_s3(s3: Any, tmp_path: Path, bucket_prefix: str) -> None:
     sharded[0:8, 0:24]
     after = repo_store.request_counts()
     assert after["get_range"] - before["get_range"] == 1
+    # More chunk objects than one round of requests: streamed, round by round.
+    streamed = fastchunk.open(url, storage_options=dict(opts, concurrency=3))["temp"]
+    np.testing.assert_array_equal(streamed[...], icechunk_group(history.path)["temp"][...])
+    assert streamed.store.repo.store.request_counts()["get_range"] >= 6
     # Pickled: reopened from the URL in the same snapshot.
     import pickle
 
