@@ -1,5 +1,6 @@
 """Icechunk virtual chunks (byte ranges of NetCDF4 files written by xarray)
-and Icechunk repositories in object storage, over a real SeaweedFS server:
+and Icechunk repositories in object storage, over a real SeaweedFS server
+(and fake-gcs-server):
 virtual references into local files and into S3 objects, read equal to
 Icechunk + zarr-python; the reference's condition (ETag or last-modified)
 checked on the answer that carried the bytes, a clear error when the file
@@ -32,6 +33,11 @@ from tests.icechunk_repos import (
     write_virtual_repo,
 )
 from tests.s3_server import s3 as _s3_fixture  # noqa: F401 - fixture "s3"
+
+try:
+    from tests.gcs_server import gcs as _gcs_fixture  # noqa: F401 - fixture "gcs"
+except ImportError:  # pragma: no cover - gcs_server needs its own test extras
+    pass
 
 ic = icechunk()
 require("h5py")
@@ -292,3 +298,25 @@ def test_hostile_references_in_s3(s3: Any, tmp_path: Path, bucket_prefix: str) -
     obstore.delete(store, key)
     with pytest.raises(fastchunk.ChunkDecodeError, match="does not exist"):
         fastchunk.open(url, storage_options=s3.storage_options())["temp"][...]
+
+
+def test_repository_in_gcs(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A repository in a gs:// bucket (fake-gcs-server), through obstore and
+    through the blocking client forked workers use."""
+    gcs = request.getfixturevalue("gcs")
+    history = write_history(tmp_path / "history")
+    prefix = f"icechunk-{uuid.uuid4().hex[:8]}"
+    gcs.upload_dir(history.path, f"{prefix}/history")
+    url = f"gs://{gcs.bucket}/{prefix}/history"
+    theirs = icechunk_group(history.path, tag="v1")
+    for client in ("obstore", "blocking"):
+        ours = fastchunk.open(url, storage_options=gcs.storage_options(), tag="v1")
+        if client == "blocking":
+            from fastchunk.store.gcs_client import GCSEngine
+
+            store = ours.store.repo.store
+            store._engine_obj = GCSEngine(store._opts)
+            store._engine_pid = os.getpid()
+        for path in array_paths(theirs):
+            np.testing.assert_array_equal(np.asarray(ours[path][...]), theirs[path][...],
+                                          err_msg=f"{client} {path}")  # fmt: skip
