@@ -218,7 +218,9 @@ class ObstoreEngine(Engine):
         try:
             result = await self._obs.get_async(self.store, key)
             self._note(key, result.meta)
-            return memoryview(await result.bytes_async())
+            blob = memoryview(await result.bytes_async())
+            self.requests.received(blob)
+            return blob
         except Exception as e:
             if self._missing(e):
                 self.versions[key] = ABSENT
@@ -277,7 +279,10 @@ class ObstoreEngine(Engine):
                 self.versions[key] = ABSENT
                 return None
             raise self._fail(key, e) from None
-        return [memoryview(b) for b in got]
+        blobs = [memoryview(b) for b in got]
+        for blob in blobs:
+            self.requests.received(blob)
+        return blobs
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
         by_key: dict[str, list[int]] = {}
@@ -304,6 +309,7 @@ class ObstoreEngine(Engine):
             )
             self._note(key, result.meta)
             data = memoryview(await result.bytes_async())
+            self.requests.received(data)
         except Exception as e:
             if self._missing(e):
                 self.versions[key] = ABSENT
@@ -324,7 +330,9 @@ class ObstoreEngine(Engine):
             if length:
                 result = await self._obs.get_async(self.store, key, options=options)
                 self._note(key, result.meta)
-                return memoryview(await result.bytes_async()), int(result.meta["size"])
+                blob = memoryview(await result.bytes_async())
+                self.requests.received(blob)
+                return blob, int(result.meta["size"])
             meta = await self._obs.head_async(self.store, key)
             self._note(key, meta)
             return b"", int(meta["size"])
