@@ -12,6 +12,9 @@ Workloads (each the best of --repeats runs, readers interleaved):
   grid     the first quarter of the gridpoints of batches of 8 random dates;
            grid-whole reads the same dates whole, for the ratio
   latency  one element a[i, j, 0, k] at random places, median microseconds
+  kept     single-date reads a[i] whose outputs are all kept (fresh memory each
+           time), each reader in fresh processes, against the same reads with
+           freed outputs (benchmarks/kept.py)
 
 Throughput is GB/s of decoded output. Two floors, the C libraries alone
 (libzstd, c-blosc) with the same threads into one preallocated buffer: `floor`
@@ -42,6 +45,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ENCODINGS, RESULTS_DIR, StoreSize  # noqa: E402
 from floor import Floor  # noqa: E402
+from kept import KEPT_READERS, run_kept  # noqa: E402
 from make_stores import add_size_args, parse_size, write_store  # noqa: E402
 
 from fastchunk.tools.readers import READERS, Reader, configure_zarr, open_reader  # noqa: E402
@@ -393,6 +397,41 @@ def bench_store(
             flush=True,
         )
 
+    if "kept" in args.workloads:
+        kept_readers = [
+            n for n in KEPT_READERS if n not in ("zarr-python", "tensorstore") or n in names
+        ]
+        best = run_kept(
+            path, size.dates, t, args.kept_reads, args.kept_repeats, args.seed, kept_readers
+        )
+        freed = best.get("fastchunk-freed", {}).get("reads_per_s")
+        for name, got in best.items():
+            if "wall" not in got:
+                print(f"  kept: {name} failed: {got.get('error')}", flush=True)
+                continue
+            res.add(
+                store=enc,
+                workload="kept",
+                reader=name,
+                seconds=got["wall"],
+                cpu_seconds=got["user"] + got["sys"],
+                bytes=got["bytes"],
+                gbps=got["gbps"],
+                gb_per_cpu_s=got["bytes"] / max(got["user"] + got["sys"], 1e-9) / 1e9,
+                reads_per_s=got["reads_per_s"],
+                minflt=got["minflt"],
+                thp_fault_alloc=got["thp_fault_alloc"],
+                note=f"{got['reads_per_s']:,.0f}/s, x freed "
+                + (f"{got['reads_per_s'] / freed:.2f}" if freed else "?"),
+            )
+        print(
+            "  kept: "
+            + ", ".join(
+                f"{n} {g['reads_per_s']:,.0f} reads/s" for n, g in best.items() if "wall" in g
+            ),
+            flush=True,
+        )
+
     extra: dict[str, Any] = {}
     if args.cache_epoch and "fastchunk" in readers:
         extra["cache_epoch"] = cache_epoch(readers["fastchunk"], w, out, size, args, enc, res)
@@ -594,6 +633,14 @@ def targets(rows: list[dict[str, Any]], extra: dict[str, Any]) -> list[dict[str,
                 get(s, "grid", "fastchunk", "window_speedup"),
                 2.5,
             )
+        add(
+            f"{s} kept: fastchunk / zarr-python >= 2",
+            get(s, "kept", "zarr-python", "fastchunk_x"),
+            2.0,
+        )
+        kept, freed = get(s, "kept", "fastchunk", "gbps"), get(s, "kept", "fastchunk-freed", "gbps")
+        if kept and freed:
+            add(f"{s} kept: fastchunk / the same reads freed >= 0.8", kept / freed, 0.8)
         mem = extra.get(s, {}).get("memory", {}).get("fastchunk")
         if mem and "peak_mb" in mem:
             add(
@@ -613,13 +660,13 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
 
     workloads = [
         w
-        for w in ("gather", "windows", "full", "grid", "grid-whole", "latency")
+        for w in ("gather", "windows", "full", "grid", "grid-whole", "latency", "kept")
         if any(r["workload"] == w for r in rows)
     ]
     stores = [s for s in ENCODINGS if any(r["store"] == s for r in rows)]
     readers = [
         n
-        for n in [*READERS, "fastchunk+cache", *FLOORS]
+        for n in dict.fromkeys([*READERS, "fastchunk+cache", *FLOORS, *KEPT_READERS])
         if any(r["reader"] == n for r in rows)
     ]
     fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4.5), squeeze=False)
@@ -667,7 +714,11 @@ def main() -> None:
         default=",".join([*READERS, *FLOORS]),
         help=f"comma-separated subset of {','.join([*READERS, *FLOORS])}",
     )
-    p.add_argument("--workloads", default="gather,windows,full,grid,latency")
+    p.add_argument("--workloads", default="gather,windows,full,grid,latency,kept")
+    p.add_argument("--kept-reads", type=int, default=150, help="reads of the kept workload")
+    p.add_argument(
+        "--kept-repeats", type=int, default=3, help="kept workload: best of this many processes"
+    )
     p.add_argument("--repeats", type=int, default=5, help="best of this many runs")
     p.add_argument(
         "--batches",

@@ -55,6 +55,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     if report.when == "call" or report.outcome != "passed":
         if report.outcome != "passed" or "outcome" not in rec:
             rec["outcome"] = report.outcome if not hasattr(report, "wasxfail") else "xfail"
+            if report.skipped and isinstance(report.longrepr, tuple):
+                rec["reason"] = str(report.longrepr[2])
+    # What a test recorded (request.node.user_properties), e.g. the opens
+    # tests/xarray_engine_suite.py counts.
+    rec.update({str(k): v for k, v in item.user_properties})
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -10,6 +10,10 @@
 #   (about a minute on 2 cores).
 # xarray: xarray's zarr backend tests (test_backends.py, tests whose names
 #   mention zarr; xarray ships its tests). --subset: TestZarrDirectoryStore.
+# xarray-engine: xarray's directory-store tests with every read through
+#   engine="fastchunk", beside the same tests with engine="zarr"
+#   (tests/xarray_engine_suite.py); the report compares them
+#   (scripts/xarray_engine_report.py). Use with the default pipeline.
 #
 # A JSON report (scripts/pipeline_suite_plugin.py) goes to
 # build/suites/SUITE-PIPELINE.json, then its summary is printed. Exits non-zero
@@ -18,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
-SUITE="${1:?usage: run_suite.sh zarr|xarray [PIPELINE] [--subset] [pytest args...]}"
+SUITE="${1:?usage: run_suite.sh zarr|xarray|xarray-engine [PIPELINE] [--subset] [pytest args...]}"
 shift
 PIPELINE="${1:-fastchunk}"
 shift || true
@@ -62,7 +66,12 @@ print(os.path.join(os.path.dirname(xarray.__file__), 'tests', 'test_backends.py'
       SELECT=("$TESTS" -k "zarr or Zarr")
     fi
     ;;
-  *) echo "unknown suite $SUITE (zarr or xarray)" >&2; exit 2 ;;
+  xarray-engine)
+    RUN_IN="$ROOT"
+    # xarray's test fixtures (use_dask, time_unit, ...) live in its conftest.
+    SELECT=(-p xarray.tests.conftest "$ROOT/tests/xarray_engine_suite.py")
+    ;;
+  *) echo "unknown suite $SUITE (zarr, xarray or xarray-engine)" >&2; exit 2 ;;
 esac
 
 REPORT="$WORK/$SUITE-$PIPELINE.json"
@@ -72,5 +81,9 @@ ZARR_CODEC_PIPELINE__PATH=$PATH_VALUE FASTCHUNK_SUITE_REPORT="$REPORT" \
   PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" \
   "$PY" -m pytest -q -p no:cacheprovider -p pipeline_suite_plugin "${SELECT[@]}" "$@" ||
   status=$?
-"$PY" "$ROOT/scripts/pipeline_suite_report.py" "$REPORT"
+if [ "$SUITE" = xarray-engine ]; then
+  "$PY" "$ROOT/scripts/xarray_engine_report.py" "$REPORT" || status=1
+else
+  "$PY" "$ROOT/scripts/pipeline_suite_report.py" "$REPORT"
+fi
 exit $status

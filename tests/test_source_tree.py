@@ -43,6 +43,18 @@ def test_no_python_module_lists_native_codecs() -> None:
     assert not found, found
 
 
+def test_only_the_fork_safe_lock_registers_fork_handlers() -> None:
+    """Every global lock is a ForkSafeMutex (one lock order, one set of fork
+    handlers): no other file calls pthread_atfork or guards a global with a
+    bare std::mutex registered on its own."""
+    found = [
+        str(src.relative_to(ROOT))
+        for src in sorted(CSRC.rglob("*.cc")) + sorted(CSRC.rglob("*.h"))
+        if "pthread_atfork" in src.read_text() and src.stem not in ("fork_safe_mutex",)
+    ]
+    assert not found, found
+
+
 def _imports(path: Path) -> set[str]:
     import ast
 

@@ -2,10 +2,41 @@
 
 #include <utility>
 
+#include "cache/chunk_cache.h"
 #include "cache/shared_cache.h"
+#include "cache/stored_cache.h"
 #include "engine/thread_pool.h"
 
 namespace fastchunk {
+
+void api_compressed_cache_set_capacity(size_t nbytes) {
+  StoredCache::instance().set_capacity(nbytes);
+}
+
+LruSnapshot api_compressed_cache_info() { return StoredCache::instance().snapshot(); }
+
+void api_compressed_cache_clear() { StoredCache::instance().clear(); }
+
+ErrorInfo api_publish_process_stats(const std::string& dir) {
+  return guarded([&] {
+    publish_process_stats_in(dir);
+    ChunkCache::instance().publish();
+    StoredCache::instance().publish();
+    publish_buffer_pool();
+  });
+}
+
+ErrorInfo api_set_process_stats_dir(const std::string& dir) {
+  return guarded([&] { set_process_stats_dir(dir); });
+}
+
+ErrorInfo api_unpublish_process_stats() {
+  return guarded([&] { unpublish_process_stats(); });
+}
+
+ErrorInfo api_published_processes(const std::string& dir, std::vector<PublishedProcess>* out) {
+  return guarded([&] { *out = read_published_processes(dir); });
+}
 
 ErrorInfo api_set_shared_cache(const std::string& dir, uint64_t budget) {
   return guarded([&] { set_shared_cache(dir, budget); });
@@ -25,8 +56,23 @@ ErrorInfo api_open_file_cache(const std::string& dir, uint64_t budget, bool map,
   });
 }
 
+namespace {
+
+// Entries handed to Python are in memory of their own: a buffer Python reads
+// never maps a file another process could cut short.
+CachedFile find_loaded(FileCache& cache, const std::string& key) {
+  CachedFile found = cache.find(key);
+  if (found && !found.load()) {
+    cache.drop(key);
+    return CachedFile();
+  }
+  return found;
+}
+
+}  // namespace
+
 ErrorInfo api_file_cache_find(const FileCacheHandle& h, const std::string& key, CachedFile* out) {
-  return guarded([&] { *out = h.cache->find(key); });
+  return guarded([&] { *out = find_loaded(*h.cache, key); });
 }
 
 ErrorInfo api_file_cache_find_many(const FileCacheHandle& h, const std::vector<std::string>& keys,
@@ -35,7 +81,7 @@ ErrorInfo api_file_cache_find_many(const FileCacheHandle& h, const std::vector<s
     out->clear();
     out->resize(keys.size());
     parallel_for(int64_t(keys.size()),
-                 [&](int64_t i) { (*out)[size_t(i)] = h.cache->find(keys[size_t(i)]); });
+                 [&](int64_t i) { (*out)[size_t(i)] = find_loaded(*h.cache, keys[size_t(i)]); });
   });
 }
 

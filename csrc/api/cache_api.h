@@ -1,6 +1,8 @@
-// The C++ surface of the caches for the Cython module: the node-wide decoded
-// chunk cache and file caches opened by directory (the disk cache of remote
-// objects, the `fastchunk cache` command). Nothing is thrown across.
+// The C++ surface of the caches for the Cython module: the process's
+// compressed level and stats page, the node-wide decoded chunk cache and file
+// caches opened by directory (the disk cache of remote objects, the
+// `fastchunk cache` command). The Cython module reaches no cache singleton
+// but through here. Nothing is thrown across.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -8,13 +10,29 @@
 #include <vector>
 
 #include "api/guarded.h"
+#include "cache/byte_lru.h"
 #include "cache/file_cache.h"
+#include "cache/process_stats.h"
 
 namespace fastchunk {
 
 struct FileCacheHandle {
   std::shared_ptr<FileCache> cache;
 };
+
+// The compressed level of this process (cache/stored_cache.h).
+void api_compressed_cache_set_capacity(size_t nbytes);
+LruSnapshot api_compressed_cache_info();
+void api_compressed_cache_clear();
+
+// This process's stats page for `fastchunk cache` (cache/process_stats.h):
+// published in `dir` ("": no longer), with both levels' numbers at once.
+ErrorInfo api_publish_process_stats(const std::string& dir);
+// Names the directory without opening the page (it opens when a level has
+// something to show; a directory another user could change gets none).
+ErrorInfo api_set_process_stats_dir(const std::string& dir);
+ErrorInfo api_unpublish_process_stats();
+ErrorInfo api_published_processes(const std::string& dir, std::vector<PublishedProcess>* out);
 
 ErrorInfo api_set_shared_cache(const std::string& dir, uint64_t budget);
 std::string api_shared_cache_dir();  // empty when this process uses none

@@ -125,7 +125,7 @@ class ByteLru {
     }
   }
 
-  mutable ForkSafeMutex mutex_;
+  mutable ForkSafeMutex mutex_{LockRank::kLru};
   std::atomic<size_t> capacity_;
   std::list<Entry> order_;  // front = most recently used
   std::unordered_map<std::string, typename std::list<Entry>::iterator> index_;

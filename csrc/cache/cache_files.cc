@@ -10,6 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
+#include <algorithm>
 
 #include <libdeflate.h>
 
@@ -104,23 +107,141 @@ bool read_all(int fd, void* data, size_t n, uint64_t offset) {
   return true;
 }
 
-void make_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
-    throw Error(ErrorKind::kIO, "cannot create cache directory " + path + ": " + errno_text());
+namespace {
+
+std::string mode_text(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", unsigned(mode & 07777));
+  return buf;
 }
 
-void make_dirs(const std::string& path) {
-  for (size_t i = 1; i <= path.size(); ++i)
-    if (i == path.size() || path[i] == '/') make_dir(path.substr(0, i));
+// Why another user could change what is found in (or under) the directory
+// `st` describes; "" when no one but root and this user can.
+std::string why_not_trusted(const struct stat& st, bool own) {
+  if (!S_ISDIR(st.st_mode)) return "it is not a directory";
+  const uid_t me = ::geteuid();
+  if (own) {
+    if (st.st_uid != me)
+      return "it belongs to another user (uid " + std::to_string(st.st_uid) + ")";
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+      return "others can write it (mode " + mode_text(st.st_mode) + ")";
+    return "";
+  }
+  if (st.st_uid != me && st.st_uid != 0)
+    return "it belongs to another user (uid " + std::to_string(st.st_uid) + ")";
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+    return "others can write it and it is not sticky (mode " + mode_text(st.st_mode) + ")";
+  return "";
 }
 
-void check_owner(const std::string& dir) {
+[[noreturn]] void refuse(const std::string& dir, const std::string& cache, const std::string& why) {
+  throw Error(ErrorKind::kIO,
+              "refusing the cache directory " + cache + ": " + dir + " is not safe, " + why +
+                  "; use a directory only you (and root) can write (under a sticky one such as "
+                  "/dev/shm or /tmp is fine)");
+}
+
+// `path` with the symlinks of its longest existing prefix resolved.
+std::string resolved(const std::string& path) {
+  std::string head = path, tail;
+  while (!head.empty()) {
+    if (char* real = ::realpath(head.c_str(), nullptr)) {
+      std::string out = real;
+      std::free(real);
+      if (!tail.empty()) out += (out == "/" ? "" : "/") + tail;
+      return out;
+    }
+    const size_t slash = head.find_last_of('/');
+    if (slash == std::string::npos) break;
+    tail = head.substr(slash + 1) + (tail.empty() ? "" : "/" + tail);
+    head = slash == 0 ? "/" : head.substr(0, slash);
+    if (head == "/" && tail.empty()) break;
+  }
+  return path;
+}
+
+}  // namespace
+
+int open_trusted_dir(const std::string& path, bool create, bool own_last) {
+  if (path.empty()) throw Error(ErrorKind::kIO, "no cache directory named");
+  std::string full = path;
+  if (full[0] != '/') {
+    char* cwd = ::getcwd(nullptr, 0);
+    if (!cwd) throw Error(ErrorKind::kIO, "cannot resolve " + path + ": " + errno_text());
+    full = std::string(cwd) + "/" + full;
+    std::free(cwd);
+  }
+  full = resolved(full);
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < full.size();) {
+    const size_t j = std::min(full.find('/', i), full.size());
+    const std::string part = full.substr(i, j - i);
+    if (part == "..") throw Error(ErrorKind::kIO, "cannot resolve the cache directory " + path);
+    if (!part.empty() && part != ".") parts.push_back(part);
+    i = j + 1;
+  }
+  int fd = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorKind::kIO, "cannot open /: " + errno_text());
+  std::string at = "/";
+  for (size_t k = 0;; ++k) {
+    const bool last = k == parts.size();
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      const std::string why = errno_text();
+      ::close(fd);
+      throw Error(ErrorKind::kIO, "cannot use " + at + ": " + why);
+    }
+    const std::string why = why_not_trusted(st, last && own_last);
+    if (!why.empty()) {
+      ::close(fd);
+      refuse(at, path, why);
+    }
+    if (last) return fd;
+    const char* name = parts[k].c_str();
+    int next = ::openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0 && errno == ENOENT && create) {
+      if (::mkdirat(fd, name, 0700) != 0 && errno != EEXIST) {
+        const std::string why = errno_text();
+        ::close(fd);
+        throw Error(ErrorKind::kIO, "cannot create cache directory " + path + ": " + why);
+      }
+      next = ::openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    const int err = errno;
+    ::close(fd);
+    at += (at == "/" ? "" : "/") + parts[k];
+    if (next < 0) {
+      if (err == ENOENT && !create) {
+        errno = ENOENT;
+        return -1;
+      }
+      if (err == ELOOP || err == ENOTDIR) refuse(at, path, "it is not a directory (or was replaced by a link)");
+      throw Error(ErrorKind::kIO, "cannot open " + at + ": " + std::strerror(err));
+    }
+    fd = next;
+  }
+}
+
+int open_private_subdir(int dir_fd, const char* name, const std::string& shown_as) {
+  if (::mkdirat(dir_fd, name, 0700) != 0 && errno != EEXIST)
+    throw Error(ErrorKind::kIO, "cannot create " + shown_as + ": " + errno_text());
+  const int fd = ::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ELOOP || errno == ENOTDIR) refuse(shown_as, shown_as, "it is not a directory");
+    throw Error(ErrorKind::kIO, "cannot open " + shown_as + ": " + errno_text());
+  }
   struct stat st;
-  if (::lstat(dir.c_str(), &st) != 0)
-    throw Error(ErrorKind::kIO, "cannot use cache directory " + dir + ": " + errno_text());
-  if (!S_ISDIR(st.st_mode)) throw Error(ErrorKind::kIO, dir + " is not a directory");
-  if (st.st_uid != ::geteuid())
-    throw Error(ErrorKind::kIO, "cache directory " + dir + " belongs to another user");
+  const std::string why = ::fstat(fd, &st) == 0 ? why_not_trusted(st, true) : errno_text();
+  if (!why.empty()) {
+    ::close(fd);
+    refuse(shown_as, shown_as, why);
+  }
+  return fd;
+}
+
+bool our_private_file(const struct stat& st) {
+  return S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+         !(st.st_mode & (S_IWGRP | S_IWOTH));
 }
 
 }  // namespace cache_files

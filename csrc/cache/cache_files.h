@@ -2,6 +2,8 @@
 // of itself, the key, a tag, the bytes), how keys become file names, and the
 // small file-system helpers every part of the cache uses.
 #pragma once
+#include <sys/stat.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -43,10 +45,23 @@ long temp_pid(const char* name);
 bool write_all(int fd, const void* data, size_t n, uint64_t offset);
 bool read_all(int fd, void* data, size_t n, uint64_t offset);
 
-void make_dir(const std::string& path);   // mode 0700; throws an I/O Error
-void make_dirs(const std::string& path);
-// Our own directory, not one another user prepared for us to read from.
-void check_owner(const std::string& dir);
+// Opens the directory `path` so that no other user can change what is found
+// through it: every directory on the way is owned by root or by this user
+// and writable by no one else unless it is sticky (/tmp, /dev/shm: others
+// cannot rename or remove what is ours there), and is walked with
+// O_NOFOLLOW (symlinks in `path` are resolved first, then each directory
+// they lead to is checked the same way). With `own_last`, the directory
+// itself must be this user's and writable by no one else; otherwise it may
+// also be a sticky shared one. create: missing directories are made (0700).
+// Returns the directory's descriptor, or -1 with errno ENOENT when it is
+// missing and !create. Throws an I/O Error naming the directory at fault.
+int open_trusted_dir(const std::string& path, bool create, bool own_last);
+// Opens (making it when missing, 0700) the subdirectory `name` of `dir_fd`,
+// which must be this user's and writable by no one else.
+int open_private_subdir(int dir_fd, const char* name, const std::string& shown_as);
+// Whether `st` is a regular file of this user that no one else may write:
+// what every cache file must be before a byte of it is trusted.
+bool our_private_file(const struct stat& st);
 
 }  // namespace cache_files
 }  // namespace fastchunk

@@ -1,11 +1,10 @@
 #include "cache/checked_files.h"
 
-#include <pthread.h>
-
 #include <mutex>
 #include <unordered_set>
 
 #include "cache/cache_files.h"
+#include "common/fork_safe_mutex.h"
 
 namespace fastchunk {
 namespace {
@@ -18,24 +17,18 @@ struct FileIdentityHash {
 };
 
 constexpr size_t kMaxChecked = size_t(1) << 20;
-std::mutex g_mutex;
+ForkSafeMutex* const g_mutex = new ForkSafeMutex(LockRank::kCheckedFiles);
 auto* g_checked = new std::unordered_set<FileIdentity, FileIdentityHash>;
-
-const bool g_atfork = [] {
-  pthread_atfork([] { g_mutex.lock(); }, [] { g_mutex.unlock(); }, [] { g_mutex.unlock(); });
-  return true;
-}();
 
 }  // namespace
 
 bool already_checked(const FileIdentity& f) {
-  (void)g_atfork;
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<ForkSafeMutex> lock(*g_mutex);
   return g_checked->count(f) != 0;
 }
 
 void note_checked(const FileIdentity& f) {
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<ForkSafeMutex> lock(*g_mutex);
   if (g_checked->size() >= kMaxChecked) g_checked->clear();
   g_checked->insert(f);
 }

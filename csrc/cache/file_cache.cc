@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -22,20 +21,20 @@
 #include "cache/cache_files.h"
 #include "cache/checked_files.h"
 #include "common/error.h"
+#include "common/fork_safe_mutex.h"
+#include "io/sigbus_guard.h"
 #include "common/file_time.h"
 
 namespace fastchunk {
 
 using cache_files::align64;
-using cache_files::check_owner;
 using cache_files::checksum;
 using cache_files::EntryHeader;
 using cache_files::errno_text;
 using cache_files::header_check;
 using cache_files::kEntryMagic;
-using cache_files::make_dir;
-using cache_files::make_dirs;
 using cache_files::name_of;
+using cache_files::our_private_file;
 using cache_files::pid_alive;
 using cache_files::read_all;
 using cache_files::temp_name;
@@ -67,18 +66,10 @@ constexpr time_t kTouchSeconds = 1;
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared counters need lock-free atomics");
 static_assert(sizeof(FileCache::Control) <= kControlBytes, "control block too large");
 
-// ---------------------------------------------------------------- fork safety
-// Accounting sections of this process run one at a time under this mutex
-// (the flock orders them between processes). pthread_atfork takes it before
-// fork and releases it in parent and child: a child never inherits a section
-// half done.
-std::mutex g_section_mutex;
-
-const bool g_atfork = [] {
-  pthread_atfork([] { g_section_mutex.lock(); }, [] { g_section_mutex.unlock(); },
-                 [] { g_section_mutex.unlock(); });
-  return true;
-}();
+// Accounting sections of this process run one at a time under this lock
+// (the flock orders them between processes); a child never inherits a
+// section half done.
+ForkSafeMutex* const g_section_mutex = new ForkSafeMutex(LockRank::kFileCacheSection);
 
 }  // namespace
 
@@ -93,15 +84,17 @@ CachedFile& CachedFile::operator=(CachedFile&& o) noexcept {
     offset_ = o.offset_;
     map_ = o.map_;
     map_size_ = o.map_size_;
+    guard_slot_ = o.guard_slot_;
     owned_ = o.owned_;
     owned_capacity_ = o.owned_capacity_;
-    o.owned_ = nullptr;
     data_ = o.data_;
     size_ = o.size_;
     tag_ = std::move(o.tag_);
     o.found_ = false;
     o.fd_ = -1;
     o.map_ = nullptr;
+    o.guard_slot_ = -1;
+    o.owned_ = nullptr;
     o.data_ = nullptr;
     o.size_ = 0;
   }
@@ -111,10 +104,14 @@ CachedFile& CachedFile::operator=(CachedFile&& o) noexcept {
 CachedFile::~CachedFile() { reset(); }
 
 void CachedFile::reset() {
-  if (map_) ::munmap(map_, map_size_);
+  if (map_) {
+    SigbusGuard::leave(guard_slot_);
+    ::munmap(map_, map_size_);
+  }
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   map_ = nullptr;
+  guard_slot_ = -1;
   if (owned_) give_buffer(owned_, owned_capacity_);
   owned_ = nullptr;
   data_ = nullptr;
@@ -125,33 +122,65 @@ void CachedFile::reset() {
 const uint8_t* CachedFile::data() {
   if (data_ || !found_) return data_;
   const size_t total = size_t(offset_) + size_;
-  void* p = ::mmap(nullptr, total ? total : 1, PROT_READ, MAP_SHARED, fd_, 0);
-  if (p == MAP_FAILED) throw Error(ErrorKind::kIO, "cannot map a cache entry: " + errno_text());
+  const size_t length = total ? total : 1;
+  void* p = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED) return nullptr;
+  // A file cut short under the mapping faults into zero pages, not a SIGBUS.
+  const int slot = SigbusGuard::enter(p, length);
+  if (slot < 0) {
+    ::munmap(p, length);
+    return nullptr;
+  }
   map_ = p;
-  map_size_ = total ? total : 1;
+  map_size_ = length;
+  guard_slot_ = slot;
   data_ = static_cast<const uint8_t*>(p) + offset_;
   return data_;
 }
 
-void CachedFile::read_into(uint8_t* dst) { read_range(0, dst, size_); }
+bool CachedFile::intact() const { return !map_ || SigbusGuard::faults(guard_slot_) == 0; }
 
-void CachedFile::read_range(uint64_t offset, uint8_t* dst, size_t n) {
+bool CachedFile::read(uint64_t offset, uint8_t* dst, size_t n) {
   if (!found_ || offset > size_ || n > size_ - offset)
     throw Error(ErrorKind::kInternal, "read outside a cache entry");
-  if (data_) {
-    std::memcpy(dst, data_ + offset, n);
-    return;
+  if (owned_) {
+    std::memcpy(dst, owned_ + offset, n);
+    return true;
   }
-  if (!read_all(fd_, dst, n, offset_ + offset))
-    throw Error(ErrorKind::kIO, "cannot read a cache entry: " + errno_text());
+  if (fd_ < 0) return false;
+  return read_all(fd_, dst, n, offset_ + offset);
+}
+
+bool CachedFile::load() {
+  if (!found_) return false;
+  if (owned_) return true;
+  size_t capacity = 0;
+  uint8_t* bytes = take_buffer(size_, capacity);
+  if (!bytes) throw std::bad_alloc();
+  if (fd_ < 0 || !read_all(fd_, bytes, size_, offset_)) {
+    give_buffer(bytes, capacity);
+    return false;
+  }
+  if (map_) {  // the bytes now live in memory of their own
+    SigbusGuard::leave(guard_slot_);
+    ::munmap(map_, map_size_);
+    map_ = nullptr;
+    guard_slot_ = -1;
+  }
+  owned_ = bytes;
+  owned_capacity_ = capacity;
+  data_ = owned_;
+  return true;
 }
 
 // ---------------------------------------------------------------- Section
-// One accounting update: this process's mutex, then the cache's flock.
+// One accounting update: this process's lock, then the cache's flock.
 class FileCache::Section {
  public:
-  explicit Section(FileCache& cache) : cache_(cache), lock_(g_section_mutex) {
-    fd_ = ::open((cache.dir_ + "/control").c_str(), O_RDWR | O_CLOEXEC);
+  explicit Section(FileCache& cache) : cache_(cache), lock_(*g_section_mutex) {
+    // Opened anew each time: a flock belongs to an open file, which a forked
+    // child would share with its parent.
+    fd_ = ::openat(cache.dir_fd_, "control", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd_ < 0) return;  // the cache was removed: nothing to account
     struct stat st;
     if (::fstat(fd_, &st) != 0 || uint64_t(st.st_ino) != cache.control_->control_inode) {
@@ -181,9 +210,10 @@ class FileCache::Section {
   }
   bool ok() const { return fd_ >= 0; }
 
-  // Counts the directory (removing temporary files of dead processes and
-  // stale claims) and, to make room for `incoming` bytes, evicts the least
-  // recently used entries. Sets used and entries from what it found.
+  // Counts the directory (removing temporary files of dead processes, stale
+  // claims, and anything that is not an entry of this user) and, to make
+  // room for `incoming` bytes, evicts the least recently used entries. Sets
+  // used and entries from what it found.
   void recount(uint64_t incoming, bool evict_all = false) {
     Control& c = *cache_.control_;
     struct Item {
@@ -193,19 +223,24 @@ class FileCache::Section {
     };
     std::vector<Item> items;
     uint64_t used = 0;
-    const std::string entries = cache_.dir_ + "/entries/";
+    const int dir = cache_.entries_fd_;
     const time_t now = ::time(nullptr);
-    if (DIR* d = ::opendir(entries.c_str())) {
+    const int list_fd = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (DIR* d = list_fd >= 0 ? ::fdopendir(list_fd) : nullptr) {
       while (dirent* e = ::readdir(d)) {
         if (e->d_name[0] == '.' && (e->d_name[1] == 0 || (e->d_name[1] == '.' && !e->d_name[2])))
           continue;
-        const std::string path = entries + e->d_name;
         struct stat st;
-        if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (::fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (!our_private_file(st)) {  // never written by this cache: not kept
+          if (::unlinkat(dir, e->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
+            c.dropped.fetch_add(1);
+          continue;
+        }
         const long pid = temp_pid(e->d_name);
         if (e->d_name[0] == '.') {
           if (pid != ::getpid() && (!pid_alive(pid) || now - st.st_mtime > kStaleTempSeconds)) {
-            ::unlink(path.c_str());
+            ::unlinkat(dir, e->d_name, 0);
           } else {
             used += uint64_t(st.st_size);  // being written: its reservation stands
           }
@@ -215,6 +250,8 @@ class FileCache::Section {
         used += uint64_t(st.st_size);
       }
       ::closedir(d);
+    } else if (list_fd >= 0) {
+      ::close(list_fd);
     }
     const uint64_t budget = c.budget.load();
     const uint64_t low = budget - budget / 16;  // evict a little more: fewer scans
@@ -225,7 +262,7 @@ class FileCache::Section {
                 [](const Item& a, const Item& b) { return a.used_ns < b.used_ns; });
       size_t i = 0;
       for (; i < items.size() && used + incoming > goal; ++i) {
-        if (::unlink((entries + items[i].name).c_str()) == 0 || errno == ENOENT) {
+        if (::unlinkat(dir, items[i].name.c_str(), 0) == 0 || errno == ENOENT) {
           used -= items[i].size;
           ++evicted;
         }
@@ -235,126 +272,165 @@ class FileCache::Section {
     if (!evict_all) c.evictions.fetch_add(evicted);
     c.used.store(used);
     c.entries.store(items.size());
-    remove_stale_claims(cache_.dir_ + "/claims");
+    remove_stale_claims(cache_.claims_fd_);
   }
 
  private:
   FileCache& cache_;
-  std::lock_guard<std::mutex> lock_;
+  std::lock_guard<ForkSafeMutex> lock_;
   int fd_ = -1;
 };
 
 // ---------------------------------------------------------------- FileCache
-FileCache::FileCache(std::string dir, Control* control, Options options)
-    : dir_(std::move(dir)), control_(control), options_(options) {
-  (void)g_atfork;
-}
+FileCache::FileCache(std::string dir, int dir_fd, int entries_fd, int claims_fd,
+                     Control* control, Options options)
+    : dir_(std::move(dir)),
+      dir_fd_(dir_fd),
+      entries_fd_(entries_fd),
+      claims_fd_(claims_fd),
+      control_(control),
+      options_(options) {}
 
-FileCache::~FileCache() { ::munmap(control_, kControlBytes); }
+FileCache::~FileCache() {
+  ::munmap(control_, kControlBytes);
+  ::close(claims_fd_);
+  ::close(entries_fd_);
+  ::close(dir_fd_);
+}
 
 namespace {
 
-FileCache::Control* map_control(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return nullptr;
+// The control file of the cache in `dir_fd` mapped, or nullptr when there is
+// none. Throws when it is not one of ours.
+FileCache::Control* map_control(int dir_fd, const std::string& shown_as) {
+  const int fd = ::openat(dir_fd, "control", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return nullptr;
+    throw Error(ErrorKind::kIO, "cannot open " + shown_as + ": " + errno_text());
+  }
   struct stat st;
   void* p = MAP_FAILED;
-  if (::fstat(fd, &st) == 0 && st.st_size == off_t(kControlBytes))
+  if (::fstat(fd, &st) == 0 && our_private_file(st) && st.st_size == off_t(kControlBytes))
     p = ::mmap(nullptr, kControlBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
-  if (p == MAP_FAILED) throw Error(ErrorKind::kIO, path + " is not a fastchunk cache control file");
+  if (p == MAP_FAILED) throw Error(ErrorKind::kIO, shown_as + " is not a fastchunk cache control file of this user");
   auto* c = static_cast<FileCache::Control*>(p);
   if (std::memcmp(c->magic, kControlMagic, sizeof kControlMagic) != 0 || c->layout != 1 ||
       c->control_inode != uint64_t(st.st_ino)) {
     ::munmap(p, kControlBytes);
-    throw Error(ErrorKind::kIO, path + " is not a fastchunk cache control file");
+    throw Error(ErrorKind::kIO, shown_as + " is not a fastchunk cache control file");
   }
   return c;
 }
 
 // Writes a complete control file under a temporary name, then links it into
 // place: concurrent creators agree on one, and no one maps a half-made one.
-void create_control(const std::string& dir) {
-  const std::string tmp = dir + "/" + temp_name();
-  const int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) throw Error(ErrorKind::kIO, "cannot create " + tmp + ": " + errno_text());
+void create_control(int dir_fd, const std::string& dir) {
+  const std::string tmp = temp_name();
+  const int fd =
+      ::openat(dir_fd, tmp.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error(ErrorKind::kIO, "cannot create " + dir + "/" + tmp + ": " + errno_text());
   struct stat st;
   bool ok = ::ftruncate(fd, kControlBytes) == 0 && ::fstat(fd, &st) == 0;
   void* p = ok ? ::mmap(nullptr, kControlBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
                : MAP_FAILED;
   ::close(fd);
   if (p == MAP_FAILED) {
-    ::unlink(tmp.c_str());
-    throw Error(ErrorKind::kIO, "cannot create " + tmp + ": " + errno_text());
+    ::unlinkat(dir_fd, tmp.c_str(), 0);
+    throw Error(ErrorKind::kIO, "cannot create " + dir + "/" + tmp + ": " + errno_text());
   }
   auto* c = new (p) FileCache::Control();
   std::memcpy(c->magic, kControlMagic, sizeof kControlMagic);
   c->layout = 1;
   c->control_inode = uint64_t(st.st_ino);
   ::munmap(p, kControlBytes);
-  if (::link(tmp.c_str(), (dir + "/control").c_str()) != 0 && errno != EEXIST) {
+  if (::linkat(dir_fd, tmp.c_str(), dir_fd, "control", 0) != 0 && errno != EEXIST) {
     const std::string why = errno_text();
-    ::unlink(tmp.c_str());
+    ::unlinkat(dir_fd, tmp.c_str(), 0);
     throw Error(ErrorKind::kIO, "cannot create " + dir + "/control: " + why);
   }
-  ::unlink(tmp.c_str());
+  ::unlinkat(dir_fd, tmp.c_str(), 0);
 }
+
+// Closes the descriptors it holds unless released.
+struct Fds {
+  int fd[3] = {-1, -1, -1};
+  ~Fds() {
+    for (int f : fd)
+      if (f >= 0) ::close(f);
+  }
+};
 
 }  // namespace
 
 std::shared_ptr<FileCache> FileCache::open(const std::string& dir, uint64_t budget,
                                            Options options) {
-  make_dirs(dir);
-  check_owner(dir);
-  make_dir(dir + "/entries");
-  make_dir(dir + "/claims");
-  const std::string control = dir + "/control";
-  Control* c = map_control(control);
+  Fds fds;
+  fds.fd[0] = cache_files::open_trusted_dir(dir, true, true);
+  fds.fd[1] = cache_files::open_private_subdir(fds.fd[0], "entries", dir + "/entries");
+  fds.fd[2] = cache_files::open_private_subdir(fds.fd[0], "claims", dir + "/claims");
+  Control* c = map_control(fds.fd[0], dir + "/control");
   if (!c) {
-    create_control(dir);
-    c = map_control(control);
-    if (!c) throw Error(ErrorKind::kIO, "cannot open " + control + ": " + errno_text());
+    create_control(fds.fd[0], dir);
+    c = map_control(fds.fd[0], dir + "/control");
+    if (!c) throw Error(ErrorKind::kIO, "cannot open " + dir + "/control: " + errno_text());
   }
-  std::shared_ptr<FileCache> cache(new FileCache(dir, c, options));
+  std::shared_ptr<FileCache> cache(new FileCache(dir, fds.fd[0], fds.fd[1], fds.fd[2], c, options));
+  fds.fd[0] = fds.fd[1] = fds.fd[2] = -1;
   if (budget > 0) cache->set_budget(budget);
   return cache;
 }
 
 std::shared_ptr<FileCache> FileCache::open_existing(const std::string& dir, Options options) {
-  struct stat st;
-  if (::stat((dir + "/control").c_str(), &st) != 0) return nullptr;
-  check_owner(dir);
-  Control* c = map_control(dir + "/control");
+  Fds fds;
+  fds.fd[0] = cache_files::open_trusted_dir(dir, false, true);
+  if (fds.fd[0] < 0) return nullptr;
+  Control* c = map_control(fds.fd[0], dir + "/control");
   if (!c) return nullptr;
-  return std::shared_ptr<FileCache>(new FileCache(dir, c, options));
+  try {
+    fds.fd[1] = cache_files::open_private_subdir(fds.fd[0], "entries", dir + "/entries");
+    fds.fd[2] = cache_files::open_private_subdir(fds.fd[0], "claims", dir + "/claims");
+  } catch (...) {
+    ::munmap(c, kControlBytes);
+    throw;
+  }
+  std::shared_ptr<FileCache> cache(new FileCache(dir, fds.fd[0], fds.fd[1], fds.fd[2], c, options));
+  fds.fd[0] = fds.fd[1] = fds.fd[2] = -1;
+  return cache;
 }
 
-std::string FileCache::entry_path(const std::string& key) const {
-  return dir_ + "/entries/" + name_of(key);
-}
-
-std::string FileCache::claim_path(const std::string& key) const {
-  return dir_ + "/claims/" + name_of(key);
-}
-
-void FileCache::drop_damaged(const std::string& path, uint64_t inode) {
+void FileCache::drop_damaged(const std::string& name, uint64_t inode) {
   Section s(*this);
   if (!s.ok()) return;
   struct stat st;
-  if (::lstat(path.c_str(), &st) != 0 || uint64_t(st.st_ino) != inode) return;
-  if (::unlink(path.c_str()) != 0) return;
+  if (::fstatat(entries_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      uint64_t(st.st_ino) != inode)
+    return;
+  if (::unlinkat(entries_fd_, name.c_str(), 0) != 0) return;
   control_->dropped.fetch_add(1);
   s.recount(0);  // its size may have changed since it was counted: count again (rare)
 }
 
-CachedFile FileCache::read_entry(const std::string& path, const std::string& key,
+void FileCache::drop(const std::string& key) {
+  const std::string name = name_of(key);
+  struct stat st;
+  if (::fstatat(entries_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  drop_damaged(name, uint64_t(st.st_ino));
+}
+
+CachedFile FileCache::read_entry(const std::string& name, const std::string& key,
                                  size_t expected_size) {
   CachedFile out;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::openat(entries_fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return out;
   out.fd_ = fd;  // closed with `out`
   struct stat st;
   if (::fstat(fd, &st) != 0) return out;
+  if (!our_private_file(st)) {  // not written by this cache: never trusted
+    out.reset();
+    drop_damaged(name, uint64_t(st.st_ino));
+    return out;
+  }
   const uint64_t file_size = uint64_t(st.st_size);
   EntryHeader h;
   const bool header_ok =
@@ -363,7 +439,8 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
       h.key_size <= file_size && h.tag_size <= file_size && h.data_offset <= file_size &&
       h.data_offset >= sizeof h + h.key_size + h.tag_size && h.data_size == file_size - h.data_offset;
   if (!header_ok) {  // truncated, extended or overwritten
-    drop_damaged(path, uint64_t(st.st_ino));
+    out.reset();
+    drop_damaged(name, uint64_t(st.st_ino));
     return out;
   }
   std::string stored(h.key_size, '\0');
@@ -386,7 +463,7 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
   if (check) {
     if (checksum(out.data_, out.size_) != h.data_crc) {
       out.reset();
-      drop_damaged(path, uint64_t(st.st_ino));
+      drop_damaged(name, uint64_t(st.st_ino));
       return out;
     }
     note_checked(identity);
@@ -405,7 +482,7 @@ CachedFile FileCache::read_entry(const std::string& path, const std::string& key
 }
 
 CachedFile FileCache::find(const std::string& key, size_t expected_size) {
-  CachedFile e = read_entry(entry_path(key), key, expected_size);
+  CachedFile e = read_entry(name_of(key), key, expected_size);
   (e ? control_->hits : control_->misses).fetch_add(1, std::memory_order_relaxed);
   return e;
 }
@@ -413,18 +490,17 @@ CachedFile FileCache::find(const std::string& key, size_t expected_size) {
 // Waits while another process holds the claim on `key`. true with `out` set
 // when its entry appeared; false when the claim went away without one (try
 // again) or the wait timed out (`out` stays empty either way).
-bool FileCache::wait_for_claim(const std::string& key, size_t expected_size, CachedFile& out) {
-  const std::string path = claim_path(key);
-  const std::string entry = entry_path(key);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+bool FileCache::wait_for_claim(const std::string& name, const std::string& key,
+                               size_t expected_size, CachedFile& out) {
+  const int fd = ::openat(claims_fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return false;
   const auto deadline = std::chrono::steady_clock::now() + kClaimWait;
   auto pause = std::chrono::microseconds(50);
   for (;;) {
-    out = read_entry(entry, key, expected_size);
+    out = read_entry(name, key, expected_size);
     if (out) break;
-    if (claim_released(fd, path)) {
-      out = read_entry(entry, key, expected_size);
+    if (claim_released(fd, claims_fd_, name)) {
+      out = read_entry(name, key, expected_size);
       break;
     }
     if (std::chrono::steady_clock::now() > deadline) break;
@@ -437,15 +513,15 @@ bool FileCache::wait_for_claim(const std::string& key, size_t expected_size, Cac
 
 CachedFile FileCache::find_or_claim(const std::string& key, size_t expected_size,
                                     FillClaim& claim, bool* busy) {
-  const std::string path = entry_path(key);
+  const std::string name = name_of(key);
   for (int attempt = 0; attempt < 4; ++attempt) {
-    CachedFile e = read_entry(path, key, expected_size);
+    CachedFile e = read_entry(name, key, expected_size);
     if (e) {
       control_->hits.fetch_add(1, std::memory_order_relaxed);
       return e;
     }
-    if (take_claim(dir_ + "/claims", claim_path(key), claim)) {
-      e = read_entry(path, key, expected_size);  // filled just before we claimed
+    if (take_claim(claims_fd_, name, claim)) {
+      e = read_entry(name, key, expected_size);  // filled just before we claimed
       if (e) {
         claim.release();
         control_->hits.fetch_add(1, std::memory_order_relaxed);
@@ -454,12 +530,12 @@ CachedFile FileCache::find_or_claim(const std::string& key, size_t expected_size
       control_->misses.fetch_add(1, std::memory_order_relaxed);
       return e;
     }
-    if (busy && claim_held(claim_path(key))) {
+    if (busy && claim_held(claims_fd_, name)) {
       *busy = true;
       return e;
     }
     const auto started = std::chrono::steady_clock::now();
-    if (wait_for_claim(key, expected_size, e)) {
+    if (wait_for_claim(name, key, expected_size, e)) {
       control_->hits.fetch_add(1, std::memory_order_relaxed);
       control_->waits.fetch_add(1, std::memory_order_relaxed);
       return e;
@@ -495,21 +571,22 @@ bool FileCache::store(const std::string& key, const uint8_t* data, size_t size,
   h.check = header_check(h);
   const uint64_t total = h.data_offset + size;
   if (total > control_->budget.load()) return false;
-  const std::string final_path = entry_path(key);
-  const std::string tmp = dir_ + "/entries/" + temp_name();
+  const std::string name = name_of(key);
+  const std::string tmp = temp_name();
+  const int dir = entries_fd_;
   int fd = -1;
   {
     // Reserve the bytes before writing them: the budget holds while files grow.
     Section s(*this);
     if (!s.ok()) return false;
     struct stat st;
-    if (!overwrite && ::lstat(final_path.c_str(), &st) == 0) return false;
+    if (!overwrite && ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return false;
     if (control_->used.load() + total > control_->budget.load()) s.recount(total);
     if (control_->used.load() + total > control_->budget.load()) return false;
-    fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    fd = ::openat(dir, tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return false;
     if (::ftruncate(fd, off_t(total)) != 0) {
-      ::unlink(tmp.c_str());
+      ::unlinkat(dir, tmp.c_str(), 0);
       ::close(fd);
       return false;
     }
@@ -521,15 +598,15 @@ bool FileCache::store(const std::string& key, const uint8_t* data, size_t size,
   ::close(fd);
   Section s(*this);
   auto release = [&] {
-    ::unlink(tmp.c_str());
+    ::unlinkat(dir, tmp.c_str(), 0);
     if (s.ok()) control_->used.fetch_sub(std::min<uint64_t>(total, control_->used.load()));
     return false;
   };
   if (!written || !s.ok()) return release();
   struct stat st;
-  const bool exists = ::lstat(final_path.c_str(), &st) == 0;
+  const bool exists = ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (exists && !overwrite) return release();  // another process stored it meanwhile
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) return release();
+  if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) return release();
   if (exists) {
     control_->used.fetch_sub(std::min<uint64_t>(uint64_t(st.st_size), control_->used.load()));
   } else {
@@ -540,11 +617,13 @@ bool FileCache::store(const std::string& key, const uint8_t* data, size_t size,
 }
 
 void FileCache::remove(const std::string& key) {
-  const std::string path = entry_path(key);
+  const std::string name = name_of(key);
   Section s(*this);
   if (!s.ok()) return;
   struct stat st;
-  if (::lstat(path.c_str(), &st) != 0 || ::unlink(path.c_str()) != 0) return;
+  if (::fstatat(entries_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      ::unlinkat(entries_fd_, name.c_str(), 0) != 0)
+    return;
   control_->used.fetch_sub(std::min<uint64_t>(uint64_t(st.st_size), control_->used.load()));
   if (control_->entries.load() > 0) control_->entries.fetch_sub(1);
 }

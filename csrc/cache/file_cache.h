@@ -37,8 +37,10 @@ struct FileCacheStats {
 
 // One entry, read-only, empty (false) on a miss. Its file stays open, so
 // that eviction never takes the bytes from under it. Mapped caches read the
-// bytes on demand (a mapping, or one read straight into the caller's
-// buffer); the others have read and checked them already.
+// bytes on demand (a mapping, or reads straight into the caller's buffer);
+// the others have read and checked them already. A file cut short under a
+// reader (only its owner can do that) reads as a failed read or, through
+// the mapping, as zero pages and !intact(): never a SIGBUS.
 class CachedFile {
  public:
   CachedFile() = default;
@@ -52,14 +54,19 @@ class CachedFile {
   size_t size() const { return size_; }
   // The caller's note stored with the entry (remote caches: the object's version).
   const std::string& tag() const { return tag_; }
-  // The bytes (mapped on first use: pages are read as they are touched).
-  // Throws an I/O Error when they cannot be mapped.
+  // The bytes, in memory already or mapped on first use (pages are read as
+  // they are touched; check intact() after reading them); null when they
+  // cannot be mapped.
   const uint8_t* data();
-  // Copies all size() bytes to `dst` with one read, no mapping (the cheaper
-  // way to take a whole entry). Throws an I/O Error when the read fails.
-  void read_into(uint8_t* dst);
-  // Copies bytes [offset, offset + n) of the entry to `dst` with one read.
-  void read_range(uint64_t offset, uint8_t* dst, size_t n);
+  // False once a page of the mapping faulted (the file was cut short): what
+  // was read through data() may hold zeros, not the entry's bytes.
+  bool intact() const;
+  // Copies bytes [offset, offset + n) of the entry to `dst`; false when the
+  // file no longer holds them (cut short).
+  bool read(uint64_t offset, uint8_t* dst, size_t n);
+  // Reads the whole entry into memory of its own (no mapping left to fault);
+  // false when the file no longer holds it.
+  bool load();
 
  private:
   friend class FileCache;
@@ -69,6 +76,7 @@ class CachedFile {
   uint64_t offset_ = 0;  // of the bytes in the file
   void* map_ = nullptr;
   size_t map_size_ = 0;
+  int guard_slot_ = -1;  // the mapping's SigbusGuard slot
   uint8_t* owned_ = nullptr;  // from the buffer pool
   size_t owned_capacity_ = 0;
   const uint8_t* data_ = nullptr;
@@ -85,7 +93,9 @@ class FileCache {
   static constexpr size_t kAnySize = SIZE_MAX;
 
   // Opens the cache in `dir`, creating it when missing. A budget > 0 becomes
-  // the budget of every process using it (the last one set wins).
+  // the budget of every process using it (the last one set wins). The
+  // directory must be this user's, on a path no other user can change
+  // (cache_files::open_trusted_dir): else an I/O Error says why.
   static std::shared_ptr<FileCache> open(const std::string& dir, uint64_t budget, Options options);
   // nullptr when `dir` holds no cache; never creates anything.
   static std::shared_ptr<FileCache> open_existing(const std::string& dir, Options options);
@@ -107,6 +117,9 @@ class FileCache {
   bool replace(const std::string& key, const uint8_t* data, size_t size,
                const std::string& tag = std::string());
   void remove(const std::string& key);
+  // Removes the entry stored under `key`, which a reader found cut short;
+  // counted as dropped.
+  void drop(const std::string& key);
   void set_budget(uint64_t bytes);
   // Removes every entry and zeroes the counters.
   void clear();
@@ -120,17 +133,19 @@ class FileCache {
   ~FileCache();
 
  private:
-  FileCache(std::string dir, Control* control, Options options);
+  // Every file is reached through the directories' descriptors, never by path.
+  FileCache(std::string dir, int dir_fd, int entries_fd, int claims_fd, Control* control,
+            Options options);
   bool store(const std::string& key, const uint8_t* data, size_t size, const std::string& tag,
              bool overwrite);
-  std::string entry_path(const std::string& key) const;
-  std::string claim_path(const std::string& key) const;
-  bool wait_for_claim(const std::string& key, size_t expected_size, CachedFile& out);
-  CachedFile read_entry(const std::string& path, const std::string& key, size_t expected_size);
-  void drop_damaged(const std::string& path, uint64_t inode);
+  bool wait_for_claim(const std::string& name, const std::string& key, size_t expected_size,
+                      CachedFile& out);
+  CachedFile read_entry(const std::string& name, const std::string& key, size_t expected_size);
+  void drop_damaged(const std::string& name, uint64_t inode);
 
   class Section;
-  std::string dir_;
+  std::string dir_;  // for messages
+  int dir_fd_, entries_fd_, claims_fd_;
   Control* control_;
   Options options_;
 };

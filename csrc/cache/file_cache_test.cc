@@ -103,9 +103,57 @@ TEST_F(FileCacheTest, MappedEntriesReadOnDemandAndOutliveEviction) {
   ASSERT_TRUE(bool(hit));
   cache->clear();  // the file is gone from the directory, not from the open entry
   std::vector<uint8_t> copy(hit.size());
-  hit.read_into(copy.data());
+  ASSERT_TRUE(hit.read(0, copy.data(), copy.size()));
   EXPECT_EQ(copy, data);
   EXPECT_EQ(std::vector<uint8_t>(hit.data(), hit.data() + hit.size()), data);
+}
+
+// Only the entry's owner can cut it short, but a reader must survive that:
+// mapped pages past the new end read as zeros (!intact), reads fail cleanly.
+TEST_F(FileCacheTest, AnEntryCutShortUnderItsReaderNeverRaisesSigbus) {
+  auto cache = FileCache::open(dir_ + "/c", 1 << 20, FileCache::Options{true, false});
+  std::vector<uint8_t> data(70000, 5);
+  ASSERT_TRUE(cache->insert("k", data.data(), data.size()));
+  CachedFile hit = cache->find("k");
+  ASSERT_TRUE(bool(hit));
+  const uint8_t* mapped = hit.data();
+  ASSERT_NE(mapped, nullptr);
+  EXPECT_EQ(mapped[69999], 5);
+  EXPECT_TRUE(hit.intact());
+  ASSERT_EQ(::truncate(only_entry().c_str(), 4096), 0);
+  uint64_t sum = 0;
+  for (size_t i = 8192; i < data.size(); i += 4096) sum += mapped[i];
+  EXPECT_EQ(sum, 0u);
+  EXPECT_FALSE(hit.intact());
+  std::vector<uint8_t> copy(data.size());
+  EXPECT_FALSE(hit.read(0, copy.data(), copy.size()));
+  EXPECT_FALSE(hit.load());
+}
+
+// Files that are not this user's private files are never read as entries.
+TEST_F(FileCacheTest, EntriesOthersMayWriteAreDroppedNotServed) {
+  auto cache = open(1 << 20);
+  const auto data = bytes(100, 4);
+  ASSERT_TRUE(cache->insert("k", data.data(), data.size()));
+  ASSERT_EQ(::chmod(only_entry().c_str(), 0666), 0);
+  EXPECT_FALSE(bool(cache->find("k")));
+  EXPECT_EQ(cache->stats().dropped, 1u);
+  EXPECT_EQ(count_entries(dir_ + "/c"), 0u);
+}
+
+// Every file is reached through the directory opened at first: a cache
+// directory renamed away and replaced keeps being the one this handle uses.
+TEST_F(FileCacheTest, ADirectoryReplacedUnderAnOpenCacheIsNotFollowed) {
+  auto cache = open(1 << 20);
+  const auto data = bytes(100, 4);
+  ASSERT_TRUE(cache->insert("k", data.data(), data.size()));
+  ASSERT_EQ(::rename((dir_ + "/c").c_str(), (dir_ + "/moved").c_str()), 0);
+  auto other = FileCache::open(dir_ + "/c", 1 << 20, FileCache::Options{false, true});
+  const auto forged = bytes(100, 6);
+  ASSERT_TRUE(other->insert("k", forged.data(), forged.size()));
+  CachedFile hit = cache->find("k");
+  ASSERT_TRUE(bool(hit));
+  EXPECT_EQ(hit.data()[0], 4);
 }
 
 TEST_F(FileCacheTest, BudgetHoldsAndOldestGoFirst) {

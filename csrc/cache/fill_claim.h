@@ -4,6 +4,7 @@
 // instead of computing it too. The lock lives on the open file, so the kernel
 // releases it when the holder dies: a claim of a dead process is free at once.
 // A forked child closes its copies of this process's claim descriptors.
+// Claims are reached through the claims directory's descriptor, never by path.
 #pragma once
 #include <string>
 
@@ -21,20 +22,21 @@ class FillClaim {
   void release();
 
  private:
-  friend bool take_claim(const std::string&, const std::string&, FillClaim&);
+  friend bool take_claim(int, const std::string&, FillClaim&);
   int fd_ = -1;
-  std::string path_;
+  int dir_fd_ = -1;  // a duplicate of the claims directory's descriptor
+  std::string name_;
 };
 
-// Publishes a claim at `path` (through a temporary file in `claims_dir`);
-// false when another process holds it, or the directory refuses.
-bool take_claim(const std::string& claims_dir, const std::string& path, FillClaim& claim);
-// Whether a live process holds the claim at `path`.
-bool claim_held(const std::string& path);
-// For a waiter that opened the claim at `path` as `fd`: true once its holder
-// is gone (released, or died: the stale claim is then removed).
-bool claim_released(int fd, const std::string& path);
+// Publishes the claim `name` in the directory `dir_fd` (through a temporary
+// file there); false when another process holds it, or the directory refuses.
+bool take_claim(int dir_fd, const std::string& name, FillClaim& claim);
+// Whether a live process holds the claim `name`.
+bool claim_held(int dir_fd, const std::string& name);
+// For a waiter that opened the claim `name` as `fd`: true once its holder is
+// gone (released, or died: the stale claim is then removed).
+bool claim_released(int fd, int dir_fd, const std::string& name);
 // Removes claims whose holders died, and temporary files of dead processes.
-void remove_stale_claims(const std::string& claims_dir);
+void remove_stale_claims(int dir_fd);
 
 }  // namespace fastchunk

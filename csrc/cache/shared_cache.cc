@@ -1,47 +1,31 @@
 #include "cache/shared_cache.h"
 
-#include <pthread.h>
-
 #include <mutex>
 #include <utility>
 
 #include "common/buffer.h"
+#include "common/fork_safe_mutex.h"
+#include "plan/region_read.h"
 
 namespace fastchunk {
 namespace {
 
-std::mutex g_mutex;
+ForkSafeMutex* const g_mutex = new ForkSafeMutex(LockRank::kSharedCacheSetting);
 std::shared_ptr<FileCache>* g_cache = new std::shared_ptr<FileCache>;
 
-// A fork while another thread swaps the cache would leave the child a held lock.
-const bool g_atfork = [] {
-  pthread_atfork([] { g_mutex.lock(); }, [] { g_mutex.unlock(); }, [] { g_mutex.unlock(); });
-  return true;
-}();
+// A hit's bytes as region_read takes them: the cache supplies the bytes,
+// region_read chooses how to copy them.
+class EntryBytes : public ChunkBytes {
+ public:
+  explicit EntryBytes(CachedFile& entry) : entry_(entry) {}
+  size_t size() const override { return entry_.size(); }
+  bool read(uint64_t offset, uint8_t* dst, size_t n) override { return entry_.read(offset, dst, n); }
+  const uint8_t* map() override { return entry_.data(); }
+  bool intact() const override { return entry_.intact(); }
 
-// Blocks at least this long are read one by one straight into the output.
-constexpr int64_t kDirectBlock = 4096;
-constexpr int64_t kMaxDirectBlocks = 4096;
-constexpr size_t kKeepScratchBytes = size_t(512) << 20;
-
-// Calls f(source offset, destination, bytes) for each contiguous block of
-// the region, as copy_region copies them.
-template <typename F>
-void walk_blocks(const RegionGeometry& g, const Collapsed& c, int axis, int64_t src, uint8_t* dst,
-                 F& f) {
-  const AxisSpan& a = g.axes[axis];
-  const int64_t ss = g.src_strides[axis], ds = g.dst_strides[axis];
-  if (axis == c.outer - 1) {
-    if (a.contiguous() && ss == c.block && ds == c.block) {
-      f(src + a.in.at(0) * ss, dst + a.out.at(0) * ds, a.n * c.block);
-      return;
-    }
-    for_each_position(a, ss, ds, [&](int64_t s, int64_t d) { f(src + s, dst + d, c.block); });
-    return;
-  }
-  for_each_position(a, ss, ds,
-                    [&](int64_t s, int64_t d) { walk_blocks(g, c, axis + 1, src + s, dst + d, f); });
-}
+ private:
+  CachedFile& entry_;
+};
 
 void append_field(std::string& out, const std::string& field) {
   out += std::to_string(field.size());
@@ -52,15 +36,14 @@ void append_field(std::string& out, const std::string& field) {
 }  // namespace
 
 void set_shared_cache(const std::string& dir, uint64_t budget) {
-  (void)g_atfork;
   std::shared_ptr<FileCache> cache;
   if (budget > 0) cache = FileCache::open(dir, budget, FileCache::Options{true, false});
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<ForkSafeMutex> lock(*g_mutex);
   *g_cache = std::move(cache);
 }
 
 std::shared_ptr<FileCache> shared_cache() {
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<ForkSafeMutex> lock(*g_mutex);
   return *g_cache;
 }
 
@@ -97,37 +80,25 @@ SharedChunk SharedChunk::find(const ArraySpec& spec, ByteSource& source, const s
   return chunk;
 }
 
-void SharedChunk::copy_to(const RegionGeometry& geom, uint8_t* out) {
-  const Collapsed c = collapse_region(geom);
-  if (c.outer == 0 && size_t(c.block) == hit_.size()) {
-    hit_.read_into(out + region_dst_offset(geom));
-    return;
-  }
-  int64_t blocks = 1, needed = geom.itemsize;
-  for (int d = 0; d < geom.ndim; ++d) {
-    needed *= geom.axes[d].n;
-    if (d < c.outer) blocks *= geom.axes[d].n;
-  }
-  if (c.block >= kDirectBlock && blocks <= kMaxDirectBlocks) {
-    int64_t src = 0, dst = 0;  // offsets of the collapsed inner axes
-    inner_offsets(geom, c, src, dst);
-    auto read = [&](int64_t from, uint8_t* to, int64_t n) { hit_.read_range(uint64_t(from), to, size_t(n)); };
-    if (c.outer == 0) {
-      read(src, out + dst, c.block);
-    } else {
-      walk_blocks(geom, c, 0, src, out + dst, read);
-    }
-    return;
-  }
-  if (size_t(needed) * 4 >= hit_.size()) {
-    thread_local ByteBuffer scratch;
-    uint8_t* whole = scratch.reserve(hit_.size());
-    hit_.read_into(whole);
-    copy_region(geom, whole, out);
-    scratch.shrink_if_above(kKeepScratchBytes);
-    return;
-  }
-  copy_region(geom, hit_.data(), out);  // few pages: map and touch only those
+bool SharedChunk::copy_to(const RegionGeometry& geom, uint8_t* out) {
+  EntryBytes bytes(hit_);
+  if (copy_region_from(geom, bytes, out)) return true;
+  gone();
+  return false;
+}
+
+bool SharedChunk::read_whole(uint8_t* out) {
+  if (hit_.read(0, out, hit_.size())) return true;
+  gone();
+  return false;
+}
+
+void SharedChunk::gone() {
+  // Cut short under us (only a process of this user can): dropped, and the
+  // chunk is decoded as on a miss. Nothing is filled for it this time.
+  cache_->drop(key_);
+  hit_ = CachedFile();
+  cache_.reset();
 }
 
 void SharedChunk::fill(const uint8_t* decoded, size_t nbytes) {

@@ -36,18 +36,19 @@ class SharedChunk {
                           int64_t inner, size_t nbytes, bool may_defer = false);
   bool hit() const { return bool(hit_); }
   bool busy() const { return busy_; }
-  // A hit's part of the output. A whole chunk, or a part made of large
-  // blocks, is read straight into place; a part made of small pieces is
-  // copied from the chunk read whole, or from a mapping when it needs few of
-  // the chunk's pages. (Reads beat mappings of tmpfs pages by 2-5x.)
-  void copy_to(const RegionGeometry& geom, uint8_t* out);
-  const uint8_t* data() { return hit_.data(); }  // a hit's decoded chunk
+  // A hit's part of the output (plan/region_read chooses how to copy it).
+  // False when the entry turned out cut short: it is dropped, and the caller
+  // decodes the chunk as on a miss.
+  bool copy_to(const RegionGeometry& geom, uint8_t* out);
+  // The whole decoded chunk of a hit into `out`; false as copy_to.
+  bool read_whole(uint8_t* out);
   bool wanted() const { return cache_ != nullptr && !hit_; }
   void fill(const uint8_t* decoded, size_t nbytes);
 
  private:
   std::shared_ptr<FileCache> cache_;
   std::string key_;
+  void gone();
   CachedFile hit_;
   FillClaim claim_;
   bool busy_ = false;

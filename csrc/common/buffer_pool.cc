@@ -4,17 +4,24 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
-#include <utility>
 #include <vector>
 
 #include "common/fork_safe_mutex.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels answer EINVAL
+#endif
 
 namespace fastchunk {
 namespace {
 
 constexpr size_t kMaxKept = 64;
+using Clock = std::chrono::steady_clock;
 
 size_t default_budget() {
   if (const char* env = std::getenv("FASTCHUNK_BUFFER_POOL_BYTES")) {
@@ -27,12 +34,28 @@ size_t default_budget() {
   return std::min(memory / 8, size_t(4) << 30);
 }
 
+size_t page_size() {
+  static const size_t page = [] {
+    const long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? size_t(p) : size_t(4096);
+  }();
+  return page;
+}
+
+struct Kept {
+  size_t capacity;
+  uint8_t* data;
+  Clock::time_point given;
+};
+
 struct Pool {
-  ForkSafeMutex mutex;
-  std::vector<std::pair<size_t, uint8_t*>> kept;  // oldest first
+  ForkSafeMutex mutex{LockRank::kBufferPool};
+  std::vector<Kept> kept;  // oldest given back first
   size_t kept_bytes = 0;
   size_t budget = default_budget();
-  uint64_t reused = 0, made = 0;
+  Clock::duration idle = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(kIdleReleaseSeconds));
+  uint64_t reused = 0, made = 0, released = 0, released_bytes = 0, made_bytes = 0;
 };
 
 Pool& pool() {
@@ -40,22 +63,21 @@ Pool& pool() {
   return *p;
 }
 
+std::atomic<void (*)()> g_listener{nullptr};
+
+void notify() {
+  if (auto* fn = g_listener.load(std::memory_order_acquire)) fn();
+}
+
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
-uint8_t* map_huge(size_t capacity) {
-  // Over-allocate by one huge page and trim to a 2 MiB boundary.
-  void* raw = mmap(nullptr, capacity + kHugePage, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return nullptr;
-  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = round_up(start, kHugePage);
-  if (aligned > start) munmap(raw, aligned - start);
-  const uintptr_t end = start + capacity + kHugePage, used_end = aligned + capacity;
-  if (end > used_end) munmap(reinterpret_cast<void*>(used_end), end - used_end);
-#ifdef MADV_HUGEPAGE
-  madvise(reinterpret_cast<void*>(aligned), capacity, MADV_HUGEPAGE);  // a hint: errors are fine
+uint8_t* map_fresh(size_t capacity) {
+  void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+#ifdef MADV_NOHUGEPAGE
+  madvise(p, capacity, MADV_NOHUGEPAGE);  // the same first touch under every THP setting
 #endif
-  return reinterpret_cast<uint8_t*>(aligned);
+  return static_cast<uint8_t*>(p);
 }
 
 void release(uint8_t* p, size_t capacity) {
@@ -65,44 +87,81 @@ void release(uint8_t* p, size_t capacity) {
     std::free(p);
 }
 
-// Drops the oldest kept buffers until `bytes` more fit; returns them to free
-// outside the lock.
-void make_room(Pool& pl, size_t bytes, std::vector<std::pair<size_t, uint8_t*>>& dropped) {
+// Drops kept buffers, oldest first, until `bytes` more fit and none is idle
+// longer than the pool's idle time; returns them to free outside the lock.
+void make_room(Pool& pl, size_t bytes, Clock::time_point now, std::vector<Kept>& dropped) {
   size_t k = 0;
   while (k < pl.kept.size() &&
-         (pl.kept_bytes + bytes > pl.budget || pl.kept.size() - k + 1 > kMaxKept)) {
-    pl.kept_bytes -= pl.kept[k].first;
+         (pl.kept_bytes + bytes > pl.budget || pl.kept.size() - k + (bytes ? 1 : 0) > kMaxKept ||
+          now - pl.kept[k].given > pl.idle)) {
+    pl.kept_bytes -= pl.kept[k].capacity;
+    ++pl.released;
+    pl.released_bytes += pl.kept[k].capacity;
     dropped.push_back(pl.kept[k]);
     ++k;
   }
   pl.kept.erase(pl.kept.begin(), pl.kept.begin() + std::ptrdiff_t(k));
 }
 
+void release_all(const std::vector<Kept>& dropped) {
+  for (const Kept& k : dropped) release(k.data, k.capacity);
+}
+
 }  // namespace
 
-uint8_t* take_buffer(size_t n, size_t& capacity) {
+void populate(uint8_t* p, size_t n) {
+  if (!p || !n) return;
+  const size_t page = page_size();
+  uint8_t* const begin = reinterpret_cast<uint8_t*>(reinterpret_cast<uintptr_t>(p) / page * page);
+  static std::atomic<bool> unsupported{false};
+  if (!unsupported.load(std::memory_order_relaxed)) {
+    if (madvise(begin, size_t(p + n - begin), MADV_POPULATE_WRITE) == 0) return;
+    if (errno != EINVAL) return;  // ENOMEM and friends: the faults will say so later
+    unsupported.store(true, std::memory_order_relaxed);
+  }
+  // Older kernels: a write per page (the contents are undefined anyway).
+  for (volatile uint8_t* q = begin; q < p + n; q += page) *q = 0;
+}
+
+uint8_t* take_buffer(size_t n, size_t& capacity, bool* fresh) {
   Pool& pl = pool();
+  std::vector<Kept> dropped;
+  uint8_t* found = nullptr;
   {
     std::lock_guard<ForkSafeMutex> lock(pl.mutex);
+    make_room(pl, 0, Clock::now(), dropped);
     size_t best = pl.kept.size();
     for (size_t i = 0; i < pl.kept.size(); ++i) {
-      const size_t cap = pl.kept[i].first;
-      if (cap >= n && cap / 2 <= n && (best == pl.kept.size() || cap < pl.kept[best].first))
+      const size_t cap = pl.kept[i].capacity;
+      if (cap >= n && cap / 2 <= n && (best == pl.kept.size() || cap < pl.kept[best].capacity))
         best = i;
     }
     if (best < pl.kept.size()) {
-      uint8_t* p = pl.kept[best].second;
-      capacity = pl.kept[best].first;
+      found = pl.kept[best].data;
+      capacity = pl.kept[best].capacity;
       pl.kept_bytes -= capacity;
       pl.kept.erase(pl.kept.begin() + std::ptrdiff_t(best));
       ++pl.reused;
-      return p;
+    } else {
+      ++pl.made;
+      if (n >= kMappedMin) pl.made_bytes += round_up(n, page_size());
     }
-    ++pl.made;
   }
+  release_all(dropped);
+  if (found) {
+    if (fresh) *fresh = false;
+    notify();
+    return found;
+  }
+  if (fresh) *fresh = false;
   if (n >= kMappedMin) {
-    capacity = round_up(n, kHugePage);
-    return map_huge(capacity);
+    capacity = round_up(n, page_size());
+    uint8_t* p = map_fresh(capacity);
+    if (p && fresh)
+      *fresh = true;
+    else
+      populate(p, capacity);
+    return p;
   }
   capacity = n ? n : 1;
   return static_cast<uint8_t*>(std::malloc(capacity));
@@ -111,47 +170,74 @@ uint8_t* take_buffer(size_t n, size_t& capacity) {
 void give_buffer(uint8_t* p, size_t capacity) {
   if (!p) return;
   Pool& pl = pool();
-  std::vector<std::pair<size_t, uint8_t*>> dropped;
+  std::vector<Kept> dropped;
   bool kept = false;
   {
     std::lock_guard<ForkSafeMutex> lock(pl.mutex);
     if (capacity <= pl.budget) {
-      make_room(pl, capacity, dropped);
-      pl.kept.emplace_back(capacity, p);
+      const Clock::time_point now = Clock::now();
+      make_room(pl, capacity, now, dropped);
+      pl.kept.push_back(Kept{capacity, p, now});
       pl.kept_bytes += capacity;
       kept = true;
     }
   }
-  for (const auto& [cap, q] : dropped) release(q, cap);
+  release_all(dropped);
   if (!kept) release(p, capacity);
+  notify();
 }
 
 BufferPoolStats buffer_pool_stats() {
   Pool& pl = pool();
   std::lock_guard<ForkSafeMutex> lock(pl.mutex);
-  return BufferPoolStats{pl.budget, pl.kept_bytes, pl.kept.size(), pl.reused, pl.made};
+  BufferPoolStats s;
+  s.budget = pl.budget;
+  s.kept_bytes = pl.kept_bytes;
+  s.kept_buffers = pl.kept.size();
+  s.reused = pl.reused;
+  s.made = pl.made;
+  s.released = pl.released;
+  s.released_bytes = pl.released_bytes;
+  s.made_bytes = pl.made_bytes;
+  return s;
 }
 
 void set_buffer_pool_budget(size_t bytes) {
   Pool& pl = pool();
-  std::vector<std::pair<size_t, uint8_t*>> dropped;
+  std::vector<Kept> dropped;
   {
     std::lock_guard<ForkSafeMutex> lock(pl.mutex);
     pl.budget = bytes;
-    make_room(pl, 0, dropped);
+    make_room(pl, 0, Clock::now(), dropped);
   }
-  for (const auto& [cap, q] : dropped) release(q, cap);
+  release_all(dropped);
+  notify();
+}
+
+void set_buffer_pool_idle_release(double seconds) {
+  Pool& pl = pool();
+  std::lock_guard<ForkSafeMutex> lock(pl.mutex);
+  pl.idle = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
 void clear_buffer_pool() {
   Pool& pl = pool();
-  std::vector<std::pair<size_t, uint8_t*>> dropped;
+  std::vector<Kept> dropped;
   {
     std::lock_guard<ForkSafeMutex> lock(pl.mutex);
     dropped.swap(pl.kept);
     pl.kept_bytes = 0;
+    for (const Kept& k : dropped) {
+      ++pl.released;
+      pl.released_bytes += k.capacity;
+    }
   }
-  for (const auto& [cap, q] : dropped) release(q, cap);
+  release_all(dropped);
+  notify();
+}
+
+void set_buffer_pool_listener(void (*listener)()) {
+  g_listener.store(listener, std::memory_order_release);
 }
 
 }  // namespace fastchunk

@@ -16,7 +16,15 @@
 namespace fastchunk {
 namespace {
 
-ForkSafeMutex* const g_test_lock = new ForkSafeMutex;
+std::atomic<int> g_hook_saw_held{-1};
+ForkSafeMutex* g_test_lock = nullptr;
+
+// Runs in a forked child while every lock is still held.
+void note_child_hook() { g_hook_saw_held.store(g_test_lock->try_lock() ? 0 : 1); }
+
+ForkSafeMutex* const g_test_lock_made = g_test_lock =
+    new ForkSafeMutex(LockRank::kTestOuter, note_child_hook);
+ForkSafeMutex* const g_inner_lock = new ForkSafeMutex(LockRank::kTestInner);
 
 // fork() waits while another thread holds a registered lock, and the child
 // finds the lock free: nothing it guards can be half-updated there.
@@ -89,6 +97,48 @@ TEST(ForkSafety, ChildrenForkedWhileThreadsUseTheCachesCanUseThem) {
   for (auto& t : threads) t.join();
   chunks.set_capacity(0);
   indexes.clear();
+}
+
+// The child's hook runs before the locks are released (it may drop what the
+// locks guard), and the child finds them free afterwards.
+TEST(ForkSafety, TheChildHookRunsWhileTheLocksAreHeld) {
+  (void)g_test_lock_made;
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const bool free_after = g_test_lock->try_lock();
+    _exit(g_hook_saw_held.load() == 1 && free_after ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// Locks nest only in rank order: inner inside outer is fine, outer inside
+// inner ends the process (it could deadlock a fork one day).
+TEST(ForkSafetyDeathTest, TakingALockAgainstTheRankOrderEndsTheProcess) {
+  {
+    std::lock_guard<ForkSafeMutex> outer(*g_test_lock);
+    std::lock_guard<ForkSafeMutex> inner(*g_inner_lock);
+  }
+  EXPECT_DEATH(
+      {
+        std::lock_guard<ForkSafeMutex> inner(*g_inner_lock);
+        std::lock_guard<ForkSafeMutex> outer(*g_test_lock);
+      },
+      "lock order violated");
+}
+
+// A lock that goes away leaves the table: fork() never touches freed memory.
+TEST(ForkSafety, ALockThatIsDestroyedIsNotTakenByFork) {
+  { ForkSafeMutex scoped(LockRank::kTestInner); }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
 }
 
 }  // namespace

@@ -109,9 +109,22 @@ TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t 
         SharedChunk::find(spec, *input.source, key, loc.inner, nbytes, input.may_defer);
     if (shared.busy()) return TaskOutcome::kBusy;
     if (shared.hit()) {
-      shared.copy_to(geom, out);
-      if (caching) cache.put(cache_key, shared.data(), nbytes);
-      return TaskOutcome::kDone;
+      bool copied = false;
+      if (caching) {  // kept by this process too: taken whole
+        uint8_t* whole = scratch(Scratch::kChunk).reserve(nbytes);
+        copied = shared.read_whole(whole);
+        if (copied) {
+          copy_region(geom, whole, out);
+          cache.put(cache_key, whole, nbytes);
+        }
+      } else {
+        copied = shared.copy_to(geom, out);
+      }
+      if (copied) {
+        trim_scratch();
+        return TaskOutcome::kDone;
+      }
+      // The entry was cut short under us: decoded below, as on a miss.
     }
     ObjectBytes got;
     std::string read_key;

@@ -1,6 +1,5 @@
 #include "engine/thread_pool.h"
 
-#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -117,7 +116,6 @@ class Pool {
 // last job that holds it (its destructor joins its workers). In a forked
 // child the parent's workers do not exist: the pool is dropped there without
 // being destroyed, and the next job builds a new one.
-ForkSafeMutex* const g_mutex = new ForkSafeMutex;
 std::shared_ptr<Pool>* g_pool = new std::shared_ptr<Pool>;
 int g_pool_setting = -1;  // the process-wide count when the pool was built; guarded by g_mutex
 std::atomic<int> g_requested{0};
@@ -128,10 +126,7 @@ void drop_pool_in_child() {
   g_pool_setting = -1;
 }
 
-const bool g_atfork_registered = [] {
-  pthread_atfork(nullptr, nullptr, drop_pool_in_child);
-  return true;
-}();
+ForkSafeMutex* const g_mutex = new ForkSafeMutex(LockRank::kThreadPool, drop_pool_in_child);
 
 int process_num_threads() {
   const int n = g_requested.load();
@@ -175,7 +170,6 @@ void set_thread_num_threads(int n) { t_requested = n < 1 ? 0 : std::min(n, kMaxT
 int num_threads() { return t_requested > 0 ? t_requested : process_num_threads(); }
 
 void parallel_for(int64_t n, const std::function<void(int64_t)>& fn, int threads) {
-  (void)g_atfork_registered;
   if (n <= 0) return;
   threads = threads < 1 ? num_threads() : std::min(threads, kMaxThreads);
   if (n == 1 || threads == 1) {

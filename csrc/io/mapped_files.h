@@ -80,7 +80,7 @@ class MappedFiles {
   bool mappable_filesystem(int fd, dev_t dev);
 
   ByteLru<MappedFile> lru_;
-  mutable ForkSafeMutex mutex_;  // stats_ and the filesystem verdicts
+  mutable ForkSafeMutex mutex_{LockRank::kMappedFiles};  // stats_ and the filesystem verdicts
   MappedFilesStats stats_;
   std::unordered_map<uint64_t, bool> filesystems_;  // st_dev -> may be mapped
 };

@@ -24,7 +24,7 @@ struct Slot {
 Slot g_slots[SigbusGuard::kSlots];
 std::atomic<int> g_used{0};       // slots [0, g_used) may be live: the handler scans these
 // Registrations; never taken by the handler.
-ForkSafeMutex* const g_registry_mutex = new ForkSafeMutex;
+ForkSafeMutex* const g_registry_mutex = new ForkSafeMutex(LockRank::kSigbusRegistry);
 struct sigaction g_previous;      // what ran before us, for faults that are not ours
 std::atomic<bool> g_has_previous{false};
 std::atomic<int> g_chaining{0};

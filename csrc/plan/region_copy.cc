@@ -26,45 +26,6 @@ void fill_block(uint8_t* dst, const uint8_t* pattern, int64_t itemsize, int64_t 
   for (int64_t off = 0; off < nbytes; off += itemsize) copy_block(dst + off, pattern, itemsize);
 }
 
-struct Walker {
-  const RegionGeometry& g;
-  Collapsed c;
-  const uint8_t* fill = nullptr;
-  bool uniform_fill = false;
-
-  void copy(int axis, const uint8_t* src, uint8_t* dst) const {
-    const AxisSpan& a = g.axes[axis];
-    const int64_t ss = g.src_strides[axis], ds = g.dst_strides[axis];
-    if (axis == c.outer - 1) {
-      if (a.contiguous() && ss == c.block && ds == c.block) {
-        std::memcpy(dst + a.out.at(0) * ds, src + a.in.at(0) * ss, size_t(a.n * c.block));
-        return;
-      }
-      const int64_t block = c.block;
-      for_each_position(a, ss, ds,
-                        [&](int64_t s, int64_t d) { copy_block(dst + d, src + s, block); });
-      return;
-    }
-    for_each_position(a, ss, ds, [&](int64_t s, int64_t d) { copy(axis + 1, src + s, dst + d); });
-  }
-
-  void fill_at(int axis, uint8_t* dst) const {
-    const AxisSpan& a = g.axes[axis];
-    const int64_t ds = g.dst_strides[axis];
-    if (axis == c.outer - 1) {
-      if (a.contiguous() && ds == c.block) {
-        fill_block(dst + a.out.at(0) * ds, fill, g.itemsize, a.n * c.block, uniform_fill);
-        return;
-      }
-      for_each_position(a, 0, ds, [&](int64_t, int64_t d) {
-        fill_block(dst + d, fill, g.itemsize, c.block, uniform_fill);
-      });
-      return;
-    }
-    for_each_position(a, 0, ds, [&](int64_t, int64_t d) { fill_at(axis + 1, dst + d); });
-  }
-};
-
 }  // namespace
 
 int64_t AxisSpan::in_max() const {
@@ -116,32 +77,18 @@ void inner_offsets(const RegionGeometry& g, const Collapsed& c, int64_t& src_off
 }
 
 void copy_region(const RegionGeometry& g, const uint8_t* src, uint8_t* dst) {
-  const Collapsed c = collapse_region(g);
-  int64_t so, dof;
-  inner_offsets(g, c, so, dof);
-  if (c.outer == 0) {
-    std::memcpy(dst + dof, src + so, size_t(c.block));
-    return;
-  }
-  Walker w{g, c};
-  w.copy(0, src + so, dst + dof);
+  for_each_block(g, [&](int64_t s, int64_t d, int64_t n) { copy_block(dst + d, src + s, n); });
 }
 
 void fill_region(const RegionGeometry& g, const uint8_t* fill_element, uint8_t* dst) {
-  // The source stride check is irrelevant for fills: use the destination's.
+  // The source side is irrelevant for fills: walk the destination's strides.
   RegionGeometry gd = g;
   gd.src_strides = g.dst_strides;
-  const Collapsed c = collapse_region(gd);
   bool uniform = true;
   for (int64_t i = 1; i < g.itemsize; ++i) uniform = uniform && fill_element[i] == fill_element[0];
-  int64_t so, dof;
-  inner_offsets(gd, c, so, dof);
-  if (c.outer == 0) {
-    fill_block(dst + dof, fill_element, g.itemsize, c.block, uniform);
-    return;
-  }
-  Walker w{gd, c, fill_element, uniform};
-  w.fill_at(0, dst + dof);
+  for_each_block(gd, [&](int64_t, int64_t d, int64_t n) {
+    fill_block(dst + d, fill_element, g.itemsize, n, uniform);
+  });
 }
 
 }  // namespace fastchunk

@@ -73,4 +73,42 @@ inline void for_each_position(const AxisSpan& a, int64_t ss, int64_t ds, F&& f) 
   for (int64_t k = 0; k < a.n; ++k) f(a.in.at(k) * ss, a.out.at(k) * ds);
 }
 
+namespace detail {
+template <typename F>
+void walk_blocks(const RegionGeometry& g, const Collapsed& c, int axis, int64_t src, int64_t dst,
+                 F& f) {
+  const AxisSpan& a = g.axes[axis];
+  const int64_t ss = g.src_strides[axis], ds = g.dst_strides[axis];
+  if (axis == c.outer - 1) {
+    if (a.contiguous() && ss == c.block && ds == c.block) {
+      f(src + a.in.at(0) * ss, dst + a.out.at(0) * ds, a.n * c.block);
+      return;
+    }
+    const int64_t block = c.block;
+    for_each_position(a, ss, ds, [&](int64_t s, int64_t d) { f(src + s, dst + d, block); });
+    return;
+  }
+  for_each_position(a, ss, ds,
+                    [&](int64_t s, int64_t d) { walk_blocks(g, c, axis + 1, src + s, dst + d, f); });
+}
+}  // namespace detail
+
+// The one walk over a region: calls f(offset in the chunk, offset in the
+// output, bytes) for each contiguous block, in order (the innermost axes
+// collapsed into one block where both sides allow it; a run of such blocks
+// adjacent on both sides as one). copy_region and fill_region are this walk
+// with a memcpy or a fill; a chunk held elsewhere (a cache file) is read
+// block by block through it.
+template <typename F>
+void for_each_block(const RegionGeometry& g, F&& f) {
+  const Collapsed c = collapse_region(g);
+  int64_t src = 0, dst = 0;
+  inner_offsets(g, c, src, dst);
+  if (c.outer == 0) {
+    f(src, dst, c.block);
+    return;
+  }
+  detail::walk_blocks(g, c, 0, src, dst, f);
+}
+
 }  // namespace fastchunk

@@ -39,27 +39,82 @@ __all__ = [
 
 
 def open(
-    store: Any, path: str | None = None, storage_options: dict[str, Any] | None = None
+    store: Any,
+    path: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    branch: str | None = None,
+    tag: str | None = None,
+    snapshot: str | None = None,
+    authorize_virtual_chunk_access: dict[str, Any] | None = None,
 ) -> Array | Group:
     """Opens the array or group at `store` (a directory, or an s3://, gs://
-    or https:// URL), optionally at `path` inside it."""
-    md = MetadataReader(open_store(store, storage_options))
+    or https:// URL), optionally at `path` inside it.
+
+    An Icechunk repository is recognised by its layout and read at a branch
+    (default "main"), a tag or a snapshot id (at most one of the three).
+    Virtual chunks are read only under the URL prefixes
+    `authorize_virtual_chunk_access` maps to storage_options (None for the
+    defaults, or for local files); see fastchunk.icechunk."""
+    md = _metadata_reader(
+        store, storage_options, branch, tag, snapshot, authorize_virtual_chunk_access
+    )
     return open_node(md, path or "")
 
 
+def _metadata_reader(
+    location: Any,
+    storage_options: dict[str, Any] | None,
+    branch: str | None,
+    tag: str | None,
+    snapshot: str | None,
+    authorize: dict[str, Any] | None,
+) -> MetadataReader:
+    from fastchunk import icechunk
+
+    store = open_store(location, storage_options)
+    wants_repo = branch is not None or tag is not None or snapshot is not None
+    if isinstance(store, icechunk.SnapshotStore):
+        if wants_repo or authorize is not None:
+            raise ValueError(f"{store.name} is already one snapshot of a repository")
+        return MetadataReader(store)
+    found = icechunk.fetch_markers(store, also=(".zmetadata", "zarr.json"))
+    repo = icechunk.probe(store, found)
+    if repo is None:
+        if wants_repo:
+            raise ValueError(
+                f"{store.name} is no Icechunk repository: branch, tag and snapshot "
+                f"apply to Icechunk repositories only"
+            )
+        if authorize is not None:
+            raise ValueError(
+                f"{store.name} is no Icechunk repository: "
+                f"authorize_virtual_chunk_access does not apply"
+            )
+        return MetadataReader(store, prefetched=found)
+    snap = icechunk.open_snapshot(location, storage_options, repo, branch, tag, snapshot, authorize)
+    return MetadataReader(snap)
+
+
 def open_array(
-    store: Any, path: str | None = None, storage_options: dict[str, Any] | None = None
+    store: Any,
+    path: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    **icechunk_options: Any,
 ) -> Array:
-    node = open(store, path, storage_options)
+    node = open(store, path, storage_options, **icechunk_options)
     if not isinstance(node, Array):
         raise MetadataError(f"{node!r} is a group, not an array")
     return node
 
 
 def open_group(
-    store: Any, path: str | None = None, storage_options: dict[str, Any] | None = None
+    store: Any,
+    path: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    **icechunk_options: Any,
 ) -> Group:
-    node = open(store, path, storage_options)
+    node = open(store, path, storage_options, **icechunk_options)
     if not isinstance(node, Group):
         raise MetadataError(f"{node!r} is an array, not a group")
     return node
@@ -109,9 +164,11 @@ def set_cache_size(
 def get_cache_info(shared: str | None = None) -> dict[str, Any]:
     """capacity, used, hits, misses and evictions of the process's decoded-
     chunk cache, `compressed`, the same numbers (and entries) of the
-    compressed level, and `shared`, the name of the node-wide cache in use (or
-    None). With shared=NAME: that node-wide cache's numbers
-    (fastchunk.cache.shared_cache_info)."""
+    compressed level, `shared`, the name of the node-wide cache in use (or
+    None), and `buffer_pool`: the freed read outputs kept for reuse (budget,
+    kept_bytes, kept_buffers, reused, made, released: buffers given back to
+    the OS; FASTCHUNK_BUFFER_POOL_BYTES sets the budget). With shared=NAME:
+    that node-wide cache's numbers (fastchunk.cache.shared_cache_info)."""
     if shared is not None:
         info = _cache.shared_cache_info(shared)
         if info is None:
@@ -120,6 +177,7 @@ def get_cache_info(shared: str | None = None) -> dict[str, Any]:
     info = dict(_core.get_cache_info())
     info["compressed"] = _core.get_compressed_cache_info()
     info["shared"] = _cache.shared_cache_name()
+    info["buffer_pool"] = _core.buffer_pool_info()
     return info
 
 
@@ -145,6 +203,7 @@ def _threads_from_env() -> None:
 
 
 _threads_from_env()
+_cache.watch_process_levels()
 if os.environ.get("FASTCHUNK_CACHE_BYTES"):
     set_cache_size(os.environ["FASTCHUNK_CACHE_BYTES"])
 if os.environ.get("FASTCHUNK_COMPRESSED_CACHE_BYTES"):

@@ -1,5 +1,6 @@
 # Memory the core hands to Python: read outputs from the buffer pool
-# (csrc/common/buffer_pool.h: reused, huge pages where the OS offers them)
+# (csrc/common/buffer_pool.h: reused; fresh ones populated on the read
+# threads, csrc/api/memory_api.h),
 # the mappings local reads decode from (csrc/io/mapped_files.h) and their
 # read-ahead (csrc/engine/read_plan.h).
 # Included by _core.pyx.
@@ -18,7 +19,7 @@ cdef class PooledBuffer:
     def __cinit__(self, size_t nbytes):
         cdef size_t capacity = 0
         with nogil:
-            self.data = take_buffer(nbytes, capacity)
+            self.data = api_take_output_buffer(nbytes, &capacity, 0)
         if self.data == NULL:
             raise MemoryError(f"cannot allocate {nbytes} bytes")
         self.nbytes = nbytes
@@ -40,7 +41,8 @@ cdef class PooledBuffer:
 def empty(shape, dtype):
     """An uninitialised C-contiguous array like numpy.empty: large ones from
     the core's buffer pool (no page faults when a recent output of about the
-    same size was freed; huge pages where the OS offers them)."""
+    same size was freed; otherwise fresh pages populated by the read threads
+    at once, not faulted in one by one)."""
     dt = np.dtype(dtype)
     shape = tuple(int(n) for n in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
     nbytes = dt.itemsize
@@ -54,7 +56,8 @@ def empty(shape, dtype):
 def buffer_pool_info():
     cdef BufferPoolStats st = buffer_pool_stats()
     return {"budget": st.budget, "kept_bytes": st.kept_bytes, "kept_buffers": st.kept_buffers,
-            "reused": st.reused, "made": st.made}
+            "reused": st.reused, "made": st.made, "made_bytes": st.made_bytes,
+            "released": st.released, "released_bytes": st.released_bytes}
 
 
 def set_buffer_pool_size(size_t nbytes):

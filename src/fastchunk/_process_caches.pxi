@@ -37,32 +37,47 @@ def clear_shard_index_cache():
 
 def set_compressed_cache_size(size_t nbytes):
     """Byte budget of the compressed level (stored bytes of chunks in memory)."""
-    StoredCache.instance().set_capacity(nbytes)
+    with nogil:
+        api_compressed_cache_set_capacity(nbytes)
 
 
 def get_compressed_cache_info():
-    cdef LruSnapshot s = StoredCache.instance().snapshot()
+    cdef LruSnapshot s = api_compressed_cache_info()
     return {"capacity": s.capacity, "used": s.used, "entries": s.entries,
             "hits": s.stats.hits, "misses": s.stats.misses, "evictions": s.stats.evictions}
 
 
 def clear_compressed_cache():
-    StoredCache.instance().clear()
+    with nogil:
+        api_compressed_cache_clear()
 
 
 def publish_process_stats(str directory):
     """Publishes this process's cache numbers in `directory` for `fastchunk
-    cache` ("": stops, removing the page)."""
+    cache` ("": stops, removing the page). Raises OSError when another user
+    could change `directory`."""
     cdef string d = directory.encode()
+    cdef ErrorInfo info
     with nogil:
-        publish_process_stats_in(d)
-    ChunkCache.instance().publish()
-    StoredCache.instance().publish()
+        info = api_publish_process_stats(d)
+    check(info)
+
+
+def set_process_stats_directory(str directory):
+    """Where this process's page goes once a level has something to show (a
+    cache turned on, a buffer pool keeping 64 MiB or more); "" stops."""
+    cdef string d = directory.encode()
+    cdef ErrorInfo info
+    with nogil:
+        info = api_set_process_stats_dir(d)
+    check(info)
 
 
 def unpublish_process_stats_():
+    cdef ErrorInfo info
     with nogil:
-        unpublish_process_stats()
+        info = api_unpublish_process_stats()
+    check(info)
 
 
 cdef dict _level_dict(const LevelNumbers& n):
@@ -71,11 +86,15 @@ cdef dict _level_dict(const LevelNumbers& n):
 
 
 def published_processes(str directory):
-    """[(pid, {"decoded": numbers, "compressed": numbers})] of the live
-    processes that publish in `directory`; pages of dead ones are removed."""
+    """[(pid, {"decoded": numbers, "compressed": numbers, "buffer_pool":
+    numbers})] of the live processes that publish in `directory`; pages of
+    dead ones are removed."""
     cdef string d = directory.encode()
     cdef vector[PublishedProcess] procs
+    cdef ErrorInfo info
     with nogil:
-        procs = read_published_processes(d)
+        info = api_published_processes(d, &procs)
+    check(info)
     return [(p.pid, {"decoded": _level_dict(p.levels[0]),
-                     "compressed": _level_dict(p.levels[1])}) for p in procs]
+                     "compressed": _level_dict(p.levels[1]),
+                     "buffer_pool": _level_dict(p.levels[2])}) for p in procs]

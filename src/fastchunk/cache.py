@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from typing import Any
 
 from fastchunk import _core
@@ -145,7 +146,24 @@ def publish_process_levels() -> None:
     bytes) beside the node's shared caches, for `fastchunk cache`; the page
     goes when the process exits."""
     global _published
-    _core.publish_process_stats(shm_root())
+    try:
+        _core.publish_process_stats(shm_root())
+    except OSError as e:  # a directory another user could change: the caches work, unseen
+        warnings.warn(f"fastchunk cache will not show this process: {e}", RuntimeWarning,
+                      stacklevel=3)
+        return
+    if not _published:
+        _published = True
+        atexit.register(_core.unpublish_process_stats_)
+
+
+def watch_process_levels() -> None:
+    """Names where this process's page goes (beside the node's shared
+    caches) without opening it: it opens when a level has something to show,
+    such as a buffer pool keeping 64 MiB or more of freed read outputs. Runs
+    at import; the page goes when the process exits."""
+    global _published
+    _core.set_process_stats_directory(shm_root())
     if not _published:
         _published = True
         atexit.register(_core.unpublish_process_stats_)
@@ -153,8 +171,10 @@ def publish_process_levels() -> None:
 
 def process_levels() -> list[dict[str, Any]]:
     """The in-memory levels of every live process on this node that has one
-    on: [{"pid", "decoded": numbers, "compressed": numbers}], numbers being
-    capacity, used, entries, hits, misses, evictions."""
+    on: [{"pid", "decoded": numbers, "compressed": numbers, "buffer_pool":
+    numbers}], numbers being capacity, used, entries, hits, misses,
+    evictions (for the buffer pool: budget, bytes kept, buffers kept, reused,
+    made, released to the OS)."""
     return [{"pid": pid, **levels} for pid, levels in _core.published_processes(shm_root())]
 
 

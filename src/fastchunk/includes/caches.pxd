@@ -1,6 +1,7 @@
-# csrc/cache through csrc/api/read_api.h and csrc/api/cache_api.h: the
-# decoded-chunk and shard-index caches of the process, the node-wide shared
-# cache and file caches.
+# csrc/cache through csrc/api/read_api.h and csrc/api/cache_api.h (never a
+# cache singleton directly): the decoded-chunk, compressed and shard-index
+# caches of the process, its stats page, the node-wide shared cache and file
+# caches.
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
@@ -25,7 +26,7 @@ cdef extern from "cache/file_cache.h" namespace "fastchunk":
 
     cdef cppclass CachedFile:
         CachedFile()
-        const uint8_t* data() except +
+        const uint8_t* data()
         size_t size()
         const string& tag()
         cbool operator bool()
@@ -64,29 +65,19 @@ cdef extern from "cache/byte_lru.h" namespace "fastchunk":
         size_t capacity, used, entries
         LruStats stats
 
-cdef extern from "cache/stored_cache.h" namespace "fastchunk":
-    cdef cppclass StoredCache:
-        @staticmethod
-        StoredCache& instance()
-        void set_capacity(size_t nbytes) nogil
-        void clear() nogil
-        LruSnapshot snapshot()
-        void publish()
-
-cdef extern from "cache/chunk_cache.h" namespace "fastchunk":
-    cdef cppclass ChunkCache:
-        @staticmethod
-        ChunkCache& instance()
-        void publish()
-
 cdef extern from "cache/process_stats.h" namespace "fastchunk":
     cdef cppclass LevelNumbers:
         uint64_t capacity, used, entries, hits, misses, evictions
 
     cdef cppclass PublishedProcess:
         int64_t pid
-        LevelNumbers levels[2]
+        LevelNumbers levels[3]
 
-    void publish_process_stats_in(const string& dir) nogil
-    void unpublish_process_stats() nogil
-    vector[PublishedProcess] read_published_processes(const string& dir) nogil
+cdef extern from "api/cache_api.h" namespace "fastchunk":
+    void api_compressed_cache_set_capacity(size_t nbytes) nogil
+    LruSnapshot api_compressed_cache_info() nogil
+    void api_compressed_cache_clear() nogil
+    ErrorInfo api_publish_process_stats(const string& dir) nogil
+    ErrorInfo api_set_process_stats_dir(const string& dir) nogil
+    ErrorInfo api_unpublish_process_stats() nogil
+    ErrorInfo api_published_processes(const string& dir, vector[PublishedProcess]* out) nogil

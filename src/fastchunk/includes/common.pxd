@@ -29,9 +29,12 @@ cdef extern from "common/buffer_pool.h" namespace "fastchunk":
     size_t kMappedMin
     cdef cppclass BufferPoolStats:
         size_t budget, kept_bytes, kept_buffers
-        uint64_t reused, made
+        uint64_t reused, made, released, released_bytes, made_bytes
     uint8_t* take_buffer(size_t n, size_t& capacity) nogil
     void give_buffer(uint8_t* p, size_t capacity) nogil
     BufferPoolStats buffer_pool_stats() nogil
     void set_buffer_pool_budget(size_t nbytes) nogil
     void clear_buffer_pool() nogil
+
+cdef extern from "api/memory_api.h" namespace "fastchunk":
+    uint8_t* api_take_output_buffer(size_t n, size_t* capacity, int threads) nogil

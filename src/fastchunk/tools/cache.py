@@ -2,8 +2,8 @@
 and emptying them. Three kinds: shared decoded-chunk caches (by name, in
 shared memory), disk caches of remote objects (by directory), and the
 in-memory levels of each live process that has one on (its decoded-chunk
-cache and its compressed level: stored bytes of chunks), published by the
-process itself."""
+cache and its compressed level: stored bytes of chunks, and the buffer pool
+of freed read outputs kept for reuse), published by the process itself."""
 
 from __future__ import annotations
 
@@ -97,7 +97,22 @@ def _format_process(report: dict[str, Any]) -> str:
             f"{level['entries']} entries; hits {level['hits']}  misses {level['misses']}  "
             f"hit rate {_rate(level)}  evictions {level['evictions']}"
         )
+    pool = report.get("buffer_pool")
+    if pool and (pool["used"] or pool["hits"] or pool["misses"]):
+        lines.append(_format_pool(pool))
     return "\n".join(lines)
+
+
+def _format_pool(pool: dict[str, Any]) -> str:
+    """The buffer pool's line: capacity is its budget, used the bytes kept,
+    entries the buffers kept, hits/misses reused/made, evictions released."""
+    budget = pool["capacity"]
+    full = f" ({100 * pool['used'] / budget:.1f}%)" if budget else ""
+    return (
+        f"  {'buffers':10s} {_size(pool['used'])} kept of {_size(budget)}{full}, "
+        f"{pool['entries']} buffers; reused {pool['hits']}  made {pool['misses']}  "
+        f"released {pool['evictions']}"
+    )
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -309,9 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
         "are directories (storage_options cache_dir or FASTCHUNK_CACHE_DIR). With no name "
         "and no --dir: every shared cache of this node and the disk cache of "
         "FASTCHUNK_CACHE_DIR, and the in-memory levels (decoded chunks, compressed bytes: "
-        "fastchunk.set_cache_size(SIZE, compressed=True)) of every running process that has "
-        "one on. clear empties a cache and zeroes its counters while "
-        "processes go on using it; remove deletes it.",
+        "fastchunk.set_cache_size(SIZE, compressed=True); the buffer pool of freed read "
+        "outputs kept for reuse, FASTCHUNK_BUFFER_POOL_BYTES) of every running process that "
+        "has one on or keeps 64 MiB or more in its pool. clear empties a cache and zeroes "
+        "its counters while processes go on using it; remove deletes it.",
     )
     cache.add_argument("words", nargs="*", metavar="NAME", help=argparse.SUPPRESS)
     cache.add_argument("--dir", action="append", metavar="PATH", help="a disk cache directory")

@@ -78,6 +78,11 @@ def v3_dtype(data_type: Any) -> np.dtype:
         return np.dtype(f"V{bits // 8}")
     if name in ("fixed_length_utf32",):
         return np.dtype(f"<U{int(config.get('length_bytes', 4)) // 4}")
+    if name in ("null_terminated_bytes", "raw_bytes"):  # numpy "S" / "V": zarr-python's names
+        length = config.get("length_bytes") if isinstance(config, dict) else None
+        if type(length) is not int or length < 1:
+            raise MetadataError(f"invalid {name} configuration {config!r}")
+        return np.dtype(f"{'S' if name == 'null_terminated_bytes' else 'V'}{length}")
     if name in _V3_VARIABLE or name.startswith("vlen"):
         raise UnsupportedError(f"data type {name!r} (variable length) is not supported")
     raise UnsupportedError(f"data type {name!r} is not supported")
@@ -138,7 +143,7 @@ def fill_value(value: Any, dt: np.dtype, zarr_format: int) -> np.ndarray:
             out = np.frombuffer(raw.ljust(ndt.itemsize, b"\0")[: ndt.itemsize], dtype=ndt)[0]
             out = np.array(out, dtype=ndt)
         elif ndt.kind in "SU":
-            if zarr_format == 2 and ndt.kind == "S" and isinstance(value, str):
+            if ndt.kind == "S" and isinstance(value, str):  # base64 in v2 and v3
                 value = base64.standard_b64decode(value)
             out[()] = value
         else:
