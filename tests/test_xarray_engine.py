@@ -257,6 +257,21 @@ def test_dask_tasks_read_many_stored_chunks(corpus: dict[str, Path],
     assert len(calls) == (N_TIME // 4) * 2
 
 
+def test_loads_use_fastchunks_caches(corpus: dict[str, Path]) -> None:
+    fastchunk.set_cache_size("64MB")
+    try:
+        fastchunk.clear_cache()
+        ds = _open(corpus["v3"], "fastchunk", cache=False)
+        first = ds.isel(time=[4, 9, 30]).load()
+        before = fastchunk.get_cache_info()
+        second = ds.isel(time=[4, 9, 30]).load()
+        after = fastchunk.get_cache_info()
+        xr.testing.assert_identical(first, second)
+        assert after["hits"] > before["hits"] and after["misses"] == before["misses"]
+    finally:
+        fastchunk.set_cache_size(0)
+
+
 def test_preferred_chunks() -> None:
     # The first axis (sampled by random batches) stays one chunk deep when a
     # block of it is 1 MiB or more; the others grow up to task_bytes.
