@@ -2,7 +2,8 @@
 # Builds the compression libraries fastchunk links (zstd, lz4, c-blosc,
 # libdeflate, bzip2, liblzma) as static, position-independent libraries from
 # pinned release tarballs, each checked against its SHA-256, and installs them
-# under PREFIX.
+# under PREFIX, with the headers of the flatbuffers runtime (header-only: it
+# reads Icechunk's metadata files).
 # cibuildwheel runs it once per platform (before-all); the wheel build then
 # finds them through CMAKE_PREFIX_PATH with FASTCHUNK_STATIC_CODECS=ON.
 #
@@ -10,7 +11,8 @@
 #
 # Needs curl, tar (with xz support), make, cmake and a C compiler.
 # MACOSX_DEPLOYMENT_TARGET, when set, is honoured by CMake and the compiler on
-# macOS. Set BUILD_CODECS_ONLY="bzip2 xz" to build only some of them.
+# macOS. Set BUILD_CODECS_ONLY="bzip2 xz" to build only some of them
+# ("flatbuffers" names the headers).
 set -euo pipefail
 
 PREFIX="${1:?usage: build_codecs.sh PREFIX}"
@@ -137,6 +139,21 @@ cmake_install xz . \
   -DXZ_TOOL_SYMLINKS_LZMA=OFF
 fi
 
+# flatbuffers: only the runtime's headers are used (Table, Verifier), the
+# version Debian 12 ships as libflatbuffers-dev. (The SHA-256 is also the one
+# Homebrew's flatbuffers 2.0.8 formula pins.)
+FLATBUFFERS_VERSION=2.0.8
+if wanted flatbuffers; then
+fetch flatbuffers \
+  "https://github.com/google/flatbuffers/archive/v$FLATBUFFERS_VERSION.tar.gz" \
+  f97965a727d26386afaefff950badef2db3ab6af9afe23ed6d94bfb65f95f37e
+mkdir -p "$PREFIX/include"
+rm -rf "$PREFIX/include/flatbuffers"
+cp -R "$WORK/flatbuffers/include/flatbuffers" "$PREFIX/include/"
+[ -f "$PREFIX/include/flatbuffers/verifier.h" ] || {
+  echo "build_codecs: flatbuffers headers missing" >&2; exit 1; }
+fi
+
 for lib in zstd lz4 blosc deflate bz2 lzma; do
   case "$lib" in
     blosc) wanted c-blosc || continue ;;
@@ -153,4 +170,5 @@ if wanted c-blosc && ! nm "$PREFIX/lib/libblosc.a" 2>/dev/null | grep -Eq " T _?
   exit 1
 fi
 echo "build_codecs: static zstd $ZSTD_VERSION, lz4 $LZ4_VERSION, c-blosc $BLOSC_VERSION," \
-  "libdeflate $DEFLATE_VERSION, bzip2 $BZIP2_VERSION, xz $XZ_VERSION in $PREFIX"
+  "libdeflate $DEFLATE_VERSION, bzip2 $BZIP2_VERSION, xz $XZ_VERSION," \
+  "flatbuffers $FLATBUFFERS_VERSION (headers) in $PREFIX"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libzstd-dev liblz4-dev libblosc-dev libdeflate-dev zlib1g-dev libbz2-dev liblzma-dev \
+for pkg in libzstd-dev liblz4-dev libblosc-dev libdeflate-dev zlib1g-dev libbz2-dev liblzma-dev libflatbuffers-dev \
            zstd g++ cmake clang libgtest-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

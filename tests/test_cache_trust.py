@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -341,3 +342,52 @@ def test_a_stats_page_another_user_made_and_cuts_short_never_kills_the_process(
     from fastchunk import _core
 
     assert _core.published_processes(str(shm)) == []  # its page went with it
+
+
+# ---------------------------------------------------------------- what a key names
+
+
+class DictStore:
+    """A minimal store of another library: objects in a dict, no store_id."""
+
+    local_root = None
+
+    def __init__(self, objects: dict[str, bytes]) -> None:
+        self.objects = objects
+        self.name = "dict"
+
+    def get(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+    def get_many(self, keys: Any) -> dict[str, bytes | None]:
+        return {k: self.objects.get(k) for k in keys}
+
+    def list_prefix(self, prefix: str) -> Any:
+        return iter([(k, len(v)) for k, v in self.objects.items() if k.startswith(prefix)])
+
+    def list_dir(self, prefix: str) -> list[str]:
+        return []
+
+
+def test_stores_without_an_id_share_nothing_when_their_address_is_reused(
+    tmp_path: Path, cache_off: None
+) -> None:
+    """id(store) named such stores in cache keys, and CPython reuses a freed
+    object's address: 282 of 300 reads were of another store's chunk."""
+    write_ones(tmp_path / "a.zarr")
+    objects = {p.relative_to(tmp_path / "a.zarr").as_posix(): p.read_bytes()
+               for p in (tmp_path / "a.zarr").rglob("*") if p.is_file()}
+    chunk_keys = [k for k in objects if k.startswith("c/")]
+    fastchunk.set_cache_size("8MB")
+    wrong = 0
+    for i in range(300):
+        z = zarr.create_array(zarr.storage.MemoryStore(), shape=(4, 1000), chunks=(1, 1000),
+                              dtype="f4")
+        z[...] = float(i + 1)
+        mine = dict(objects)
+        for k in chunk_keys:
+            mine[k] = z.store._store_dict[k].to_bytes()
+        a = fastchunk.open(DictStore(mine))
+        wrong += int(a[2, 7] != float(i + 1))
+        del a
+    assert wrong == 0, f"{wrong} of 300 reads were of another store"

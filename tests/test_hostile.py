@@ -540,3 +540,35 @@ def test_chunks_at_the_formats_best_ratio_still_decode(tmp_path: Path,
     assert (path / "0.0").stat().st_size * 900 < 1 << 22  # as compressed as claimed
     out = a[...]
     assert out.sum() == 1 and out[3, -1] == 1
+
+
+@pytest.mark.parametrize("edit", ["typesize-0", "reserved-flag", "blocksize-above-nbytes"])
+def test_blosc_headers_c_blosc_refuses_are_refused(tmp_path: Path, edit: str) -> None:
+    """A blosc header with an item size of 0 decoded without error into wrong
+    values (c-blosc refuses it): zstd frames keep one stream per block, so
+    nothing else noticed that the bytes were never unshuffled. The other
+    headers c-blosc refuses are refused too."""
+    path, _ = v2_array(tmp_path / "a.zarr", numcodecs.Blosc(cname="zstd", shuffle=1),
+                       shape=(4, 4000), chunks=(2, 4000))
+    chunk = path / "0.0"
+    b = bytearray(chunk.read_bytes())
+    if edit == "typesize-0":
+        b[3] = 0
+    elif edit == "reserved-flag":
+        b[2] |= 0x08
+    else:
+        b[8:12] = (int.from_bytes(b[4:8], "little") + 4096).to_bytes(4, "little")
+    chunk.write_bytes(bytes(b))
+    a = fastchunk.open(path)
+    # A whole chunk (on one thread, or split over several), and a few blocks.
+    before = fastchunk.get_num_threads()
+    try:
+        for threads in (1, 4):
+            fastchunk.set_num_threads(threads)
+            for sel in (np.s_[0:2], np.s_[0, 100:120]):
+                with pytest.raises(fastchunk.ChunkDecodeError, match="0.0"):
+                    a[sel]
+    finally:
+        fastchunk.set_num_threads(before)
+    with pytest.raises(Exception):  # noqa: B017 - c-blosc's own refusal, whatever its type
+        numcodecs.Blosc().decode(bytes(b))

@@ -18,7 +18,7 @@ namespace fastchunk {
 namespace {
 
 constexpr size_t kHeaderSize = 16;
-constexpr uint8_t kShuffle = 0x1, kBitShuffle = 0x4, kDontSplit = 0x10;
+constexpr uint8_t kShuffle = 0x1, kBitShuffle = 0x4, kReservedFlag = 0x8, kDontSplit = 0x10;
 constexpr int kLz4 = 1, kZlib = 3, kZstd = 4;  // the compressor, in bits 5-7 of the flags
 // c-blosc splits a block into one stream per byte of the type when the type
 // has at most kMaxSplits bytes and the block at least kMinSplitItems items.
@@ -116,12 +116,15 @@ bool BloscFrame::decodes_blocks() const {
   return compressor == kLz4 || compressor == kZlib || compressor == kZstd;
 }
 
+// The checks c-blosc makes before it decodes a frame (blosc.c: the
+// decompression context's set-up and blosc_cbuffer_validate), made here too:
+// the frames this file decodes itself must fail where c-blosc's would.
 BloscFrame parse_blosc_frame(ByteView in) {
   if (in.size < kHeaderSize) throw_decode("blosc: frame shorter than its 16-byte header");
   BloscFrame f;
   f.version = in.data[0];
   f.flags = in.data[2];
-  f.typesize = in.data[3] ? in.data[3] : 1;
+  f.typesize = in.data[3];
   f.nbytes = read_le32(in.data + 4);
   f.blocksize = read_le32(in.data + 8);
   f.cbytes = read_le32(in.data + 12);
@@ -131,12 +134,20 @@ BloscFrame parse_blosc_frame(ByteView in) {
   size_t validated = 0;
   if (blosc_cbuffer_validate(in.data, in.size, &validated) != 0)
     throw_decode("blosc: invalid frame header");
-  f.nblocks = f.blocksize ? (f.nbytes + f.blocksize - 1) / f.blocksize : 0;
-  if (f.nbytes && !f.blocksize) throw_decode("blosc: header gives a block size of 0");
-  const size_t table = f.memcpyed() ? f.nbytes : 4 * f.nblocks;
-  if (f.nbytes && table > f.cbytes - kHeaderSize)
+  if (f.nbytes == 0) {  // empty: nothing else is read (c-blosc stops here too)
+    if (f.typesize == 0) f.typesize = 1;
+    return f;
+  }
+  if (f.typesize == 0) throw_decode("blosc: header gives an item size of 0");
+  if (f.flags & kReservedFlag) throw_decode("blosc: header sets a reserved flag (0x08)");
+  if (f.blocksize == 0) throw_decode("blosc: header gives a block size of 0");
+  if (f.blocksize > f.nbytes)
+    throw_decode("blosc: header gives a block size of " + std::to_string(f.blocksize) +
+                 " bytes, more than the " + std::to_string(f.nbytes) + " decoded bytes");
+  f.nblocks = (f.nbytes + f.blocksize - 1) / f.blocksize;
+  if (f.memcpyed() ? f.cbytes != kHeaderSize + f.nbytes : 4 * f.nblocks > f.cbytes - kHeaderSize)
     throw_decode("blosc: frame of " + std::to_string(f.cbytes) + " bytes cannot hold " +
-                 (f.memcpyed() ? "its copied bytes" : "its block table"));
+                 (f.memcpyed() ? "exactly its copied bytes" : "its block table"));
   return f;
 }
 

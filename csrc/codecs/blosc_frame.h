@@ -16,7 +16,7 @@ namespace fastchunk {
 struct BloscFrame {
   uint8_t version = 0;
   uint8_t flags = 0;
-  size_t typesize = 1;  // 1 when the header says 0
+  size_t typesize = 1;  // never 0 (such headers are refused, as c-blosc refuses them)
   size_t nbytes = 0;    // decoded size
   size_t blocksize = 0;
   size_t cbytes = 0;    // the whole frame
@@ -27,8 +27,10 @@ struct BloscFrame {
   bool decodes_blocks() const;
 };
 
-// Reads and checks the header (sizes within the frame, c-blosc's own
-// validation); throws a decode Error naming what is wrong.
+// Reads and checks the header as c-blosc does before decoding (sizes within
+// the frame, item size > 0, block size in (0, decoded size], no reserved
+// flag, a copied frame exactly its bytes, room for the block table); throws
+// a decode Error naming what is wrong.
 BloscFrame parse_blosc_frame(ByteView in);
 
 // Decodes blocks [first, last) of a frame that decodes_blocks() into out, the

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,40 @@ TEST(BloscFrame, CorruptStreamsAreDecodeErrors) {
   EXPECT_GT(errors, 0);
   std::vector<uint8_t> truncated(good.begin(), good.end() - 100);
   EXPECT_THROW(parse_blosc_frame(view(truncated)), Error);
+}
+
+// Headers c-blosc refuses to decode are refused here too (an item size of 0
+// decoded without error into wrong values before).
+TEST(BloscFrame, HeadersCBloscRefusesAreRefused) {
+  std::vector<uint8_t> data(4 * 5000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i * 7 / 13);
+  const std::vector<uint8_t> good = compress(data, "lz4", 1, 4, 4096);
+  const std::vector<uint8_t> copied = compress(data, "lz4", 0, 4, 0, 0);
+  ASSERT_TRUE(parse_blosc_frame(view(copied)).memcpyed());
+  auto refused = [&](std::vector<uint8_t> frame, const std::function<void(std::vector<uint8_t>&)>& edit,
+                     const char* what) {
+    edit(frame);
+    std::vector<uint8_t> out(data.size());
+    EXPECT_LT(blosc_decompress_ctx(frame.data(), out.data(), out.size(), 1), 0) << what;
+    try {
+      parse_blosc_frame(view(frame));
+      ADD_FAILURE() << what << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kDecode) << what;
+    }
+  };
+  refused(good, [](auto& f) { f[3] = 0; }, "item size 0");
+  refused(good, [](auto& f) { f[2] |= 0x08; }, "reserved flag");
+  refused(good, [](auto& f) { std::memset(&f[8], 0, 4); }, "block size 0");
+  refused(good, [&](auto& f) {
+    const uint32_t big = uint32_t(data.size() + 4096);
+    std::memcpy(&f[8], &big, 4);
+  }, "block size above the decoded size");
+  refused(copied, [](auto& f) {
+    f.push_back(0);
+    const uint32_t cbytes = uint32_t(f.size());
+    std::memcpy(&f[12], &cbytes, 4);
+  }, "a copied frame longer than its bytes");
 }
 
 }  // namespace

@@ -110,6 +110,9 @@ std::shared_ptr<const MappedFile> MappedFiles::get(const std::string& path,
   if (cost > budget) return nullptr;
   if (auto m = lru_.get(path)) {
     if (m->version() == version && m->intact()) {
+      // Another handler may have taken SIGBUS since the mapping was made
+      // (faulthandler, a DataLoader worker's): put the guard back in front.
+      SigbusGuard::ensure_installed();
       std::lock_guard<ForkSafeMutex> lock(mutex_);
       ++stats_.hits;
       return m;

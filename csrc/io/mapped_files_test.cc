@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -118,6 +119,31 @@ TEST_F(MappedFilesTest, AFileTruncatedWhileMappedReadsAsZerosAndSaysSoNeverSigbu
   ObjectBytes next;
   ASSERT_TRUE(source.get("c/0", ByteRange::whole(), storage, next));
   EXPECT_EQ(next.bytes.size, 1000u);
+}
+
+// A handler installed after the mapping was made (faulthandler, a DataLoader
+// worker's) does not take the faults of a kept mapping: taking the mapping
+// again puts the guard back in front.
+TEST_F(MappedFilesTest, AKeptMappingIsGuardedAfterAnotherHandlerReplacedTheGuard) {
+  const std::string bytes = big('y');
+  dir_.write("c/0", bytes);
+  const std::string path = dir_.path() + "/c/0";
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  ASSERT_NE(MappedFiles::instance().get(path, st), nullptr);
+  struct sigaction theirs {}, before {};
+  theirs.sa_handler = [](int) { _exit(135); };  // what faulthandler's end looks like
+  sigemptyset(&theirs.sa_mask);
+  ASSERT_EQ(sigaction(SIGBUS, &theirs, &before), 0);
+  // A reader that stat()ed the file just before it was cut short.
+  auto m = MappedFiles::instance().get(path, st);
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(::truncate(path.c_str(), 4096), 0);
+  uint64_t sum = 0;
+  for (size_t i = 8192; i < m->size(); i += 4096) sum += static_cast<const volatile uint8_t*>(m->data())[i];
+  EXPECT_EQ(sum, 0u);
+  EXPECT_FALSE(m->intact());
+  sigaction(SIGBUS, &before, nullptr);
 }
 
 TEST(SigbusGuard, RangesFaultIntoZerosOnlyWhileRegistered) {

@@ -7,8 +7,11 @@
 // ranges go to the handler installed before this one (or the default action).
 //
 // The handler is process-wide, so reads on any thread (a codec's own threads
-// included) are covered. It is installed again whenever another one replaced
-// it (Python's faulthandler, a sanitizer), keeping that one as the fallback.
+// included) are covered. Every guarded read puts it back in front when
+// another one replaced it (Python's faulthandler, a DataLoader worker's
+// handlers, a sanitizer): registering a range, and taking a kept mapping,
+// call ensure_installed(); the replaced handler stays the fallback for faults
+// that are not ours.
 #pragma once
 #include <cstddef>
 #include <cstdint>

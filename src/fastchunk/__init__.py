@@ -39,27 +39,82 @@ __all__ = [
 
 
 def open(
-    store: Any, path: str | None = None, storage_options: dict[str, Any] | None = None
+    store: Any,
+    path: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    branch: str | None = None,
+    tag: str | None = None,
+    snapshot: str | None = None,
+    authorize_virtual_chunk_access: dict[str, Any] | None = None,
 ) -> Array | Group:
     """Opens the array or group at `store` (a directory, or an s3://, gs://
-    or https:// URL), optionally at `path` inside it."""
-    md = MetadataReader(open_store(store, storage_options))
+    or https:// URL), optionally at `path` inside it.
+
+    An Icechunk repository is recognised by its layout and read at a branch
+    (default "main"), a tag or a snapshot id (at most one of the three).
+    Virtual chunks are read only under the URL prefixes
+    `authorize_virtual_chunk_access` maps to storage_options (None for the
+    defaults, or for local files); see fastchunk.icechunk."""
+    md = _metadata_reader(
+        store, storage_options, branch, tag, snapshot, authorize_virtual_chunk_access
+    )
     return open_node(md, path or "")
 
 
+def _metadata_reader(
+    location: Any,
+    storage_options: dict[str, Any] | None,
+    branch: str | None,
+    tag: str | None,
+    snapshot: str | None,
+    authorize: dict[str, Any] | None,
+) -> MetadataReader:
+    from fastchunk import icechunk
+
+    store = open_store(location, storage_options)
+    wants_repo = branch is not None or tag is not None or snapshot is not None
+    if isinstance(store, icechunk.SnapshotStore):
+        if wants_repo or authorize is not None:
+            raise ValueError(f"{store.name} is already one snapshot of a repository")
+        return MetadataReader(store)
+    found = icechunk.fetch_markers(store, also=(".zmetadata", "zarr.json"))
+    repo = icechunk.probe(store, found)
+    if repo is None:
+        if wants_repo:
+            raise ValueError(
+                f"{store.name} is no Icechunk repository: branch, tag and snapshot "
+                f"apply to Icechunk repositories only"
+            )
+        if authorize is not None:
+            raise ValueError(
+                f"{store.name} is no Icechunk repository: "
+                f"authorize_virtual_chunk_access does not apply"
+            )
+        return MetadataReader(store, prefetched=found)
+    snap = icechunk.open_snapshot(location, storage_options, repo, branch, tag, snapshot, authorize)
+    return MetadataReader(snap)
+
+
 def open_array(
-    store: Any, path: str | None = None, storage_options: dict[str, Any] | None = None
+    store: Any,
+    path: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    **icechunk_options: Any,
 ) -> Array:
-    node = open(store, path, storage_options)
+    node = open(store, path, storage_options, **icechunk_options)
     if not isinstance(node, Array):
         raise MetadataError(f"{node!r} is a group, not an array")
     return node
 
 
 def open_group(
-    store: Any, path: str | None = None, storage_options: dict[str, Any] | None = None
+    store: Any,
+    path: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    **icechunk_options: Any,
 ) -> Group:
-    node = open(store, path, storage_options)
+    node = open(store, path, storage_options, **icechunk_options)
     if not isinstance(node, Group):
         raise MetadataError(f"{node!r} is an array, not a group")
     return node

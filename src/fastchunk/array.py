@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +13,7 @@ import numpy as np
 from fastchunk import _core
 from fastchunk._indexing import normalize_array_index, orthogonalize, shape_result
 from fastchunk.store import Store
-from fastchunk.store.serve import serve
+from fastchunk.store.serve import fetch, serve
 from fastchunk.zarr.fallback import warn_slow
 from fastchunk.zarr.metadata import ArrayMeta
 from fastchunk.zarr.strings import read_items
@@ -212,6 +214,29 @@ class Array:
             raise ValueError(f"out has shape {out.shape}, the selection {counts}")
         self._read(arrays, out, num_threads)
 
+    def fetch_requests(self, indices: Sequence[Any]) -> list[tuple[Any, list[Any]]]:
+        """[(store, requests)]: what a read_orthogonal(indices) will ask a
+        remote store for (whole objects (key, 0, None), ranges (key, offset,
+        length)), for fetching ahead (fastchunk.store.fetch_ahead); the shard
+        indexes it needs are fetched now, into the index cache. [] for local
+        stores. The read itself must still run."""
+        store = self._store
+        if store.local_root is not None or not hasattr(store, "ahead_buffer"):
+            return []
+        if self._meta.vlen is not None:
+            return []
+        arrays = [i if type(i) is range else np.asarray(i) for i in indices]
+        plan = self._native.plan(arrays, None, 1)
+        requests = plan.pending()
+        for _ in range(4):  # index rounds: a key still lacking its index has a suffix request
+            index_keys = {key for key, offset, _ in requests if offset is None}
+            if not index_keys:
+                break
+            index = [r for r in requests if r[0] in index_keys]
+            plan.provide(index, fetch(store, index))
+            requests = plan.pending()
+        return [(store, [r for r in requests if r[1] is not None])]
+
     def _read(
         self,
         indices: list[Any],
@@ -231,6 +256,13 @@ class Array:
             read_items(self, indices, out, threads)
             return
         buf = out.reshape(-1).view(np.uint8)  # a view: out is C-contiguous
+        # Stores whose chunk keys are no files (an Icechunk snapshot) may read
+        # a local selection in one call of the core; else a read plan serves it.
+        read_local = getattr(self._store, "read_local", None)
+        if meta.fallback is None and read_local is not None and read_local(
+            self, indices, buf, threads
+        ):
+            return
         if meta.fallback is not None:
             warn_slow(meta.slow_codecs)
             plan = self._native.plan(indices, buf, threads)
@@ -269,13 +301,18 @@ def _thread_count(num_threads: int | None) -> int:
     return n
 
 
+# Numbers the arrays opened over stores without a store_id (never reused,
+# unlike id(): CPython gives a freed object's address to the next one).
+_anonymous_stores = itertools.count()
+
+
 def _store_id(store: Any) -> str:
-    """What names the store in cache keys. Stores of other libraries without a
-    store_id share nothing with any other store object."""
+    """What names the store in cache keys. An array over a store of another
+    library without a store_id shares nothing with any other array."""
     sid = getattr(store, "store_id", None)
     if isinstance(sid, str) and sid:
         return sid
-    return f"object:{type(store).__qualname__}:{store.name}:{id(store)}"
+    return f"object:{type(store).__qualname__}:{store.name}:{os.getpid()}:{next(_anonymous_stores)}"
 
 
 def _writable_view(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:

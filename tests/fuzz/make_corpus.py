@@ -252,6 +252,29 @@ def vlen_seeds() -> Iterator[tuple[str, bytes]]:
     yield "truncated", bytes([4]) + truncated
 
 
+def icechunk_seeds() -> Iterator[tuple[str, bytes]]:
+    # Layout (fuzz_icechunk.cc): u8 kind (0 snapshot, 1 manifest, 2 repo info),
+    # u8 rank, then the file: Icechunk's own test repositories' files, as
+    # written (zstd) and with the payload stored uncompressed, which mutations
+    # reach far more easily.
+    repos = HERE.parent / "data" / "icechunk"
+    picks = [
+        ("snapshot-v1", 0, 0, repos / "test-repo-v1" / "snapshots" / "XDZ162T1TYBEJMK99NPG"),
+        ("snapshot-v2", 0, 0, repos / "test-repo-v2" / "snapshots" / "H7T8YA6KR5TH32F3PS10"),
+        ("repo-v2", 2, 0, repos / "test-repo-v2" / "repo"),
+        ("repo-v2.1", 2, 0, repos / "expire-repo-v2-by-working-copy" / "repo"),
+    ]
+    for kind, rank, folder in ((1, 2, "test-repo-v1"), (1, 2, "test-repo-v2")):
+        for path in sorted((repos / folder / "manifests").iterdir()):
+            picks.append((f"manifest-{folder[-2:]}-{path.name[:6]}", kind, rank, path))
+    for name, kind, rank, path in picks:
+        raw = path.read_bytes()
+        yield name, bytes([kind, rank]) + raw
+        if raw[38] == 1:
+            plain = raw[:38] + b"\x00" + bytes(numcodecs.Zstd().decode(raw[39:]))
+            yield name + "-plain", bytes([kind, rank]) + plain
+
+
 def main(dest: Path) -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -267,6 +290,7 @@ def main(dest: Path) -> None:
             "fuzz_shard_index": shard_index_seeds(tmp),
             "fuzz_read_selection": read_selection_seeds(tmp),
             "fuzz_vlen": vlen_seeds(),
+            "fuzz_icechunk": icechunk_seeds(),
         }
         for target, seeds in targets.items():
             folder = dest / target

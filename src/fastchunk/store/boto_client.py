@@ -89,6 +89,7 @@ class BotoEngine(ThreadedEngine):
             return found
         total = total_size(resp.get("ContentRange"), len(data))
         self.versions[key] = version_string(total, resp.get("ETag"), resp.get("LastModified"))
+        self._stamp(resp.get("ETag"), resp.get("LastModified"))
         if suffix is not None or rng is not None:
             return data, total
         return data

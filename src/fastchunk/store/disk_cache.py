@@ -34,8 +34,11 @@ from typing import Any
 from fastchunk import _core
 from fastchunk.store.engine import ABSENT, Blob, Engine
 
-# Documents fastchunk must always see fresh; everything else is data.
-METADATA_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})
+# Documents fastchunk must always see fresh; everything else is data. An
+# Icechunk repository's mutable files are among them: its repo info file and
+# its refs (snapshots, manifests and chunks never change under their ids).
+METADATA_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json",
+                            "repo", "ref.json", "ref.json.deleted"})  # fmt: skip
 
 
 def is_metadata(key: str) -> bool:
@@ -151,6 +154,10 @@ class DiskCachedEngine(Engine):
                 if blob is not None:
                     self._keep(entries[i][1], requests[i][0], blob)
         return out
+
+    def get_ranges_stamped(self, requests: Sequence[tuple[str, int, int]]) -> list[Any]:
+        """Not through the cache: the answer must carry the response's Stamp."""
+        return self.inner.get_ranges_stamped(requests)
 
     def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[tuple[Blob, int] | None]:
         entries = {i: (k, self._entry("suffix", k, n)) for i, (k, n) in enumerate(requests)}

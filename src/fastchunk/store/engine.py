@@ -7,10 +7,12 @@ counts its requests by kind in `requests`."""
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastchunk.store.options import RemoteOptions
 
@@ -28,19 +30,47 @@ def version_string(size: Any, etag: Any, modified: Any = None) -> str:
     return f"{int(size)}:{mark or ''}"
 
 
+class Stamp(NamedTuple):
+    """What the answer to one request said of the object it came from."""
+
+    etag: str | None
+    last_modified: float | None  # seconds since the epoch
+
+
+def stamp_of(etag: Any, modified: Any) -> Stamp:
+    """A Stamp from an ETag and a Last-Modified (a datetime, an HTTP date or None)."""
+    seconds: float | None = None
+    if isinstance(modified, datetime.datetime):
+        seconds = modified.timestamp()
+    elif isinstance(modified, str) and modified:
+        try:
+            seconds = email.utils.parsedate_to_datetime(modified).timestamp()
+        except (TypeError, ValueError):
+            seconds = None
+    return Stamp(str(etag) if etag else None, seconds)
+
+
 class RequestCounts:
     """Requests a client made, by kind: get (whole object), get_range,
-    get_suffix, head, list. Thread-safe."""
+    get_suffix, head, list; and `bytes`, the body bytes they brought.
+    Thread-safe."""
 
     KINDS = ("get", "get_range", "get_suffix", "head", "list")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts = dict.fromkeys(self.KINDS, 0)
+        self._counts = dict.fromkeys((*self.KINDS, "bytes"), 0)
 
     def add(self, kind: str, n: int = 1) -> None:
         with self._lock:
             self._counts[kind] += n
+
+    def received(self, blob: Any) -> None:
+        """Counts the bytes of an answer: a buffer, or (buffer, object size)."""
+        if isinstance(blob, tuple):
+            blob = blob[0]
+        if blob is not None:
+            self.add("bytes", memoryview(blob).nbytes)
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -65,6 +95,13 @@ class Engine:
         raise NotImplementedError
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
+        raise NotImplementedError
+
+    def get_ranges_stamped(
+        self, requests: Sequence[tuple[str, int, int]]
+    ) -> list[tuple[Blob, Stamp] | None]:
+        """get_ranges, each answer with the Stamp of the very response that
+        carried it (the condition of a virtual chunk is checked on it)."""
         raise NotImplementedError
 
     def iter_many(self, keys: Sequence[str]) -> Iterator[tuple[str, Blob | None]]:
@@ -95,6 +132,7 @@ class ThreadedEngine(Engine):
         super().__init__(versions)
         self.opts = opts
         self.pool = ThreadPoolExecutor(opts.concurrency, thread_name_prefix="fastchunk-remote")
+        self._local = threading.local()  # the Stamp of this thread's last response
 
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
         """One request: the whole object, a range, a suffix (suffix 0: HEAD).
@@ -102,12 +140,32 @@ class ThreadedEngine(Engine):
         when the object does not exist; records its version and counts it."""
         raise NotImplementedError
 
+    def _fetch_counted(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
+        got = self._fetch(key, rng, suffix)
+        self.requests.received(got)
+        return got
+
+    def _stamp(self, etag: Any, modified: Any) -> None:
+        """Called by _fetch with what the response said of its object."""
+        self._local.stamp = stamp_of(etag, modified)
+
+    def get_ranges_stamped(
+        self, requests: Sequence[tuple[str, int, int]]
+    ) -> list[tuple[Blob, Stamp] | None]:
+        def one(req: tuple[str, int, int]) -> tuple[Blob, Stamp] | None:
+            key, offset, length = req
+            self._local.stamp = Stamp(None, None)
+            got = self._fetch_counted(key, (offset, length), None)
+            return None if got is None else (got[0], self._local.stamp)
+
+        return self._map(one, requests)
+
     def _count(self, rng: tuple[int, int] | None, suffix: int | None) -> None:
         kind = "head" if suffix == 0 else "get_range" if rng else "get_suffix" if suffix else "get"
         self.requests.add(kind)
 
     def head_many(self, keys: Sequence[str]) -> list[str | None]:
-        got = self._map(lambda k: self._fetch(k, None, 0), keys)
+        got = self._map(lambda k: self._fetch_counted(k, None, 0), keys)
         return [None if g is None else self.versions.get(k) for k, g in zip(keys, got, strict=True)]
 
     def _map(self, fn: Any, items: Sequence[Any]) -> list[Any]:
@@ -116,10 +174,10 @@ class ThreadedEngine(Engine):
         return list(self.pool.map(fn, items))
 
     def get_many(self, keys: Sequence[str]) -> list[Blob | None]:
-        return self._map(lambda k: self._fetch(k, None, None), keys)
+        return self._map(lambda k: self._fetch_counted(k, None, None), keys)
 
     def iter_many(self, keys: Sequence[str]) -> Iterator[tuple[str, Blob | None]]:
-        futures = {self.pool.submit(self._fetch, k, None, None): k for k in keys}
+        futures = {self.pool.submit(self._fetch_counted, k, None, None): k for k in keys}
         try:
             for done in as_completed(futures):
                 yield futures[done], done.result()
@@ -131,14 +189,14 @@ class ThreadedEngine(Engine):
         def one(req: tuple[str, int, int]) -> Blob | None:
             key, offset, length = req
             if length == 0:
-                return b"" if self._fetch(key, None, 0) is not None else None
-            got = self._fetch(key, (offset, length), None)
+                return b"" if self._fetch_counted(key, None, 0) is not None else None
+            got = self._fetch_counted(key, (offset, length), None)
             return None if got is None else got[0]
 
         return self._map(one, requests)
 
     def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[tuple[Blob, int] | None]:
-        return self._map(lambda r: self._fetch(r[0], None, r[1]), requests)
+        return self._map(lambda r: self._fetch_counted(r[0], None, r[1]), requests)
 
 
 def total_size(content_range: str | None, fallback: int) -> int:

@@ -126,6 +126,7 @@ class GCSEngine(ThreadedEngine):
     def _note(self, key: str, resp: Any, size: int) -> None:
         etag = resp.headers.get("ETag") or resp.headers.get("x-goog-generation")
         self.versions[key] = version_string(size, etag, resp.headers.get("Last-Modified"))
+        self._stamp(etag, resp.headers.get("Last-Modified"))
 
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
         url = self._object_url(key)

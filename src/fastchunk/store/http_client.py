@@ -49,6 +49,7 @@ class UrllibEngine(ThreadedEngine):
             total = total_size(resp.headers.get("Content-Range"), len(data))
         etag, modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
         self.versions[key] = version_string(total, etag, modified)
+        self._stamp(etag, modified)
         if suffix == 0:
             return b"", total
         if rng is not None or suffix is not None:

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastchunk.errors import FastchunkError
-from fastchunk.store.engine import ABSENT, Blob, Engine, version_string
+from fastchunk.store.engine import ABSENT, Blob, Engine, Stamp, stamp_of, version_string
 from fastchunk.store.options import (
     RemoteOptions,
     access_error,
@@ -218,7 +218,9 @@ class ObstoreEngine(Engine):
         try:
             result = await self._obs.get_async(self.store, key)
             self._note(key, result.meta)
-            return memoryview(await result.bytes_async())
+            blob = memoryview(await result.bytes_async())
+            self.requests.received(blob)
+            return blob
         except Exception as e:
             if self._missing(e):
                 self.versions[key] = ABSENT
@@ -277,7 +279,10 @@ class ObstoreEngine(Engine):
                 self.versions[key] = ABSENT
                 return None
             raise self._fail(key, e) from None
-        return [memoryview(b) for b in got]
+        blobs = [memoryview(b) for b in got]
+        for blob in blobs:
+            self.requests.received(blob)
+        return blobs
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Blob | None]:
         by_key: dict[str, list[int]] = {}
@@ -295,6 +300,28 @@ class ObstoreEngine(Engine):
                     out[i] = blob
         return out
 
+    async def _range_stamped(self, item: tuple[str, int, int]) -> tuple[Blob, Stamp] | None:
+        key, offset, length = item
+        self.requests.add("get_range")
+        try:
+            result = await self._obs.get_async(
+                self.store, key, options={"range": (offset, offset + length)}
+            )
+            self._note(key, result.meta)
+            data = memoryview(await result.bytes_async())
+            self.requests.received(data)
+        except Exception as e:
+            if self._missing(e):
+                self.versions[key] = ABSENT
+                return None
+            raise self._fail(key, e) from None
+        return data, stamp_of(result.meta.get("e_tag"), result.meta.get("last_modified"))
+
+    def get_ranges_stamped(
+        self, requests: Sequence[tuple[str, int, int]]
+    ) -> list[tuple[Blob, Stamp] | None]:
+        return self.loop.run(self._gather(self._range_stamped, list(requests)))
+
     async def _suffix(self, item: tuple[str, int]) -> tuple[Blob, int] | None:
         key, length = item
         self.requests.add("get_suffix" if length else "head")
@@ -303,7 +330,9 @@ class ObstoreEngine(Engine):
             if length:
                 result = await self._obs.get_async(self.store, key, options=options)
                 self._note(key, result.meta)
-                return memoryview(await result.bytes_async()), int(result.meta["size"])
+                blob = memoryview(await result.bytes_async())
+                self.requests.received(blob)
+                return blob, int(result.meta["size"])
             meta = await self._obs.head_async(self.store, key)
             self._note(key, meta)
             return b"", int(meta["size"])

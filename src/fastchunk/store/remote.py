@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fastchunk.store.engine import ABSENT, Blob, Engine
+from fastchunk.store.fetch_ahead import MISS, AheadBuffer
 from fastchunk.store.options import RemoteOptions, RemoteStoreError
 
 
@@ -53,6 +54,31 @@ def make_engine(opts: RemoteOptions, versions: dict[str, str] | None = None) -> 
 __all__ = ["RemoteStore", "RemoteStoreError"]
 
 
+class _Flight:
+    """One request in flight that other threads wait for."""
+
+    __slots__ = ("_done", "_answer", "_error")
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._answer: Any = None
+        self._error: BaseException | None = None
+
+    def land(self, answer: Any) -> None:
+        self._answer = answer
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def result(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._answer
+
+
 class RemoteStore:
     """A zarr store in an S3 or GCS bucket or behind a public http(s):// URL.
     Never written to.
@@ -81,6 +107,10 @@ class RemoteStore:
         self._versions: dict[str, str] = {}
         self._engine_obj: Engine | None = None
         self._engine_pid = -1
+        self._ahead: AheadBuffer | None = None  # answers fetched ahead (fetch_ahead.py)
+        self._ahead_pid = -1
+        self._suffixes_in_flight: dict[tuple[str, int], _Flight] = {}
+        self._flights_pid = os.getpid()
         self._lock = threading.Lock()
 
     # Pickled as URL + options: each process builds its own client.
@@ -112,6 +142,39 @@ class RemoteStore:
                 self._engine_pid = pid
             return self._engine_obj
 
+    def ahead_buffer(self) -> AheadBuffer:
+        """This process's answers fetched ahead for reads to come
+        (fastchunk.store.fetch_ahead); the Store methods below look there
+        first."""
+        pid = os.getpid()
+        with self._lock:
+            if self._ahead is None or self._ahead_pid != pid:
+                self._ahead = AheadBuffer()
+                self._ahead_pid = pid
+            return self._ahead
+
+    def _fetched_ahead(self) -> AheadBuffer | None:
+        ahead = self._ahead
+        return ahead if ahead and self._ahead_pid == os.getpid() else None
+
+    def fetch_direct(self, requests: Sequence[tuple[str, int, int | None]]) -> list[Blob | None]:
+        """Whole objects (key, 0, None) and ranges (key, offset, length) from
+        the server (or the disk cache), concurrently, never from what was
+        fetched ahead; None where the object does not exist."""
+        whole = [i for i, (_, _, n) in enumerate(requests) if n is None]
+        ranges = [i for i, (_, _, n) in enumerate(requests) if n is not None]
+        out: list[Blob | None] = [None] * len(requests)
+        engine = self._engine()
+        if whole:
+            for i, blob in zip(whole, engine.get_many([requests[i][0] for i in whole]),
+                               strict=True):  # fmt: skip
+                out[i] = blob
+        if ranges:
+            got = engine.get_ranges([requests[i] for i in ranges])  # type: ignore[misc]
+            for i, blob in zip(ranges, got, strict=True):
+                out[i] = blob
+        return out
+
     def version_of(self, key: str) -> str | None:
         """The version (size:ETag) of the object as this process last learned
         it, or None; the node-wide decoded-chunk cache keys on it."""
@@ -120,7 +183,7 @@ class RemoteStore:
 
     def request_counts(self) -> dict[str, int]:
         """Requests this process made to the store, by kind (get, get_range,
-        get_suffix, head, list)."""
+        get_suffix, head, list), and `bytes`: the body bytes they brought."""
         return self._engine().requests.snapshot()
 
     @property
@@ -138,12 +201,32 @@ class RemoteStore:
         unique = list(dict.fromkeys(keys))
         if not unique:
             return {}
-        return dict(zip(unique, self._engine().get_many(unique), strict=True))
+        found: dict[str, Blob | None] = {}
+        ahead = self._fetched_ahead()
+        if ahead is not None:
+            for key in unique:
+                got = ahead.find(key, 0, None)
+                if got is not MISS:
+                    found[key] = got
+            unique = [k for k in unique if k not in found]
+        if unique:
+            found.update(zip(unique, self._engine().get_many(unique), strict=True))
+        return found
 
     def iter_many(self, keys: Iterable[str]) -> Iterator[tuple[str, Blob | None]]:
         """Every key fetched concurrently, yielded as (key, object) in the order
         the objects arrive, so that decoding can start before the last one."""
         unique = list(dict.fromkeys(keys))
+        ahead = self._fetched_ahead()
+        if ahead is not None:
+            rest = []
+            for key in unique:
+                got = ahead.find(key, 0, None)
+                if got is MISS:
+                    rest.append(key)
+                else:
+                    yield key, got
+            unique = rest
         if unique:
             yield from self._engine().iter_many(unique)
 
@@ -152,14 +235,63 @@ class RemoteStore:
         fetched concurrently; None where the object does not exist."""
         if not requests:
             return []
-        return self._engine().get_ranges(list(requests))
+        ahead = self._fetched_ahead()
+        if ahead is None:
+            return self._engine().get_ranges(list(requests))
+        out: list[Blob | None] = [None] * len(requests)
+        rest = []
+        for i, (key, offset, length) in enumerate(requests):
+            got = ahead.find(key, offset, length)
+            if got is MISS:
+                rest.append(i)
+            else:
+                out[i] = got
+        if rest:
+            got_rest = self._engine().get_ranges([requests[i] for i in rest])
+            for i, blob in zip(rest, got_rest, strict=True):
+                out[i] = blob
+        return out
+
+    def get_ranges_stamped(self, requests: Sequence[tuple[str, int, int]]) -> list[Any]:
+        """get_ranges, each answer (bytes, Stamp): the ETag and Last-Modified
+        of the response that carried it; None where the object does not exist."""
+        if not requests:
+            return []
+        return self._engine().get_ranges_stamped(list(requests))
 
     def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[tuple[Blob, int] | None]:
         """(last `length` bytes, object size) of each (key, length), concurrently;
         None where the object does not exist. length 0 asks for the size only."""
         if not requests:
             return []
-        return self._engine().get_suffixes(list(requests))
+        # One request for a suffix asked by several threads at once (the
+        # shard index of a shard that reads fetched ahead all need).
+        mine: list[tuple[str, int]] = []
+        flights: list[_Flight] = []
+        with self._lock:
+            if self._flights_pid != os.getpid():  # a forked child waits for none of its parent's
+                self._suffixes_in_flight = {}
+                self._flights_pid = os.getpid()
+            for r in requests:
+                flight = self._suffixes_in_flight.get(r)
+                if flight is None:
+                    flight = self._suffixes_in_flight[r] = _Flight()
+                    mine.append(r)
+                flights.append(flight)
+        if mine:
+            try:
+                got = self._engine().get_suffixes(mine)
+                for r, answer in zip(mine, got, strict=True):
+                    self._suffixes_in_flight[r].land(answer)
+            except BaseException as exc:
+                for r in mine:
+                    self._suffixes_in_flight[r].fail(exc)
+                raise
+            finally:
+                with self._lock:
+                    for r in mine:
+                        self._suffixes_in_flight.pop(r, None)
+        return [flight.result() for flight in flights]
 
     def get_suffix(self, key: str, length: int) -> tuple[Blob, int] | None:
         return self.get_suffixes([(key, length)])[0]

@@ -334,14 +334,38 @@ class ArrayDataset(torch.utils.data.Dataset):
             raise IndexError(f"sample index out of range for a dataset of {n} samples")
         return np.where(pos < 0, pos + n, pos)
 
+    def _indices(self, pos: np.ndarray) -> list[Any]:
+        rows = self.anchors[pos]
+        if self.offsets is not None:
+            rows = (rows[:, None] + self.offsets[None, :]).reshape(-1)
+        return [rows if a == self.axis else self._read_axes[a] for a in range(self.array_ndim)]
+
+    @property
+    def fetches_ahead(self) -> bool:
+        """Whether reads come from a remote store whose requests can be
+        named ahead (fetch_requests)."""
+        reader = self.source if self.source is not None else self._array
+        if not hasattr(reader, "fetch_requests"):
+            return False
+        store = getattr(reader, "store", None)
+        return store is None or getattr(store, "local_root", None) is None
+
+    def fetch_requests(self, items: Any) -> list[tuple[Any, list[Any]]]:
+        """[(store, requests)] a read of samples `items` will make of its
+        remote stores, for fetching them ahead (fastchunk.store.fetch_ahead):
+        the array's Array.fetch_requests, or a sample source's own
+        `fetch_requests(indices)` when it has one; [] otherwise."""
+        reader = self.source if self.source is not None else self._array
+        named = getattr(reader, "fetch_requests", None)
+        if named is None:
+            return []
+        return named(self._indices(self._positions(items)))
+
     def read_into(self, items: Any, out: np.ndarray) -> None:
         """Reads samples `items` (positions in this dataset) in the array's
         dtype into `out`, C-contiguous with shape (len(items), *sample_shape)."""
         pos = self._positions(items)
-        rows = self.anchors[pos]
-        if self.offsets is not None:
-            rows = (rows[:, None] + self.offsets[None, :]).reshape(-1)
-        indices = [rows if a == self.axis else self._read_axes[a] for a in range(self.array_ndim)]
+        indices = self._indices(pos)
         counts = [len(i) for i in indices]
         if self.axis == 0:
             self.array.read_orthogonal(indices, out.reshape(counts))

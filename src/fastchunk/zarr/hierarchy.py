@@ -5,6 +5,7 @@ when the store has it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastchunk.errors import MetadataError, UnsupportedError
@@ -17,14 +18,26 @@ class MetadataReader:
     when present (and `use_consolidated`: False reads every node's own
     documents, as zarr-python's use_consolidated=False)."""
 
-    def __init__(self, store: Store, use_consolidated: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        use_consolidated: bool = True,
+        prefetched: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`prefetched`: documents the caller already fetched (".zmetadata",
+        "zarr.json"; None where absent), not asked for again."""
         self.store = store
         self.use_consolidated = use_consolidated
         self.consolidated: dict[str, Any] | None = None
         self.v3_consolidated: dict[str, Any] | None = None
         if not use_consolidated:
             return
-        raw = store.get(".zmetadata")
+        known = prefetched or {}
+
+        def get(key: str) -> Any:
+            return known[key] if key in known else store.get(key)
+
+        raw = get(".zmetadata")
         if raw is not None:
             doc = load_json(raw, f"{store.name}/.zmetadata")
             meta = doc.get("metadata")
@@ -33,7 +46,7 @@ class MetadataReader:
         else:
             # Inline v3 consolidated metadata lives in the root zarr.json: load it
             # even when a node below the root is opened first.
-            root = store.get("zarr.json")
+            root = get("zarr.json")
             if root is not None:
                 doc = load_json(root, f"{store.name}/zarr.json")
                 cm = doc.get("consolidated_metadata")

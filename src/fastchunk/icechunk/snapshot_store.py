@@ -1,0 +1,325 @@
+"""One snapshot of an Icechunk repository as a read-only zarr store.
+
+Node documents (zarr.json) come from the snapshot file; chunk keys resolve
+through the array's chunk references (manifests.py): inline bytes, byte
+ranges of the repository's chunk objects, or virtual byte ranges elsewhere
+(virtual.py). Local repositories are read by the core in one call
+(read_local); remote ones through the read plans, whose requests are routed
+to the objects the references name, coalesced per object.
+
+The store is named by its snapshot: every cache keys on store_id, which
+holds the snapshot id, so a chunk cached from one snapshot is never served
+for another."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastchunk.errors import ChunkDecodeError
+from fastchunk.icechunk.manifests import load_refs
+from fastchunk.icechunk.repository import Repository
+from fastchunk.icechunk.virtual import VirtualAccess
+from fastchunk.store import Store
+
+Request = tuple[str, "int | None", "int | None"]  # the read plans' (key, offset, length)
+
+
+@dataclass(frozen=True)
+class _ArrayEntry:
+    """An array of the snapshot, its references loaded: what every read needs."""
+
+    native: Any  # _core.NativeArray
+    refs: Any  # _core.ChunkRefs
+    keys: Any  # zarr.chunk_keys.ChunkKeys
+    targets: list[tuple[str, bool, str, int]]  # refs.targets(), listed once
+    remote_virtual: bool  # virtual references to anything but local files
+    shareable: bool  # every stored byte pinned by the snapshot (node-wide cache)
+
+
+class SnapshotStore:
+    """Snapshot `snapshot_id` of `repo`, read-only."""
+
+    local_root: str | None = None  # chunk keys are no files: see read_local
+
+    def __init__(
+        self,
+        repo: Repository,
+        snapshot_id: str,
+        location: Any,
+        storage_options: dict[str, Any] | None,
+        virtual: VirtualAccess,
+    ) -> None:
+        self.repo = repo
+        self.snapshot_id = snapshot_id
+        self.virtual = virtual
+        self._location = location
+        self._storage_options = dict(storage_options or {})
+        snap = repo.snapshot(snapshot_id)
+        self.message: str = snap["message"]
+        self.flushed_at: int = snap["flushed_at"]
+        self.format_version: int = snap["spec_version"]
+        self.name = f"{repo.name}@{snapshot_id}"
+        self.store_id = f"icechunk:{repo.store.store_id}@{snapshot_id}"
+        # Node path without the leading '/' ("" for the root) -> node.
+        self._nodes = {n["path"].strip("/"): n for n in snap["nodes"]}
+        self._arrays: dict[
+            str, tuple[Any, Any, Any]
+        ] = {}  # path -> (NativeArray, ChunkRefs, ChunkKeys)
+        self._lock = threading.Lock()
+
+    # A snapshot store pickles as where it came from; each process reopens it.
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (_reopen, (self._location, self._storage_options, self.snapshot_id, self.virtual))
+
+    def __repr__(self) -> str:
+        return f"SnapshotStore({self.name!r})"
+
+    @property
+    def concurrency(self) -> int:
+        return int(getattr(self.repo.store, "concurrency", 32))
+
+    @property
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        return self._nodes
+
+    # ------------------------------------------------------------ documents
+    def _document(self, key: str) -> bytes | None:
+        if key == "zarr.json":
+            node = self._nodes.get("")
+        elif key.endswith("/zarr.json"):
+            node = self._nodes.get(key[: -len("/zarr.json")])
+        else:
+            return None
+        return None if node is None else node["user_data"]
+
+    def _array_of(self, key: str) -> tuple[str, Any] | None:
+        """(array path, node) of the array whose chunk `key` is, or None."""
+        parts = key.split("/")
+        for n in range(len(parts) - 1, -1, -1):
+            path = "/".join(parts[:n])
+            node = self._nodes.get(path)
+            if node is not None:
+                return (path, node) if node["is_array"] else None
+        return None
+
+    def get(self, key: str) -> bytes | None:
+        return self.get_many([key])[key]
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        chunks: list[str] = []
+        for key in dict.fromkeys(keys):
+            doc = self._document(key)
+            if doc is not None or key.endswith("zarr.json") or self._array_of(key) is None:
+                out[key] = doc
+            else:
+                chunks.append(key)
+        if chunks:
+            answers = self.fetch([(k, 0, None) for k in chunks])
+            out.update(
+                (k, None if a is None else bytes(a)) for k, a in zip(chunks, answers, strict=True)
+            )
+        return out
+
+    def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Any]:
+        return self.fetch([(k, o, n) for k, o, n in requests])
+
+    def get_suffixes(self, requests: Sequence[tuple[str, int]]) -> list[Any]:
+        return self.fetch([(k, None, n) for k, n in requests])
+
+    def list_dir(self, prefix: str) -> list[str]:
+        """The child nodes of the group `prefix` ('' or 'a/b/')."""
+        base = prefix.strip("/")
+        start = base + "/" if base else ""
+        return sorted(
+            {
+                p[len(start) :].split("/")[0]
+                for p in self._nodes
+                if p and p.startswith(start) and p != base
+            }
+        )
+
+    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of the node documents and stored chunks under `prefix`."""
+        for path, node in sorted(self._nodes.items()):
+            key = f"{path}/zarr.json" if path else "zarr.json"
+            if key.startswith(prefix):
+                yield key, len(node["user_data"])
+            if node["is_array"] and (path + "/").startswith(
+                prefix.rstrip("/") + "/" if prefix else ""
+            ):
+                yield from self._chunk_listing(path, prefix)
+
+    def _chunk_listing(self, path: str, prefix: str) -> Iterator[tuple[str, int]]:
+        entry = self._entry(path)
+        coords, _kinds, _targets, lengths = entry.refs.entries()
+        for c, n in zip(coords.tolist(), lengths.tolist(), strict=True):
+            key = entry.keys.key(c)
+            if key.startswith(prefix):
+                yield key, int(n)
+
+    def version_of(self, key: str) -> str | None:
+        """What the node-wide cache keys a chunk's stored bytes on: the
+        snapshot pins them (chunk objects are never rewritten), but for
+        virtual references without a condition nothing does."""
+        found = self._array_of(key)
+        if found is None:
+            return None
+        return "snapshot" if self._entry(found[0]).shareable else None
+
+    # ------------------------------------------------------------ chunk references
+    def array_refs(self, path: str) -> tuple[Any, Any]:
+        """(NativeArray, ChunkRefs) of the array at `path`, loaded once."""
+        entry = self._entry(path)
+        return entry.native, entry.refs
+
+    def _entry(self, path: str) -> _ArrayEntry:
+        with self._lock:
+            found = self._arrays.get(path)
+        if found is not None:
+            return found
+        from fastchunk.group import open_node
+        from fastchunk.zarr.chunk_keys import ChunkKeys
+        from fastchunk.zarr.hierarchy import MetadataReader
+
+        array = open_node(MetadataReader(self), path)
+        refs = load_refs(self, path, array.metadata)
+        targets = refs.targets()
+        entry = _ArrayEntry(
+            native=array._native,
+            refs=refs,
+            keys=ChunkKeys.of(array.metadata),
+            targets=targets,
+            remote_virtual=any(v and not loc.startswith("file://") for loc, v, _e, _m in targets),
+            shareable=not any(v and not etag and not mod for _l, v, etag, mod in targets),
+        )
+        with self._lock:
+            return self._arrays.setdefault(path, entry)
+
+    def read_local(self, array: Any, indices: list[Any], out: Any, num_threads: int) -> bool:
+        """Reads a selection of `array` in one call of the core when the
+        repository and every virtual file it references are local; False
+        when the read must go through a read plan instead."""
+        root = self.repo.store.local_root
+        if root is None:
+            return False
+        entry = self._entry(array.path)
+        if entry.remote_virtual:
+            return False
+        entry.refs.read(array._native, root, indices, out, num_threads)
+        return True
+
+    # ------------------------------------------------------------ remote reads
+    def fetch(self, requests: Sequence[Request]) -> list[Any]:
+        """The answers to read-plan requests of chunk keys (see
+        fastchunk._core.ReadPlan), in order: None where no chunk is stored."""
+        results: list[Any] = [None] * len(requests)
+        by_array: dict[str, list[int]] = {}
+        for i, (key, _o, _n) in enumerate(requests):
+            found = self._array_of(key)
+            if found is not None:
+                by_array.setdefault(found[0], []).append(i)
+        for path, items in by_array.items():
+            entry = self._entry(path)
+            items = [i for i in items if entry.keys.coords(requests[i][0]) is not None]
+            mine = [requests[i] for i in items]
+            fetches, answers = entry.refs.route(entry.native, mine)
+            blobs = self._fetch_targets(entry.targets, fetches)
+            for i, request, answer in zip(items, mine, answers, strict=True):
+                if answer is None:
+                    continue
+                suffix = request[1] is None
+                if len(answer) == 2:  # inline bytes (or the size alone)
+                    data, size = answer
+                else:
+                    f, start, length, size = answer
+                    data = memoryview(blobs[f]).cast("B")[start : start + length]
+                results[i] = (data, size) if suffix else data
+        return results
+
+    def _fetch_targets(
+        self, targets: list[tuple[str, bool, str, int]], fetches: list[tuple[int, int, int]]
+    ) -> list[Any]:
+        """The bytes of each (target, offset, length): native objects from the
+        repository's store, virtual ones through the authorized stores."""
+        out: list[Any] = [None] * len(fetches)
+        native = [i for i, f in enumerate(fetches) if not targets[f[0]][1]]
+        virtual = [i for i, f in enumerate(fetches) if targets[f[0]][1]]
+        if native:
+            reqs = [(targets[fetches[i][0]][0], fetches[i][1], fetches[i][2]) for i in native]
+            got = _get_ranges(self.repo.store, reqs)
+            for i, blob in zip(native, got, strict=True):
+                if blob is None:
+                    raise ChunkDecodeError(
+                        f"{self.repo.name}: chunk object "
+                        f"{targets[fetches[i][0]][0]} does not exist "
+                        f"(snapshot {self.snapshot_id} references it)"
+                    )
+                out[i] = blob
+        if virtual:
+            ranges = [
+                (
+                    targets[fetches[i][0]][0],
+                    fetches[i][1],
+                    fetches[i][2],
+                    targets[fetches[i][0]][2],
+                    targets[fetches[i][0]][3],
+                )
+                for i in virtual
+            ]
+            for i, blob in zip(virtual, self.virtual.read(ranges), strict=True):
+                out[i] = blob
+        return out
+
+
+def _get_ranges(store: Store, requests: list[tuple[str, int, int]]) -> list[Any]:
+    get_ranges = getattr(store, "get_ranges", None)
+    if get_ranges is not None:
+        return list(get_ranges(requests))
+    out = []
+    for key, offset, length in requests:  # a local directory
+        path = os.path.join(store.local_root or "", *key.split("/"))
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read(length)
+        except FileNotFoundError:
+            out.append(None)
+            continue
+        if len(data) != length:
+            raise ChunkDecodeError(
+                f"{store.name}: {key}: bytes [{offset}, +{length}) lie outside the object"
+            )
+        out.append(data)
+    return out
+
+
+def _reopen(
+    location: Any, storage_options: dict[str, Any], snapshot_id: str, virtual: VirtualAccess
+) -> SnapshotStore:
+    from fastchunk.store import open_store
+
+    store = open_store(location, storage_options or None)
+    return SnapshotStore(Repository(store), snapshot_id, location, storage_options, virtual)
+
+
+def open_snapshot(
+    location: Any,
+    storage_options: dict[str, Any] | None,
+    repo: Repository,
+    branch: str | None,
+    tag: str | None,
+    snapshot: str | None,
+    authorize: Any,
+) -> SnapshotStore:
+    """The snapshot store the arguments of fastchunk.open name."""
+    virtual = authorize if isinstance(authorize, VirtualAccess) else VirtualAccess(authorize)
+    snapshot_id = repo.resolve(branch=branch, tag=tag, snapshot=snapshot)
+    return SnapshotStore(repo, snapshot_id, location, storage_options, virtual)
+
+
+__all__ = ["SnapshotStore", "open_snapshot"]
