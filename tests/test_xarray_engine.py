@@ -344,6 +344,31 @@ def test_errors_are_clear(corpus: dict[str, Path], tmp_path: Path) -> None:
         ds["t2m"].isel(time=5).load()
 
 
+def test_icechunk_repositories_read_like_icechunk(tmp_path: Path) -> None:
+    """A dataset committed to an Icechunk repository by xarray through
+    Icechunk's own store, read at a branch, a tag and a snapshot id."""
+    from tests.icechunk_repos import icechunk
+
+    ic = icechunk()
+    repo = ic.Repository.create(ic.local_filesystem_storage(str(tmp_path / "repo")))
+    ds = _with_encoding(corpus_dataset(), "v3_sharded")
+    session = repo.writable_session("main")
+    ds.to_zarr(session.store, zarr_format=3, consolidated=False)
+    first = session.commit("write")
+    repo.create_tag("v1", first)
+    session = repo.writable_session("main")
+    ds2 = ds.assign(t2m=ds["t2m"] + 1)[["t2m"]]
+    ds2.to_zarr(session.store, mode="a", consolidated=False)
+    session.commit("t2m + 1")
+    for ref, icref in (({"branch": "main"}, {"branch": "main"}), ({"tag": "v1"}, {"tag": "v1"}),
+                       ({"snapshot": first}, {"snapshot_id": first})):
+        want = xr.open_zarr(repo.readonly_session(**icref).store, consolidated=False,
+                            chunks=None)
+        got = _open(tmp_path / "repo", "fastchunk", consolidated=False, **ref)
+        _assert_same_reads(want, got)
+    assert float(got["t2m"][0, 0, 0]) == float(ds["t2m"][0, 0, 0])  # the snapshot of v1
+
+
 # ------------------------------------------------------------------ remote
 
 
