@@ -74,7 +74,8 @@ class BotoEngine(ThreadedEngine):
                 head = self.client.head_object(**kwargs)
                 size = int(head["ContentLength"])
                 self.versions[key] = version_string(
-                    size, head.get("ETag"), head.get("LastModified")
+                    size, head.get("ETag"), head.get("LastModified"), _date(head),
+                    self.opts.immutable,
                 )
                 return b"", size
             if rng is not None:
@@ -88,7 +89,8 @@ class BotoEngine(ThreadedEngine):
             self.versions[key] = ABSENT
             return found
         total = total_size(resp.get("ContentRange"), len(data))
-        self.versions[key] = version_string(total, resp.get("ETag"), resp.get("LastModified"))
+        self.versions[key] = version_string(total, resp.get("ETag"), resp.get("LastModified"),
+                                            _date(resp), self.opts.immutable)
         self._stamp(resp.get("ETag"), resp.get("LastModified"))
         if suffix is not None or rng is not None:
             return data, total
@@ -121,3 +123,8 @@ class BotoEngine(ThreadedEngine):
         except self._errors as e:
             self._handle(prefix, e)
             raise request_error(self.opts, prefix, e) from None
+
+
+def _date(resp: Any) -> str | None:
+    """The Date header of a botocore response."""
+    return resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")

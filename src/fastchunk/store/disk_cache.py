@@ -10,7 +10,10 @@ or FASTCHUNK_CACHE_DIR / FASTCHUNK_CACHE_DIR_SIZE. Files are written under a
 temporary name and renamed, carry a CRC-32 of their bytes (checked when a
 process first reads a file and whenever the file changes: a damaged or
 truncated file is dropped and fetched again) and the version of the object
-they came from (size and ETag). Metadata documents are never cached.
+they came from (size and a strong validator: the ETag, or a Last-Modified at
+least a second older than the response, RFC 9110 8.8.2.2). Objects without
+one are not kept (a same-size rewrite could not be told apart), unless
+cache_check is "never". Metadata documents are never cached.
 
 Which version is current is the policy `cache_check` (storage option, or
 FASTCHUNK_CACHE_CHECK):
@@ -32,7 +35,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fastchunk import _core
-from fastchunk.store.engine import ABSENT, Blob, Engine
+from fastchunk.store.engine import ABSENT, IMMUTABLE, Blob, Engine
 
 # Documents fastchunk must always see fresh; everything else is data. An
 # Icechunk repository's mutable files are among them: its repo info file and
@@ -87,6 +90,10 @@ class DiskCachedEngine(Engine):
         if self.check == "never":
             self.versions.setdefault(key, entry.tag)  # names the object for the decoded cache
             return True
+        # A copy kept without a strong validator (older releases kept "size:")
+        # proves nothing about the object now.
+        if not entry.tag or entry.tag.endswith(":") or entry.tag.endswith(":" + IMMUTABLE):
+            return False
         return self.versions.get(key) == entry.tag
 
     def _lookup(self, entries: dict[Any, tuple[str, str]]) -> dict[Any, Any]:
@@ -109,6 +116,8 @@ class DiskCachedEngine(Engine):
 
     def _keep(self, entry_key: str, key: str, blob: Blob | None) -> None:
         tag = ABSENT if blob is None else self.versions.get(key, "")
+        if not tag:  # no strong validator: a later process could not tell a rewrite
+            return
         self.files.put(entry_key, b"" if blob is None else blob, tag, True)
 
     # ------------------------------------------------------------ Engine

@@ -1,9 +1,9 @@
 """What every remote client implements, and the thread-pool base of the
 blocking clients (botocore, urllib3).
 
-Every client records the version of each object it sees (size and ETag, or
-size and Last-Modified) in `versions`, a table its store shares with it, and
-counts its requests by kind in `requests`."""
+Every client records the version of each object it sees (size and a strong
+validator: version_string) in `versions`, a table its store shares with it,
+and counts its requests by kind in `requests`."""
 
 from __future__ import annotations
 
@@ -23,11 +23,50 @@ Blob = Any
 ABSENT = "-"
 
 
-def version_string(size: Any, etag: Any, modified: Any = None) -> str:
-    """What tells one content of an object from another: its size and ETag
-    (or Last-Modified when the server gives no ETag)."""
-    mark = etag if etag else (modified.isoformat() if hasattr(modified, "isoformat") else modified)
-    return f"{int(size)}:{mark or ''}"
+# The mark of an object without a strong validator in a store declared
+# immutable (cache_check="never"): its size alone names it.
+IMMUTABLE = "immutable"
+
+
+def _seconds(value: Any) -> float | None:
+    """Seconds since the epoch of a datetime or an HTTP date; None otherwise."""
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    if isinstance(value, str) and value:
+        try:
+            return email.utils.parsedate_to_datetime(value).timestamp()
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def strong_validator(etag: Any, modified: Any = None, date: Any = None) -> str | None:
+    """What tells one content of an object from any other, or None (RFC 9110
+    8.8): a strong ETag (not W/"..."), else a Last-Modified at least one second
+    before the response's Date (8.8.2.2: a rewrite within the same second
+    keeps the same Last-Modified; without a Date nothing says it cannot)."""
+    if etag and not str(etag).startswith("W/"):
+        return str(etag)
+    last, now = _seconds(modified), _seconds(date)
+    if last is not None and now is not None and now - last >= 1:
+        mark = modified.isoformat() if isinstance(modified, datetime.datetime) else modified
+        return f"modified {mark}"
+    return None
+
+
+def version_string(
+    size: Any, etag: Any, modified: Any = None, date: Any = None, immutable: bool = False
+) -> str:
+    """The version the caches key an object on: its size and a strong
+    validator; "" when the server gave none, so that no cache shared with
+    other processes keeps it (a same-size rewrite would be served stale),
+    unless the store is declared immutable (`immutable`: size alone)."""
+    mark = strong_validator(etag, modified, date)
+    if mark is None:
+        if not immutable:
+            return ""
+        mark = IMMUTABLE
+    return f"{int(size)}:{mark}"
 
 
 class Stamp(NamedTuple):
@@ -39,15 +78,7 @@ class Stamp(NamedTuple):
 
 def stamp_of(etag: Any, modified: Any) -> Stamp:
     """A Stamp from an ETag and a Last-Modified (a datetime, an HTTP date or None)."""
-    seconds: float | None = None
-    if isinstance(modified, datetime.datetime):
-        seconds = modified.timestamp()
-    elif isinstance(modified, str) and modified:
-        try:
-            seconds = email.utils.parsedate_to_datetime(modified).timestamp()
-        except (TypeError, ValueError):
-            seconds = None
-    return Stamp(str(etag) if etag else None, seconds)
+    return Stamp(str(etag) if etag else None, _seconds(modified))
 
 
 class RequestCounts:

@@ -125,7 +125,8 @@ class GCSEngine(ThreadedEngine):
 
     def _note(self, key: str, resp: Any, size: int) -> None:
         etag = resp.headers.get("ETag") or resp.headers.get("x-goog-generation")
-        self.versions[key] = version_string(size, etag, resp.headers.get("Last-Modified"))
+        self.versions[key] = version_string(size, etag, resp.headers.get("Last-Modified"),
+                                            resp.headers.get("Date"), self.opts.immutable)
         self._stamp(etag, resp.headers.get("Last-Modified"))
 
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:

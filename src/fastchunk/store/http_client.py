@@ -48,7 +48,8 @@ class UrllibEngine(ThreadedEngine):
         else:
             total = total_size(resp.headers.get("Content-Range"), len(data))
         etag, modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
-        self.versions[key] = version_string(total, etag, modified)
+        self.versions[key] = version_string(total, etag, modified, resp.headers.get("Date"),
+                                            self.opts.immutable)
         self._stamp(etag, modified)
         if suffix == 0:
             return b"", total

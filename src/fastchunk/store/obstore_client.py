@@ -210,8 +210,9 @@ class ObstoreEngine(Engine):
             raise
 
     def _note(self, key: str, meta: Any) -> None:
-        modified = meta.get("last_modified")
-        self.versions[key] = version_string(meta["size"], meta.get("e_tag"), modified)
+        # obstore gives no Date: a Last-Modified alone is never a strong validator.
+        self.versions[key] = version_string(meta["size"], meta.get("e_tag"),
+                                            meta.get("last_modified"), None, self.opts.immutable)
 
     async def _get(self, key: str) -> Blob | None:
         self.requests.add("get")

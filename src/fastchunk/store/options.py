@@ -113,6 +113,13 @@ class RemoteOptions:
             raise ValueError(f"cache_check must be one of {CACHE_CHECKS}, got {self.cache_check!r}")
 
     @property
+    def immutable(self) -> bool:
+        """The user says the store never changes (cache_check="never"): objects
+        without a strong validator may then be kept by the caches shared with
+        other processes, named by their size."""
+        return self.cache_check == "never"
+
+    @property
     def store_id(self) -> str:
         """Names the store precisely: scheme, bucket, prefix and endpoint (or the URL)."""
         if self.scheme in ("s3", "gs"):
