@@ -160,8 +160,11 @@ class Array:
         """Rows `indices` along `axis`, in that order (duplicates and negative
         indices allowed), like numpy.take. With `out` (a numpy array or a CPU
         torch tensor, pinned or not) the result is written into it and `out` is
-        returned. `num_threads` native threads decode this call (default: the
-        process-wide setting, which it leaves alone)."""
+        returned; it must have the result's shape and the array's dtype (values
+        are never cast: TypeError otherwise). A C-contiguous `out` is written
+        in place; a strided or transposed one, or a tensor on a GPU, through
+        one extra copy. `num_threads` native threads decode this call
+        (default: the process-wide setting, which it leaves alone)."""
         ndim = self.ndim
         if not -ndim <= axis < ndim:
             raise np.exceptions.AxisError(axis, ndim) if hasattr(np, "exceptions") else IndexError(
@@ -316,27 +319,41 @@ def _store_id(store: Any) -> str:
 
 
 def _writable_view(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
-    """A numpy view sharing `out`'s memory when it is C-contiguous with the
-    right shape and dtype; None when the result must be copied in."""
+    """A numpy view sharing `out`'s memory when it is C-contiguous in this
+    process's memory; None when the result must be copied in (a strided or
+    transposed `out`, a tensor on a GPU). Raises before anything is written
+    when `out` is of another shape or dtype (values are never cast) or
+    read-only."""
     if type(out).__module__.startswith("torch"):
-        if out.device.type != "cpu" or not out.is_contiguous():
-            return None
         if tuple(out.shape) != tuple(shape):
             raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
-        try:
-            arr = out.detach().numpy()
-        except (TypeError, RuntimeError):
+        if _numpy_dtype_of_tensor(out) != dtype:
+            raise TypeError(f"out has dtype {out.dtype}, the array {dtype}: take writes the "
+                            f"array's values as they are (cast afterwards if you need to)")
+        if out.device.type != "cpu" or not out.is_contiguous():
             return None
-        if arr.dtype != dtype:
-            return None
-        return arr
+        return out.detach().numpy()
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array or torch tensor, got {type(out).__name__}")
     if out.shape != tuple(shape):
         raise ValueError(f"out has shape {out.shape}, expected {shape}")
-    if out.dtype != dtype or not out.flags.c_contiguous or not out.flags.writeable:
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, the array {dtype}: take writes the "
+                        f"array's values as they are (cast afterwards if you need to)")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out if out.flags.c_contiguous else None
+
+
+def _numpy_dtype_of_tensor(tensor: Any) -> np.dtype | None:
+    """The numpy dtype of a torch tensor's elements; None where numpy has
+    none (bfloat16)."""
+    import torch
+
+    try:
+        return torch.empty(0, dtype=tensor.dtype).numpy().dtype
+    except (TypeError, RuntimeError):
         return None
-    return out
 
 
 def _assign(out: Any, value: np.ndarray) -> None:
@@ -345,6 +362,4 @@ def _assign(out: Any, value: np.ndarray) -> None:
 
         out.copy_(torch.from_numpy(np.ascontiguousarray(value)))
         return
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
-    np.copyto(out, value, casting="same_kind")
+    np.copyto(out, value, casting="no")
