@@ -12,11 +12,11 @@ import numpy as np
 
 from fastchunk import _core
 from fastchunk._indexing import normalize_array_index, orthogonalize, shape_result
+from fastchunk._item_reads import read_items
 from fastchunk.store import Store
 from fastchunk.store.serve import fetch, serve
 from fastchunk.zarr.fallback import warn_slow
 from fastchunk.zarr.metadata import ArrayMeta
-from fastchunk.zarr.strings import read_items
 
 
 class Array:
