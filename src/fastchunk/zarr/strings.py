@@ -47,9 +47,14 @@ def numpy_dtype(kind: str) -> np.dtype:
 
 
 def fill_value(value: Any, kind: str, dtype: np.dtype) -> np.ndarray:
-    """0-d array of the fill value ("" / b"" when null)."""
-    if value is None or value == 0:  # zarr 2 wrote 0 for object arrays
+    """0-d array of the fill value ("" / b"" when null). A number as the fill
+    value of a string array (zarr 2 wrote 0 for object arrays) is its text,
+    as zarr-python reads it: 0 reads "0"; for bytes, 0 is b""."""
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if value is None or (numeric and kind != "utf8" and value == 0):
         item: Any = "" if kind == "utf8" else b""
+    elif numeric and kind == "utf8":
+        item = str(value)
     elif kind == "utf8":
         if not isinstance(value, str):
             raise MetadataError(f"invalid fill_value {value!r} for a string array")
