@@ -469,3 +469,30 @@ def test_scan_names_the_corrupt_inner_chunk_of_a_shard(
 def _run_json_code(capsys: pytest.CaptureFixture[str], code: int, *args: str) -> dict[str, Any]:
     assert main(["info", *args, "--json"]) == code
     return json.loads(capsys.readouterr().out)
+
+
+def test_info_of_an_icechunk_repository(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A repository written by Icechunk itself: totals, missing chunks and
+    the scan figures against what Icechunk reads through zarr-python."""
+    from tests.icechunk_repos import array_paths, icechunk_group, write_history
+
+    history = write_history(tmp_path / "repo")
+    r = _run_json(capsys, str(history.path), "--scan")
+    expected = icechunk_group(history.path)
+    paths = array_paths(expected)
+    assert set(r["arrays"]) == set(paths)
+    t = r["totals"]
+    assert t["arrays"] == len(paths)
+    assert t["bytes_decoded"] == sum(expected[p].nbytes for p in paths)
+    assert t["chunks_present"] + t["chunks_missing"] == sum(
+        r["arrays"][p]["nchunks"] for p in paths
+    )
+    # "temp" (16 x 5 x 40 in chunks of 2 x 5 x 20): rows 8-11 were never written.
+    temp = r["arrays"]["temp"]
+    assert temp["nmissing"] == 4 and temp["nchunks_stored"] == 12
+    assert temp["missing_chunks"] == [[4, 0, 0], [4, 0, 1], [5, 0, 0], [5, 0, 1]]
+    values = np.asarray(expected["temp"][:])
+    stored = np.ones(values.shape, bool)
+    stored[8:12] = False
+    _check_stats(temp, values, stored)
+    assert temp["corrupt_chunks"] == []

@@ -257,6 +257,21 @@ def test_dask_tasks_read_many_stored_chunks(corpus: dict[str, Path],
     assert len(calls) == (N_TIME // 4) * 2
 
 
+def test_loads_use_fastchunks_caches(corpus: dict[str, Path]) -> None:
+    fastchunk.set_cache_size("64MB")
+    try:
+        fastchunk.clear_cache()
+        ds = _open(corpus["v3"], "fastchunk", cache=False)
+        first = ds.isel(time=[4, 9, 30]).load()
+        before = fastchunk.get_cache_info()
+        second = ds.isel(time=[4, 9, 30]).load()
+        after = fastchunk.get_cache_info()
+        xr.testing.assert_identical(first, second)
+        assert after["hits"] > before["hits"] and after["misses"] == before["misses"]
+    finally:
+        fastchunk.set_cache_size(0)
+
+
 def test_preferred_chunks() -> None:
     # The first axis (sampled by random batches) stays one chunk deep when a
     # block of it is 1 MiB or more; the others grow up to task_bytes.
@@ -327,6 +342,31 @@ def test_errors_are_clear(corpus: dict[str, Path], tmp_path: Path) -> None:
     ds.isel(time=0).load()  # chunk 0.*.*: intact
     with pytest.raises(fastchunk.ChunkDecodeError, match="1.0.1"):
         ds["t2m"].isel(time=5).load()
+
+
+def test_icechunk_repositories_read_like_icechunk(tmp_path: Path) -> None:
+    """A dataset committed to an Icechunk repository by xarray through
+    Icechunk's own store, read at a branch, a tag and a snapshot id."""
+    from tests.icechunk_repos import icechunk
+
+    ic = icechunk()
+    repo = ic.Repository.create(ic.local_filesystem_storage(str(tmp_path / "repo")))
+    ds = _with_encoding(corpus_dataset(), "v3_sharded")
+    session = repo.writable_session("main")
+    ds.to_zarr(session.store, zarr_format=3, consolidated=False)
+    first = session.commit("write")
+    repo.create_tag("v1", first)
+    session = repo.writable_session("main")
+    ds2 = ds.assign(t2m=ds["t2m"] + 1)[["t2m"]]
+    ds2.to_zarr(session.store, mode="a", consolidated=False)
+    session.commit("t2m + 1")
+    for ref, icref in (({"branch": "main"}, {"branch": "main"}), ({"tag": "v1"}, {"tag": "v1"}),
+                       ({"snapshot": first}, {"snapshot_id": first})):
+        want = xr.open_zarr(repo.readonly_session(**icref).store, consolidated=False,
+                            chunks=None)
+        got = _open(tmp_path / "repo", "fastchunk", consolidated=False, **ref)
+        _assert_same_reads(want, got)
+    assert float(got["t2m"][0, 0, 0]) == float(ds["t2m"][0, 0, 0])  # the snapshot of v1
 
 
 # ------------------------------------------------------------------ remote

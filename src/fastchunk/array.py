@@ -200,8 +200,9 @@ class Array:
         negative indices) or a `range` (a run: a slice or a whole axis, planned
         without a per-position table), and `out`, a writable C-contiguous numpy
         array of this array's dtype and of shape (len(indices[0]), ...),
-        written in place. Anything else raises TypeError, ValueError or
-        IndexError."""
+        written in place (or a transpose of one: an output whose innermost
+        axis is another, such as anemoi-training's variables last). Anything
+        else raises TypeError, ValueError or IndexError."""
         if not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
         if out.dtype != self._meta.dtype:
@@ -249,31 +250,35 @@ class Array:
         stream: bool = True,
     ) -> None:
         """Reads the orthogonal selection `indices` into `out`, a writable
-        C-contiguous array of this array's dtype (written in place, never
-        through a copy)."""
-        if not (out.flags.c_contiguous and out.flags.writeable):
-            raise ValueError("out must be writable and C-contiguous")
+        array of this array's dtype, C-contiguous or a transpose of a
+        C-contiguous array (an output with another innermost axis, written by
+        tiles as chunks decode), written in place, never through a copy."""
         threads = _thread_count(num_threads)
         meta = self._meta
         if meta.vlen is not None:
+            if not (out.flags.c_contiguous and out.flags.writeable):
+                raise ValueError("out must be writable and C-contiguous")
             read_items(self, indices, out, threads)
             return
-        buf = out.reshape(-1).view(np.uint8)  # a view: out is C-contiguous
+        buf, strides = _output_layout(out)
         # Stores whose chunk keys are no files (an Icechunk snapshot) may read
-        # a local selection in one call of the core; else a read plan serves it.
+        # a local selection in C order in one call of the core; else a read
+        # plan serves it.
         read_local = getattr(self._store, "read_local", None)
-        if meta.fallback is None and read_local is not None and read_local(
-            self, indices, buf, threads
-        ):
+        if (
+            meta.fallback is None and strides is None and read_local is not None
+            and read_local(self, indices, buf, threads)
+        ):  # fmt: skip
             return
         if meta.fallback is not None:
             warn_slow(meta.slow_codecs)
-            plan = self._native.plan(indices, buf, threads)
+            plan = self._native.plan(indices, buf, threads, strides=strides)
             serve(plan, self._store, decode=lambda _key, blob: meta.fallback(blob))
         elif self._store.local_root is not None:
-            self._native.read(indices, buf, threads)
+            self._native.read(indices, buf, threads, strides)
         else:
-            serve(self._native.plan(indices, buf, threads), self._store, stream=stream)
+            plan = self._native.plan(indices, buf, threads, strides=strides)
+            serve(plan, self._store, stream=stream)
 
 
 def _reopen(store: Store, path: str, shared_cache: tuple[str, int] | None = None) -> Array:
@@ -292,6 +297,20 @@ def _new_output(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
     if dtype.kind in "OTU":
         return np.empty(shape, dtype=dtype)
     return _core.empty(tuple(shape), dtype)
+
+
+def _output_layout(out: np.ndarray) -> tuple[np.ndarray, tuple[int, ...] | None]:
+    """(out's memory as bytes, its strides) for an output that is writable
+    and C-contiguous up to the order of its axes; strides None in C order."""
+    if not out.flags.writeable:
+        raise ValueError("out must be writable")
+    if out.flags.c_contiguous:
+        return out.reshape(-1).view(np.uint8), None
+    order = sorted(range(out.ndim), key=lambda d: -out.strides[d])
+    base = out.transpose(order)
+    if not base.flags.c_contiguous or min(out.strides, default=0) < 0:
+        raise ValueError("out must be C-contiguous, or a transpose of a C-contiguous array")
+    return base.reshape(-1).view(np.uint8), tuple(int(s) for s in out.strides)
 
 
 def _thread_count(num_threads: int | None) -> int:

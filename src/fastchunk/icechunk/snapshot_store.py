@@ -14,6 +14,7 @@ for another."""
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -107,7 +108,8 @@ class SnapshotStore:
         return None
 
     def get(self, key: str) -> bytes | None:
-        return self.get_many([key])[key]
+        found = self.get_many([key])[key]
+        return None if found is None else bytes(found)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -119,11 +121,49 @@ class SnapshotStore:
             else:
                 chunks.append(key)
         if chunks:
-            answers = self.fetch([(k, 0, None) for k in chunks])
-            out.update(
-                (k, None if a is None else bytes(a)) for k, a in zip(chunks, answers, strict=True)
-            )
+            # Views of what was fetched, as RemoteStore.get_many gives: no copy.
+            out.update(zip(chunks, self.fetch([(k, 0, None) for k in chunks]), strict=True))
         return out
+
+    def iter_many(self, keys: Iterable[str]) -> Iterator[tuple[str, Any]]:
+        """get_many as (key, object) pairs, one round of requests after the
+        other fetched by a thread of its own while the caller decodes what
+        came (serve.py streams reads of more objects than one round)."""
+        unique = list(dict.fromkeys(keys))
+        step = max(1, self.concurrency)
+        if len(unique) <= step:
+            yield from self.get_many(unique).items()
+            return
+        rounds: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def fetch_rounds() -> None:
+            try:
+                for i in range(0, len(unique), step):
+                    if stop.is_set():
+                        return
+                    rounds.put(("round", self.get_many(unique[i : i + step])))
+            except BaseException as e:  # handed to the consumer
+                rounds.put(("error", e))
+            rounds.put(("end", None))
+
+        worker = threading.Thread(target=fetch_rounds, name="fastchunk-icechunk", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, value = rounds.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise value
+                yield from value.items()
+        finally:
+            stop.set()
+            while worker.is_alive():  # let it finish its round, never leave it blocked
+                try:
+                    rounds.get(timeout=0.05)
+                except queue.Empty:
+                    pass
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Any]:
         return self.fetch([(k, o, n) for k, o, n in requests])
@@ -253,6 +293,11 @@ class SnapshotStore:
             reqs = [(targets[fetches[i][0]][0], fetches[i][1], fetches[i][2]) for i in native]
             got = _get_ranges(self.repo.store, reqs)
             for i, blob in zip(native, got, strict=True):
+                if blob is not None and memoryview(blob).nbytes != fetches[i][2]:
+                    raise ChunkDecodeError(
+                        f"{self.repo.name}: chunk object {targets[fetches[i][0]][0]} is shorter "
+                        f"than its references say (bytes [{fetches[i][1]}, +{fetches[i][2]}))"
+                    )
                 if blob is None:
                     raise ChunkDecodeError(
                         f"{self.repo.name}: chunk object "

@@ -36,7 +36,8 @@ from fastchunk.tools.advise_model import (
 from fastchunk.tools.info import ArrayObjects, _size, list_objects
 from fastchunk.tools.progress import Progress
 
-PROBE_BATCHES = 3
+PROBE_BATCHES = 3  # batches of the storage measurement and the what-ifs
+DECODE_BATCHES = 6  # fresh batches of each round's decode measurement
 CHECK_SECONDS = 2.5  # wall time of one Loader run
 GAIN_WORTH_SAYING = 1.15
 MAX_CHUNK_BYTES = 512 * 2**20
@@ -237,37 +238,57 @@ class Advisor:
             measured["storage"] = probe_mod.remote_storage(probe, requests, geo.stored_bytes)
             cached = 1.0
         else:
-            measured["storage"] = probe_mod.local_storage(probe, self.threads)
+            stored = self._probe_geometry(probe, per_unit).stored_bytes
+            measured["storage"] = probe_mod.local_storage(probe, self.threads, stored)
             cached = probe_mod.page_cache_share(found.nbytes_stored)
         measured["page_cache_share"] = cached
         bar.update(1)
         regime = "remote" if self.remote else ("cold" if self.force_cold or cached < 1 else "warm")
         probe_geo = self._probe_geometry(probe, per_unit)
-        # decode and Loader, alternating
-        decode_runs: list[dict[str, float]] = []
+        # decode and Loader, alternating: each check is predicted with the
+        # cores this process got just before and after it
+        decode_runs: list[dict[str, Any]] = []
         checks: list[float] = []
+        predictions: list[float] = []
         nbatches = 0
-        for _ in range(rounds):
+        for r in range(rounds):
+            # Fresh batches each round: re-reading the same few batches costs
+            # less than a loader's stream of new ones.
+            fresh = probe_mod.BatchProbe(self.ds, self.batch, DECODE_BATCHES,
+                                         self.seed + 1000 * (r + 1))  # fmt: skip
+            fresh_geo = self._probe_geometry(fresh, per_unit)
             if self.remote:
-                d = probe_mod.decode_remote(probe, self.threads, probe_geo.stored_bytes)
+                d = probe_mod.decode_remote(fresh, self.threads, fresh_geo.stored_bytes)
             else:
-                s_t, s_1 = probe_mod.decode_local(probe, self.threads)
-                d = {"decode_s": s_t, "decode_s_1": s_1}
+                d = probe_mod.decode_local(fresh, self.threads)
+            for w in ("threads", "one"):
+                d[w]["cpu_per_byte"] = d[w]["cpu_s"] / fresh_geo.decoded_bytes
             decode_runs.append(d)
             bar.update(1)
             costs = self._costs(measured, decode_runs, probe_geo, cached, regime)
-            predicted_s = batch_time(geo, costs)["total"]
             if check:
                 if not nbatches:
+                    predicted_s = batch_time(geo, costs)["total"]
                     nbatches = int(min(50, max(4, math.ceil(CHECK_SECONDS / predicted_s))))
+                # The cores this process gets, spun just before and after.
+                before = probe_mod.spin(self.threads)["available"]
                 checks.append(self.loader_run(nbatches, regime))
+                available = (before + probe_mod.spin(self.threads)["available"]) / 2
+                at_check = replace(costs, available=available)
+                predictions.append(samples_per_s(self.batch, batch_time(geo, at_check)["total"],
+                                                 self.step_time))  # fmt: skip
+                measured.setdefault("available_at_checks", []).append(available)
             bar.update(1)
         costs = self._costs(measured, decode_runs, probe_geo, cached, regime)
         measured["decode_runs"] = decode_runs
-        measured["copy_rate"] = probe_mod.memory_copy_rate()
         parts = batch_time(geo, costs)
-        predicted = samples_per_s(self.batch, parts["total"], self.step_time)
         loader_only = samples_per_s(self.batch, parts["total"])
+        # Geometric means: their ratio is that of the rounds' paired ratios.
+        predicted = (
+            statistics.geometric_mean(predictions)
+            if predictions
+            else samples_per_s(self.batch, parts["total"], self.step_time)
+        )
         first_epoch = self._first_epoch(geo, costs)
         node = node_samples_per_s(self.batch, geo, costs, self.ranks, self.step_time)
         bar.update(1)
@@ -306,8 +327,9 @@ class Advisor:
                 None if self.step_time is None else loader_only >= self.batch / self.step_time
             ),
             "recommendations": recs,
-            "measured_samples_per_s": statistics.median(checks) if checks else None,
-            "check": {"runs": checks, "batches_per_run": nbatches, "regime": regime,
+            "measured_samples_per_s": statistics.geometric_mean(checks) if checks else None,
+            "check": {"runs": checks, "predicted_runs": predictions,
+                      "batches_per_run": nbatches, "regime": regime,
                       "threads": self.threads},  # fmt: skip
         }
         if checks:
@@ -327,14 +349,25 @@ class Advisor:
                 for f in ("chunks", "requests", "stored_bytes", "decoded_bytes")}  # fmt: skip
         return replace(geos[0], **mean)
 
-    def _costs(self, measured: dict[str, Any], runs: list[dict[str, float]],
+    def _costs(self, measured: dict[str, Any], runs: list[dict[str, Any]],
                probe_geo: Geometry, cached: float, regime: str) -> Costs:  # fmt: skip
+        """The model's costs: medians of the decode runs; the cores this
+        process gets, the median of every spin so far."""
         st = measured["storage"]
+
+        def med(which: str, key: str) -> float:
+            return statistics.median(r[which][key] for r in runs)
+
+        spins = [r["threads"]["available"] for r in runs]
+        spins += measured.get("available_at_checks", [])
         common = {
             "threads": self.threads,
             "cores": self.cores,
-            "decode_s": statistics.median(r["decode_s"] for r in runs),
-            "decode_s_1": statistics.median(r["decode_s_1"] for r in runs),
+            "cpu_s": med("threads", "cpu_per_byte") * probe_geo.decoded_bytes,
+            "cpu_s_1": med("one", "cpu_per_byte") * probe_geo.decoded_bytes,
+            "efficiency": med("threads", "efficiency"),
+            "efficiency_1": med("one", "efficiency"),
+            "available": statistics.median(spins),
             "probe_decoded_bytes": probe_geo.decoded_bytes,
             "remote": self.remote,
         }
@@ -342,8 +375,14 @@ class Advisor:
             return Costs(**common, latency=st["latency"], bandwidth=st["bandwidth"],
                          concurrency=st.get("concurrency", 32))  # fmt: skip
         return Costs(**common, disk_bandwidth=st["disk_bandwidth"],
-                     disk_latency=st["disk_latency"],
+                     disk_latency=st["disk_latency"], io_cpu_per_byte=st["io_cpu_per_byte"],
                      cached_fraction=0.0 if regime == "cold" else cached)  # fmt: skip
+
+    def _hit_seconds(self, hit: dict[str, float], costs: Costs, scale: float) -> float:
+        """Wall seconds per batch of a measured cache path (BatchProbe.cost),
+        scaled to the pattern's batch, with the cores the model uses."""
+        busy = max(1e-3, hit["efficiency"] * costs.available)
+        return hit["cpu_s"] * scale / busy
 
     def _first_epoch(self, geo: Geometry, costs: Costs) -> float:
         """A first epoch: a local store read cold, a bucket as in any epoch."""
@@ -438,9 +477,10 @@ class Advisor:
         if budget <= 64 * 2**20:
             return None
         probe_decoded = self._probe_geometry(probe, 0.0).decoded_bytes
-        hit_s = probe_mod.node_cache_batch(probe, self.threads, probe_decoded)
-        measured["node_cache_batch_s"] = hit_s
-        hit = hit_s * geo.decoded_bytes / probe_decoded if probe_decoded else hit_s
+        got = probe_mod.node_cache_batch(probe, self.threads, probe_decoded)
+        measured["node_cache"] = got
+        hit = self._hit_seconds(got, costs, geo.decoded_bytes / probe_decoded
+                                if probe_decoded else 1.0)  # fmt: skip
         share = min(1.0, budget / ws) if ws else 1.0
         seconds = share * hit + (1 - share) * base
         fields = self._gain_fields(base, seconds)
@@ -471,11 +511,11 @@ class Advisor:
         where = tempfile.gettempdir()
         free = shutil.disk_usage(where).free
         size = int(min(ws * 1.05 + 64 * 2**20, 0.8 * free))
-        hit_s = probe_mod.disk_cache_batch(probe, self.location, self.path, self.options,
-                                           self.threads, self.make_ds)  # fmt: skip
-        measured["disk_cache_batch_s"] = hit_s
-        probe_stored = self._probe_geometry(probe, 1.0).chunks
-        hit = hit_s * geo.chunks / probe_stored if probe_stored else hit_s
+        got = probe_mod.disk_cache_batch(probe, self.location, self.path, self.options,
+                                         self.threads, self.make_ds)  # fmt: skip
+        measured["disk_cache"] = got
+        probe_chunks = self._probe_geometry(probe, 1.0).chunks
+        hit = self._hit_seconds(got, costs, geo.chunks / probe_chunks if probe_chunks else 1.0)
         share = min(1.0, size / ws) if ws else 1.0
         seconds = share * hit + (1 - share) * base
         fields = self._gain_fields(base, seconds)
@@ -506,21 +546,8 @@ class Advisor:
         many_small = self.remote and geo.requests / max(1, self.batch) > 8
         if geo.amplification < 1.5 and not many_small:
             return None
-        from fastchunk.tools.rechunk import make_target, parse_codec
-
         codec = _codec_text(a)
-        tgt = make_target(a, "", tuple(target), None, parse_codec(codec), a.zarr_format)
-        chain, _ = tgt.codec_chains()
-        row = [0] * a.ndim
-        row[self.axis] = int(self.ds.anchors[len(self.ds.anchors) // 2])
-        sample = np.asarray(a[tuple(slice(r, r + 1) if d == self.axis else slice(None)
-                                    for d, r in enumerate(row))])  # fmt: skip
-        cc = probe_mod.codec_costs(a, chain, target, sample)
-        measured["codec_costs"] = cc
-        unit = math.prod(target) * a.dtype.itemsize
-        new_geo = self.geometry(target, None, unit / cc["new_ratio"])
-        scale = cc["new_per_byte"] / cc["current_per_byte"] if "current_per_byte" in cc else 1.0
-        seconds = batch_time(new_geo, costs, decode_scale=scale)["total"]
+        new_geo, seconds = self._measure_layout(probe, target, codec, costs, measured)
         fields = self._gain_fields(base, seconds)
         dst = os.path.basename(self.location.rstrip("/"))
         stem = dst[:-5] if dst.endswith(".zarr") else dst
@@ -545,6 +572,46 @@ class Advisor:
             "geometry_after": new_geo.as_dict(),
             **fields,
         }
+
+
+    def _measure_layout(
+        self, probe: probe_mod.BatchProbe, target: list[int], codec: str, costs: Costs,
+        measured: dict[str, Any],
+    ) -> tuple[Geometry, float]:  # fmt: skip
+        """The proposed layout measured: the chunks the probe's batches need,
+        written in that layout to a temporary local store from the data, read
+        as the loader reads them (stored bytes in memory) for the CPU-seconds
+        of a batch; its stored sizes give the geometry; the storage the same
+        as now."""
+        from fastchunk.torch.dataset import ArrayDataset
+
+        a = self.array
+        rows = np.concatenate([self.ds.anchors[b] for b in probe.batches])
+        rows = (rows[:, None] + np.asarray(self.offsets)[None, :]).reshape(-1)
+        where = tempfile.mkdtemp(prefix="fastchunk-advise-layout-")
+        try:
+            path, sizes = probe_mod.layout_store(a, target, codec, rows, self.axis, where)
+            other = fastchunk.open_array(path)
+            ds = ArrayDataset(other, self.axis, self.window, missing=self.ds.missing)
+            twin = probe_mod.BatchProbe.__new__(probe_mod.BatchProbe)
+            twin.ds, twin.batches, twin.out = ds, probe.batches, probe.out
+            got = probe_mod.decode_local(twin, self.threads)
+        finally:
+            shutil.rmtree(where, ignore_errors=True)
+        per_unit = statistics.fmean(sizes) if sizes else 0.0
+        new_geo = self.geometry(target, None, per_unit)
+        decoded = statistics.fmean(
+            batch_geometry(a.shape, target, None, a.dtype.itemsize, self.axis, self.offsets,
+                           b.size, self.ds.anchors[b], per_unit).decoded_bytes
+            for b in probe.batches
+        )  # fmt: skip
+        t = got["threads"]
+        measured["layout"] = {"chunks": target, "codec": codec, "stored_per_chunk": per_unit,
+                              "cost": t, "cost_one": got["one"]}  # fmt: skip
+        new_costs = replace(costs, cpu_s=t["cpu_s"], efficiency=t["efficiency"],
+                            cpu_s_1=got["one"]["cpu_s"], efficiency_1=got["one"]["efficiency"],
+                            probe_decoded_bytes=decoded)  # fmt: skip
+        return new_geo, batch_time(new_geo, new_costs)["total"]
 
 
 def parts_share(costs: Costs, geo: Geometry) -> str:
@@ -625,10 +692,11 @@ def format_advice(r: dict[str, Any]) -> str:
         lines.append(f"  disk (cold)    {(st['disk_bandwidth'] or 0) / 1e6:,.0f} MB/s, "
                      f"latency {(st['disk_latency'] or 0) * 1e3:.2f} ms; page cache holds "
                      f"{r['measured']['page_cache_share']:.0%} of the store")  # fmt: skip
+    per_cpu = 1 / c["cpu_per_byte"] / 1e9 if c["cpu_per_byte"] else 0
     lines += [
-        f"  decoding       {1 / c['decode_per_byte'] / 1e9 if c['decode_per_byte'] else 0:.2f} "
-        f"GB/s on {c['threads']} threads ({c['speedup']:.2f}x one thread), this machine has "
-        f"{c['cores']} cores",
+        f"  decoding       {per_cpu:.2f} GB per CPU-second; {c['threads']} threads keep "
+        f"{c['efficiency']:.0%} of the {c['available']:.2f} cores this process gets busy "
+        f"(this machine has {c['cores']}; {c['speedup']:.2f}x one thread)",
         f"  one batch      {g['chunks']:.1f} chunks, {_size(g['stored_bytes'])} stored, "
         f"{_size(g['decoded_bytes'])} decoded for {_size(g['output_bytes'])} "
         f"(read amplification {g['amplification']:.2f})",

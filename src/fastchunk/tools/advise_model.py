@@ -105,65 +105,96 @@ def batch_geometry(
 @dataclass(frozen=True)
 class Costs:
     """Measured costs (fastchunk.tools.advise_probe), per batch of the probe
-    geometry unless said otherwise."""
+    geometry unless said otherwise.
+
+    Decoding is accounted in CPU-seconds, which other users of a shared
+    machine barely change, and turned into wall time with the cores this
+    process gets (`available`, measured by spinning `threads` threads) and
+    the share of them a read keeps busy (`efficiency`)."""
 
     threads: int
     cores: int
-    decode_s: float  # a batch with its stored bytes in memory, `threads` threads
-    decode_s_1: float  # the same on one thread
+    cpu_s: float  # CPU-seconds of a batch read with its stored bytes in memory
+    cpu_s_1: float  # the same read on one thread
+    efficiency: float  # busy share of the available cores during such a read, `threads`
+    efficiency_1: float  # the same on one thread
+    available: float  # cores this process gets running `threads` threads
     probe_decoded_bytes: float  # decoded bytes of the probe's batches (mean)
     remote: bool
     # local storage
     disk_bandwidth: float | None = None  # bytes/s, cold, `threads` readers
     disk_latency: float | None = None  # seconds, one cold read
+    io_cpu_per_byte: float = 0.0  # CPU-seconds the kernel spends per byte read cold
     cached_fraction: float = 1.0  # share of the stored bytes the page cache holds
     # object store
     latency: float | None = None  # seconds, one small request
     bandwidth: float | None = None  # bytes/s, one round of concurrent requests
     concurrency: int = 32
-    # what-ifs, measured
-    node_cache_s: float | None = None  # a batch served by the node cache
-    disk_cache_s: float | None = None  # a batch served by the local disk cache
+
+    @property
+    def cpu_per_byte(self) -> float:
+        return self.cpu_s / self.probe_decoded_bytes if self.probe_decoded_bytes else 0.0
+
+    @property
+    def busy_cores(self) -> float:
+        return max(1e-3, self.efficiency * self.available)
+
+    @property
+    def decode_s(self) -> float:
+        """Wall seconds of the probe's batch read (stored bytes in memory)."""
+        return self.cpu_s / self.busy_cores
 
     @property
     def decode_per_byte(self) -> float:
-        return self.decode_s / self.probe_decoded_bytes if self.probe_decoded_bytes else 0.0
+        return self.cpu_per_byte / self.busy_cores
 
     @property
     def speedup(self) -> float:
-        """Measured decode speedup of `threads` threads over one."""
-        return max(1.0, self.decode_s_1 / self.decode_s) if self.decode_s > 0 else 1.0
+        """Decode speedup of `threads` threads over one."""
+        one = self.at_threads(1)
+        return max(1.0, one.decode_s / self.decode_s) if self.decode_s > 0 else 1.0
 
     def at_threads(self, threads: int) -> Costs:
-        """The costs with another thread count: speedup grows linearly from 1
-        to the measured one at `self.threads` and no further (no core beyond
-        those measured)."""
+        """The costs with another thread count: a thread gets the share of a
+        core each of the measured ones got (at most a core, at most `cores`
+        in all); the busy share and the CPU-seconds move linearly from their
+        one-thread values to the measured ones and no further."""
         t = max(1, threads)
+        if t == self.threads:
+            return self
+        per_thread = min(1.0, self.available / max(1, self.threads))
+        available = min(float(self.cores), per_thread * t)
         if self.threads <= 1:
-            s = 1.0
+            f = 1.0
         else:
-            s = 1 + (self.speedup - 1) * (min(t, self.threads) - 1) / (self.threads - 1)
-        return replace(self, threads=t, decode_s=self.decode_s_1 / s)
+            f = (min(t, self.threads) - 1) / (self.threads - 1)
+        return replace(
+            self, threads=t, available=available,
+            efficiency=self.efficiency_1 + (self.efficiency - self.efficiency_1) * f,
+            cpu_s=self.cpu_s_1 + (self.cpu_s - self.cpu_s_1) * f,
+        )  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["decode_per_byte"] = self.decode_per_byte
-        out["speedup"] = self.speedup
+        out.update(cpu_per_byte=self.cpu_per_byte, decode_s=self.decode_s,
+                   decode_per_byte=self.decode_per_byte, speedup=self.speedup)  # fmt: skip
         return out
 
 
 def batch_time(g: Geometry, c: Costs, decode_scale: float = 1.0) -> dict[str, float]:
-    """Seconds per batch and its parts. `decode_scale`: decode cost per byte
-    of this layout over that of the probe's (another codec or chunk size).
+    """Seconds per batch and its parts. `decode_scale`: CPU cost per byte of
+    this layout over that of the probe's (another codec or chunk size).
 
     Local: the read-ahead overlaps disk reads with decoding, so a batch takes
-    the longer of the two (the part of the stored bytes not in the page cache
-    at the disk's bandwidth) plus one cold read's latency. Object store: a
-    read fetches its objects in rounds of `concurrency` requests, then
-    decodes (reads of more than one round decode while later rounds are in
-    flight)."""
-    decode = c.decode_per_byte * decode_scale * g.decoded_bytes
-    out = {"decode": decode, "storage": 0.0, "network": 0.0}
+    the longer of the disk's time (the part of the stored bytes not in the
+    page cache at the disk's bandwidth) and the CPU's (decoding, plus the
+    kernel's copying of what is read cold), plus one cold read's latency.
+    Object store: a read fetches its objects in rounds of `concurrency`
+    requests, then decodes (reads of more than one round decode while later
+    rounds are in flight)."""
+    cpu = c.cpu_per_byte * decode_scale * g.decoded_bytes
+    decode = cpu / c.busy_cores
+    out = {"decode": decode, "storage": 0.0, "network": 0.0, "cpu_seconds": cpu}
     if c.remote:
         rounds = g.rounds(c.concurrency)
         fetch = rounds * (c.latency or 0.0) + g.stored_bytes / (c.bandwidth or math.inf)
@@ -175,8 +206,11 @@ def batch_time(g: Geometry, c: Costs, decode_scale: float = 1.0) -> dict[str, fl
     else:
         cold = 1.0 - c.cached_fraction
         io = cold * g.stored_bytes / (c.disk_bandwidth or math.inf)
+        io_cpu = cold * g.stored_bytes * c.io_cpu_per_byte
         out["storage"] = io
-        out["total"] = max(io, decode) + (cold * (c.disk_latency or 0.0) if cold > 0 else 0.0)
+        out["cpu_seconds"] = cpu + io_cpu
+        busy = max(decode + io_cpu / c.busy_cores, io)
+        out["total"] = busy + (cold * (c.disk_latency or 0.0) if cold > 0 else 0.0)
     return out
 
 
@@ -196,17 +230,19 @@ def bottleneck(parts: dict[str, float], step_time: float | None) -> str:
 def node_samples_per_s(
     batch: int, g: Geometry, c: Costs, ranks: int, step_time: float | None
 ) -> dict[str, Any]:
-    """One node of `ranks` processes sharing its cores: each runs
-    cores // ranks threads; together they decode at most as fast as all the
-    node's cores (the measured speedup) and read the disk at its bandwidth."""
+    """One node of `ranks` processes sharing its cores (the node to itself:
+    no other users): each runs cores // ranks threads; together they use at
+    most every core (CPU-seconds per batch) and read the disk at its
+    bandwidth."""
     threads = max(1, c.cores // max(1, ranks))
     per = c.at_threads(threads)
+    per = replace(per, available=float(min(threads, c.cores)))  # a node of its own
     parts = batch_time(g, per)
     process = samples_per_s(batch, parts["total"], step_time)
     limits = {"processes": ranks * process}
-    if c.decode_s_1 > 0 and g.decoded_bytes:
-        cpu = c.decode_per_byte * c.speedup * g.decoded_bytes  # CPU-seconds per batch
-        limits["cores"] = batch * c.at_threads(c.cores).speedup / cpu if cpu else math.inf
+    if parts["cpu_seconds"] > 0:
+        # every core of the node busy: CPU-seconds per batch over the cores
+        limits["cores"] = batch * c.cores * c.efficiency / parts["cpu_seconds"]
     if not c.remote and c.cached_fraction < 1 and c.disk_bandwidth:
         per_batch = (1 - c.cached_fraction) * g.stored_bytes
         limits["disk"] = batch * c.disk_bandwidth / per_batch if per_batch else math.inf

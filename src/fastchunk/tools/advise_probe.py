@@ -5,7 +5,7 @@ each measured on a few batches of the user's own access pattern."""
 
 from __future__ import annotations
 
-import math
+import itertools
 import os
 import shutil
 import statistics
@@ -25,6 +25,8 @@ from fastchunk.torch.dataset import ArrayDataset
 from fastchunk.zarr.chunk_keys import ChunkKeys
 
 REPEATS = 3
+SPIN_SECONDS = 0.15
+_SPIN_BLOCK: np.ndarray | None = None
 
 
 def timed(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
@@ -35,6 +37,32 @@ def timed(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def cpu_timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, CPU-seconds of the whole process) of one call."""
+    c0, w0 = time.process_time(), time.perf_counter()
+    fn()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def spin(threads: int, seconds: float = SPIN_SECONDS) -> dict[str, float]:
+    """The cores this process gets now with `threads` busy threads: the
+    core's thread pool reduces an in-memory block (the scan kernel, no I/O)
+    for `seconds`; CPU-seconds over wall seconds ("available")."""
+    global _SPIN_BLOCK
+    if _SPIN_BLOCK is None:
+        _SPIN_BLOCK = np.random.default_rng(0).random(2**22, dtype=np.float32)
+    block = _SPIN_BLOCK
+    _core.set_thread_num_threads(threads)
+    try:
+        c0, w0 = time.process_time(), time.perf_counter()
+        while time.perf_counter() - w0 < seconds:
+            _core.scan_stats(block, 1, 64, block.size // 64)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    finally:
+        _core.set_thread_num_threads(0)
+    return {"available": cpu / wall if wall > 0 else float(threads)}
 
 
 def evict(paths: Sequence[str]) -> None:
@@ -91,13 +119,25 @@ class BatchProbe:
         for b in self.batches:
             self.read(b)
 
-    def seconds_per_batch(self, threads: int, repeats: int = REPEATS) -> float:
-        """Median seconds per batch of the probe's batches on `threads` threads."""
+    def cost(self, threads: int, repeats: int = REPEATS) -> dict[str, float]:
+        """Wall and CPU-seconds per batch of the probe's batches on `threads`
+        threads (the medians over `repeats` passes), the share of the
+        available cores the reads kept busy, and those cores (spinning
+        `threads` threads just before and after)."""
+        before = spin(threads)
         _core.set_thread_num_threads(threads)
         try:
-            return timed(self.read_all, repeats) / len(self.batches)
+            runs = [cpu_timed(self.read_all) for _ in range(repeats)]
         finally:
             _core.set_thread_num_threads(0)
+        after = spin(threads)
+        available = (before["available"] + after["available"]) / 2
+        n = len(self.batches)
+        wall = statistics.median(w for w, _ in runs) / n
+        cpu = statistics.median(c for _, c in runs) / n
+        util = cpu / wall if wall > 0 else available
+        return {"wall_s": wall, "cpu_s": cpu, "available": available,
+                "efficiency": min(1.0, util / available) if available > 0 else 1.0}  # fmt: skip
 
     def object_keys(self, positions: np.ndarray | None = None) -> list[str]:
         """Keys of the stored objects (chunks, or shards) the batches read."""
@@ -129,10 +169,12 @@ class BatchProbe:
 # ---------------------------------------------------------------- storage
 
 
-def local_storage(probe: BatchProbe, threads: int) -> dict[str, Any]:
+def local_storage(probe: BatchProbe, threads: int, stored_per_batch: float) -> dict[str, Any]:
     """Cold bandwidth (the probe's files evicted, then read whole by
-    `threads` readers), cold latency (4 KiB at the start of evicted files)
-    and the time of the probe's batches read cold by fastchunk."""
+    `threads` readers), cold latency (4 KiB at the start of evicted files),
+    and what reading cold adds to fastchunk's reads of the probe's batches:
+    the kernel's work (filling the page cache, faulting the mappings in) is
+    CPU time of this process, per stored byte."""
     files = probe.local_files()
     evict(files)
     t0 = time.perf_counter()
@@ -148,19 +190,28 @@ def local_storage(probe: BatchProbe, threads: int) -> dict[str, Any]:
             lat.append(time.perf_counter() - t0)
         finally:
             os.close(fd)
-    evict(files)
+    n = len(probe.batches)
     _core.set_thread_num_threads(threads)
     try:
-        t0 = time.perf_counter()
-        probe.read_all()
-        cold_batch = (time.perf_counter() - t0) / len(probe.batches)
+        cold = []
+        for _ in range(2):
+            evict(files)
+            cold.append(cpu_timed(probe.read_all))
+        warm = [cpu_timed(probe.read_all) for _ in range(2)]
     finally:
         _core.set_thread_num_threads(0)
+    cold_cpu = statistics.median(c for _, c in cold) / n
+    warm_cpu = statistics.median(c for _, c in warm) / n
     return {
         "disk_bandwidth": nbytes / cold_s if cold_s > 0 else None,
         "disk_latency": statistics.median(lat) if lat else None,
+        "io_cpu_per_byte": max(0.0, cold_cpu - warm_cpu) / stored_per_batch
+        if stored_per_batch
+        else 0.0,
         "probe_bytes": nbytes,
-        "cold_batch_s": cold_batch,
+        "cold_batch_s": statistics.median(w for w, _ in cold) / n,
+        "cold_batch_cpu_s": cold_cpu,
+        "warm_batch_cpu_s": warm_cpu,
     }
 
 
@@ -220,15 +271,15 @@ def remote_storage(
 # ---------------------------------------------------------------- decoding
 
 
-def decode_local(probe: BatchProbe, threads: int) -> tuple[float, float]:
-    """Seconds per batch with the stored bytes in the page cache, on
-    `threads` threads and on one."""
+def decode_local(probe: BatchProbe, threads: int) -> dict[str, Any]:
+    """The probe's costs (BatchProbe.cost) with the stored bytes in the
+    page cache, on `threads` threads and on one."""
     touch(probe.local_files())
     probe.read_all()  # the mappings and buffers of a steady loader
-    return probe.seconds_per_batch(threads), probe.seconds_per_batch(1, 2)
+    return {"threads": probe.cost(threads, 2), "one": probe.cost(1, 1)}
 
 
-def decode_remote(probe: BatchProbe, threads: int, stored_bytes: float) -> dict[str, float]:
+def decode_remote(probe: BatchProbe, threads: int, stored_bytes: float) -> dict[str, Any]:
     """The same for an object store: the stored bytes are kept in the
     process's compressed level during the probe (so the second read decodes
     without requests), then the level is put back as it was."""
@@ -243,11 +294,8 @@ def decode_remote(probe: BatchProbe, threads: int, stored_bytes: float) -> dict[
             first = (time.perf_counter() - t0) / len(probe.batches)
         finally:
             _core.set_thread_num_threads(0)
-        return {
-            "decode_s": probe.seconds_per_batch(threads),
-            "decode_s_1": probe.seconds_per_batch(1, 2),
-            "fetched_batch_s": first,
-        }
+        return {"threads": probe.cost(threads, 2), "one": probe.cost(1, 1),
+                "fetched_batch_s": first}  # fmt: skip
     finally:
         _core.set_compressed_cache_size(before)
         _core.clear_compressed_cache()
@@ -263,15 +311,16 @@ def memory_copy_rate(nbytes: int = 64 * 2**20) -> float:
 # ---------------------------------------------------------------- what-ifs
 
 
-def node_cache_batch(probe: BatchProbe, threads: int, decoded_bytes: float) -> float:
-    """Seconds per batch when the node's shared decoded-chunk cache holds the
-    chunks: a temporary cache of this process, filled once, then read."""
+def node_cache_batch(probe: BatchProbe, threads: int, decoded_bytes: float) -> dict[str, float]:
+    """The probe's costs (BatchProbe.cost) when the node's shared
+    decoded-chunk cache holds the chunks: a temporary cache of this
+    process, filled once, then read."""
     name = f"advise-{os.getpid()}"
     budget = int(2 * decoded_bytes * len(probe.batches)) + 64 * 2**20
     fastchunk.set_cache_size(budget, shared=name)
     try:
         probe.read_all()
-        return probe.seconds_per_batch(threads)
+        return probe.cost(threads)
     finally:
         fastchunk.set_cache_size(0, shared=name)
         from fastchunk.cache import remove_shared_cache
@@ -282,8 +331,8 @@ def node_cache_batch(probe: BatchProbe, threads: int, decoded_bytes: float) -> f
 def disk_cache_batch(
     probe: BatchProbe, location: str, path: str | None, options: dict[str, Any],
     threads: int, make_ds: Callable[[Array], ArrayDataset],
-) -> float:  # fmt: skip
-    """Seconds per batch when a local disk cache (cache_dir) holds the
+) -> dict[str, float]:  # fmt: skip
+    """The probe's costs (BatchProbe.cost) when a local disk cache (cache_dir) holds the
     objects: the same batches through a temporary cache directory, read once
     to fill it, then timed."""
     where = tempfile.mkdtemp(prefix="fastchunk-advise-cache-")
@@ -296,39 +345,39 @@ def disk_cache_batch(
         other.batches = probe.batches
         other.out = probe.out
         other.read_all()
-        return other.seconds_per_batch(threads)
+        return other.cost(threads)
     finally:
         shutil.rmtree(where, ignore_errors=True)
 
 
-def codec_costs(array: Array, chain_new: Any, chunk_new: Sequence[int],
-                sample: np.ndarray) -> dict[str, float]:  # fmt: skip
-    """Decode seconds per decoded byte on one thread of the array's own
-    stored chunks and of a chunk of the proposed layout encoded from
-    `sample` (its compression ratio too)."""
-    meta = array.metadata
-    out: dict[str, float] = {}
-    if meta.native_codecs is not None and array.shards is None:
-        keys = ChunkKeys.of(meta)
-        grid = [-(-s // c) for s, c in zip(array.shape, array.chunks, strict=True)]
-        nbytes = math.prod(array.chunks) * array.dtype.itemsize
-        blobs = []
-        for coords in np.ndindex(*[min(g, 2) for g in grid]):
-            blob = array.store.get(keys.key(list(coords)))
-            if blob is not None:
-                blobs.append(blob)
-            if len(blobs) >= 4:
-                break
-        if blobs:
-            seconds = timed(lambda: [_core.decode_chunk(b, meta.native_codecs, nbytes)
-                                     for b in blobs])  # fmt: skip
-            out["current_per_byte"] = seconds / (nbytes * len(blobs))
-    want = math.prod(chunk_new)
-    flat = np.ascontiguousarray(sample).reshape(-1)
-    reps = -(-want // max(1, flat.size))
-    block = np.ascontiguousarray(np.tile(flat, reps)[:want])
-    encoded = _core.encode_chunk(block, chain_new)
-    seconds = timed(lambda: _core.decode_chunk(encoded, chain_new, block.nbytes))
-    out["new_per_byte"] = seconds / block.nbytes
-    out["new_ratio"] = block.nbytes / max(1, len(encoded))
-    return out
+def layout_store(array: Array, chunks: Sequence[int], codec: str, rows: np.ndarray,
+                 axis: int, where: str) -> tuple[str, list[int]]:  # fmt: skip
+    """A store of `array` in another layout (`chunks`, `codec`) at `where`,
+    holding only the chunks that hold `rows` along `axis` (enough for reads
+    of those rows; the others are missing): the proposed layout, measured on
+    the data it will hold. Returns the path and the stored sizes written."""
+    from fastchunk.tools.rechunk import make_target, parse_codec
+
+    target = make_target(array, "", tuple(chunks), None, parse_codec(codec), array.zarr_format)
+    chain, _ = target.codec_chains()
+    for key, doc in target.metadata().items():
+        with open(os.path.join(where, key), "wb") as f:
+            f.write(doc)
+    grid = target.grid
+    others = [range(g) for d, g in enumerate(grid) if d != axis]
+    sizes = []
+    for r in np.unique(rows // chunks[axis]).tolist():
+        for rest in itertools.product(*others):
+            coords = list(rest)
+            coords.insert(axis, r)
+            bounds = zip(coords, chunks, array.shape, strict=True)
+            region = tuple(slice(c * k, min((c + 1) * k, n)) for c, k, n in bounds)
+            block = np.zeros(chunks, dtype=array.dtype)  # edge chunks are padded
+            block[tuple(slice(0, s.stop - s.start) for s in region)] = array[region]
+            blob = _core.encode_chunk(block, chain)
+            path = os.path.join(where, target.key(coords))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(blob)
+            sizes.append(len(blob))
+    return where, sizes

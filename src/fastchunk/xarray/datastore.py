@@ -37,18 +37,22 @@ def open_group(
     storage_options: dict[str, Any] | None = None,
     consolidated: bool | None = None,
     zarr_format: int | None = None,
+    **open_kwargs: Any,
 ) -> Group:
     """The group at `group` inside `location` (anything fastchunk.open
-    takes, or a fastchunk.Group). consolidated: None uses consolidated
-    metadata when the store has it, True requires it, False ignores it."""
+    takes, with its keywords `open_kwargs`: an Icechunk repository's branch,
+    tag, snapshot, ...; or a fastchunk.Group). consolidated: None uses
+    consolidated metadata when the store has it, True requires it, False
+    ignores it."""
     path = (group or "").strip("/")
     if isinstance(location, Group):
         node: Array | Group = location[path] if path else location
     else:
         if isinstance(location, os.PathLike):
             location = os.fspath(location)
+        given = {k: v for k, v in open_kwargs.items() if v is not None}
         try:
-            node = fastchunk.open(location, path or None, storage_options)
+            node = fastchunk.open(location, path or None, storage_options, **given)
         except FileNotFoundError as e:  # zarr's wording, which xarray users match on
             raise FileNotFoundError(f"No such file or directory: {location!r} ({e})") from None
     if isinstance(node, Array):

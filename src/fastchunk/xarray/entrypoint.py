@@ -11,7 +11,9 @@ storage_options, zarr_format; mode="r" only; use_zarr_fill_value_as_mask is
 accepted and, as by engine="zarr", not used: the zarr fill value masks data
 in v2 stores, not in v3),
 plus `task_bytes`: how much one dask task reads at most (chunking.py; 0 for
-one task per stored chunk). CF decoding is xarray's own, as for engine="zarr"."""
+one task per stored chunk), and fastchunk.open's for Icechunk repositories
+(branch, tag, snapshot, authorize_virtual_chunk_access). CF decoding is
+xarray's own, as for engine="zarr"."""
 
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ from xarray.core.dataset import Dataset
 from xarray.core.datatree import DataTree
 
 from fastchunk.xarray.datastore import FastchunkDataStore, open_group
+
+# fastchunk.open's keywords for Icechunk repositories, passed through.
+_OPEN_KEYWORDS = ("branch", "tag", "snapshot", "authorize_virtual_chunk_access")
 
 
 def _check_mode(mode: str | None) -> None:
@@ -43,7 +48,7 @@ class FastchunkBackendEntrypoint(BackendEntrypoint):
         "filename_or_obj", "mask_and_scale", "decode_times", "concat_characters",
         "decode_coords", "drop_variables", "use_cftime", "decode_timedelta", "group",
         "mode", "consolidated", "storage_options", "zarr_format",
-        "use_zarr_fill_value_as_mask", "task_bytes",
+        "use_zarr_fill_value_as_mask", "task_bytes", *_OPEN_KEYWORDS,
     )
 
     def guess_can_open(self, filename_or_obj: Any) -> bool:
@@ -68,12 +73,18 @@ class FastchunkBackendEntrypoint(BackendEntrypoint):
         zarr_format: int | None = None,
         use_zarr_fill_value_as_mask: bool | None = None,
         task_bytes: int | str | None = None,
+        branch: str | None = None,
+        tag: str | None = None,
+        snapshot: str | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | None = None,
         **zarr_only: Any,
     ) -> Dataset:
         _check_zarr_only(zarr_only)
         _check_mode(mode)
         store = FastchunkDataStore(
-            open_group(filename_or_obj, group, storage_options, consolidated, zarr_format),
+            open_group(filename_or_obj, group, storage_options, consolidated, zarr_format,
+                       branch=branch, tag=tag, snapshot=snapshot,
+                       authorize_virtual_chunk_access=authorize_virtual_chunk_access),
             task_bytes,
         )
         return StoreBackendEntrypoint().open_dataset(
@@ -105,12 +116,18 @@ class FastchunkBackendEntrypoint(BackendEntrypoint):
         zarr_format: int | None = None,
         use_zarr_fill_value_as_mask: bool | None = None,
         task_bytes: int | str | None = None,
+        branch: str | None = None,
+        tag: str | None = None,
+        snapshot: str | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | None = None,
         **zarr_only: Any,
     ) -> dict[str, Dataset]:
         _check_zarr_only(zarr_only)
         _check_mode(mode)
         root = FastchunkDataStore(
-            open_group(filename_or_obj, group, storage_options, consolidated, zarr_format),
+            open_group(filename_or_obj, group, storage_options, consolidated, zarr_format,
+                       branch=branch, tag=tag, snapshot=snapshot,
+                       authorize_virtual_chunk_access=authorize_virtual_chunk_access),
             task_bytes,
         )
         decoder = StoreBackendEntrypoint()
