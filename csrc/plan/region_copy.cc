@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "plan/transpose_copy.h"
+
 namespace fastchunk {
 namespace {
 
@@ -77,6 +79,8 @@ void inner_offsets(const RegionGeometry& g, const Collapsed& c, int64_t& src_off
 }
 
 void copy_region(const RegionGeometry& g, const uint8_t* src, uint8_t* dst) {
+  // Single items apart in the output: an output with another innermost axis.
+  if (collapse_region(g).block == g.itemsize && copy_transposed(g, src, dst)) return;
   for_each_block(g, [&](int64_t s, int64_t d, int64_t n) { copy_block(dst + d, src + s, n); });
 }
 

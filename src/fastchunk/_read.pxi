@@ -60,17 +60,22 @@ cdef class NativeArray:
             n *= len(idx)
         return n
 
-    def read(self, list indices, out, int num_threads=0):
+    def read(self, list indices, out, int num_threads=0, strides=None):
         """Reads the orthogonal selection `indices` (one integer array per
         axis, positions inside the array) of a local store into `out`, a
         writable C-contiguous buffer of exactly the selection's size, in one
-        call with the GIL released. num_threads < 1: the process-wide setting."""
+        call with the GIL released. num_threads < 1: the process-wide setting.
+        `strides`: bytes between neighbours along each axis of the output,
+        for an output laid out with its axes in another order (checked by the
+        core: the strides of a C-order array of the selection's counts in
+        some axis order); None: C order."""
         arrays = index_arrays(indices, self.shape)
         nbytes = self.output_nbytes(arrays)
         view = writable_bytes(out, nbytes, "out")
         cdef uint8_t[::1] dst = view
         cdef Selection sel
         fill_selection(arrays, &sel)
+        _fill_strides(strides, &sel)
         cdef uint8_t* dst_ptr = &dst[0] if nbytes else NULL
         cdef uint64_t n = nbytes
         cdef ErrorInfo info
@@ -78,13 +83,25 @@ cdef class NativeArray:
             info = api_read_local(self.spec, self.root, sel, dst_ptr, n, num_threads)
         check(info)
 
-    def plan(self, list indices, out=None, int num_threads=0, cbool skip_cached=True):
+    def plan(self, list indices, out=None, int num_threads=0, cbool skip_cached=True,
+             strides=None):
         """The ReadPlan of the selection `indices`, decoding into `out` (a
         writable C-contiguous buffer of exactly the selection's size; None
-        for a plan that only names what the read needs). With skip_cached
-        false it asks for every stored object, chunks in the decoded-chunk
-        cache included."""
-        return ReadPlan._make(self, indices, out, num_threads, skip_cached)
+        for a plan that only names what the read needs), its axes laid out
+        by `strides` as in read(). With skip_cached false it asks for every
+        stored object, chunks in the decoded-chunk cache included."""
+        return ReadPlan._make(self, indices, out, num_threads, skip_cached, strides)
+
+
+cdef int _fill_strides(object strides, Selection* sel) except -1:
+    if strides is None:
+        return 0
+    strides = tuple(strides)
+    if len(strides) != sel.axes.size():
+        raise ValueError(f"strides: {len(strides)} for {sel.axes.size()} axes")
+    for s in strides:
+        sel.out_strides.push_back(<int64_t>int(s))
+    return 0
 
 
 cdef object _request_tuple(const ByteRequest& r):
@@ -146,7 +163,7 @@ cdef class ReadPlan:
 
     @staticmethod
     cdef ReadPlan _make(NativeArray array, list indices, object out, int num_threads,
-                        cbool skip_cached):
+                        cbool skip_cached, object strides):
         cdef ReadPlan self = ReadPlan.__new__(ReadPlan)
         self.array = array
         self.held = {}
@@ -159,6 +176,7 @@ cdef class ReadPlan:
             self.out_ptr = &dst[0] if self.nbytes else NULL
         cdef Selection sel
         fill_selection(arrays, &sel)
+        _fill_strides(strides, &sel)
         cdef ErrorInfo info
         with nogil:
             info = api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan)

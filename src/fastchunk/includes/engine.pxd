@@ -51,6 +51,7 @@ cdef extern from "plan/axis_plan.h" namespace "fastchunk":
 cdef extern from "engine/task_grid.h" namespace "fastchunk":
     cdef cppclass Selection:
         vector[AxisSelection] axes
+        vector[int64_t] out_strides
 
 cdef extern from "io/byte_source.h" namespace "fastchunk":
     const uint64_t kUnknownObjectSize
