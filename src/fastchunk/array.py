@@ -275,12 +275,11 @@ class Array:
             return
         buf, strides = _output_layout(out)
         # Stores whose chunk keys are no files (an Icechunk snapshot) may read
-        # a local selection in C order in one call of the core; else a read
-        # plan serves it.
+        # a local selection in one call of the core; else a read plan serves it.
         read_local = getattr(self._store, "read_local", None)
         if (
-            meta.fallback is None and strides is None and read_local is not None
-            and read_local(self, indices, buf, threads)
+            meta.fallback is None and read_local is not None
+            and read_local(self, indices, buf, threads, strides)
         ):  # fmt: skip
             return
         if meta.fallback is not None:

@@ -240,17 +240,20 @@ class SnapshotStore:
         with self._lock:
             return self._arrays.setdefault(path, entry)
 
-    def read_local(self, array: Any, indices: list[Any], out: Any, num_threads: int) -> bool:
-        """Reads a selection of `array` in one call of the core when the
-        repository and every virtual file it references are local; False
-        when the read must go through a read plan instead."""
+    def read_local(
+        self, array: Any, indices: list[Any], out: Any, num_threads: int, strides: Any = None
+    ) -> bool:
+        """Reads a selection of `array` (its output laid out by `strides`, as
+        NativeArray.read) in one call of the core when the repository and
+        every virtual file it references are local; False when the read must
+        go through a read plan instead."""
         root = self.repo.store.local_root
         if root is None:
             return False
         entry = self._entry(array.path)
         if entry.remote_virtual:
             return False
-        entry.refs.read(array._native, root, indices, out, num_threads)
+        entry.refs.read(array._native, root, indices, out, num_threads, strides)
         return True
 
     # ------------------------------------------------------------ remote reads
