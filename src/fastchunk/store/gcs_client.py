@@ -24,6 +24,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+from fastchunk.errors import RemoteStoreError
 from fastchunk.store.engine import (
     ABSENT,
     ThreadedEngine,
@@ -32,7 +33,6 @@ from fastchunk.store.engine import (
     version_string,
 )
 from fastchunk.store.gcs_options import READ_SCOPE, GCSAuth
-from fastchunk.errors import RemoteStoreError
 from fastchunk.store.options import (
     RemoteOptions,
     access_error,
