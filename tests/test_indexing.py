@@ -217,6 +217,31 @@ def test_take_out_errors(stored: tuple[fastchunk.Array, np.ndarray]) -> None:
         a.take([1, 2], axis=0, out=[[0.0]])
 
 
+def test_take_never_casts_into_an_out_of_another_dtype(
+    stored: tuple[fastchunk.Array, np.ndarray],
+) -> None:
+    """The README says an out of the wrong dtype raises; a float64 out was
+    filled with cast values (numpy and torch alike). It raises, untouched."""
+    torch = pytest.importorskip("torch")
+    a, _ = stored
+    wide = np.full((2, 17, 7), -7.0, dtype="float64")
+    with pytest.raises(TypeError, match="dtype"):
+        a.take([1, 2], axis=0, out=wide)
+    assert (wide == -7).all()
+    strided = np.full((2, 17, 14), -7.0, dtype="float64")[..., ::2]
+    with pytest.raises(TypeError, match="dtype"):
+        a.take([1, 2], axis=0, out=strided)
+    for dtype in (torch.float64, torch.bfloat16):
+        t = torch.full((2, 17, 7), -7.0, dtype=dtype)
+        with pytest.raises(TypeError, match="dtype"):
+            a.take([1, 2], axis=0, out=t)
+        assert bool((t == -7).all())
+    with pytest.raises(ValueError, match="read-only"):
+        ro = np.zeros((2, 17, 7), dtype="float32")
+        ro.flags.writeable = False
+        a.take([1, 2], axis=0, out=ro)
+
+
 def raises_like_numpy(numpy_call: Callable[[], Any], fast_call: Callable[[], Any]) -> None:
     """fastchunk raises the exception class numpy raises (or a subclass)."""
     with pytest.raises(Exception) as expected:  # noqa: B017, PT011 - any type: we learn it

@@ -12,11 +12,11 @@ import numpy as np
 
 from fastchunk import _core
 from fastchunk._indexing import normalize_array_index, orthogonalize, shape_result
+from fastchunk._item_reads import read_items
 from fastchunk.store import Store
 from fastchunk.store.serve import fetch, serve
 from fastchunk.zarr.fallback import warn_slow
 from fastchunk.zarr.metadata import ArrayMeta
-from fastchunk.zarr.strings import read_items
 
 
 class Array:
@@ -160,8 +160,11 @@ class Array:
         """Rows `indices` along `axis`, in that order (duplicates and negative
         indices allowed), like numpy.take. With `out` (a numpy array or a CPU
         torch tensor, pinned or not) the result is written into it and `out` is
-        returned. `num_threads` native threads decode this call (default: the
-        process-wide setting, which it leaves alone)."""
+        returned; it must have the result's shape and the array's dtype (values
+        are never cast: TypeError otherwise). A C-contiguous `out` is written
+        in place; a strided or transposed one, or a tensor on a GPU, through
+        one extra copy. `num_threads` native threads decode this call
+        (default: the process-wide setting, which it leaves alone)."""
         ndim = self.ndim
         if not -ndim <= axis < ndim:
             raise np.exceptions.AxisError(axis, ndim) if hasattr(np, "exceptions") else IndexError(
@@ -222,10 +225,23 @@ class Array:
         indexes it needs are fetched now, into the index cache. [] for local
         stores. The read itself must still run."""
         store = self._store
+        # A store whose chunk keys name other objects (an Icechunk snapshot)
+        # says itself which requests of which stores a read will make.
+        of_store = getattr(store, "fetch_requests_of", None)
+        if of_store is not None:
+            return list(of_store(self, indices))
         if store.local_root is not None or not hasattr(store, "ahead_buffer"):
             return []
+        requests = self.planned_requests(indices)
+        return [] if requests is None else [(store, requests)]
+
+    def planned_requests(self, indices: Sequence[Any]) -> list[Any] | None:
+        """The requests of chunk keys a remote read_orthogonal(indices) will
+        make (as fetch_requests; the shard indexes fetched now), or None where
+        no read plan serves the array (variable-length items)."""
+        store = self._store
         if self._meta.vlen is not None:
-            return []
+            return None
         arrays = [i if type(i) is range else np.asarray(i) for i in indices]
         plan = self._native.plan(arrays, None, 1)
         requests = plan.pending()
@@ -236,7 +252,7 @@ class Array:
             index = [r for r in requests if r[0] in index_keys]
             plan.provide(index, fetch(store, index))
             requests = plan.pending()
-        return [(store, [r for r in requests if r[1] is not None])]
+        return [r for r in requests if r[1] is not None]
 
     def _read(
         self,
@@ -259,12 +275,11 @@ class Array:
             return
         buf, strides = _output_layout(out)
         # Stores whose chunk keys are no files (an Icechunk snapshot) may read
-        # a local selection in C order in one call of the core; else a read
-        # plan serves it.
+        # a local selection in one call of the core; else a read plan serves it.
         read_local = getattr(self._store, "read_local", None)
         if (
-            meta.fallback is None and strides is None and read_local is not None
-            and read_local(self, indices, buf, threads)
+            meta.fallback is None and read_local is not None
+            and read_local(self, indices, buf, threads, strides)
         ):  # fmt: skip
             return
         if meta.fallback is not None:
@@ -335,27 +350,41 @@ def _store_id(store: Any) -> str:
 
 
 def _writable_view(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
-    """A numpy view sharing `out`'s memory when it is C-contiguous with the
-    right shape and dtype; None when the result must be copied in."""
+    """A numpy view sharing `out`'s memory when it is C-contiguous in this
+    process's memory; None when the result must be copied in (a strided or
+    transposed `out`, a tensor on a GPU). Raises before anything is written
+    when `out` is of another shape or dtype (values are never cast) or
+    read-only."""
     if type(out).__module__.startswith("torch"):
-        if out.device.type != "cpu" or not out.is_contiguous():
-            return None
         if tuple(out.shape) != tuple(shape):
             raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
-        try:
-            arr = out.detach().numpy()
-        except (TypeError, RuntimeError):
+        if _numpy_dtype_of_tensor(out) != dtype:
+            raise TypeError(f"out has dtype {out.dtype}, the array {dtype}: take writes the "
+                            f"array's values as they are (cast afterwards if you need to)")
+        if out.device.type != "cpu" or not out.is_contiguous():
             return None
-        if arr.dtype != dtype:
-            return None
-        return arr
+        return out.detach().numpy()
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array or torch tensor, got {type(out).__name__}")
     if out.shape != tuple(shape):
         raise ValueError(f"out has shape {out.shape}, expected {shape}")
-    if out.dtype != dtype or not out.flags.c_contiguous or not out.flags.writeable:
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, the array {dtype}: take writes the "
+                        f"array's values as they are (cast afterwards if you need to)")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out if out.flags.c_contiguous else None
+
+
+def _numpy_dtype_of_tensor(tensor: Any) -> np.dtype | None:
+    """The numpy dtype of a torch tensor's elements; None where numpy has
+    none (bfloat16)."""
+    import torch
+
+    try:
+        return torch.empty(0, dtype=tensor.dtype).numpy().dtype
+    except (TypeError, RuntimeError):
         return None
-    return out
 
 
 def _assign(out: Any, value: np.ndarray) -> None:
@@ -364,6 +393,4 @@ def _assign(out: Any, value: np.ndarray) -> None:
 
         out.copy_(torch.from_numpy(np.ascontiguousarray(value)))
         return
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
-    np.copyto(out, value, casting="same_kind")
+    np.copyto(out, value, casting="no")

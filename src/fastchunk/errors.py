@@ -15,3 +15,20 @@ class ChunkDecodeError(FastchunkError):
 
 class UnsupportedError(FastchunkError, NotImplementedError):
     """A codec, data type or layout fastchunk does not support; the message names it."""
+
+
+class RemoteStoreError(FastchunkError, OSError):
+    """A request to an object store (S3, GCS, HTTP) failed; the message names
+    the object and the reason, never a secret. Raised as such when the request
+    failed after its retries (server down, connection refused, timeouts,
+    5xx); the refusals and the missing bucket are its subclasses."""
+
+
+class RemoteAccessError(RemoteStoreError, PermissionError):
+    """The store refused the request (401, 403): credentials missing, wrong,
+    expired, or without access to the object. The message says which when it
+    is known (no credentials found anywhere) and what to check."""
+
+
+class MissingBucketError(RemoteStoreError, FileNotFoundError):
+    """The bucket does not exist (at this endpoint)."""

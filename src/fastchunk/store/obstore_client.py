@@ -23,7 +23,9 @@ from fastchunk.store.engine import ABSENT, Blob, Engine, Stamp, stamp_of, versio
 from fastchunk.store.options import (
     RemoteOptions,
     access_error,
+    credentials_missing,
     missing_bucket,
+    missing_credentials,
     request_error,
 )
 
@@ -186,6 +188,8 @@ class ObstoreEngine(Engine):
     def _fail(self, key: str, exc: BaseException) -> BaseException:
         if isinstance(exc, self._denied):
             return access_error(self.opts, key, exc)
+        if credentials_missing(self.opts, exc):
+            return missing_credentials(self.opts, key, exc)
         if isinstance(exc, self._not_found):
             return missing_bucket(self.opts)
         return request_error(self.opts, key, exc)

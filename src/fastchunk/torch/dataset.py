@@ -16,6 +16,7 @@ import fastchunk
 from fastchunk._indexing import AxisIndex, as_run, normalize_array_index
 from fastchunk._units import parse_timedelta
 from fastchunk.array import Array
+from fastchunk.errors import MetadataError
 from fastchunk.torch.source import SampleSource
 from fastchunk.torch.transform import (
     BatchLayout,
@@ -160,7 +161,7 @@ class ArrayDataset(torch.utils.data.Dataset):
             if path is not None or axis not in (0, -len(array.shape)):
                 raise ValueError("a sample source is read along its first axis: no path= or axis=")
         elif not isinstance(array, Array):
-            array = fastchunk.open_array(array, path, storage_options)
+            array = _open_array(array, path, storage_options)
         self._array: Any = array
         self.array_shape = tuple(array.shape)
         self.array_ndim = len(self.array_shape)
@@ -476,3 +477,23 @@ class ArrayDataset(torch.utils.data.Dataset):
         return torch.utils.data.DataLoader(
             self, sampler=sampler, batch_size=None, **dataloader_kwargs
         )
+
+
+def _open_array(
+    store: str | os.PathLike[str], path: str | None, storage_options: dict[str, Any] | None
+) -> Array:
+    """The array to read samples from; a group is an error that says how to
+    name the array in it, or to read the group as a dataset (anemoi's)."""
+    node = fastchunk.open(store, path, storage_options)
+    if isinstance(node, Array):
+        return node
+    arrays = [name for name, member in node.arrays() if isinstance(member, Array)]
+    named = 'path="data"' if "data" in arrays else (
+        f"path={arrays[0]!r}" if arrays else "path=..."
+    )
+    raise MetadataError(
+        f"{node!r} is a group, not an array: name the array to read with {named}"
+        + (f" (its arrays: {', '.join(arrays)})" if arrays else "")
+        + "; an anemoi dataset is read with its dates, variables and statistics through "
+        "fastchunk.anemoi.open_dataset(store), which the Loader takes as it is"
+    )
