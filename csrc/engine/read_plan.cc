@@ -86,9 +86,12 @@ class ReadAhead {
 
 // A chunk the decoded cache holds is not read: no hint for it (the hint
 // costs a walk of the file's pages in the kernel, warm or not).
-bool decoded_cached(const ArraySpec& spec, const std::string& key, int64_t inner) {
+bool decoded_cached(const ArraySpec& spec, ByteSource& source, const std::string& key,
+                    const TaskLocation& at) {
   const ChunkCache& chunks = ChunkCache::instance();
-  return chunks.enabled() && chunks.contains(chunk_cache_key(spec, key, inner));
+  return chunks.enabled() &&
+         chunks.contains(decoded_chunk_key(
+             spec, key, at.inner, stored_object_version(spec, source, key, at.coords.data())));
 }
 
 }  // namespace
@@ -117,7 +120,7 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
       thread_local TaskLocation at;
       grid_.locate(t, at);
       const std::string key = storage_key(spec_, at.coords.data(), spec_.keys.separator);
-      if (!decoded_cached(spec_, key, at.inner)) source.prefetch(key, ByteRange::whole());
+      if (!decoded_cached(spec_, source, key, at)) source.prefetch(key, ByteRange::whole());
     });
     run_deferring(
         n,
@@ -149,7 +152,7 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
     if (size_t(at.inner) >= index->entries.size()) return;
     const ShardEntry& e = index->entries[size_t(at.inner)];
     const std::string& key = keys[shard_of[size_t(t)]];
-    if (!e.empty() && !decoded_cached(spec_, key, at.inner))
+    if (!e.empty() && !decoded_cached(spec_, source, key, at))
       source.prefetch(key, ByteRange::slice(e.offset, e.nbytes));
   });
   run_deferring(
@@ -202,7 +205,11 @@ void ReadPlan::build_tables() {
     ++o.left;
     task_object_[size_t(t)] = it->second;
     task_inner_[size_t(t)] = loc.inner;
-    if (cached && chunks.contains(chunk_cache_key(spec_, key, loc.inner))) {
+    // The version known now: what an earlier answer of this plan carried
+    // ("" before any): the task's own lookup uses the same.
+    if (cached && chunks.contains(decoded_chunk_key(
+                      spec_, key, loc.inner,
+                      stored_object_version(spec_, fetched_, key, loc.coords.data())))) {
       state_[size_t(t)] = TaskState::kCached;
       ready_.push_back(t);
     }

@@ -22,20 +22,23 @@ cdef class NativeArray:
 
     def __init__(self, *, store_name, store_id, root, array_path, shape, chunk_shape, itemsize,
                  fill, codecs, stored_axes, key_prefix, separator, zero_dim_key,
-                 nested_fallback, shard=None, version_of=None):
+                 nested_fallback, shard=None, version_of=None, decoding=None):
         """`store_id` names the store precisely (the caches key on it);
         `version_of(key)`, when given, names the version of an object the
-        remote layer fetched (the node-wide cache keys on it too)."""
+        remote layer fetched (the node-wide cache keys on it too); `decoding`
+        names what decodes chunks that reach the core decoded (no `codecs`)."""
         self.store_name = store_name
         self.shape = tuple(int(n) for n in shape)
         self.itemsize = itemsize
         self.version_of = version_of
         self.spec.store_name = store_name.encode()
         self.spec.store_id = store_id.encode()
-        if codecs:  # the chain as the metadata names it: the node-wide cache keys on it
+        if codecs:  # the chain as the metadata names it: the decoded caches key on it
             self.spec.decoding = json.dumps(
                 [codecs.zarr_format, codecs.dtype, [list(s) for s in codecs.steps]],
                 sort_keys=True, default=str).encode()
+        elif decoding:  # chunks decoded in Python: what decodes them, named by the caller
+            self.spec.decoding = decoding.encode()
         self.root = root.encode() if root is not None else b""
         self.spec.array_path = array_path.encode()
         self.spec.shape = list(shape)

@@ -39,6 +39,16 @@ class LocalStore:
                 f"{self.name}: '{key}' is a directory where a stored object should be"
             ) from None
 
+    def version_of(self, key: str) -> str | None:
+        """The version of the file `key` now (size, mtime in ns, inode: what
+        the core's local reads use), or None when there is none; the decoded
+        caches key the chunks Python reads and decodes on it."""
+        try:
+            st = os.stat(self._path(key))
+        except OSError:
+            return None
+        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         return {k: self.get(k) for k in keys}
 
