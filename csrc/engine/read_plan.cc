@@ -205,14 +205,7 @@ void ReadPlan::build_tables() {
     ++o.left;
     task_object_[size_t(t)] = it->second;
     task_inner_[size_t(t)] = loc.inner;
-    // The version known now: what an earlier answer of this plan carried
-    // ("" before any): the task's own lookup uses the same.
-    if (cached && chunks.contains(decoded_chunk_key(
-                      spec_, key, loc.inner,
-                      stored_object_version(spec_, fetched_, key, loc.coords.data())))) {
-      state_[size_t(t)] = TaskState::kCached;
-      ready_.push_back(t);
-    }
+    if (cached) mark_if_cached(t, loc);
   }
   if (!spec_.sharded && skip_cached_ && StoredCache::instance().enabled())
     for (Object& o : objects_) refresh(o);
@@ -224,10 +217,33 @@ void ReadPlan::know_versions(const std::vector<std::string>& keys,
   build_tables();
   if (keys.size() != versions.size())
     throw Error(ErrorKind::kInternal, "know_versions: keys and versions differ in number");
+  const bool cached = skip_cached_ && ChunkCache::instance().enabled();
+  TaskLocation loc;
   for (size_t i = 0; i < keys.size(); ++i) {
     auto it = slot_.find(keys[i]);
-    if (it != slot_.end()) objects_[it->second].known_version = versions[i];
+    if (it == slot_.end()) continue;
+    Object& o = objects_[it->second];
+    o.known_version = versions[i];
+    if (versions[i].empty() || keys[i] != o.key) continue;
+    fetched_.know_version(o.key, versions[i]);
+    // Decoded chunks of this version need no bytes.
+    if (cached)
+      for (int64_t t : o.tasks) {
+        if (state_[size_t(t)] != TaskState::kWaiting) continue;
+        grid_.locate(t, loc);
+        mark_if_cached(t, loc);
+      }
   }
+}
+
+void ReadPlan::mark_if_cached(int64_t t, const TaskLocation& loc) {
+  // The version known now (learned by the caller's store, or carried by an
+  // answer): the task's own lookup asks the same source.
+  const std::string& key = objects_[task_object_[size_t(t)]].key;
+  const std::string version = stored_object_version(spec_, fetched_, key, loc.coords.data());
+  if (!ChunkCache::instance().contains(decoded_chunk_key(spec_, key, loc.inner, version))) return;
+  state_[size_t(t)] = TaskState::kCached;
+  ready_.push_back(t);
 }
 
 void ReadPlan::provide_stored(Object& o) {

@@ -52,10 +52,10 @@ class Array:
             zero_dim_key=meta.zero_dim_key,
             nested_fallback=meta.nested_fallback,
             shard=shard,
-            # Stores name the versions of what they fetched (local files: size,
-            # mtime, inode; objects: size and a strong validator): the decoded
-            # caches key on them.
-            version_of=getattr(self._store, "version_of", None),
+            # The versions the store learned (local files: size, mtime, inode;
+            # objects: size and a strong validator): cached shard indexes and
+            # decoded chunks are found under them.
+            known_versions=self._store.known_versions,
             # Chunks decoded in Python reach the core as bytes: what decoded
             # them names them in the decoded caches (data type, byte order, codecs).
             decoding=json.dumps([meta.zarr_format, meta.stored_dtype.str, meta.vlen,
