@@ -129,6 +129,20 @@ def check_properties(view: fa.Dataset, props: dict[str, Any]) -> None:
     assert view.resolution == props["resolution"]
     assert view.variables_metadata == props["variables_metadata"]
     assert view.constant_fields == props["constant_fields"]
+    assert view.grids == props["grids"]
+    arrays = view.supporting_arrays()
+    assert set(arrays) == set(props["supporting_arrays"])
+    for k, v in props["supporting_arrays"].items():
+        np.testing.assert_array_equal(arrays[k], v)
+    tendencies = props["statistics_tendencies"]
+    if isinstance(tendencies, tuple):
+        with pytest.raises(KeyError):
+            view.statistics_tendencies()
+    else:
+        got = view.statistics_tendencies()
+        assert set(got) == set(tendencies)
+        for k, v in tendencies.items():
+            np.testing.assert_array_equal(got[k], v)
 
 
 def check_reads(view: fa.Dataset, reads: dict[str, Any], interpolated: bool) -> int:

@@ -86,6 +86,11 @@ def test_snapshots_differ_where_the_history_says(history: History) -> None:
     assert np.isnan(dev["temp"][0:2]).all() and not np.isnan(head["temp"][0:2]).any()
     assert create.attrs["version"] == 1 and head.attrs["version"] == 2
     assert fastchunk.open(history.path, path="scalar")[()] == 3.25
+    # An output with another innermost axis (variables last), in one core call.
+    temp = head["temp"]
+    out = np.empty((40, 5, 16), "f4").transpose(2, 1, 0)
+    temp.read_orthogonal([range(16), range(5), range(40)], out)
+    np.testing.assert_array_equal(out, temp[...])
 
 
 def test_array_and_path_and_snapshot_id_forms(history: History) -> None:

@@ -320,3 +320,30 @@ def test_repository_in_gcs(tmp_path: Path, request: pytest.FixtureRequest) -> No
         for path in array_paths(theirs):
             np.testing.assert_array_equal(np.asarray(ours[path][...]), theirs[path][...],
                                           err_msg=f"{client} {path}")  # fmt: skip
+
+
+def test_loader_fetches_ahead_from_a_repository_in_s3(s3: Any, tmp_path: Path,
+                                                      bucket_prefix: str) -> None:  # fmt: skip
+    """The Loader's fetch-ahead (epoch 1 from object stores) through a
+    snapshot: the chunk objects of the next batches wait in the repository
+    store's ahead buffer, and no request is added (fewer are made: an object
+    several batches need is fetched once)."""
+    from fastchunk.torch import Loader
+
+    history = write_history(tmp_path / "history")
+    s3.upload_dir(history.path, f"{bucket_prefix}/history")
+    url = f"s3://{s3.bucket}/{bucket_prefix}/history"
+    want = icechunk_group(history.path)["temp"][...]
+    counts = {}
+    for budget in (0, 1 << 30):
+        fastchunk._core.clear_shard_index_cache()
+        array = fastchunk.open(url, storage_options=s3.storage_options())["temp"]
+        repo_store = array.store.repo.store
+        loader = Loader(array, batch_size=3, seed=4, pin_memory=False, prefetch_bytes=budget)
+        for i, (batch, idx) in enumerate(zip(loader, loader.sampler.batches(0), strict=True)):
+            np.testing.assert_array_equal(batch.numpy(), want[idx])
+            if i == 1 and budget:
+                assert repo_store.ahead_buffer()  # later batches' chunk objects wait there
+        counts[budget] = repo_store.request_counts()["get_range"]
+    # Nothing fetched twice: an object several batches need comes once.
+    assert counts[1 << 30] < counts[0]

@@ -225,10 +225,23 @@ class Array:
         indexes it needs are fetched now, into the index cache. [] for local
         stores. The read itself must still run."""
         store = self._store
+        # A store whose chunk keys name other objects (an Icechunk snapshot)
+        # says itself which requests of which stores a read will make.
+        of_store = getattr(store, "fetch_requests_of", None)
+        if of_store is not None:
+            return list(of_store(self, indices))
         if store.local_root is not None or not hasattr(store, "ahead_buffer"):
             return []
+        requests = self.planned_requests(indices)
+        return [] if requests is None else [(store, requests)]
+
+    def planned_requests(self, indices: Sequence[Any]) -> list[Any] | None:
+        """The requests of chunk keys a remote read_orthogonal(indices) will
+        make (as fetch_requests; the shard indexes fetched now), or None where
+        no read plan serves the array (variable-length items)."""
+        store = self._store
         if self._meta.vlen is not None:
-            return []
+            return None
         arrays = [i if type(i) is range else np.asarray(i) for i in indices]
         plan = self._native.plan(arrays, None, 1)
         requests = plan.pending()
@@ -239,7 +252,7 @@ class Array:
             index = [r for r in requests if r[0] in index_keys]
             plan.provide(index, fetch(store, index))
             requests = plan.pending()
-        return [(store, [r for r in requests if r[1] is not None])]
+        return [r for r in requests if r[1] is not None]
 
     def _read(
         self,
@@ -262,12 +275,11 @@ class Array:
             return
         buf, strides = _output_layout(out)
         # Stores whose chunk keys are no files (an Icechunk snapshot) may read
-        # a local selection in C order in one call of the core; else a read
-        # plan serves it.
+        # a local selection in one call of the core; else a read plan serves it.
         read_local = getattr(self._store, "read_local", None)
         if (
-            meta.fallback is None and strides is None and read_local is not None
-            and read_local(self, indices, buf, threads)
+            meta.fallback is None and read_local is not None
+            and read_local(self, indices, buf, threads, strides)
         ):  # fmt: skip
             return
         if meta.fallback is not None:

@@ -214,6 +214,30 @@ class Dataset:
         a cutout the inner (limited-area) grid then the outer one."""
         return (self.shape[3],)
 
+    def supporting_arrays(self) -> dict[str, np.ndarray]:
+        """What anemoi-training stores beside a checkpoint (anemoi's
+        supporting_arrays()): the grid's latitudes and longitudes."""
+        return {"latitudes": self.latitudes, "longitudes": self.longitudes}
+
+    def statistics_tendencies(self, delta: Any = None) -> dict[str, np.ndarray]:
+        """mean, stdev, maximum, minimum of the changes over `delta` (default:
+        the view's frequency) of the view's variables, from the arrays
+        `statistics_tendencies_<delta>_<name>` of the stores they come from;
+        KeyError when a store lacks them, as anemoi's."""
+        delta = self.frequency if delta is None else delta
+        out: dict[str, np.ndarray] = {}
+        for part in self._segments[0] if self._segments else []:
+            if part.slots.size == 0:
+                continue
+            tend = part.store.statistics_tendencies(delta)
+            for name, values in tend.items():
+                if name not in out:
+                    out[name] = np.full(len(self._variables), np.nan, dtype=values.dtype)
+                out[name][part.slots] = values[part.cols]
+        if not out:
+            raise KeyError(f"{self!r}: no tendency statistics")
+        return out
+
     @property
     def field_shape(self) -> tuple[int, ...]:
         return self._first.field_shape

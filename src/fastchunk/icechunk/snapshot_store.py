@@ -240,20 +240,41 @@ class SnapshotStore:
         with self._lock:
             return self._arrays.setdefault(path, entry)
 
-    def read_local(self, array: Any, indices: list[Any], out: Any, num_threads: int) -> bool:
-        """Reads a selection of `array` in one call of the core when the
-        repository and every virtual file it references are local; False
-        when the read must go through a read plan instead."""
+    def read_local(
+        self, array: Any, indices: list[Any], out: Any, num_threads: int, strides: Any = None
+    ) -> bool:
+        """Reads a selection of `array` (its output laid out by `strides`, as
+        NativeArray.read) in one call of the core when the repository and
+        every virtual file it references are local; False when the read must
+        go through a read plan instead."""
         root = self.repo.store.local_root
         if root is None:
             return False
         entry = self._entry(array.path)
         if entry.remote_virtual:
             return False
-        entry.refs.read(array._native, root, indices, out, num_threads)
+        entry.refs.read(array._native, root, indices, out, num_threads, strides)
         return True
 
     # ------------------------------------------------------------ remote reads
+    def fetch_requests_of(self, array: Any, indices: Sequence[Any]) -> list[tuple[Any, list[Any]]]:
+        """What a read of `array` will ask of the repository's store: its
+        chunk objects' byte ranges, routed and coalesced as the read will
+        route them, for fetching ahead (fastchunk.store.fetch_ahead: the
+        read then finds them in the repository store's ahead buffer).
+        Virtual chunks are left to the read, which checks their condition."""
+        store = self.repo.store
+        if store.local_root is not None or not hasattr(store, "ahead_buffer"):
+            return []
+        entry = self._entry(array.path)
+        requests = array.planned_requests(indices)
+        if not requests:
+            return []
+        fetches, _answers = entry.refs.route(entry.native, requests)
+        native = [(entry.targets[t][0], offset, length) for t, offset, length in fetches
+                  if not entry.targets[t][1]]  # fmt: skip
+        return [(store, native)] if native else []
+
     def fetch(self, requests: Sequence[Request]) -> list[Any]:
         """The answers to read-plan requests of chunk keys (see
         fastchunk._core.ReadPlan), in order: None where no chunk is stored."""
