@@ -40,7 +40,10 @@ import fastchunk  # noqa: E402
 import fastchunk.anemoi as fa  # noqa: E402
 from fastchunk.torch import Loader  # noqa: E402
 
-ANEMOI_PY = HERE.parent / ".venv-anemoi" / "bin" / "python"
+# anemoi's environment: scripts/setup.sh makes .venv-anemoi (another may be named)
+ANEMOI_PY = Path(
+    os.environ.get("FASTCHUNK_ANEMOI_PYTHON") or HERE.parent / ".venv-anemoi" / "bin" / "python"
+)
 OFFSETS = [-1, 0, 1]
 NETCDF_VARS = 12  # plus 4 forcings
 FORCINGS = ["cos_latitude", "sin_longitude", "cos_julian_day", "insolation"]
@@ -51,11 +54,12 @@ def _anemoi(args: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(ANEMOI_PY), *args], env=env, text=True, capture_output=True, **kw)
 
 
-def make_dataset(dates: int, lat: int, lon: int) -> Path:
+def make_dataset(dates: int, lat: int, lon: int, variables: int = NETCDF_VARS + 4) -> Path:
     """An anemoi dataset made by `anemoi-datasets create` (cached under
     benchmarks/data/): smooth fields on a regular lat x lon grid, 6-hourly,
-    two missing dates."""
-    path = DATA_DIR / f"anemoi-{dates}x{NETCDF_VARS + len(FORCINGS)}x{lat * lon}.zarr"
+    two missing dates; `variables` counts the 4 forcings."""
+    netcdf_vars = variables - len(FORCINGS)
+    path = DATA_DIR / f"anemoi-{dates}x{variables}x{lat * lon}.zarr"
     if (path / ".zattrs").exists():
         return path
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -69,7 +73,7 @@ la, lo = np.meshgrid(np.radians(lat), np.radians(lon), indexing="ij")
 rng = np.random.default_rng(0)
 hours = (t - t[0]) / pd.Timedelta("1h")
 v = {{}}
-for k in range({NETCDF_VARS}):
+for k in range({netcdf_vars}):
     phase = 2 * np.pi * np.asarray(hours)[:, None, None] / 24.0
     f = 250 + 10 * k + 20 * np.cos(la)[None] * np.cos(lo[None] * (k % 3 + 1) + phase)
     f = f + rng.standard_normal(f.shape) * 0.5
@@ -124,6 +128,27 @@ def fastchunk_loader(view: fa.Dataset, order: list[int], batch_size: int) -> dic
     return {"samples": n, "seconds": seconds, "cpu": time.process_time() - cpu0, "checksum": total}
 
 
+def fastchunk_layouts(view: fa.Dataset, order: list[int], batch_size: int,
+                      repeats: int) -> dict[str, float]:  # fmt: skip
+    """samples/s of Loader(view) without normalization in the native layout
+    (dates, variables, ensembles, gridpoints) and in anemoi-training's
+    (layout="anemoi"), alternated; best of `repeats`."""
+    batches = [np.asarray(order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
+    loaders = {}
+    for layout in ("native", "anemoi"):
+        loader = Loader(view, batch_size=batch_size, offsets=OFFSETS, layout=layout,
+                        shuffle=False, prefetch=2)  # fmt: skip
+        loader.sampler.batches = lambda epoch=None: batches  # type: ignore[method-assign]
+        loaders[layout] = loader
+    best = dict.fromkeys(loaders, 0.0)
+    for _ in range(repeats + 1):  # the first pass warms up
+        for layout, loader in loaders.items():
+            t0 = time.perf_counter()
+            n = sum(b.shape[0] for b in loader)
+            best[layout] = max(best[layout], n / (time.perf_counter() - t0))
+    return best
+
+
 def fastchunk_singles(view: fa.Dataset, singles: list[int]) -> dict[str, Any]:
     times, total = [], 0.0
     for i in singles:
@@ -155,6 +180,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dates", type=int, default=96)
     p.add_argument("--grid", default="160x252", help="lat x lon (160x252 = 40320 points, o96)")
+    p.add_argument("--variables", type=int, default=NETCDF_VARS + len(FORCINGS),
+                   help="variables, the 4 forcings included (27 with --grid 181x360: 1 degree)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--samples", type=int, default=64, help="samples per timed pass")
     p.add_argument("--singles", type=int, default=40)
@@ -167,7 +194,7 @@ def main() -> None:
     if not ANEMOI_PY.exists():
         raise SystemExit(f"{ANEMOI_PY} is missing: run scripts/setup.sh")
     lat, lon = (int(x) for x in args.grid.split("x"))
-    path = make_dataset(args.dates, lat, lon)
+    path = make_dataset(args.dates, lat, lon, args.variables)
     if args.threads:
         fastchunk.set_num_threads(args.threads)
     threads = fastchunk.get_num_threads()
@@ -240,6 +267,12 @@ def main() -> None:
         f"\nrandom single dates ds[i]: anemoi {sa['median'] * 1e3:.2f} ms, "
         f"fastchunk view {sf['median'] * 1e3:.2f} ms (median), "
         f"fastchunk x {sa['median'] / sf['median']:.2f}"
+    )
+    layouts = fastchunk_layouts(view, order, args.batch_size, args.repeats)
+    print(
+        f"Loader without normalization: native layout {layouts['native']:.1f} samples/s, "
+        f"layout='anemoi' {layouts['anemoi']:.1f} samples/s: "
+        f"{layouts['anemoi'] / layouts['native']:.2f}x the native layout (target 0.8x)"
     )
     print(
         f"Loader against the best anemoi setup: {fc / best_anemoi:.2f}x wall, "

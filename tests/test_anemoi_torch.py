@@ -112,6 +112,17 @@ def test_missing_merges_with_the_datasets_own(torch_env) -> None:
     assert len(a.dataset) == 16 - 1 - 4
 
 
+def test_a_loader_on_an_anemoi_store_says_how_to_read_it(torch_env) -> None:
+    """Loader("x.zarr") on an anemoi dataset failed with "is a group, not an
+    array" alone: it names path="data" and fastchunk.anemoi.open_dataset."""
+    paths, _ = torch_env
+    with pytest.raises(fastchunk.MetadataError) as e:
+        Loader(paths["base"], batch_size=2)
+    assert 'path="data"' in str(e.value) and "fastchunk.anemoi.open_dataset" in str(e.value)
+    with pytest.raises(fastchunk.MetadataError, match="open_dataset"):
+        ArrayDataset(paths["base"])
+
+
 def test_normalize_statistics_needs_a_view(torch_env) -> None:
     paths, _ = torch_env
     with pytest.raises(ValueError, match="statistics"):

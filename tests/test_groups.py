@@ -199,3 +199,31 @@ def test_info_reports_an_unreadable_member_and_goes_on(
     assert "MetadataError" in report["arrays"]["broken"]["error"]
     assert report["arrays"]["x"]["shape"] == [9, 4]
     assert "cannot be read" in format_report(report)
+
+
+def test_group_open_array_and_open_group_check_the_kind(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    root = zarr.open_group(str(tmp_path / "g.zarr"), mode="w", zarr_format=3)
+    sub = root.create_group("sub")
+    x = sub.create_array("x", shape=(4,), chunks=(2,), dtype="i4")
+    x[:] = np.arange(4)
+    g = fastchunk.open_group(tmp_path / "g.zarr")
+    np.testing.assert_array_equal(g.open_array("sub/x")[...], np.arange(4))
+    assert g.open_group("sub").keys() == ["x"]
+    with pytest.raises(fastchunk.MetadataError, match="is a group"):
+        g.open_array("sub")
+    with pytest.raises(fastchunk.MetadataError, match="is an array"):
+        g.open_group("sub/x")
+    with pytest.raises(FileNotFoundError):
+        g.open_array("nothing")
+
+
+def test_the_readme_documents_every_public_group_method() -> None:
+    """The Group API is documented (it was not): every public method and
+    property of Group is named in the README's Groups section."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Groups", 1)[1].split("\n#", 1)[0]
+    public = [n for n in dir(fastchunk.Group) if not n.startswith("_")]
+    missing = [n for n in public if f"g.{n}" not in section and f".{n}(" not in section]
+    assert not missing, missing

@@ -1,5 +1,6 @@
 """Icechunk virtual chunks (byte ranges of NetCDF4 files written by xarray)
-and Icechunk repositories in object storage, over a real SeaweedFS server:
+and Icechunk repositories in object storage, over a real SeaweedFS server
+(and fake-gcs-server):
 virtual references into local files and into S3 objects, read equal to
 Icechunk + zarr-python; the reference's condition (ETag or last-modified)
 checked on the answer that carried the bytes, a clear error when the file
@@ -32,6 +33,11 @@ from tests.icechunk_repos import (
     write_virtual_repo,
 )
 from tests.s3_server import s3 as _s3_fixture  # noqa: F401 - fixture "s3"
+
+try:
+    from tests.gcs_server import gcs as _gcs_fixture  # noqa: F401 - fixture "gcs"
+except ImportError:  # pragma: no cover - gcs_server needs its own test extras
+    pass
 
 ic = icechunk()
 require("h5py")
@@ -248,6 +254,10 @@ def test_repository_in_s3(s3: Any, tmp_path: Path, bucket_prefix: str) -> None:
     sharded[0:8, 0:24]
     after = repo_store.request_counts()
     assert after["get_range"] - before["get_range"] == 1
+    # More chunk objects than one round of requests: streamed, round by round.
+    streamed = fastchunk.open(url, storage_options=dict(opts, concurrency=3))["temp"]
+    np.testing.assert_array_equal(streamed[...], icechunk_group(history.path)["temp"][...])
+    assert streamed.store.repo.store.request_counts()["get_range"] >= 6
     # Pickled: reopened from the URL in the same snapshot.
     import pickle
 
@@ -268,3 +278,72 @@ def test_repository_in_s3(s3: Any, tmp_path: Path, bucket_prefix: str) -> None:
     old = fastchunk.open(url, storage_options=cached, snapshot=history.snapshots["grow"])
     np.testing.assert_array_equal(old["small"][...], before)
     shutil.rmtree(tmp_path / "history")
+
+
+def test_hostile_references_in_s3(s3: Any, tmp_path: Path, bucket_prefix: str) -> None:
+    """A chunk object shorter than its reference, or missing: a clear error."""
+    import obstore
+
+    history = write_history(tmp_path / "history")
+    s3.upload_dir(history.path, f"{bucket_prefix}/history")
+    url = f"s3://{s3.bucket}/{bucket_prefix}/history"
+    g = fastchunk.open(url, storage_options=s3.storage_options())
+    (location, _v, _e, _m), *_ = [t for t in g.store.array_refs("temp")[1].targets() if not t[1]]
+    key = f"{bucket_prefix}/history/{location}"
+    store = s3.obstore()
+    whole = bytes(obstore.get(store, key).bytes())
+    obstore.put(store, key, whole[:10])
+    with pytest.raises(fastchunk.ChunkDecodeError, match="shorter than its references say"):
+        fastchunk.open(url, storage_options=s3.storage_options())["temp"][...]
+    obstore.delete(store, key)
+    with pytest.raises(fastchunk.ChunkDecodeError, match="does not exist"):
+        fastchunk.open(url, storage_options=s3.storage_options())["temp"][...]
+
+
+def test_repository_in_gcs(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A repository in a gs:// bucket (fake-gcs-server), through obstore and
+    through the blocking client forked workers use."""
+    gcs = request.getfixturevalue("gcs")
+    history = write_history(tmp_path / "history")
+    prefix = f"icechunk-{uuid.uuid4().hex[:8]}"
+    gcs.upload_dir(history.path, f"{prefix}/history")
+    url = f"gs://{gcs.bucket}/{prefix}/history"
+    theirs = icechunk_group(history.path, tag="v1")
+    for client in ("obstore", "blocking"):
+        ours = fastchunk.open(url, storage_options=gcs.storage_options(), tag="v1")
+        if client == "blocking":
+            from fastchunk.store.gcs_client import GCSEngine
+
+            store = ours.store.repo.store
+            store._engine_obj = GCSEngine(store._opts)
+            store._engine_pid = os.getpid()
+        for path in array_paths(theirs):
+            np.testing.assert_array_equal(np.asarray(ours[path][...]), theirs[path][...],
+                                          err_msg=f"{client} {path}")  # fmt: skip
+
+
+def test_loader_fetches_ahead_from_a_repository_in_s3(s3: Any, tmp_path: Path,
+                                                      bucket_prefix: str) -> None:  # fmt: skip
+    """The Loader's fetch-ahead (epoch 1 from object stores) through a
+    snapshot: the chunk objects of the next batches wait in the repository
+    store's ahead buffer, and no request is added (fewer are made: an object
+    several batches need is fetched once)."""
+    from fastchunk.torch import Loader
+
+    history = write_history(tmp_path / "history")
+    s3.upload_dir(history.path, f"{bucket_prefix}/history")
+    url = f"s3://{s3.bucket}/{bucket_prefix}/history"
+    want = icechunk_group(history.path)["temp"][...]
+    counts = {}
+    for budget in (0, 1 << 30):
+        fastchunk._core.clear_shard_index_cache()
+        array = fastchunk.open(url, storage_options=s3.storage_options())["temp"]
+        repo_store = array.store.repo.store
+        loader = Loader(array, batch_size=3, seed=4, pin_memory=False, prefetch_bytes=budget)
+        for i, (batch, idx) in enumerate(zip(loader, loader.sampler.batches(0), strict=True)):
+            np.testing.assert_array_equal(batch.numpy(), want[idx])
+            if i == 1 and budget:
+                assert repo_store.ahead_buffer()  # later batches' chunk objects wait there
+        counts[budget] = repo_store.request_counts()["get_range"]
+    # Nothing fetched twice: an object several batches need comes once.
+    assert counts[1 << 30] < counts[0]

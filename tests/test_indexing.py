@@ -217,6 +217,31 @@ def test_take_out_errors(stored: tuple[fastchunk.Array, np.ndarray]) -> None:
         a.take([1, 2], axis=0, out=[[0.0]])
 
 
+def test_take_never_casts_into_an_out_of_another_dtype(
+    stored: tuple[fastchunk.Array, np.ndarray],
+) -> None:
+    """The README says an out of the wrong dtype raises; a float64 out was
+    filled with cast values (numpy and torch alike). It raises, untouched."""
+    torch = pytest.importorskip("torch")
+    a, _ = stored
+    wide = np.full((2, 17, 7), -7.0, dtype="float64")
+    with pytest.raises(TypeError, match="dtype"):
+        a.take([1, 2], axis=0, out=wide)
+    assert (wide == -7).all()
+    strided = np.full((2, 17, 14), -7.0, dtype="float64")[..., ::2]
+    with pytest.raises(TypeError, match="dtype"):
+        a.take([1, 2], axis=0, out=strided)
+    for dtype in (torch.float64, torch.bfloat16):
+        t = torch.full((2, 17, 7), -7.0, dtype=dtype)
+        with pytest.raises(TypeError, match="dtype"):
+            a.take([1, 2], axis=0, out=t)
+        assert bool((t == -7).all())
+    with pytest.raises(ValueError, match="read-only"):
+        ro = np.zeros((2, 17, 7), dtype="float32")
+        ro.flags.writeable = False
+        a.take([1, 2], axis=0, out=ro)
+
+
 def raises_like_numpy(numpy_call: Callable[[], Any], fast_call: Callable[[], Any]) -> None:
     """fastchunk raises the exception class numpy raises (or a subclass)."""
     with pytest.raises(Exception) as expected:  # noqa: B017, PT011 - any type: we learn it
@@ -289,3 +314,45 @@ def test_zero_dim_indexing(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         len(a)
     raises_like_numpy(lambda: data[0], lambda: a[0])
+
+
+@pytest.mark.parametrize("order", [(1, 2, 0), (0, 2, 1), (2, 1, 0)])
+def test_read_orthogonal_into_a_transposed_output(
+    stored: tuple[fastchunk.Array, np.ndarray], order: tuple[int, int, int]
+) -> None:
+    """An output whose axes lie in memory in another order (anemoi-training's
+    variables last) is written in place, chunk by chunk, tiled or not."""
+    arr, data = stored
+    rng = np.random.default_rng(SEED + 1)
+    for _ in range(12):
+        indices: list[Any] = []
+        for n in data.shape:
+            if rng.random() < 0.5:
+                lo = int(rng.integers(0, n))
+                indices.append(range(lo, int(rng.integers(lo, n)) + 1))
+            else:
+                indices.append(np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)))))
+        counts = [len(i) for i in indices]
+        memory = np.full([counts[d] for d in order], np.nan, dtype=np.float32)
+        out = memory.transpose(np.argsort(order))
+        assert out.shape == tuple(counts)
+        arr.read_orthogonal(indices, out)
+        want = data[np.ix_(*[np.asarray(i) for i in indices])]
+        np.testing.assert_array_equal(out, want)
+
+
+def test_read_orthogonal_refuses_outputs_with_gaps(
+    stored: tuple[fastchunk.Array, np.ndarray],
+) -> None:
+    arr, data = stored
+    indices = [range(n) for n in data.shape]
+    wide = np.empty((data.shape[0], data.shape[1], data.shape[2] * 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        arr.read_orthogonal(indices, wide[:, :, ::2])
+    with pytest.raises(ValueError, match="C-contiguous"):
+        arr.read_orthogonal(indices, np.empty(data.shape, np.float32)[::-1])
+    # The core checks strides itself: overlapping or out-of-range ones are refused.
+    buf = np.empty(data.size, np.float32).view(np.uint8)
+    for strides in [(4, 4, 4), (4 * data.shape[1] * data.shape[2] * 2, 4 * data.shape[2], 4)]:
+        with pytest.raises(IndexError, match="strides"):
+            arr._native.read(indices, buf, 0, strides)

@@ -75,3 +75,53 @@ def test_torch_knows_no_anemoi_and_its_modules_no_cycle() -> None:
     # dataset -> transform, never back (even under TYPE_CHECKING)
     assert "fastchunk.torch.transform" in modules["dataset"]
     assert "fastchunk.torch.dataset" not in modules["transform"]
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """fastchunk's modules and the fastchunk modules each imports anywhere in
+    its text: at the top, inside functions, under TYPE_CHECKING."""
+    import ast
+
+    src = ROOT / "src"
+    files = {}
+    for p in (src / "fastchunk").rglob("*.py"):
+        name = ".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+        files[name] = p
+    known = set(files) | {"fastchunk._core"}
+    graph: dict[str, set[str]] = {}
+    for name, p in files.items():
+        edges = set()
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name in known}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                subs = {f"{node.module}.{a.name}" for a in node.names} & known
+                edges |= subs
+                if len(subs) < len(node.names) and node.module in known:
+                    edges.add(node.module)
+        graph[name] = edges
+    return graph
+
+
+def test_no_import_cycles_between_modules() -> None:
+    """No module reaches itself through imports, lazy and type-checking ones
+    included (zarr/metadata -> zarr/strings -> zarr/chunk_keys -> metadata
+    was one). The package's __init__, the public facade that a few modules
+    import lazily as `fastchunk`, is left out."""
+    graph = _module_imports()
+    graph.pop("fastchunk", None)
+    cycles = []
+    for start in sorted(graph):
+        seen = {start: [start]}
+        todo = [start]
+        while todo:
+            v = todo.pop()
+            for w in sorted(graph.get(v, ())):
+                if w == start:
+                    cycles.append(" -> ".join([*seen[v], start]))
+                    todo = []
+                    break
+                if w in graph and w not in seen:
+                    seen[w] = [*seen[v], w]
+                    todo.append(w)
+    assert not cycles, cycles

@@ -124,6 +124,24 @@ def test_v2_null_fill_value_reads_empty_strings(tmp_path: Path) -> None:
     np.testing.assert_array_equal(a[...].astype(object), np.asarray(z[...]).astype(object))
 
 
+def test_v2_fill_value_0_reads_the_string_0_like_zarr_python(tmp_path: Path) -> None:
+    """zarrs' str_v2_fv_0.zarr: a v2 vlen-utf8 array with "fill_value": 0.
+    zarr-python reads a missing chunk as '0'; fastchunk read ''."""
+    z = zarr.create_array(str(tmp_path / "a.zarr"), shape=(6,), chunks=(2,), dtype=str,
+                          zarr_format=2, fill_value=None)
+    z[:2] = ["p", "q"]
+    zarray = tmp_path / "a.zarr" / ".zarray"
+    doc = json.loads(zarray.read_text())
+    doc["fill_value"] = 0
+    zarray.write_text(json.dumps(doc))
+    reference = zarr.open_array(str(tmp_path / "a.zarr"), mode="r")
+    expected = np.asarray(reference[...]).astype(object)
+    assert list(expected) == ["p", "q", "0", "0", "0", "0"]
+    a = fastchunk.open(tmp_path / "a.zarr")
+    assert a.fill_value == "0"
+    np.testing.assert_array_equal(a[...].astype(object), expected)
+
+
 def test_v2_order_f(tmp_path: Path, rng: np.random.Generator) -> None:
     data = _strings(rng, (7, 6))
     z = _write(tmp_path / "a.zarr", data, "utf8", 2, (3, 4), order="F")

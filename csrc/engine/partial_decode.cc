@@ -42,6 +42,11 @@ bool segment_starts(const RegionGeometry& g, const Collapsed& c, std::vector<int
 
 bool decode_needed_part(const ChainSpec& chain, ByteView raw, const RegionGeometry& g,
                         uint8_t* scratch, size_t chunk_nbytes) {
+  // A region with as many items as the chunk needs all of it (an output in
+  // another axis order, say): the whole decode is the faster one.
+  uint64_t items = 1;
+  for (int d = 0; d < g.ndim; ++d) items *= uint64_t(g.axes[d].n);
+  if (items * uint64_t(g.itemsize) >= chunk_nbytes) return false;
   NeededBytes needed;
   needed.end = needed_end(g);
   const Collapsed c = collapse_region(g);

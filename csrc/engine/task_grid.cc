@@ -1,10 +1,36 @@
 #include "engine/task_grid.h"
 
+#include <algorithm>
 #include <string>
 
 #include "common/error.h"
 
 namespace fastchunk {
+
+namespace {
+
+// The output strides must be those of a C-order array of the selection's
+// counts with its axes in some order: every byte written lies inside the
+// output, each once.
+void check_out_strides(const ArraySpec& spec, const Selection& sel) {
+  const size_t nd = sel.axes.size();
+  if (sel.out_strides.size() != nd)
+    throw Error(ErrorKind::kIndex, "output strides: one per axis needed");
+  std::vector<size_t> order;
+  for (size_t d = 0; d < nd; ++d)
+    if (sel.axes[d].count > 1) order.push_back(d);
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return sel.out_strides[a] < sel.out_strides[b]; });
+  int64_t expect = spec.itemsize;
+  for (size_t d : order) {
+    if (sel.out_strides[d] != expect)
+      throw Error(ErrorKind::kIndex,
+                  "output strides are not those of a contiguous array in some axis order");
+    expect *= sel.axes[d].count;
+  }
+}
+
+}  // namespace
 
 uint64_t check_selection(const ArraySpec& spec, const Selection& sel) {
   const size_t nd = spec.shape.size();
@@ -22,19 +48,17 @@ uint64_t check_selection(const ArraySpec& spec, const Selection& sel) {
                                            std::to_string(d) + " with size " +
                                            std::to_string(spec.shape[d]));
     };
-    if (n > 0 && a.is_run()) {
-      int64_t span = 0, last = 0;
-      if (__builtin_mul_overflow(n - 1, a.step, &span) ||
-          __builtin_add_overflow(a.start, span, &last))
-        throw Error(ErrorKind::kIndex, "a run of positions overflows 64 bits");
-      check(a.start);
-      check(last);
-    } else {
-      for (int64_t i = 0; i < n; ++i) check(a.indices[i]);
+    int64_t lo = 0, hi = 0;
+    if (n > 0 && !position_bounds(a.positions, n, lo, hi))
+      throw Error(ErrorKind::kIndex, "a run of positions overflows 64 bits");
+    if (n > 0) {
+      check(lo);
+      check(hi);
     }
     if (__builtin_mul_overflow(nbytes, uint64_t(n), &nbytes))
       throw Error(ErrorKind::kIndex, "the selection's size overflows 64 bits");
   }
+  if (!sel.out_strides.empty()) check_out_strides(spec, sel);
   return nbytes;
 }
 
@@ -51,6 +75,7 @@ TaskGrid::TaskGrid(const ArraySpec& spec, const Selection& sel)
     dst_strides_[d] = stride;
     stride *= sel.axes[d].count;
   }
+  if (!sel.out_strides.empty()) dst_strides_ = sel.out_strides;
   src_strides_.assign(nd_, 0);
   stride = spec.itemsize;
   for (size_t i = nd_; i-- > 0;) {

@@ -16,6 +16,10 @@ namespace fastchunk {
 // of positions for integer-array axes.
 struct Selection {
   std::vector<AxisSelection> axes;
+  // Bytes between neighbours along each axis of the output; empty: C order.
+  // Otherwise the C-order strides of the output's axes in another order (an
+  // output laid out with another innermost axis), checked by check_selection.
+  std::vector<int64_t> out_strides;
 };
 
 // Throws Error(kIndex) unless `sel` has one axis per array axis, every

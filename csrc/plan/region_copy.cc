@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "plan/transpose_copy.h"
+
 namespace fastchunk {
 namespace {
 
@@ -29,9 +31,9 @@ void fill_block(uint8_t* dst, const uint8_t* pattern, int64_t itemsize, int64_t 
 }  // namespace
 
 int64_t AxisSpan::in_max() const {
-  if (n <= 0) return 0;
-  if (!in.table) return in.step >= 0 ? in.first + (n - 1) * in.step : in.first;
-  return *std::max_element(in.table, in.table + n);
+  int64_t lo = 0, hi = 0;
+  if (n <= 0 || !position_bounds(in, n, lo, hi)) return 0;  // runs are checked when planned
+  return hi;
 }
 
 AxisSpan runs_detected(const AxisSpan& span) {
@@ -77,6 +79,8 @@ void inner_offsets(const RegionGeometry& g, const Collapsed& c, int64_t& src_off
 }
 
 void copy_region(const RegionGeometry& g, const uint8_t* src, uint8_t* dst) {
+  // Single items apart in the output: an output with another innermost axis.
+  if (collapse_region(g).block == g.itemsize && copy_transposed(g, src, dst)) return;
   for_each_block(g, [&](int64_t s, int64_t d, int64_t n) { copy_block(dst + d, src + s, n); });
 }
 

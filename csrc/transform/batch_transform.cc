@@ -113,6 +113,40 @@ void transform_channels_last(const float* in, typename S::type* out, const Trans
   });
 }
 
+// (outer, channels) with the channels innermost (a batch already laid out
+// channels last): each row of channels in one vectorizable pass.
+template <typename S>
+void transform_rows(const float* in, typename S::type* out, const TransformSpec& spec) {
+  const int64_t channels = spec.channels;
+  std::vector<float> zeros, ones;
+  const float* mean = spec.mean;
+  const float* std = spec.std;
+  if (mean == nullptr) {
+    zeros.assign(size_t(channels), 0.0f);
+    ones.assign(size_t(channels), 1.0f);
+    mean = zeros.data();
+    std = ones.data();
+  }
+  const bool replace_nan = spec.replace_nan;
+  const float nan_value = spec.nan_value;
+  const int64_t threads = std::max(1, num_threads());
+  const int64_t rows_per_task =
+      std::max<int64_t>(1, std::max(kMinTaskElements / channels, spec.outer / (threads * 4)));
+  const int64_t ntasks = (spec.outer + rows_per_task - 1) / rows_per_task;
+  parallel_for(ntasks, [&](int64_t t) {
+    const int64_t end = std::min(spec.outer, (t + 1) * rows_per_task);
+    for (int64_t row = t * rows_per_task; row < end; ++row) {
+      const float* from = in + row * channels;
+      typename S::type* to = out + row * channels;
+      for (int64_t c = 0; c < channels; ++c) {
+        const float v = from[c];
+        const float r = (v - mean[c]) / std[c];
+        to[c] = S::convert(replace_nan && std::isnan(v) ? nan_value : r);
+      }
+    }
+  });
+}
+
 template <typename S>
 void transform_all(const float* in, void* out_raw, const TransformSpec& spec) {
   auto* out = static_cast<typename S::type*>(out_raw);
@@ -121,6 +155,7 @@ void transform_all(const float* in, void* out_raw, const TransformSpec& spec) {
   if (spec.channels_last && spec.channels > 1 && spec.inner > 1) {
     return transform_channels_last<S>(in, out, spec);
   }
+  if (spec.inner == 1 && spec.channels > 1) return transform_rows<S>(in, out, spec);
   const int64_t threads = std::max(1, num_threads());
   const int64_t task = std::max(kMinTaskElements, (total + threads * 4 - 1) / (threads * 4));
   const int64_t ntasks = (total + task - 1) / task;

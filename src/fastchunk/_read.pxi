@@ -18,18 +18,19 @@ cdef class NativeArray:
     cdef readonly tuple shape
     cdef readonly int64_t itemsize
     cdef public object store_name
-    cdef object version_of
+
+    cdef object known_versions
 
     def __init__(self, *, store_name, store_id, root, array_path, shape, chunk_shape, itemsize,
                  fill, codecs, stored_axes, key_prefix, separator, zero_dim_key,
-                 nested_fallback, shard=None, version_of=None):
+                 nested_fallback, shard=None, known_versions=None):
         """`store_id` names the store precisely (the caches key on it);
-        `version_of(key)`, when given, names the version of an object the
-        remote layer fetched (the node-wide cache keys on it too)."""
+        `known_versions(keys)` (the Store protocol's) the versions the store
+        learned of objects, under which plans look up cached shard indexes."""
+        self.known_versions = known_versions
         self.store_name = store_name
         self.shape = tuple(int(n) for n in shape)
         self.itemsize = itemsize
-        self.version_of = version_of
         self.spec.store_name = store_name.encode()
         self.spec.store_id = store_id.encode()
         if codecs:  # the chain as the metadata names it: the node-wide cache keys on it
@@ -53,89 +54,92 @@ cdef class NativeArray:
             fill_shard_spec(&self.spec.shard, shard)
         check(api_verify_spec(self.spec))
 
-    def output_nbytes(self, list indices):
-        """Bytes of the C-order output of the selection `indices`."""
-        n = self.itemsize
-        for idx in indices:
-            n *= len(idx)
-        return n
-
-    def read(self, list indices, out, int num_threads=0):
-        """Reads the orthogonal selection `indices` (one integer array per
-        axis, positions inside the array) of a local store into `out`, a
-        writable C-contiguous buffer of exactly the selection's size, in one
-        call with the GIL released. num_threads < 1: the process-wide setting."""
-        arrays = index_arrays(indices, self.shape)
-        nbytes = self.output_nbytes(arrays)
+    def read(self, list indices, out, int num_threads=0, strides=None):
+        """Reads the orthogonal selection `indices` (per axis a `range` or an
+        integer array of positions inside the array) of a local store into
+        `out`, a writable C-contiguous buffer of exactly the selection's size,
+        in one call with the GIL released. num_threads < 1: the process-wide
+        setting. `strides`: bytes between neighbours along each axis of the
+        output, for an output laid out with its axes in another order
+        (checked by the core: the strides of a C-order array of the
+        selection's counts in some axis order); None: C order."""
+        cdef Selection sel
+        cdef list keep = []
+        nbytes = fill_selection(indices, self.shape, &sel, keep) * self.itemsize
+        _fill_strides(strides, &sel)
         view = writable_bytes(out, nbytes, "out")
         cdef uint8_t[::1] dst = view
-        cdef Selection sel
-        fill_selection(arrays, &sel)
         cdef uint8_t* dst_ptr = &dst[0] if nbytes else NULL
         cdef uint64_t n = nbytes
-        cdef ErrorInfo info
         with nogil:
-            info = api_read_local(self.spec, self.root, sel, dst_ptr, n, num_threads)
-        check(info)
+            check(api_read_local(self.spec, self.root, sel, dst_ptr, n, num_threads))
 
-    def plan(self, list indices, out=None, int num_threads=0, cbool skip_cached=True):
+    def plan(self, list indices, out=None, int num_threads=0, cbool skip_cached=True,
+             strides=None):
         """The ReadPlan of the selection `indices`, decoding into `out` (a
         writable C-contiguous buffer of exactly the selection's size; None
-        for a plan that only names what the read needs). With skip_cached
-        false it asks for every stored object, chunks in the decoded-chunk
-        cache included."""
-        return ReadPlan._make(self, indices, out, num_threads, skip_cached)
+        for a plan that only names what the read needs), its axes laid out
+        by `strides` as in read(). With skip_cached false it asks for every
+        stored object, chunks in the decoded-chunk cache included."""
+        return ReadPlan._make(self, indices, out, num_threads, skip_cached, strides)
 
 
-cdef object _request_tuple(const ByteRequest& r):
+cdef int _fill_strides(object strides, Selection* sel) except -1:
+    if strides is None:
+        return 0
+    strides = tuple(strides)
+    if len(strides) != sel.axes.size():
+        raise ValueError(f"strides: {len(strides)} for {sel.axes.size()} axes")
+    for s in strides:
+        sel.out_strides.push_back(<int64_t>int(s))
+    return 0
+
+
+cdef object _request_of_c(const ByteRequest& r):
     key = r.key.decode()
     if r.range.kind == RangeKind.kWhole:
-        return (key, 0, None)
+        return Request.whole(key)
     if r.range.kind == RangeKind.kSuffix:
-        return (key, None, r.range.length)
-    return (key, r.range.offset, r.range.length)
+        return Request.suffix(key, r.range.length)
+    return Request.range_of(key, r.range.offset, r.range.length)
 
 
 cdef ByteRequest _request_of(object request) except *:
+    """The core's request of a Request (or a tuple of the same form)."""
     cdef ByteRequest r
-    key, offset, length = request
-    r.key = key.encode()
-    if offset is None:
-        if length is None or length < 0:
-            raise ValueError(f"bad request {request!r}")
+    request = Request(*request)
+    kind = request.kind  # ValueError for a tuple of no kind
+    r.key = request.key.encode()
+    if kind == SUFFIX:
         r.range.kind = RangeKind.kSuffix
-        r.range.length = length
-    elif length is None:
-        if offset != 0:
-            raise ValueError(f"bad request {request!r}")
+        r.range.length = request.length
+    elif kind == WHOLE:
         r.range.kind = RangeKind.kWhole
     else:
-        if offset < 0 or length < 0:
-            raise ValueError(f"bad request {request!r}")
         r.range.kind = RangeKind.kSlice
-        r.range.offset = offset
-        r.range.length = length
+        r.range.offset = request.offset
+        r.range.length = request.length
     return r
 
 
 cdef class ReadPlan:
     """One read planned once by the core (csrc/engine/read_plan.h), served
-    by the caller in rounds:
+    by the caller in rounds (store/serve.py does it through the Store
+    protocol):
 
         plan = native.plan(indices, out)
-        while plan.decode_ready():            # tasks left
-            requests = plan.pending()         # [(key, offset, length)]
-            plan.provide(requests, fetch(requests))
+        while plan.decode_ready():           # tasks left
+            requests = plan.pending()        # [Request]
+            plan.provide(requests, store.read(requests))
         plan.finish()
 
-    A request is (key, 0, None) for a whole object, (key, offset, length) for
-    a byte range, (key, None, length) for the last `length` bytes and the
-    object's size (length 0: the size only). Its answer is the bytes (any
-    buffer), (bytes, object size) for the last kind, or None when the object
-    does not exist. Provided buffers are held until every chunk they hold is
-    decoded. decode_ready() decodes each task whose bytes are all present,
-    exactly once: call it as objects arrive to decode while others are in
-    flight. After an error the plan is spent."""
+    A request is a store.protocol.Request: the whole object, a byte range,
+    or the last bytes and the object's size. Its answer is an Answer (bytes,
+    object size, version), a bare buffer (bytes only), or None when the
+    object does not exist. Provided buffers are held until every chunk they
+    hold is decoded. decode_ready() decodes each task whose bytes are all
+    present, exactly once: call it as objects arrive to decode while others
+    are in flight. After an error the plan is spent."""
 
     cdef unique_ptr[CReadPlan] plan
     cdef NativeArray array
@@ -146,24 +150,40 @@ cdef class ReadPlan:
 
     @staticmethod
     cdef ReadPlan _make(NativeArray array, list indices, object out, int num_threads,
-                        cbool skip_cached):
+                        cbool skip_cached, object strides):
         cdef ReadPlan self = ReadPlan.__new__(ReadPlan)
         self.array = array
         self.held = {}
-        arrays = index_arrays(indices, array.shape)
-        self.nbytes = array.output_nbytes(arrays)
+        cdef Selection sel
+        cdef list keep = []
+        self.nbytes = fill_selection(indices, array.shape, &sel, keep) * array.itemsize
+        _fill_strides(strides, &sel)
         cdef uint8_t[::1] dst
         if out is not None:
             self.out_view = writable_bytes(out, self.nbytes, "out")
             dst = self.out_view
             self.out_ptr = &dst[0] if self.nbytes else NULL
-        cdef Selection sel
-        fill_selection(arrays, &sel)
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan)
-        check(info)
+            check(api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan))
+        if array.spec.sharded and array.known_versions is not None:
+            keys = self.keys()
+            self.know_versions(keys, array.known_versions(keys))
         return self
+
+    @property
+    def sharded(self):
+        """Whether the plan reads shards (through their indexes)."""
+        return bool(self.array.spec.sharded)
+
+    def know_versions(self, keys, versions):
+        """The versions ("" unknown) the caller's store learned for objects
+        `keys` of this read: shard indexes are looked up in the shard-index
+        cache under them. Call before pending(); plans of an array made with
+        `known_versions` are told at once."""
+        cdef vector[string] c_keys = [k.encode() for k in keys]
+        cdef vector[string] c_versions = [(v or "").encode() for v in versions]
+        with nogil:
+            check(api_plan_know_versions(deref(self.plan), c_keys, c_versions))
 
     def __init__(self):
         raise TypeError("a ReadPlan comes from NativeArray.plan()")
@@ -176,11 +196,9 @@ cdef class ReadPlan:
     def pending(self):
         """The requests whose answers the plan still lacks."""
         cdef vector[ByteRequest] requests
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_pending(deref(self.plan), &requests)
-        check(info)
-        return [_request_tuple(r) for r in requests]
+            check(api_plan_pending(deref(self.plan), &requests))
+        return [_request_of_c(r) for r in requests]
 
     def provide(self, requests, results):
         """Hands over the answers to `requests` (from pending()), in order."""
@@ -191,9 +209,9 @@ cdef class ReadPlan:
         for request, result in zip(requests, results):
             self._provide(request, result)
 
-    def provide_object(self, key, blob):
+    def provide_object(self, key, blob, version=""):
         """The whole object `key` (None: it does not exist), as it arrives."""
-        self._provide((key, 0, None), blob)
+        self._provide(Request.whole(key), None if blob is None else Answer(blob, None, version))
 
     cdef _provide(self, object request, object result):
         cdef ByteRequest r = _request_of(request)
@@ -202,12 +220,19 @@ cdef class ReadPlan:
         cdef const uint8_t[::1] data
         cdef const uint8_t* ptr = NULL
         cdef size_t n = 0
-        cdef ErrorInfo info
         if result is not None:
-            if r.range.kind == RangeKind.kSuffix:
-                blob, size = result
+            if isinstance(result, tuple):  # an Answer (or (bytes, size))
+                blob = result[0]
+                if len(result) > 1 and result[1] is not None:
+                    size = result[1]
+                if len(result) > 2 and result[2]:
+                    version = result[2].encode()
             else:
                 blob = result
+            if r.range.kind == RangeKind.kSuffix and size == kUnknownObjectSize:
+                raise ValueError(f"the answer to {tuple(request)!r} lacks the object's size")
+            if r.range.kind == RangeKind.kWhole:
+                size = kUnknownObjectSize  # a whole object is its own size (decoded ones too)
             view = memoryview(blob)
             if not view.c_contiguous:
                 raise ValueError(f"the bytes of {request[0]!r} are not contiguous")
@@ -217,32 +242,23 @@ cdef class ReadPlan:
             n = data.shape[0]
             ptr = &data[0] if n else <const uint8_t*>b""
             self.held.setdefault(request[0], []).append(view)
-            if self.array.version_of is not None:
-                v = self.array.version_of(request[0])
-                if v:
-                    version = v.encode()
         with nogil:
-            info = api_plan_provide(deref(self.plan), r, ptr, n, size, version)
-        check(info)
+            check(api_plan_provide(deref(self.plan), r, ptr, n, size, version))
 
     def decode_ready(self):
         """Decodes every task whose bytes are present; returns the tasks left."""
         cdef uint8_t* out = self._out()
         cdef int64_t left = 0
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_decode_ready(deref(self.plan), out, &left)
-        check(info)
+            check(api_plan_decode_ready(deref(self.plan), out, &left))
         self._let_go()
         return left
 
     def finish(self):
         """Decodes what is left; raises if any chunk's bytes never came."""
         cdef uint8_t* out = self._out()
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_finish(deref(self.plan), out)
-        check(info)
+            check(api_plan_finish(deref(self.plan), out))
         self._let_go()
 
     cdef _let_go(self):
@@ -254,10 +270,8 @@ cdef class ReadPlan:
     def keys(self):
         """The stored objects (chunk or shard keys) the read touches."""
         cdef vector[string] keys
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_object_keys(deref(self.plan), &keys)
-        check(info)
+            check(api_plan_object_keys(deref(self.plan), &keys))
         return [k.decode() for k in keys]
 
     @property
@@ -276,8 +290,24 @@ def decode_shard_index(data, dict layout):
     cdef const uint8_t* ptr = &src[0] if src.shape[0] else <const uint8_t*>b""
     cdef size_t n = src.shape[0]
     cdef vector[uint64_t] entries
-    cdef ErrorInfo info
     with nogil:
-        info = api_decode_shard_index(shard, ptr, n, &entries)
-    check(info)
+        check(api_decode_shard_index(shard, ptr, n, &entries))
     return np.asarray(entries, dtype=np.uint64).reshape(-1, 2)
+
+
+def read_shard_index_file(str path, dict layout):
+    """(entries, version) of the shard file `path`: its index as
+    decode_shard_index gives it, read and checked by the core, and the
+    version of the file it was read from (size, modification time, inode);
+    (None, "") when there is no such file."""
+    cdef ShardSpec shard
+    fill_shard_spec(&shard, layout)
+    cdef string cpath = path.encode()
+    cdef vector[uint64_t] entries
+    cdef string version
+    cdef cbool found = False
+    with nogil:
+        check(api_read_shard_index_file(shard, cpath, &entries, &version, &found))
+    if not found:
+        return None, ""
+    return np.asarray(entries, dtype=np.uint64).reshape(-1, 2), version.decode()

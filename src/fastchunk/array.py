@@ -12,11 +12,11 @@ import numpy as np
 
 from fastchunk import _core
 from fastchunk._indexing import normalize_array_index, orthogonalize, shape_result
+from fastchunk._item_reads import read_items
 from fastchunk.store import Store
 from fastchunk.store.serve import fetch, serve
 from fastchunk.zarr.fallback import warn_slow
 from fastchunk.zarr.metadata import ArrayMeta
-from fastchunk.zarr.strings import read_items
 
 
 class Array:
@@ -51,9 +51,8 @@ class Array:
             zero_dim_key=meta.zero_dim_key,
             nested_fallback=meta.nested_fallback,
             shard=shard,
-            # Remote stores name the versions (size:ETag) of what they fetched:
-            # the node-wide cache keys on them.
-            version_of=getattr(self._store, "version_of", None),
+            # The versions the store learned: cached shard indexes are found under them.
+            known_versions=self._store.known_versions,
         )
 
     # Pickled as (store, path): the store pickles its location and options
@@ -160,8 +159,11 @@ class Array:
         """Rows `indices` along `axis`, in that order (duplicates and negative
         indices allowed), like numpy.take. With `out` (a numpy array or a CPU
         torch tensor, pinned or not) the result is written into it and `out` is
-        returned. `num_threads` native threads decode this call (default: the
-        process-wide setting, which it leaves alone)."""
+        returned; it must have the result's shape and the array's dtype (values
+        are never cast: TypeError otherwise). A C-contiguous `out` is written
+        in place; a strided or transposed one, or a tensor on a GPU, through
+        one extra copy. `num_threads` native threads decode this call
+        (default: the process-wide setting, which it leaves alone)."""
         ndim = self.ndim
         if not -ndim <= axis < ndim:
             raise np.exceptions.AxisError(axis, ndim) if hasattr(np, "exceptions") else IndexError(
@@ -197,8 +199,9 @@ class Array:
         negative indices) or a `range` (a run: a slice or a whole axis, planned
         without a per-position table), and `out`, a writable C-contiguous numpy
         array of this array's dtype and of shape (len(indices[0]), ...),
-        written in place. Anything else raises TypeError, ValueError or
-        IndexError."""
+        written in place (or a transpose of one: an output whose innermost
+        axis is another, such as anemoi-training's variables last). Anything
+        else raises TypeError, ValueError or IndexError."""
         if not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
         if out.dtype != self._meta.dtype:
@@ -221,10 +224,23 @@ class Array:
         indexes it needs are fetched now, into the index cache. [] for local
         stores. The read itself must still run."""
         store = self._store
+        # A store whose chunk keys name other objects (an Icechunk snapshot)
+        # says itself which requests of which stores a read will make.
+        of_store = getattr(store, "fetch_requests_of", None)
+        if of_store is not None:
+            return list(of_store(self, indices))
         if store.local_root is not None or not hasattr(store, "ahead_buffer"):
             return []
+        requests = self.planned_requests(indices)
+        return [] if requests is None else [(store, requests)]
+
+    def planned_requests(self, indices: Sequence[Any]) -> list[Any] | None:
+        """The requests of chunk keys a remote read_orthogonal(indices) will
+        make (as fetch_requests; the shard indexes fetched now), or None where
+        no read plan serves the array (variable-length items)."""
+        store = self._store
         if self._meta.vlen is not None:
-            return []
+            return None
         arrays = [i if type(i) is range else np.asarray(i) for i in indices]
         plan = self._native.plan(arrays, None, 1)
         requests = plan.pending()
@@ -235,7 +251,7 @@ class Array:
             index = [r for r in requests if r[0] in index_keys]
             plan.provide(index, fetch(store, index))
             requests = plan.pending()
-        return [(store, [r for r in requests if r[1] is not None])]
+        return [r for r in requests if r[1] is not None]
 
     def _read(
         self,
@@ -246,31 +262,34 @@ class Array:
         stream: bool = True,
     ) -> None:
         """Reads the orthogonal selection `indices` into `out`, a writable
-        C-contiguous array of this array's dtype (written in place, never
-        through a copy)."""
-        if not (out.flags.c_contiguous and out.flags.writeable):
-            raise ValueError("out must be writable and C-contiguous")
+        array of this array's dtype, C-contiguous or a transpose of a
+        C-contiguous array (an output with another innermost axis, written by
+        tiles as chunks decode), written in place, never through a copy."""
         threads = _thread_count(num_threads)
         meta = self._meta
         if meta.vlen is not None:
+            if not (out.flags.c_contiguous and out.flags.writeable):
+                raise ValueError("out must be writable and C-contiguous")
             read_items(self, indices, out, threads)
             return
-        buf = out.reshape(-1).view(np.uint8)  # a view: out is C-contiguous
+        buf, strides = _output_layout(out)
         # Stores whose chunk keys are no files (an Icechunk snapshot) may read
         # a local selection in one call of the core; else a read plan serves it.
         read_local = getattr(self._store, "read_local", None)
-        if meta.fallback is None and read_local is not None and read_local(
-            self, indices, buf, threads
-        ):
+        if (
+            meta.fallback is None and read_local is not None
+            and read_local(self, indices, buf, threads, strides)
+        ):  # fmt: skip
             return
         if meta.fallback is not None:
             warn_slow(meta.slow_codecs)
-            plan = self._native.plan(indices, buf, threads)
+            plan = self._native.plan(indices, buf, threads, strides=strides)
             serve(plan, self._store, decode=lambda _key, blob: meta.fallback(blob))
         elif self._store.local_root is not None:
-            self._native.read(indices, buf, threads)
+            self._native.read(indices, buf, threads, strides)
         else:
-            serve(self._native.plan(indices, buf, threads), self._store, stream=stream)
+            plan = self._native.plan(indices, buf, threads, strides=strides)
+            serve(plan, self._store, stream=stream)
 
 
 def _reopen(store: Store, path: str, shared_cache: tuple[str, int] | None = None) -> Array:
@@ -289,6 +308,20 @@ def _new_output(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
     if dtype.kind in "OTU":
         return np.empty(shape, dtype=dtype)
     return _core.empty(tuple(shape), dtype)
+
+
+def _output_layout(out: np.ndarray) -> tuple[np.ndarray, tuple[int, ...] | None]:
+    """(out's memory as bytes, its strides) for an output that is writable
+    and C-contiguous up to the order of its axes; strides None in C order."""
+    if not out.flags.writeable:
+        raise ValueError("out must be writable")
+    if out.flags.c_contiguous:
+        return out.reshape(-1).view(np.uint8), None
+    order = sorted(range(out.ndim), key=lambda d: -out.strides[d])
+    base = out.transpose(order)
+    if not base.flags.c_contiguous or min(out.strides, default=0) < 0:
+        raise ValueError("out must be C-contiguous, or a transpose of a C-contiguous array")
+    return base.reshape(-1).view(np.uint8), tuple(int(s) for s in out.strides)
 
 
 def _thread_count(num_threads: int | None) -> int:
@@ -316,27 +349,41 @@ def _store_id(store: Any) -> str:
 
 
 def _writable_view(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
-    """A numpy view sharing `out`'s memory when it is C-contiguous with the
-    right shape and dtype; None when the result must be copied in."""
+    """A numpy view sharing `out`'s memory when it is C-contiguous in this
+    process's memory; None when the result must be copied in (a strided or
+    transposed `out`, a tensor on a GPU). Raises before anything is written
+    when `out` is of another shape or dtype (values are never cast) or
+    read-only."""
     if type(out).__module__.startswith("torch"):
-        if out.device.type != "cpu" or not out.is_contiguous():
-            return None
         if tuple(out.shape) != tuple(shape):
             raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
-        try:
-            arr = out.detach().numpy()
-        except (TypeError, RuntimeError):
+        if _numpy_dtype_of_tensor(out) != dtype:
+            raise TypeError(f"out has dtype {out.dtype}, the array {dtype}: take writes the "
+                            f"array's values as they are (cast afterwards if you need to)")
+        if out.device.type != "cpu" or not out.is_contiguous():
             return None
-        if arr.dtype != dtype:
-            return None
-        return arr
+        return out.detach().numpy()
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array or torch tensor, got {type(out).__name__}")
     if out.shape != tuple(shape):
         raise ValueError(f"out has shape {out.shape}, expected {shape}")
-    if out.dtype != dtype or not out.flags.c_contiguous or not out.flags.writeable:
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, the array {dtype}: take writes the "
+                        f"array's values as they are (cast afterwards if you need to)")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out if out.flags.c_contiguous else None
+
+
+def _numpy_dtype_of_tensor(tensor: Any) -> np.dtype | None:
+    """The numpy dtype of a torch tensor's elements; None where numpy has
+    none (bfloat16)."""
+    import torch
+
+    try:
+        return torch.empty(0, dtype=tensor.dtype).numpy().dtype
+    except (TypeError, RuntimeError):
         return None
-    return out
 
 
 def _assign(out: Any, value: np.ndarray) -> None:
@@ -345,6 +392,4 @@ def _assign(out: Any, value: np.ndarray) -> None:
 
         out.copy_(torch.from_numpy(np.ascontiguousarray(value)))
         return
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
-    np.copyto(out, value, casting="same_kind")
+    np.copyto(out, value, casting="no")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastchunk.array import Array
-from fastchunk.errors import FastchunkError
+from fastchunk.errors import FastchunkError, MetadataError
 from fastchunk.store import Store
 from fastchunk.zarr.hierarchy import MetadataReader
 from fastchunk.zarr.metadata import check_must_understand
@@ -78,6 +78,22 @@ class Group:
                     yield f"{name}/{sub}", arr
             else:
                 yield name, node
+
+    def open_array(self, path: str) -> Array:
+        """The array at `path` below this group ("a" or "a/b"); MetadataError
+        when it is a group, FileNotFoundError when there is nothing."""
+        node = self[path]
+        if not isinstance(node, Array):
+            raise MetadataError(f"{node!r} is a group, not an array")
+        return node
+
+    def open_group(self, path: str) -> Group:
+        """The group at `path` below this group; MetadataError when it is an
+        array, FileNotFoundError when there is nothing."""
+        node = self[path]
+        if not isinstance(node, Group):
+            raise MetadataError(f"{node!r} is an array, not a group")
+        return node
 
     def _member(self, name: str) -> Array | Group | UnreadableNode:
         path = _join(self._path, name)

@@ -31,7 +31,7 @@ class Repository:
     def __init__(self, store: Store, found: Mapping[str, Any] | None = None) -> None:
         self.store = store
         self.name = store.name
-        got = dict(found) if found is not None else store.get_many(list(MARKERS))
+        got = dict(found) if found is not None else fetch_markers(store)
         self._lock = threading.Lock()
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._main_ref = got.get(V1_MAIN_REF)  # what the probe fetched: no second request

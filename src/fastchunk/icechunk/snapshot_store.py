@@ -13,7 +13,7 @@ for another."""
 
 from __future__ import annotations
 
-import os
+import queue
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from fastchunk.errors import ChunkDecodeError
 from fastchunk.icechunk.manifests import load_refs
 from fastchunk.icechunk.repository import Repository
 from fastchunk.icechunk.virtual import VirtualAccess
-from fastchunk.store import Store
+from fastchunk.store.protocol import StoreBase
 
 Request = tuple[str, "int | None", "int | None"]  # the read plans' (key, offset, length)
 
@@ -40,7 +40,7 @@ class _ArrayEntry:
     shareable: bool  # every stored byte pinned by the snapshot (node-wide cache)
 
 
-class SnapshotStore:
+class SnapshotStore(StoreBase):
     """Snapshot `snapshot_id` of `repo`, read-only."""
 
     local_root: str | None = None  # chunk keys are no files: see read_local
@@ -80,7 +80,7 @@ class SnapshotStore:
 
     @property
     def concurrency(self) -> int:
-        return int(getattr(self.repo.store, "concurrency", 32))
+        return int(self.repo.store.concurrency)
 
     @property
     def nodes(self) -> dict[str, dict[str, Any]]:
@@ -107,7 +107,8 @@ class SnapshotStore:
         return None
 
     def get(self, key: str) -> bytes | None:
-        return self.get_many([key])[key]
+        found = self.get_many([key])[key]
+        return None if found is None else bytes(found)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -119,11 +120,49 @@ class SnapshotStore:
             else:
                 chunks.append(key)
         if chunks:
-            answers = self.fetch([(k, 0, None) for k in chunks])
-            out.update(
-                (k, None if a is None else bytes(a)) for k, a in zip(chunks, answers, strict=True)
-            )
+            # Views of what was fetched, as RemoteStore.get_many gives: no copy.
+            out.update(zip(chunks, self.fetch([(k, 0, None) for k in chunks]), strict=True))
         return out
+
+    def iter_many(self, keys: Iterable[str]) -> Iterator[tuple[str, Any]]:
+        """get_many as (key, object) pairs, one round of requests after the
+        other fetched by a thread of its own while the caller decodes what
+        came (serve.py streams reads of more objects than one round)."""
+        unique = list(dict.fromkeys(keys))
+        step = max(1, self.concurrency)
+        if len(unique) <= step:
+            yield from self.get_many(unique).items()
+            return
+        rounds: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def fetch_rounds() -> None:
+            try:
+                for i in range(0, len(unique), step):
+                    if stop.is_set():
+                        return
+                    rounds.put(("round", self.get_many(unique[i : i + step])))
+            except BaseException as e:  # handed to the consumer
+                rounds.put(("error", e))
+            rounds.put(("end", None))
+
+        worker = threading.Thread(target=fetch_rounds, name="fastchunk-icechunk", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, value = rounds.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise value
+                yield from value.items()
+        finally:
+            stop.set()
+            while worker.is_alive():  # let it finish its round, never leave it blocked
+                try:
+                    rounds.get(timeout=0.05)
+                except queue.Empty:
+                    pass
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Any]:
         return self.fetch([(k, o, n) for k, o, n in requests])
@@ -162,14 +201,16 @@ class SnapshotStore:
             if key.startswith(prefix):
                 yield key, int(n)
 
-    def version_of(self, key: str) -> str | None:
+    def known_versions(self, keys: Sequence[str]) -> list[str]:
         """What the node-wide cache keys a chunk's stored bytes on: the
         snapshot pins them (chunk objects are never rewritten), but for
-        virtual references without a condition nothing does."""
-        found = self._array_of(key)
-        if found is None:
-            return None
-        return "snapshot" if self._entry(found[0]).shareable else None
+        virtual references without a condition nothing does ("")."""
+        out = []
+        for key in keys:
+            found = self._array_of(key)
+            out.append("snapshot" if found is not None and self._entry(found[0]).shareable
+                       else "")
+        return out
 
     # ------------------------------------------------------------ chunk references
     def array_refs(self, path: str) -> tuple[Any, Any]:
@@ -200,20 +241,41 @@ class SnapshotStore:
         with self._lock:
             return self._arrays.setdefault(path, entry)
 
-    def read_local(self, array: Any, indices: list[Any], out: Any, num_threads: int) -> bool:
-        """Reads a selection of `array` in one call of the core when the
-        repository and every virtual file it references are local; False
-        when the read must go through a read plan instead."""
+    def read_local(
+        self, array: Any, indices: list[Any], out: Any, num_threads: int, strides: Any = None
+    ) -> bool:
+        """Reads a selection of `array` (its output laid out by `strides`, as
+        NativeArray.read) in one call of the core when the repository and
+        every virtual file it references are local; False when the read must
+        go through a read plan instead."""
         root = self.repo.store.local_root
         if root is None:
             return False
         entry = self._entry(array.path)
         if entry.remote_virtual:
             return False
-        entry.refs.read(array._native, root, indices, out, num_threads)
+        entry.refs.read(array._native, root, indices, out, num_threads, strides)
         return True
 
     # ------------------------------------------------------------ remote reads
+    def fetch_requests_of(self, array: Any, indices: Sequence[Any]) -> list[tuple[Any, list[Any]]]:
+        """What a read of `array` will ask of the repository's store: its
+        chunk objects' byte ranges, routed and coalesced as the read will
+        route them, for fetching ahead (fastchunk.store.fetch_ahead: the
+        read then finds them in the repository store's ahead buffer).
+        Virtual chunks are left to the read, which checks their condition."""
+        store = self.repo.store
+        if store.local_root is not None or not hasattr(store, "ahead_buffer"):
+            return []
+        entry = self._entry(array.path)
+        requests = array.planned_requests(indices)
+        if not requests:
+            return []
+        fetches, _answers = entry.refs.route(entry.native, requests)
+        native = [(entry.targets[t][0], offset, length) for t, offset, length in fetches
+                  if not entry.targets[t][1]]  # fmt: skip
+        return [(store, native)] if native else []
+
     def fetch(self, requests: Sequence[Request]) -> list[Any]:
         """The answers to read-plan requests of chunk keys (see
         fastchunk._core.ReadPlan), in order: None where no chunk is stored."""
@@ -251,8 +313,13 @@ class SnapshotStore:
         virtual = [i for i, f in enumerate(fetches) if targets[f[0]][1]]
         if native:
             reqs = [(targets[fetches[i][0]][0], fetches[i][1], fetches[i][2]) for i in native]
-            got = _get_ranges(self.repo.store, reqs)
+            got = self.repo.store.get_ranges(reqs)
             for i, blob in zip(native, got, strict=True):
+                if blob is not None and memoryview(blob).nbytes != fetches[i][2]:
+                    raise ChunkDecodeError(
+                        f"{self.repo.name}: chunk object {targets[fetches[i][0]][0]} is shorter "
+                        f"than its references say (bytes [{fetches[i][1]}, +{fetches[i][2]}))"
+                    )
                 if blob is None:
                     raise ChunkDecodeError(
                         f"{self.repo.name}: chunk object "
@@ -274,28 +341,6 @@ class SnapshotStore:
             for i, blob in zip(virtual, self.virtual.read(ranges), strict=True):
                 out[i] = blob
         return out
-
-
-def _get_ranges(store: Store, requests: list[tuple[str, int, int]]) -> list[Any]:
-    get_ranges = getattr(store, "get_ranges", None)
-    if get_ranges is not None:
-        return list(get_ranges(requests))
-    out = []
-    for key, offset, length in requests:  # a local directory
-        path = os.path.join(store.local_root or "", *key.split("/"))
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read(length)
-        except FileNotFoundError:
-            out.append(None)
-            continue
-        if len(data) != length:
-            raise ChunkDecodeError(
-                f"{store.name}: {key}: bytes [{offset}, +{length}) lie outside the object"
-            )
-        out.append(data)
-    return out
 
 
 def _reopen(

@@ -107,6 +107,9 @@ class VirtualAccess:
                     )
                 blob, stamp = answer
                 _check(location, etag, modified, stamp.etag, stamp.last_modified)
+                if memoryview(blob).nbytes != ranges[i][2]:
+                    raise ChunkDecodeError(f"virtual chunk in {location}: the object is shorter "
+                                           f"than the reference says")
                 out[i] = blob
         return out
 

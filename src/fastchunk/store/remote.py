@@ -22,6 +22,7 @@ from typing import Any
 from fastchunk.store.engine import ABSENT, Blob, Engine
 from fastchunk.store.fetch_ahead import MISS, AheadBuffer
 from fastchunk.store.options import RemoteOptions, RemoteStoreError
+from fastchunk.store.protocol import StoreBase
 
 
 def make_engine(opts: RemoteOptions, versions: dict[str, str] | None = None) -> Engine:
@@ -30,7 +31,10 @@ def make_engine(opts: RemoteOptions, versions: dict[str, str] | None = None) -> 
     from fastchunk.store.obstore_client import ObstoreEngine, obstore_usable
 
     engine: Engine
-    if obstore_usable():
+    # obstore reads GCS through the XML API only: an emulator named by
+    # STORAGE_EMULATOR_HOST is read through the JSON API (gcs_client).
+    json_api = opts.scheme == "gs" and opts.gcs is not None and opts.gcs.json_api
+    if obstore_usable() and not json_api:
         engine = ObstoreEngine(opts, versions)
     elif opts.scheme == "s3":
         from fastchunk.store.boto_client import BotoEngine
@@ -79,7 +83,7 @@ class _Flight:
         return self._answer
 
 
-class RemoteStore:
+class RemoteStore(StoreBase):
     """A zarr store in an S3 or GCS bucket or behind a public http(s):// URL.
     Never written to.
 
@@ -175,11 +179,27 @@ class RemoteStore:
                 out[i] = blob
         return out
 
-    def version_of(self, key: str) -> str | None:
-        """The version (size:ETag) of the object as this process last learned
-        it, or None; the node-wide decoded-chunk cache keys on it."""
-        version = self._versions.get(key)
-        return None if version == ABSENT else version
+    def known_versions(self, keys: Sequence[str]) -> list[str]:
+        """The version (size:ETag) of each object as this process last
+        learned it, "" where it did not; the caches key on them."""
+        versions = self._versions
+        return [v if (v := versions.get(k)) and v != ABSENT else "" for k in keys]
+
+    def explain_missing(self, keys: list[str]) -> Exception | None:
+        """Why an open found none of `keys` when it is not that the store has
+        nothing there (gs://: a missing bucket, or an endpoint whose XML API
+        answers 404 for objects its JSON API holds); None otherwise."""
+        if self._opts.scheme != "gs":
+            return None
+        engine = self._engine()
+        if not hasattr(engine, "explain_missing"):
+            from fastchunk.store.gcs_client import GCSEngine
+
+            try:
+                engine = GCSEngine(self._opts)
+            except ImportError:  # google-auth missing for these credentials: no second look
+                return None
+        return engine.explain_missing(keys)
 
     def request_counts(self) -> dict[str, int]:
         """Requests this process made to the store, by kind (get, get_range,

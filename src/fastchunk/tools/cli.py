@@ -1,4 +1,4 @@
-"""The `fastchunk` command: info, advise, bench, rechunk and cache."""
+"""The `fastchunk` command: info, advise, bench, rechunk, cache and demo."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import fastchunk
 from fastchunk.errors import FastchunkError
+from fastchunk.tools import demo as _demo
 from fastchunk.tools.rechunk import codec_usage
 
 _EPILOG_INFO = """\
@@ -318,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("--dir", action="append", metavar="PATH", help="a disk cache directory")
     cache.add_argument("--json", action="store_true", help="print a JSON list of reports")
     cache.set_defaults(func=_cmd_cache)
+
+    demo = sub.add_parser(
+        "demo",
+        help="write a small anemoi-like store with zarr-python, read it back with both "
+        "readers, check they agree and print their speeds",
+    )
+    _demo.add_arguments(demo)
+    demo.set_defaults(func=_demo.run)
     return parser
 
 

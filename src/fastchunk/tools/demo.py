@@ -1,7 +1,8 @@
 """Demo: writes a small anemoi-like store with zarr-python, reads it back with
 zarr-python and with fastchunk, checks they agree, and prints both speeds.
 
-    python -m fastchunk.tools.demo [--dates 128] [--out DIR]
+    fastchunk demo [--dates 128] [--variables 16] [--points 40320] [--out DIR]
+    python -m fastchunk.tools.demo ...   (the same)
 """
 
 from __future__ import annotations
@@ -49,14 +50,22 @@ def _best(fn, repeat: int = 3) -> float:
     return best
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options, for `fastchunk demo` and `python -m fastchunk.tools.demo`."""
+    parser.add_argument("--dates", type=int, default=128, help="dates (default 128)")
+    parser.add_argument("--variables", type=int, default=16, help="variables (default 16)")
+    parser.add_argument("--points", type=int, default=40320, help="grid points (default 40320)")
+    parser.add_argument("--out", default=None, help="directory for the store (default: temp)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dates", type=int, default=128)
-    parser.add_argument("--variables", type=int, default=16)
-    parser.add_argument("--points", type=int, default=40320)
-    parser.add_argument("--out", default=None, help="directory for the store (default: temp)")
-    args = parser.parse_args(argv)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
+
+def run(args: argparse.Namespace) -> int:
+    """Writes the store, reads it with both readers, prints their speeds."""
     import zarr
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ import fastchunk
 from fastchunk._indexing import AxisIndex, as_run, normalize_array_index
 from fastchunk._units import parse_timedelta
 from fastchunk.array import Array
+from fastchunk.errors import MetadataError
 from fastchunk.torch.source import SampleSource
 from fastchunk.torch.transform import (
     BatchLayout,
@@ -159,7 +161,7 @@ class ArrayDataset(torch.utils.data.Dataset):
             if path is not None or axis not in (0, -len(array.shape)):
                 raise ValueError("a sample source is read along its first axis: no path= or axis=")
         elif not isinstance(array, Array):
-            array = fastchunk.open_array(array, path, storage_options)
+            array = _open_array(array, path, storage_options)
         self._array: Any = array
         self.array_shape = tuple(array.shape)
         self.array_ndim = len(self.array_shape)
@@ -287,7 +289,20 @@ class ArrayDataset(torch.utils.data.Dataset):
         return self._array
 
     @property
+    def _reads_channels_last(self) -> bool:
+        """The read writes the channels last itself (layout="anemoi" over
+        float32 samples): the chunks are transposed into place as they
+        decode, then normalized in place (or cast out of a staging batch)."""
+        f = self._fused
+        return (
+            f is not None and f.channels_last and f.channel_axis is not None
+            and self.dtype == np.float32 and self.axis == 0
+        )  # fmt: skip
+
+    @property
     def needs_staging(self) -> bool:
+        if self._reads_channels_last:
+            return self.out_dtype != torch.float32
         return self._fused is not None and (
             self.out_dtype != torch.float32 or self.dtype != np.float32 or self._fused.channels_last
         )
@@ -361,12 +376,18 @@ class ArrayDataset(torch.utils.data.Dataset):
             return []
         return named(self._indices(self._positions(items)))
 
-    def read_into(self, items: Any, out: np.ndarray) -> None:
+    def read_into(self, items: Any, out: np.ndarray, channels_last: int | None = None) -> None:
         """Reads samples `items` (positions in this dataset) in the array's
-        dtype into `out`, C-contiguous with shape (len(items), *sample_shape)."""
+        dtype into `out`, C-contiguous with shape (len(items), *sample_shape),
+        or with array axis `channels_last` (sample axis 0 only) moved last."""
         pos = self._positions(items)
         indices = self._indices(pos)
         counts = [len(i) for i in indices]
+        if channels_last is not None:
+            c = channels_last
+            moved = out.reshape(counts[:c] + counts[c + 1 :] + [counts[c]])
+            self.array.read_orthogonal(indices, np.moveaxis(moved, -1, c))
+            return
         if self.axis == 0:
             self.array.read_orthogonal(indices, out.reshape(counts))
             return
@@ -396,6 +417,18 @@ class ArrayDataset(torch.utils.data.Dataset):
             raise ValueError(f"out must be {self.out_dtype} of shape {shape}")
         if self._fused is None:
             self.read_into(pos, _numpy_view(out))
+        elif self._reads_channels_last:
+            channel = self._fused.channel_axis
+            shape = (pos.size, *self.output_shape)
+            if self.out_dtype == torch.float32:
+                target = _numpy_view(out)
+            elif staging is None:
+                target = np.empty(shape, dtype=np.float32)
+            else:
+                target = staging.reshape(-1)[: math.prod(shape)].reshape(shape)
+            self.read_into(pos, target, channels_last=channel)
+            if not self._fused.only_moves_channels:
+                self._fused.apply_last(target, out)
         elif self.needs_staging:
             raw_shape = (pos.size, *self.sample_shape)
             if staging is None:
@@ -444,3 +477,23 @@ class ArrayDataset(torch.utils.data.Dataset):
         return torch.utils.data.DataLoader(
             self, sampler=sampler, batch_size=None, **dataloader_kwargs
         )
+
+
+def _open_array(
+    store: str | os.PathLike[str], path: str | None, storage_options: dict[str, Any] | None
+) -> Array:
+    """The array to read samples from; a group is an error that says how to
+    name the array in it, or to read the group as a dataset (anemoi's)."""
+    node = fastchunk.open(store, path, storage_options)
+    if isinstance(node, Array):
+        return node
+    arrays = [name for name, member in node.arrays() if isinstance(member, Array)]
+    named = 'path="data"' if "data" in arrays else (
+        f"path={arrays[0]!r}" if arrays else "path=..."
+    )
+    raise MetadataError(
+        f"{node!r} is a group, not an array: name the array to read with {named}"
+        + (f" (its arrays: {', '.join(arrays)})" if arrays else "")
+        + "; an anemoi dataset is read with its dates, variables and statistics through "
+        "fastchunk.anemoi.open_dataset(store), which the Loader takes as it is"
+    )

@@ -131,6 +131,7 @@ class _BoundTransform:
         self.nan = transform.nan
         self.mean = self.std = None
         self.channel_dim: int | None = None  # dim of the batch holding the channels
+        self.channel_axis: int | None = None  # ... and the array axis it comes from
         self.channels_last = transform.layout == "anemoi"
         if transform.mean is None and not self.channels_last:
             return
@@ -154,6 +155,7 @@ class _BoundTransform:
         chosen = layout.axis_indices[axis]
         full = layout.array_shape[axis]
         self.channel_dim = layout.batch_dim(axis)
+        self.channel_axis = axis
         if mean is None or std is None:
             return
         if mean.size == 1:
@@ -166,6 +168,23 @@ class _BoundTransform:
             )
         self.mean = np.ascontiguousarray(mean)
         self.std = np.ascontiguousarray(std)
+
+    @property
+    def only_moves_channels(self) -> bool:
+        """Channels last and nothing else: the read itself writes them there."""
+        return (
+            self.channels_last and self.channel_axis is not None and self.mean is None
+            and self.nan is None and self.out_dtype == torch.float32
+        )  # fmt: skip
+
+    def apply_last(self, src: np.ndarray, dst: torch.Tensor) -> None:
+        """The normalization, NaN replacement and cast of a float32 batch read
+        channels last already (`src` may be `dst`'s own memory)."""
+        channels = int(src.shape[-1]) if src.ndim else 1
+        _core.transform_batch(
+            src, _numpy_view(dst).reshape(-1).view(np.uint8), src.size // max(channels, 1),
+            channels, 1, self.mean, self.std, self.nan, self.out_code, False,
+        )  # fmt: skip
 
     def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         """A sample's shape after this transform (channels last or not)."""
