@@ -27,6 +27,8 @@ import json
 
 import numpy as np
 
+from fastchunk.store.protocol import SUFFIX, WHOLE, Answer, Request
+
 include "_errors.pxi"
 include "_buffers.pxi"
 

@@ -51,9 +51,8 @@ class Array:
             zero_dim_key=meta.zero_dim_key,
             nested_fallback=meta.nested_fallback,
             shard=shard,
-            # Remote stores name the versions (size:ETag) of what they fetched:
-            # the node-wide cache keys on them.
-            version_of=getattr(self._store, "version_of", None),
+            # The versions the store learned: cached shard indexes are found under them.
+            known_versions=self._store.known_versions,
         )
 
     # Pickled as (store, path): the store pickles its location and options

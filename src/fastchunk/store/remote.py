@@ -22,6 +22,7 @@ from typing import Any
 from fastchunk.store.engine import ABSENT, Blob, Engine
 from fastchunk.store.fetch_ahead import MISS, AheadBuffer
 from fastchunk.store.options import RemoteOptions, RemoteStoreError
+from fastchunk.store.protocol import StoreBase
 
 
 def make_engine(opts: RemoteOptions, versions: dict[str, str] | None = None) -> Engine:
@@ -82,7 +83,7 @@ class _Flight:
         return self._answer
 
 
-class RemoteStore:
+class RemoteStore(StoreBase):
     """A zarr store in an S3 or GCS bucket or behind a public http(s):// URL.
     Never written to.
 
@@ -178,11 +179,11 @@ class RemoteStore:
                 out[i] = blob
         return out
 
-    def version_of(self, key: str) -> str | None:
-        """The version (size:ETag) of the object as this process last learned
-        it, or None; the node-wide decoded-chunk cache keys on it."""
-        version = self._versions.get(key)
-        return None if version == ABSENT else version
+    def known_versions(self, keys: Sequence[str]) -> list[str]:
+        """The version (size:ETag) of each object as this process last
+        learned it, "" where it did not; the caches key on them."""
+        versions = self._versions
+        return [v if (v := versions.get(k)) and v != ABSENT else "" for k in keys]
 
     def explain_missing(self, keys: list[str]) -> Exception | None:
         """Why an open found none of `keys` when it is not that the store has
