@@ -129,6 +129,10 @@ def _properties(ds: Any) -> dict[str, Any]:
         }
     except Exception as e:  # noqa: BLE001 - anemoi's answer, compared by type
         out["statistics_tendencies"] = ("error", type(e).__name__)
+    try:
+        out["metadata"] = ds.metadata()
+    except Exception as e:  # noqa: BLE001 - anemoi's answer, compared by type
+        out["metadata"] = ("error", type(e).__name__)
     return out
 
 

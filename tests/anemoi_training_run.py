@@ -12,8 +12,9 @@ epochs with validation, on CPU): once as the config is, with
 diagnostics.callbacks, and once with no callbacks (the stock DataLoader with
 worker processes). Then compares the two runs' last checkpoints: the same
 weights, bit for bit, after the same steps (the model saw the same batches
-in the same order), and the same dataset metadata. OUT (JSON) gets the
-result."""
+in the same order), and the same dataset metadata, which fastchunk's view
+opened with the arguments recorded there reproduces (metadata()). OUT (JSON)
+gets the result."""
 
 from __future__ import annotations
 
@@ -71,7 +72,16 @@ def _compare(fast: str, stock: str) -> dict[str, Any]:
         w0 = torch.load(first[0], map_location="cpu", weights_only=False)["state_dict"]
         trained = any(not torch.equal(w0[k], wa[k]) for k in wa)
     ma, mb = load_metadata(fast), load_metadata(stock)
+    # fastchunk's view opened with the arguments the checkpoint recorded
+    # describes itself as the checkpoint does
+    import fastchunk.anemoi
+
+    stored = ma["dataset"]["data"]
+    given = stored["arguments"]
+    view = fastchunk.anemoi.open_dataset(*given["args"], **given["kwargs"]).metadata()
     return {
+        "view_metadata_differs": sorted(k for k in stored if view.get(k) != stored[k]),
+        "view_metadata_equal": view == stored,
         "tensors": len(wa),
         "differ": differ[:10] + (["..."] if len(differ) > 10 else []),
         "same_weights": not differ and set(wa) == set(wb),

@@ -138,6 +138,7 @@ def check_properties(view: fa.Dataset, props: dict[str, Any]) -> None:
     assert set(arrays) == set(props["supporting_arrays"])
     for k, v in props["supporting_arrays"].items():
         np.testing.assert_array_equal(arrays[k], v)
+    check_metadata(view, props["metadata"])
     tendencies = props["statistics_tendencies"]
     if isinstance(tendencies, tuple):
         with pytest.raises(KeyError):
@@ -147,6 +148,19 @@ def check_properties(view: fa.Dataset, props: dict[str, Any]) -> None:
         assert set(got) == set(tendencies)
         for k, v in tendencies.items():
             np.testing.assert_array_equal(got[k], v)
+
+
+def check_metadata(view: fa.Dataset, expected: Any) -> None:
+    """metadata() is anemoi's dict, key by key (what checkpoints store)."""
+    if isinstance(expected, tuple):
+        with pytest.raises(Exception) as err:
+            view.metadata()
+        assert type(err.value).__name__ == expected[1] or isinstance(err.value, ValueError)
+        return
+    got = view.metadata()
+    for key in expected:
+        assert got.get(key) == expected[key], (key, got.get(key), expected[key])
+    assert got == expected
 
 
 def check_reads(view: fa.Dataset, reads: dict[str, Any], interpolated: bool) -> int:

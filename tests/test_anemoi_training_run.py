@@ -57,3 +57,7 @@ def test_the_same_weights_as_the_stock_loader_after_the_same_steps(runs) -> None
     assert runs["trained_after_first_epoch"]
     assert runs["same_weights"], runs["differ"]
     assert runs["same_dataset_metadata"]
+
+
+def test_the_checkpoint_metadata_is_what_the_view_reports(runs) -> None:
+    assert runs["view_metadata_equal"], runs["view_metadata_differs"]

@@ -43,4 +43,6 @@ def open_dataset(
     """Opens anemoi datasets (paths, s3:// or https:// URLs, dicts of
     options, lists, or views) with anemoi-datasets' options. `storage_options`
     (endpoint_url, key, secret, ...) applies to every remote store opened."""
-    return open_view(args, kwargs, {"storage_options": storage_options})
+    view = open_view(args, kwargs, {"storage_options": storage_options})
+    # metadata()'s "arguments", as anemoi-datasets records them
+    return view.with_meta(view.meta, {"args": list(args), "kwargs": dict(kwargs)})

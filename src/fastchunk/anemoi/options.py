@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
+from fastchunk.anemoi import metadata as md
+from fastchunk.anemoi.dates import date_indices, seconds
 from fastchunk.anemoi.store import AnemoiStore
 from fastchunk.anemoi.view import Dataset
 from fastchunk.errors import UnsupportedError
@@ -58,6 +62,7 @@ def open_view(args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, 
             raise ValueError(f"{how}= takes a list of datasets")
         views = [open_one(m, options) for m in members]
         view = views[0] if len(views) == 1 else getattr(Dataset, how)(views)
+        view = view.with_meta(_combined(how, views))
         return apply_options(view, kwargs, options)
     sets = [open_one(a, options) for a in args]
     for key in ("datasets", "dataset"):
@@ -70,9 +75,37 @@ def open_view(args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, 
     if len(sets) > 1:
         same = len({(str(s.dates[0]), str(s.dates[-1])) for s in sets}) == 1
         view = Dataset.join(sets) if same else Dataset.concat(sets)
+        view = view.with_meta(_combined("join" if same else "concat", sets))
     else:
         view = sets[0]
     return apply_options(view, kwargs, options)
+
+
+def _combined(how: str, views: list[Dataset]) -> Any:
+    """anemoi's Join (with its overlay) or Concat of the views' chains."""
+    nodes = [v.meta for v in views]
+    if any(n is None for n in nodes):
+        return None
+    return md.join(nodes) if how == "join" else md.concat(nodes)
+
+
+def _wrap(view: Dataset, before: Dataset, build: Any, *args: Any) -> Dataset:
+    """`view` (made from `before` by an option) described by anemoi's wrapper
+    `build(before's chain, *args)`."""
+    node = before.meta
+    return view.with_meta(None if node is None else build(node, *args))
+
+
+def _missing_texts(view: Dataset, dates: Any) -> list[str]:
+    """anemoi's MissingDates.missing_dates: the dates made missing, sorted."""
+    chosen = []
+    for d in dates if isinstance(dates, (list, tuple, set)) else [dates]:
+        if isinstance(d, (int, np.integer)) and not isinstance(d, bool):
+            chosen.append(view.dates[int(d)])
+        else:
+            want = np.datetime64(d, "s")
+            chosen.extend(x for x in view.dates if x == want)
+    return [str(np.datetime64(x, "s")) for x in sorted(chosen)]
 
 
 def open_one(item: Any, options: dict[str, Any]) -> Dataset:
@@ -92,38 +125,62 @@ def apply_options(view: Dataset, kwargs: dict[str, Any], options: dict[str, Any]
     kw = dict(kwargs)
     name = kw.pop("name", None)
     if "fill_missing_dates" in kw:
-        view = view.fill_missing(kw.pop("fill_missing_dates"), kw.pop("closest", "up"))
+        method, closest = kw.pop("fill_missing_dates"), kw.pop("closest", "up")
+        view = _wrap(view.fill_missing(method, closest), view, md.fill_missing, method, closest)
     elif "closest" in kw:
         raise ValueError("closest= goes with fill_missing_dates='closest'")
     if "start" in kw or "end" in kw:
-        view = view.subset_dates(kw.pop("start", None), kw.pop("end", None))
+        start, end = kw.pop("start", None), kw.pop("end", None)
+        positions = date_indices(view.dates, start, end)
+        view = _wrap(view.subset_dates(start, end), view, md.subset, positions,
+                     {"start": start, "end": end})  # fmt: skip
     if "frequency" in kw:
-        view = view.subset_frequency(kw.pop("frequency"))
-    for key in ("select", "drop", "reorder", "rename"):
+        frequency = kw.pop("frequency")
+        taken = view.subset_frequency(frequency)  # checks the frequency
+        positions = range(0, len(view), seconds(frequency) // seconds(view.frequency))
+        view = _wrap(taken, view, md.subset, positions, {"frequency": frequency})
+    for key in ("select", "drop", "reorder"):
         if key in kw:
-            view = getattr(view, key)(kw.pop(key))
+            value = kw.pop(key)
+            chosen = getattr(view, key)(value)
+            index = view.name_to_index
+            positions = [index[v] for v in chosen.variables]
+            view = _wrap(chosen, view, md.select, positions, {key: value})
+    if "rename" in kw:
+        mapping = kw.pop("rename")
+        view = _wrap(view.rename(mapping), view, md.rename, mapping)
     if "statistics" in kw:
         other = open_one(kw.pop("statistics"), options)
-        view = view.with_statistics(other.select(view.variables))
+        stats = view.with_statistics(other.select(view.variables))
+        view = stats.with_meta(
+            None if view.meta is None or other.meta is None
+            else md.statistics(view.meta, other.meta)
+        )  # fmt: skip
+    if "thinning" in kw or "method" in kw:
+        every, method = kw.pop("thinning", None), kw.pop("method", None)
+        thinned = view.thinning(every, method)
+        if every is not None:
+            view = _wrap(thinned, view, md.thinning, every, method or "every-nth",
+                         thinned.shape[3])  # fmt: skip
     offsets = {"number": 1, "numbers": 1, "member": 0, "members": 0}
-    chosen: list[int] = []
+    chosen_members: list[int] = []
     for key, offset in offsets.items():
         if key in kw:
             value = kw.pop(key)
             values = value if isinstance(value, (list, tuple)) else [value]
-            chosen += [int(v) - offset for v in values]
+            chosen_members += [int(v) - offset for v in values]
     if any(k in kwargs for k in offsets):
-        view = view.members(chosen)
-    if "thinning" in kw or "method" in kw:
-        view = view.thinning(kw.pop("thinning", None), kw.pop("method", None))
+        view = _wrap(view.members(chosen_members), view, md.number, chosen_members)
     if "set_missing_dates" in kw:
-        view = view.set_missing(kw.pop("set_missing_dates"))
+        dates = kw.pop("set_missing_dates")
+        texts = _missing_texts(view, dates)
+        view = _wrap(view.set_missing(dates), view, md.missing_dates, texts)
     policy = kw.pop("missing_dates", "raise")
     if policy not in MISSING_POLICIES:
         raise ValueError(f"missing_dates must be one of {MISSING_POLICIES}, got {policy!r}")
     if policy == "skip":
-        view = view.skip_missing()
+        view = view.skip_missing()  # fastchunk's own: no anemoi metadata
     assert not kw, kw
     if name is not None:
-        view = view._with(name=name)
+        view = view._with(name=name, meta=view.meta)
     return view

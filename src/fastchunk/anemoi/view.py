@@ -11,6 +11,7 @@ import numpy as np
 
 from fastchunk import _core
 from fastchunk._indexing import as_run, orthogonalize, shape_result
+from fastchunk.anemoi import metadata
 from fastchunk.anemoi.dates import as_timedelta, date_indices, seconds
 from fastchunk.anemoi.parts import (
     FILL_INTERPOLATE,
@@ -52,6 +53,11 @@ class ViewState:
     grid: np.ndarray | None = None
     field_shape: tuple[int, ...] | None = None
     grid_masks: tuple[tuple[str, np.ndarray], ...] = ()
+    # anemoi's chain of wrappers for this view (metadata.Node), built by the
+    # options (None: a view made otherwise, which has no anemoi metadata),
+    # and the arguments open_dataset was called with.
+    meta: Any = None
+    arguments: dict[str, Any] | None = None
 
 
 class Dataset:
@@ -109,11 +115,36 @@ class Dataset:
                 forced=np.zeros(n, dtype=bool),
                 first=store,
                 stores=[store],
+                meta=metadata.store_node(store),
             )
         )
 
     def _with(self, **changes: Any) -> Dataset:
+        # A changed view is no longer what its anemoi metadata describes:
+        # the options (options.py) give it its own (with_meta).
+        changes.setdefault("meta", None)
+        changes.setdefault("arguments", None)
         return Dataset(replace(self._s, **changes))
+
+    def with_meta(self, meta: Any, arguments: dict[str, Any] | None = None) -> Dataset:
+        """This view, described to metadata() by `meta` (a metadata.Node)."""
+        return Dataset(replace(self._s, meta=meta, arguments=arguments))
+
+    @property
+    def meta(self) -> Any:
+        return self._s.meta
+
+    def metadata(self) -> dict[str, Any]:
+        """anemoi-datasets' metadata() of the same view: what anemoi-training
+        stores in its checkpoints and anemoi-inference reads back (the format
+        of anemoi-datasets 0.5.47)."""
+        if self._s.meta is None:
+            raise UnsupportedError(
+                f"{self!r} was not made by open_dataset's options alone (a view's methods, or "
+                "missing_dates='skip', which anemoi-datasets does not have): it has no anemoi "
+                "metadata"
+            )
+        return metadata.render(self, self._s.meta, self._s.arguments)
 
     @property
     def name(self) -> str | None:
