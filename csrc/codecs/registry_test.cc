@@ -79,8 +79,8 @@ TEST(Registry, RoundTripThroughEveryCodec) {
       std::string encoded;
       encode_chunk(chain, ByteView{data.data(), data.size()}, &encoded);
       EXPECT_EQ(decode_all(chain, encoded, data.size()), data) << def->name << " " << n_items;
-      const int64_t fixed = encoded_size(chain, data.size());
-      if (fixed != kUnknownSize) EXPECT_EQ(size_t(fixed), encoded.size()) << def->name;
+      const KnownSize fixed = encoded_size(chain, data.size());
+      if (fixed) EXPECT_EQ(*fixed, encoded.size()) << def->name;
     }
   }
 }
@@ -121,7 +121,68 @@ TEST(Registry, InvalidAndUnsupportedConfigurations) {
   EXPECT_THROW(make_codec("delta", half_delta, ctx), Error);
   CodecConfig gzip_12;
   gzip_12.set_int("level", 12);
-  EXPECT_THROW(make_codec("gzip", gzip_12, ctx)->configuration(3), Error);
+  EXPECT_THROW(make_codec("gzip", gzip_12, ctx), Error);  // when built, not at encode time
+}
+
+// Each codec is built on the base class of the kind it is registered as,
+// and its abilities are values that hold together.
+TEST(Registry, EveryCodecIsOfItsKindWithItsAbilities) {
+  for (const CodecDefinition* def : registered_codecs()) {
+    const std::string dtype = round_trip_dtype(def->name);
+    const auto codec = make_codec(def->name, config_for(def->name, dtype),
+                                  CodecContext{ElementType::parse(dtype), 3});
+    EXPECT_EQ(codec->kind(), def->kind) << def->name;
+    const CodecAbilities& a = codec->abilities();
+    if (a.element_alignment) EXPECT_NE(a.in_place, nullptr) << def->name;
+    if (a.trailer) EXPECT_EQ(codec->kind(), CodecKind::kBytesToBytes) << def->name;
+    const bool compressor = !codec->encoded_size(64);
+    EXPECT_EQ(compressor, def->kind == CodecKind::kBytesToBytes &&
+                              std::string(def->name) != "crc32c" &&
+                              std::string(def->name) != "shuffle")
+        << def->name;
+    if (a.split || a.partial) EXPECT_TRUE(compressor) << def->name;
+  }
+}
+
+// A configuration is checked against its ranges when the codec is built
+// (never first at encode time), by the codec's one binder, and the binder
+// writes back what it read.
+TEST(ConfigBinder, RangesAreCheckedWhenACodecIsBuilt) {
+  const CodecContext ctx{ElementType::parse("<f8"), 3};
+  const struct {
+    const char* codec;
+    const char* key;
+    int64_t value;
+  } bad[] = {{"zstd", "level", 99},       {"zstd", "level", -200000}, {"blosc", "clevel", 10},
+             {"blosc", "shuffle", 3},     {"blosc", "blocksize", -1}, {"gzip", "level", 10},
+             {"zlib", "level", -1},       {"bz2", "level", 0},        {"lz4", "acceleration", 0},
+             {"lzma", "preset", 10},      {"lzma", "check", 99},      {"shuffle", "elementsize", -1}};
+  for (const auto& b : bad) {
+    CodecConfig c;
+    c.set_int(b.key, b.value);
+    try {
+      make_codec(b.codec, c, ctx);
+      ADD_FAILURE() << b.codec << " " << b.key << " " << b.value << " was taken";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << b.codec << " " << b.key;
+      EXPECT_NE(std::string(e.what()).find(b.key), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(b.codec), std::string::npos) << e.what();
+    }
+  }
+  CodecConfig cname;
+  cname.set_string("cname", "snappy");
+  EXPECT_THROW(make_codec("blosc", cname, ctx), Error);
+  CodecConfig endian;
+  endian.set_string("endian", "middle");
+  EXPECT_THROW(make_codec("bytes", endian, ctx), Error);
+  // Read and written back by the same binder: numcodecs' v2 spellings too.
+  CodecConfig v2;
+  v2.set_string("cname", "zstd").set_int("clevel", 7).set_int("shuffle", -1).set_int("blocksize", 0);
+  const auto blosc = make_codec("blosc", v2, CodecContext{ElementType::parse("|u1"), 2});
+  const CodecConfig back = blosc->configuration(2);
+  EXPECT_EQ(back.get_int("shuffle", -9), 2);  // AUTOSHUFFLE of 1-byte items: bit shuffle
+  EXPECT_EQ(back.get_string("cname", ""), "zstd");
+  EXPECT_EQ(blosc->configuration(3).get_string("shuffle", ""), "bitshuffle");
 }
 
 TEST(Codecs, ShuffleMatchesNumcodecsLayout) {
@@ -192,11 +253,11 @@ TEST(Chain, FixedSizesAndWhatTheyCheck) {
   CodecConfig delta;
   delta.set_string("dtype", "<i8").set_string("astype", "<i2");
   const ChainSpec chain = build_chain({{"delta", delta}, {"crc32c", CodecConfig()}}, "<i8", 3);
-  EXPECT_EQ(encoded_size(chain, 800), 200 + 4);
+  EXPECT_EQ(encoded_size(chain, 800), KnownSize(200 + 4));
   const std::vector<uint8_t> wrong(205);
   EXPECT_THROW(check_announced_size(chain, ByteView{wrong.data(), wrong.size()}, 800), Error);
   const ChainSpec with_zstd = build_chain({{"zstd", CodecConfig()}}, "<i8", 3);
-  EXPECT_EQ(encoded_size(with_zstd, 800), kUnknownSize);
+  EXPECT_EQ(encoded_size(with_zstd, 800), std::nullopt);
 }
 
 // Headers that lie are rejected before anything is allocated for them.
@@ -238,7 +299,7 @@ TEST(HostileHeaders, AnnouncingCodecsAreCheckedBeforeDecoding) {
     std::string encoded;
     encode_chunk(chain, ByteView{data.data(), data.size()}, &encoded);
     const ByteView in{reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size()};
-    EXPECT_EQ(chain.codecs[0]->decoded_size(in), int64_t(data.size())) << name;
+    EXPECT_EQ(chain.codecs[0]->decoded_size(in), KnownSize(data.size())) << name;
     EXPECT_THROW(check_announced_size(chain, in, data.size() * 2), Error) << name;
   }
 }
