@@ -23,20 +23,24 @@ cdef class NativeArray:
 
     def __init__(self, *, store_name, store_id, root, array_path, shape, chunk_shape, itemsize,
                  fill, codecs, stored_axes, key_prefix, separator, zero_dim_key,
-                 nested_fallback, shard=None, known_versions=None):
+                 nested_fallback, shard=None, known_versions=None, decoding=None):
         """`store_id` names the store precisely (the caches key on it);
         `known_versions(keys)` (the Store protocol's) the versions the store
-        learned of objects, under which plans look up cached shard indexes."""
+        learned of objects, under which plans look up cached shard indexes and
+        decoded chunks; `decoding` names what decodes chunks that reach the
+        core decoded (no `codecs`)."""
         self.known_versions = known_versions
         self.store_name = store_name
         self.shape = tuple(int(n) for n in shape)
         self.itemsize = itemsize
         self.spec.store_name = store_name.encode()
         self.spec.store_id = store_id.encode()
-        if codecs:  # the chain as the metadata names it: the node-wide cache keys on it
+        if codecs:  # the chain as the metadata names it: the decoded caches key on it
             self.spec.decoding = json.dumps(
                 [codecs.zarr_format, codecs.dtype, [list(s) for s in codecs.steps]],
                 sort_keys=True, default=str).encode()
+        elif decoding:  # chunks decoded in Python: what decodes them, named by the caller
+            self.spec.decoding = decoding.encode()
         self.root = root.encode() if root is not None else b""
         self.spec.array_path = array_path.encode()
         self.spec.shape = list(shape)
@@ -165,7 +169,8 @@ cdef class ReadPlan:
             self.out_ptr = &dst[0] if self.nbytes else NULL
         with nogil:
             check(api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan))
-        if array.spec.sharded and array.known_versions is not None:
+        if array.known_versions is not None:
+            # Shard indexes and decoded chunks are looked up under these.
             keys = self.keys()
             self.know_versions(keys, array.known_versions(keys))
         return self
@@ -177,8 +182,8 @@ cdef class ReadPlan:
 
     def know_versions(self, keys, versions):
         """The versions ("" unknown) the caller's store learned for objects
-        `keys` of this read: shard indexes are looked up in the shard-index
-        cache under them. Call before pending(); plans of an array made with
+        `keys` of this read: shard indexes and decoded chunks are looked up
+        in their caches under them. Call before pending(); plans of an array made with
         `known_versions` are told at once."""
         cdef vector[string] c_keys = [k.encode() for k in keys]
         cdef vector[string] c_versions = [(v or "").encode() for v in versions]
