@@ -18,7 +18,9 @@ import fastchunk
 from fastchunk.store import Answer, LocalStore, Request, Store, StoreBase, as_store, open_store
 from fastchunk.store import serve as serve_module
 from fastchunk.store.protocol import RANGE, SUFFIX, WHOLE
+from tests import s3_server
 from tests.common import random_data
+from tests.s3_server import s3 as _s3_fixture  # noqa: F401 - fixture "s3"
 
 
 def test_requests_have_three_kinds_and_cut_whole_objects() -> None:
@@ -109,3 +111,28 @@ def test_a_partial_store_object_is_completed(tmp_path: Path, rng: np.random.Gene
     assert answers[2] is not None and (bytes(answers[2].data), answers[2].size) == (doc[-2:],
                                                                                     len(doc))
     assert answers[3] is None
+
+
+def test_remote_answers_carry_the_version_of_their_response(s3: s3_server.S3Server,
+                                                             tmp_path: Path) -> None:
+    """Every Answer from an object store names the version the response that
+    brought it said: a rewrite between two reads gives two versions."""
+    import uuid
+
+    import obstore
+
+    key = f"versions/{uuid.uuid4().hex}/obj"
+    client = s3.obstore()
+    obstore.put(client, key, b"0123456789")
+    store = open_store(f"s3://{s3.bucket}", s3.storage_options())
+    first = store.read([Request.whole(key), Request.range_of(key, 2, 3), Request.suffix(key, 0)])
+    assert all(a is not None for a in first)
+    versions = {a.version for a in first if a is not None}
+    assert len(versions) == 1 and versions.pop().startswith("10:")
+    assert bytes(first[1].data) == b"234" and first[2].size == 10  # type: ignore[union-attr]
+    obstore.put(client, key, b"abcdefghijk")
+    again = store.read([Request.range_of(key, 2, 3)])[0]
+    assert again is not None and bytes(again.data) == b"cde"
+    assert again.version.startswith("11:") and again.version != first[0].version  # type: ignore[union-attr]
+    assert store.known_versions([key]) == [again.version]
+    assert store.read([Request.whole(f"versions/{uuid.uuid4().hex}/none")]) == [None]

@@ -13,7 +13,7 @@ cached shard indexes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 # A buffer: bytes, or a read-only memoryview of bytes the store owns.
@@ -177,31 +177,45 @@ class StoreBase:
         """Whole objects through get_many, ranges through get_ranges, suffixes
         through get_suffixes; each answer with the version the store knows
         once it has them."""
-        out: list[Answer | None] = [None] * len(requests)
-        by_kind: dict[str, list[int]] = {WHOLE: [], RANGE: [], SUFFIX: []}
-        for i, r in enumerate(requests):
-            by_kind[Request(*r).kind].append(i)
-        whole, ranges, suffixes = by_kind[WHOLE], by_kind[RANGE], by_kind[SUFFIX]
-        got: dict[int, Any] = {}
-        if whole:
-            objects = self.get_many([requests[i][0] for i in whole])
-            for i in whole:
-                blob = objects.get(requests[i][0])
-                got[i] = None if blob is None else (blob, memoryview(blob).nbytes)
-        if suffixes:  # first: they bring the objects' versions, which ranges may need
-            tails = self.get_suffixes([(requests[i][0], requests[i][2]) for i in suffixes])  # type: ignore[misc]
-            for i, tail in zip(suffixes, tails, strict=True):
-                got[i] = tail
-        if ranges:
-            blobs = self.get_ranges([tuple(requests[i]) for i in ranges])  # type: ignore[misc]
-            for i, blob in zip(ranges, blobs, strict=True):
-                got[i] = None if blob is None else (blob, None)
-        present = [i for i, g in got.items() if g is not None]
-        versions = self.known_versions([requests[i][0] for i in present])
-        for i, version in zip(present, versions, strict=True):
-            data, size = got[i]
-            out[i] = Answer(data, size, version or "")
-        return out
+        return answer_requests(requests, self.get_many, self.get_ranges, self.get_suffixes,
+                               self.known_versions)
+
+
+def answer_requests(
+    requests: Sequence[Request],
+    get_many: Callable[[list[str]], dict[str, Blob | None]],
+    get_ranges: Callable[[list[tuple[str, int, int]]], list[Blob | None]],
+    get_suffixes: Callable[[list[tuple[str, int]]], list[tuple[Blob, int] | None]],
+    known_versions: Callable[[list[str]], list[str]],
+) -> list[Answer | None]:
+    """The answers to `requests` through a store's whole-object, range and
+    suffix reads (suffixes first: they bring the objects' versions, which a
+    disk cache needs for the ranges), each with the version known after."""
+    out: list[Answer | None] = [None] * len(requests)
+    by_kind: dict[str, list[int]] = {WHOLE: [], RANGE: [], SUFFIX: []}
+    for i, r in enumerate(requests):
+        by_kind[Request(*r).kind].append(i)
+    whole, ranges, suffixes = by_kind[WHOLE], by_kind[RANGE], by_kind[SUFFIX]
+    got: dict[int, Any] = {}
+    if suffixes:
+        tails = get_suffixes([(requests[i][0], requests[i][2]) for i in suffixes])  # type: ignore[misc]
+        for i, tail in zip(suffixes, tails, strict=True):
+            got[i] = tail
+    if whole:
+        objects = get_many([requests[i][0] for i in whole])
+        for i in whole:
+            blob = objects.get(requests[i][0])
+            got[i] = None if blob is None else (blob, memoryview(blob).nbytes)
+    if ranges:
+        blobs = get_ranges([tuple(requests[i]) for i in ranges])  # type: ignore[misc]
+        for i, blob in zip(ranges, blobs, strict=True):
+            got[i] = None if blob is None else (blob, None)
+    present = [i for i, g in got.items() if g is not None]
+    versions = known_versions([requests[i][0] for i in present])
+    for i, version in zip(present, versions, strict=True):
+        data, size = got[i]
+        out[i] = Answer(data, size, version or "")
+    return out
 
 
 class _Adapted(StoreBase):
