@@ -84,8 +84,15 @@ def icechunk_array(storage: Any, pipeline: str | None) -> Any:
     store = repo.readonly_session("main").store
     if pipeline is None:
         return zarr.open_array(store, path="data", mode="r")
-    with zarr.config.set({"codec_pipeline.path": pipeline}):
-        return zarr.open_array(store, path="data", mode="r")
+    # strict: zarrs refuses a store it cannot read itself rather than falling
+    # back to zarr-python's pipeline (which would be measured under its name).
+    with zarr.config.set({"codec_pipeline.path": pipeline, "codec_pipeline.strict": True}):
+        arr = zarr.open_array(store, path="data", mode="r")
+        arr[0:1]
+    used = type(arr._async_array.codec_pipeline).__name__
+    if "Zarrs" not in used:
+        raise RuntimeError(f"zarr-python made a {used} for the Icechunk store")
+    return arr
 
 
 def zarrs_pipeline() -> str | None:
@@ -104,9 +111,7 @@ def readers(where: str, storages: dict[str, Any], plain: Any, repo: Any,
     pipe = zarrs_pipeline()
     if pipe is not None:
         try:
-            arr = icechunk_array(storages[where], pipe)
-            arr[0:1]
-            out["icechunk+zarrs"] = (arr, "oindex")
+            out["icechunk+zarrs"] = (icechunk_array(storages[where], pipe), "oindex")
         except Exception as e:  # noqa: BLE001 - reported, not fatal
             print(f"  (zarrs pipeline refused the Icechunk store: {type(e).__name__}: {e})")
     out["fastchunk icechunk"] = (repo, "take")
