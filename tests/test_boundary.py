@@ -57,9 +57,9 @@ def test_out_is_written_in_place_or_rejected(array) -> None:
     big = np.zeros((3, 100), "f4")
     with pytest.raises(ValueError, match="C-contiguous"):
         a.read_orthogonal([rows, cols], big[:, ::2])  # not filled through a thrown-away copy
-    fortran = np.zeros((3, 50), "f4", order="F")
-    with pytest.raises(ValueError, match="C-contiguous"):
-        a.read_orthogonal([rows, cols], fortran)
+    fortran = np.zeros((3, 50), "f4", order="F")  # the transpose of a C-contiguous array
+    a.read_orthogonal([rows, cols], fortran)  # written in place, axes in their order
+    np.testing.assert_array_equal(fortran, data[rows])
     frozen = np.zeros((3, 50), "f4")
     frozen.flags.writeable = False
     with pytest.raises(ValueError, match="writable"):
@@ -205,6 +205,51 @@ def test_every_error_kind_maps_to_an_exception_by_name() -> None:
     mapped = set(_core.EXCEPTION_OF_KIND)
     assert mapped == {v for k, v in declared.items() if k != "kOk"}
     assert _core.EXCEPTION_OF_KIND[_core.ERROR_KINDS["kDecode"]] is fastchunk.ChunkDecodeError
-    assert _core.EXCEPTION_OF_KIND[_core.ERROR_KINDS["kIndex"]] is IndexError
+    # Each is a FastchunkError and the builtin that fits.
+    fits = {"kMetadata": ValueError, "kUnsupported": NotImplementedError, "kIO": OSError,
+            "kMemory": MemoryError, "kInternal": RuntimeError, "kNotFetched": OSError,
+            "kIndex": IndexError}
+    for kind, value in _core.ERROR_KINDS.items():
+        if kind == "kOk":
+            continue
+        cls = _core.EXCEPTION_OF_KIND[value]
+        assert issubclass(cls, fastchunk.FastchunkError), kind
+        assert cls is not fastchunk.FastchunkError, kind
+        assert issubclass(cls, fits.get(kind, Exception)), kind
     pxi = (ROOT / "src" / "fastchunk" / "_errors.pxi").read_text()
     assert not re.search(r"kind\s*==\s*\d", pxi)  # no integer literals copied from C++
+
+
+def test_core_errors_are_fastchunk_errors_and_the_fitting_builtin(tmp_path: Path) -> None:
+    """Raised for real: a failed open is an OSError with its errno, a selection
+    outside the array an IndexError, bytes a plan never got a NotFetchedError;
+    all of them FastchunkErrors."""
+    import errno
+    import os
+
+    path = tmp_path / "a.zarr"
+    zarr.create_array(str(path), shape=(4, 4), chunks=(2, 2), dtype="i4")[...] = 1
+    os.remove(path / "c" / "0" / "0")
+    os.symlink(path / "c" / "0" / "0", path / "c" / "0" / "0")  # a loop: open fails
+    a = fastchunk.open(path)
+    with pytest.raises(OSError) as failed:
+        a[...]
+    assert isinstance(failed.value, fastchunk.FastchunkError)
+    assert failed.value.errno == errno.ELOOP
+    assert "c/0/0" in str(failed.value)
+    with pytest.raises(IndexError) as outside:
+        a._native.read([np.array([7]), range(4)], np.empty(4, "i4"))
+    assert isinstance(outside.value, fastchunk.FastchunkError)
+    plan = a._native.plan([range(4), range(4)], np.empty(16, "i4"))
+    with pytest.raises(OSError, match="never provided") as unfetched:
+        plan.finish()
+    assert isinstance(unfetched.value, fastchunk.FastchunkError)
+
+
+def test_the_boundary_has_one_error_discipline() -> None:
+    """No C++ exception crosses into Cython (`except +`): every fallible core
+    call returns an ErrorInfo that check() turns into the exception."""
+    for pxd in (ROOT / "src" / "fastchunk" / "includes").glob("*.pxd"):
+        assert "except +" not in pxd.read_text(), pxd.name
+    errors = (ROOT / "src" / "fastchunk" / "_errors.pxi").read_text()
+    assert "cdef int check(const ErrorInfo& info) except -1 nogil" in errors

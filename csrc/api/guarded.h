@@ -12,6 +12,7 @@ namespace fastchunk {
 struct ErrorInfo {
   ErrorKind kind = ErrorKind::kOk;
   std::string message;
+  int sys_errno = 0;  // kIO: the failed system call's errno (0: none)
 };
 
 template <typename F>
@@ -22,6 +23,7 @@ ErrorInfo guarded(F&& f) {
   } catch (const Error& e) {
     info.kind = e.kind();
     info.message = e.what();
+    info.sys_errno = e.sys_errno();
   } catch (const std::bad_alloc&) {
     info.kind = ErrorKind::kMemory;
     info.message = "out of memory";

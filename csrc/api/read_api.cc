@@ -33,6 +33,11 @@ ErrorInfo api_plan_make(const ArraySpec& spec, const Selection& sel, int num_thr
   return guarded([&] { plan->reset(new ReadPlan(spec, sel, num_threads, skip_cached)); });
 }
 
+ErrorInfo api_plan_know_versions(ReadPlan& plan, const std::vector<std::string>& keys,
+                                 const std::vector<std::string>& versions) {
+  return guarded([&] { plan.know_versions(keys, versions); });
+}
+
 ErrorInfo api_plan_pending(ReadPlan& plan, std::vector<ByteRequest>* requests) {
   return guarded([&] { *requests = plan.pending(); });
 }
@@ -64,23 +69,49 @@ ErrorInfo api_plan_take_released(ReadPlan& plan, std::vector<std::string>* keys)
   return guarded([&] { *keys = plan.take_released(); });
 }
 
+namespace {
+
+void flatten(const ShardIndex& index, std::vector<uint64_t>* entries) {
+  entries->resize(index.entries.size() * 2);
+  for (size_t i = 0; i < index.entries.size(); ++i) {
+    (*entries)[2 * i] = index.entries[i].offset;
+    (*entries)[2 * i + 1] = index.entries[i].nbytes;
+  }
+}
+
+}  // namespace
+
 ErrorInfo api_decode_shard_index(const ShardSpec& shard, const uint8_t* data, size_t size,
                                  std::vector<uint64_t>* entries) {
   return guarded([&] {
     FetchedSource source;
     source.provide("shard", ByteRange::whole(), ByteView{data, size}, size);
-    const auto index = read_shard_index(shard, source, "shard");
-    entries->resize(index->entries.size() * 2);
-    for (size_t i = 0; i < index->entries.size(); ++i) {
-      (*entries)[2 * i] = index->entries[i].offset;
-      (*entries)[2 * i + 1] = index->entries[i].nbytes;
-    }
+    flatten(*read_shard_index(shard, source, "shard"), entries);
+  });
+}
+
+ErrorInfo api_read_shard_index_file(const ShardSpec& shard, const std::string& path,
+                                    std::vector<uint64_t>* entries, std::string* version,
+                                    bool* found) {
+  return guarded([&] {
+    LocalSource files("");
+    const auto index = read_shard_index(shard, files, path);
+    *found = index != nullptr;
+    if (!index) return;
+    flatten(*index, entries);
+    *version = index->version;
   });
 }
 
 ErrorInfo api_chunk_key(const std::string& array_path, const KeySpec& keys,
                         const std::vector<int64_t>& coords, char separator, std::string* key) {
   return guarded([&] { *key = chunk_key(array_path, keys, coords.data(), coords.size(), separator); });
+}
+
+ErrorInfo api_parse_chunk_key(const std::string& array_path, const KeySpec& keys, size_t ndim,
+                              const std::string& key, std::vector<int64_t>* coords,
+                              bool* parsed) {
+  return guarded([&] { *parsed = parse_chunk_key(array_path, keys, ndim, key, *coords); });
 }
 
 void chunk_cache_set_capacity(size_t bytes) { ChunkCache::instance().set_capacity(bytes); }

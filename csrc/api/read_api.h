@@ -24,6 +24,8 @@ ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const S
 
 ErrorInfo api_plan_make(const ArraySpec& spec, const Selection& sel, int num_threads,
                         bool skip_cached, std::unique_ptr<ReadPlan>* plan);
+ErrorInfo api_plan_know_versions(ReadPlan& plan, const std::vector<std::string>& keys,
+                                 const std::vector<std::string>& versions);
 ErrorInfo api_plan_pending(ReadPlan& plan, std::vector<ByteRequest>* requests);
 // `data` null: the object does not exist.
 ErrorInfo api_plan_provide(ReadPlan& plan, const ByteRequest& request, const uint8_t* data,
@@ -36,9 +38,18 @@ ErrorInfo api_plan_take_released(ReadPlan& plan, std::vector<std::string>* keys)
 // The (offset, nbytes) entries of the index of a whole shard object.
 ErrorInfo api_decode_shard_index(const ShardSpec& shard, const uint8_t* data, size_t size,
                                  std::vector<uint64_t>* entries);
+// The entries of the index of the shard file `path` and the file's version
+// as it was read (*found false: no such file).
+ErrorInfo api_read_shard_index_file(const ShardSpec& shard, const std::string& path,
+                                    std::vector<uint64_t>* entries, std::string* version,
+                                    bool* found);
 
 ErrorInfo api_chunk_key(const std::string& array_path, const KeySpec& keys,
                         const std::vector<int64_t>& coords, char separator, std::string* key);
+// *parsed false: `key` names no chunk of the array.
+ErrorInfo api_parse_chunk_key(const std::string& array_path, const KeySpec& keys, size_t ndim,
+                              const std::string& key, std::vector<int64_t>* coords,
+                              bool* parsed);
 
 void chunk_cache_set_capacity(size_t bytes);
 void chunk_cache_info(size_t* capacity, size_t* used, uint64_t* hits, uint64_t* misses,

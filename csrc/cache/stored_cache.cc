@@ -57,14 +57,20 @@ bool CachedSource::get(const std::string& key, const ByteRange& range, ByteBuffe
   if (!cache.enabled()) return inner_.get(key, range, storage, out);
   const std::string cache_key = StoredCache::key_of(store_id_, key, range);
   if (auto hit = cache.get(cache_key)) {
-    if (!check_versions_ || (!hit->version.empty() && hit->version == inner_.version(key))) {
+    const std::string now = inner_.version(key);
+    // Local files: the copy must be of the file as it is now. Fetched
+    // objects: of the object the plan was given, where both versions are known.
+    const bool current = check_versions_
+                             ? !hit->version.empty() && hit->version == now
+                             : hit->version.empty() || now.empty() || hit->version == now;
+    if (current) {
       out.bytes = ByteView{hit->data.get(), hit->size};
       out.object_size = hit->object_size;
       out.version = hit->version;
       out.owner = std::move(hit);
       return true;
     }
-    cache.erase(cache_key);  // the file changed since
+    cache.erase(cache_key);  // the object changed since
   }
   if (!inner_.get(key, range, storage, out)) return false;
   // Mapped (or otherwise held) bytes are in memory already: not copied in.

@@ -8,8 +8,9 @@
 // Keys name the store (ArraySpec::store_id), the object and the byte range;
 // entries carry the object's version where the source knew it. Local files
 // are checked against their version at each hit (a rewritten file is read
-// again); fetched objects are served as the decoded-chunk cache serves them:
-// as immutable for the life of the process.
+// again); fetched objects against the version a read plan was given for the
+// object, where both are known (a shard rewritten under a read plan is
+// never served from an older copy).
 //
 // Local files read through a mapping are not copied in: the page cache holds
 // them already and mapped reads copy nothing. What comes in: bytes fetched
@@ -79,7 +80,8 @@ class StoredCache {
 // A source with the compressed cache in front of `inner`: hits answer from
 // the cached copy (no copy made), misses read through `inner` and are kept
 // (see above for what is kept). `check_versions`: a hit must match the
-// version `inner` reports now (local files).
+// version `inner` reports now (local files); else it must not differ from it
+// where both are known (fetched objects).
 class CachedSource : public ByteSource {
  public:
   CachedSource(ByteSource& inner, std::string store_id, bool check_versions)
@@ -90,11 +92,6 @@ class CachedSource : public ByteSource {
   bool reread(const std::string& key, const ByteRange& range, ByteBuffer& storage,
               ObjectBytes& out) override {
     return inner_.reread(key, range, storage, out);
-  }
-  void get_many(const std::vector<ByteRequest>& requests, std::vector<ByteBuffer>& storage,
-                std::vector<ObjectBytes>& out, std::vector<uint8_t>& found,
-                int num_threads) override {
-    inner_.get_many(requests, storage, out, found, num_threads);
   }
   std::string version(const std::string& key) override { return inner_.version(key); }
   bool unchanged(const std::string& key, const ObjectBytes& got) override {

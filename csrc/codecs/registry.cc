@@ -42,7 +42,7 @@ std::shared_ptr<const Codec> make_codec(const std::string& name, const CodecConf
   try {
     return std::shared_ptr<const Codec>(def->make(config, context));
   } catch (const Error& e) {
-    throw Error(e.kind(), "codec '" + name + "': " + e.what());
+    throw e.in("codec '" + name + "': ");
   }
 }
 

@@ -20,16 +20,25 @@ enum class ErrorKind : int {
 
 class Error : public std::runtime_error {
  public:
-  Error(ErrorKind kind, const std::string& message)
-      : std::runtime_error(message), kind_(kind) {}
+  // `sys_errno`: the errno of the failed system call (kIO), 0 when none.
+  Error(ErrorKind kind, const std::string& message, int sys_errno = 0)
+      : std::runtime_error(message), kind_(kind), sys_errno_(sys_errno) {}
   ErrorKind kind() const { return kind_; }
+  int sys_errno() const { return sys_errno_; }
+  // The same error with `context` before its message ("store: chunk 'k': ").
+  Error in(const std::string& context) const { return Error(kind_, context + what(), sys_errno_); }
 
  private:
   ErrorKind kind_;
+  int sys_errno_;
 };
 
 [[noreturn]] inline void throw_decode(const std::string& message) {
   throw Error(ErrorKind::kDecode, message);
 }
+
+// A failed system call: Error(kIO) whose message is `what` and the errno's
+// text, carrying the errno (Python raises an OSError with it).
+[[noreturn]] void throw_io(const std::string& what, int sys_errno);
 
 }  // namespace fastchunk

@@ -8,6 +8,7 @@
 #include "common/scratch.h"
 #include "engine/chunk_task.h"
 #include "engine/partial_decode.h"
+#include "engine/stored_read.h"
 #include "engine/thread_pool.h"
 #include "io/local_source.h"
 #include "plan/region_copy.h"
@@ -15,44 +16,33 @@
 namespace fastchunk {
 namespace {
 
-// The one place that knows where encoded bytes come from. Returns false when
-// the chunk is not stored (reads as the fill value); `held` keeps a file's
-// bytes alive. `again`: the first answer was not intact (a mapped file shrank
-// while it was decoded): read once more, never through a mapping.
-bool load_encoded(const BatchChunk& c, ByteView& raw, ObjectBytes& held, bool again = false) {
+// Reads (kFile) or takes (kBytes) chunk c's encoded bytes and calls
+// decode(bytes); false when the chunk is not stored.
+template <typename Decode>
+bool with_encoded(const BatchChunk& c, ByteSource& files, Decode&& decode) {
   switch (c.source) {
     case BatchSource::kMissing: return false;
-    case BatchSource::kBytes: raw = c.encoded; return true;
+    case BatchSource::kBytes: decode(c.encoded); return true;
     case BatchSource::kFile: {
-      LocalSource files("");
-      const ByteRange range = c.length == UINT64_MAX ? ByteRange::whole()
-                                                     : ByteRange::slice(c.offset, c.length);
-      ByteBuffer& storage = scratch(Scratch::kRead);
-      held = ObjectBytes{};
-      const bool found = again ? files.reread(c.path, range, storage, held)
-                               : files.get(c.path, range, storage, held);
-      if (!found) return false;
-      raw = held.bytes;
-      return true;
+      StoredPlace place;
+      place.key = c.path;
+      place.range = c.length == UINT64_MAX ? ByteRange::whole() : ByteRange::slice(c.offset, c.length);
+      place.version = c.version;
+      const StoredRead read =
+          read_and_decode(files, place, [&](const ObjectBytes& got) { decode(got.bytes); });
+      if (read == StoredRead::kStale)
+        throw_decode("the shard was rewritten while it was read; read again");
+      return read == StoredRead::kDecoded;
     }
   }
   return false;
 }
 
-void check_positions(const BatchPositions& p, int64_t n, int64_t limit, const char* what,
+void check_positions(const Positions& p, int64_t n, int64_t limit, const char* what,
                      size_t axis) {
+  int64_t lo = 0, hi = 0;
   if (n == 0) return;
-  int64_t lo = p.at(0), hi = lo;
-  if (p.array) {
-    for (int64_t k = 1; k < n; ++k) {
-      lo = std::min(lo, p.array[k]);
-      hi = std::max(hi, p.array[k]);
-    }
-  } else {
-    hi = p.at(n - 1);
-    if (hi < lo) std::swap(lo, hi);
-  }
-  if (lo < 0 || hi >= limit)
+  if (!position_bounds(p, n, lo, hi) || lo < 0 || hi >= limit)
     throw Error(ErrorKind::kInternal, std::string(what) + " position " +
                                           std::to_string(lo < 0 ? lo : hi) + " on axis " +
                                           std::to_string(axis) + " outside [0, " +
@@ -77,15 +67,10 @@ void check_chunk(const BatchLayout& layout, const BatchChunk& c) {
 
 // Positions of one axis as the region copy walks them: runs stay runs,
 // tables that step by +1 become runs.
-AxisSpan span_of(const BatchAxis& a) {
-  const auto positions = [](const BatchPositions& p) {
-    return p.array ? Positions::of(p.array) : Positions::run(p.start, p.step);
-  };
-  return runs_detected(AxisSpan{positions(a.out), positions(a.in), a.n});
-}
+AxisSpan span_of(const BatchAxis& a) { return runs_detected(AxisSpan{a.out, a.in, a.n}); }
 
 void orthogonal_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nbytes,
-                      int split) {
+                      int split, ByteSource& files) {
   const size_t nd = layout.chunk_shape.size();
   for (const BatchAxis& a : c.axes)
     if (a.n == 0) return;
@@ -99,13 +84,7 @@ void orthogonal_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nby
   }
   const RegionGeometry geom{int(nd), layout.itemsize, spans.data(), layout.src_strides.data(),
                             dst_strides.data()};
-  ByteView raw;
-  ObjectBytes held;
-  if (!load_encoded(c, raw, held)) {
-    fill_region(geom, layout.fill.data(), c.dst);
-    return;
-  }
-  const auto decode = [&] {
+  const auto decode = [&](ByteView raw) {
     check_announced_size(layout.chain, raw, nbytes);  // before allocating for a hostile header
     const Collapsed col = collapse_region(geom);
     if (col.outer == 0 && size_t(col.block) == nbytes) {
@@ -117,46 +96,22 @@ void orthogonal_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nby
       copy_region(geom, chunk, c.dst);
     }
   };
-  try {
-    decode();
-  } catch (const Error&) {
-    if (held.intact()) throw;
-  }
-  if (!held.intact()) {  // the file shrank under its mapping: what it holds now
-    if (!load_encoded(c, raw, held, true)) {
-      fill_region(geom, layout.fill.data(), c.dst);
-      return;
-    }
-    decode();
-  }
+  if (!with_encoded(c, files, decode)) fill_region(geom, layout.fill.data(), c.dst);
   trim_scratch();
 }
 
-void points_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nbytes) {
+void points_chunk(const BatchLayout& layout, const BatchChunk& c, size_t nbytes,
+                  ByteSource& files) {
   const size_t nd = layout.chunk_shape.size();
   const int64_t n = nd ? c.axes[0].n : 1;
   const size_t item = size_t(layout.itemsize);
-  ByteView raw;
-  ObjectBytes held;
-  const uint8_t* src = layout.fill.data();
-  bool stored = load_encoded(c, raw, held);
-  if (stored) {
-    uint8_t* chunk = scratch(Scratch::kChunk).reserve(nbytes);
-    const auto decode = [&] {
-      check_announced_size(layout.chain, raw, nbytes);
-      decode_chunk(layout.chain, raw, chunk, nbytes);
-    };
-    try {
-      decode();
-    } catch (const Error&) {
-      if (held.intact()) throw;
-    }
-    if (!held.intact()) {  // the file shrank under its mapping: what it holds now
-      stored = load_encoded(c, raw, held, true);
-      if (stored) decode();
-    }
-    if (stored) src = chunk;
-  }
+  uint8_t* chunk = nullptr;
+  const bool stored = with_encoded(c, files, [&](ByteView raw) {
+    check_announced_size(layout.chain, raw, nbytes);
+    chunk = scratch(Scratch::kChunk).reserve(nbytes);
+    decode_chunk(layout.chain, raw, chunk, nbytes);
+  });
+  const uint8_t* src = stored ? chunk : layout.fill.data();
   for (int64_t k = 0; k < n; ++k) {
     int64_t off = 0;
     if (stored)
@@ -193,15 +148,16 @@ void decode_batch(const BatchLayout& layout, const std::vector<BatchChunk>& chun
   const size_t nbytes = verified_chunk_nbytes(layout);
   for (const BatchChunk& c : chunks) check_chunk(layout, c);
   const int split = decode_threads_per_task(int64_t(chunks.size()), 0);
+  LocalSource files("");  // paths are absolute
   parallel_for(int64_t(chunks.size()), [&](int64_t i) {
     const BatchChunk& c = chunks[size_t(i)];
     try {
       if (c.points)
-        points_chunk(layout, c, nbytes);
+        points_chunk(layout, c, nbytes, files);
       else
-        orthogonal_chunk(layout, c, nbytes, split);
+        orthogonal_chunk(layout, c, nbytes, split, files);
     } catch (const Error& e) {
-      throw Error(e.kind(), layout.name + ": chunk '" + c.key + "': " + e.what());
+      throw e.in(layout.name + ": chunk '" + c.key + "': ");
     } catch (const std::bad_alloc&) {
       throw Error(ErrorKind::kMemory, layout.name + ": chunk '" + c.key + "': out of memory");
     }

@@ -9,23 +9,16 @@
 
 #include "codecs/chain.h"
 #include "common/buffer.h"
+#include "plan/positions.h"
 
 namespace fastchunk {
-
-// Positions along one axis: an array, or start + k * step when `array` is null.
-struct BatchPositions {
-  const int64_t* array = nullptr;
-  int64_t start = 0;
-  int64_t step = 1;
-  int64_t at(int64_t k) const { return array ? array[k] : start + k * step; }
-};
 
 // One chunk axis of an orthogonal region: n positions in the chunk, n in the
 // destination axis of `dst_stride` bytes and `dst_extent` elements (stride 0,
 // extent 1 for an axis the destination drops).
 struct BatchAxis {
-  BatchPositions in;
-  BatchPositions out;
+  Positions in;
+  Positions out;
   int64_t n = 0;
   int64_t dst_stride = 0;
   int64_t dst_extent = 1;
@@ -40,13 +33,14 @@ struct BatchChunk {
   std::string path;         // kFile: bytes [offset, offset + length) of this file
   uint64_t offset = 0;
   uint64_t length = UINT64_MAX;  // UINT64_MAX: the whole file
+  std::string version;      // kFile: the version the file must have ("": any; a shard's index's)
   uint8_t* dst = nullptr;   // destination base (element 0 of the destination)
   // Orthogonal: the product of the axes' positions. Points: axes[d].in gives
   // point k's coordinate along chunk axis d (all axes have n points), and
   // `point_dst` its position along the destination's single axis.
   bool points = false;
   std::vector<BatchAxis> axes;
-  BatchPositions point_dst;
+  Positions point_dst;
   int64_t point_dst_stride = 0;
   int64_t point_dst_extent = 0;
 };
@@ -62,7 +56,8 @@ struct BatchLayout {
 
 // Checks every position against the chunk shape and destination extents, then
 // decodes each chunk (or fills its region when it is missing) on the native
-// thread pool. Errors name the layout and the chunk key.
+// thread pool; files are read through engine/stored_read.h. Errors name the
+// layout and the chunk key.
 void decode_batch(const BatchLayout& layout, const std::vector<BatchChunk>& chunks);
 
 }  // namespace fastchunk

@@ -40,9 +40,9 @@ struct Raw46 {
 BatchAxis range_axis(int64_t in0, int64_t in_step, int64_t out0, int64_t n, int64_t stride,
                      int64_t extent) {
   BatchAxis a;
-  a.in.start = in0;
+  a.in.first = in0;
   a.in.step = in_step;
-  a.out.start = out0;
+  a.out.first = out0;
   a.n = n;
   a.dst_stride = stride;
   a.dst_extent = extent;
@@ -56,7 +56,7 @@ TEST(ChunkBatch, OrthogonalRegionAndDroppedAxis) {
   // rows 1..3 -> out rows 0..2; cols 0, 2, 4 -> out cols 1..3
   static const int64_t cols[] = {0, 2, 4};
   c.axes = {range_axis(1, 1, 0, 3, 20, 3), range_axis(0, 1, 1, 3, 4, 5)};
-  c.axes[1].in.array = cols;
+  c.axes[1].in.table = cols;
   decode_batch(r.layout, {c});
   EXPECT_EQ(out, (std::vector<int32_t>{-1, 6, 8, 10, -1, -1, 12, 14, 16, -1, -1, 18, 20, 22, -1}));
 
@@ -74,9 +74,9 @@ TEST(ChunkBatch, PointsAndMissingChunks) {
   BatchChunk c = r.chunk(out.data());
   c.points = true;
   c.axes = {range_axis(0, 1, 0, 3, 0, 1), range_axis(0, 1, 0, 3, 0, 1)};
-  c.axes[0].in.array = rows;
-  c.axes[1].in.array = cols;
-  c.point_dst.array = where;
+  c.axes[0].in.table = rows;
+  c.axes[1].in.table = cols;
+  c.point_dst.table = where;
   c.point_dst_stride = 4;
   c.point_dst_extent = 4;
   BatchChunk missing = r.chunk(out.data(), false);

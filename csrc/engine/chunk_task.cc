@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/scratch.h"
 #include "engine/partial_decode.h"
+#include "engine/stored_read.h"
 #include "engine/thread_pool.h"
 #include "plan/region_copy.h"
 
@@ -18,41 +19,28 @@ namespace {
 
 [[noreturn]] void rethrow_with_key(const ArraySpec& spec, const std::string& key,
                                    const Error& e) {
-  throw Error(e.kind(), spec.store_name + ": chunk '" + key + "': " + e.what());
+  throw e.in(spec.store_name + ": chunk '" + key + "': ");
 }
 
-// The stored chunk, or false when nothing is stored for it; `read_key` says
-// which object it came from. `again`: the first answer did not stay what the
-// file held (see run_chunk_task): read it once more, never through a mapping.
-bool read_stored(const ArraySpec& spec, const TaskInput& input, const std::string& key,
-                 const TaskLocation& loc, ObjectBytes& got, std::string& read_key,
-                 bool again = false) {
-  ByteBuffer& storage = scratch(Scratch::kRead);
-  ByteSource& source = *input.source;
-  const auto get = [&](const std::string& k, const ByteRange& range) {
-    read_key = k;
-    return again ? source.reread(k, range, storage, got) : source.get(k, range, storage, got);
-  };
+// Where task `loc`'s stored bytes are: the chunk object (or, v2 stores
+// without a dimension separator, its nested key), or the shard entry's byte
+// range of the object its index was read from. False when nothing is stored.
+bool stored_place(const ArraySpec& spec, const TaskInput& input, const std::string& key,
+                  const TaskLocation& loc, StoredPlace& place) {
+  place.key = key;
   if (spec.sharded) {
     if (!input.index) return false;
     if (size_t(loc.inner) >= input.index->entries.size())
       throw Error(ErrorKind::kInternal, "a shard index of another layout");
     const ShardEntry& e = input.index->entries[size_t(loc.inner)];
     if (e.empty()) return false;
-    if (!get(key, ByteRange::slice(e.offset, e.nbytes))) return false;
-    if (!input.index->version.empty() && !got.version.empty() &&
-        got.version != input.index->version) {
-      // The index describes an older shard: forget it wherever it is cached.
-      ShardIndexCache& indexes = ShardIndexCache::instance();
-      indexes.erase(ShardIndexCache::key_of(spec, key, input.index->version));
-      indexes.erase(ShardIndexCache::key_of(spec, key, std::string()));
-      throw_decode("the shard was rewritten while it was read; read again");
-    }
+    place.range = ByteRange::slice(e.offset, e.nbytes);
+    place.version = input.index->version;
     return true;
   }
-  if (get(key, ByteRange::whole())) return true;
-  if (!spec.keys.nested_fallback || spec.shape.size() < 2) return false;
-  return get(storage_key(spec, loc.coords.data(), '/'), ByteRange::whole());
+  if (spec.keys.nested_fallback && spec.shape.size() >= 2)
+    place.alt_key = storage_key(spec, loc.coords.data(), '/');
+  return true;
 }
 
 }  // namespace
@@ -126,51 +114,41 @@ TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t 
       }
       // The entry was cut short under us: decoded below, as on a miss.
     }
-    ObjectBytes got;
-    std::string read_key;
-    if (!read_stored(spec, input, key, loc, got, read_key)) {
-      fill_region(geom, spec.fill.data(), out);
-      return TaskOutcome::kDone;
-    }
+    StoredPlace place;
+    const bool stored = stored_place(spec, input, key, loc, place);
     const Collapsed c = collapse_region(geom);
     const bool in_place = c.outer == 0 && size_t(c.block) == nbytes;
     const bool whole = caching || shared.wanted();
-    // Decodes and copies; returns the whole decoded chunk, or null when only
-    // the part the selection needs was decoded.
-    const auto decode = [&](ByteView raw) -> const uint8_t* {
+    // The whole decoded chunk, or null when only the part the selection
+    // needs was decoded.
+    const uint8_t* decoded = nullptr;
+    const auto decode = [&](const ObjectBytes& got) {
+      const ByteView raw = got.bytes;
       check_announced_size(spec.chain, raw, nbytes);  // before allocating for a hostile header
       if (in_place) {
         uint8_t* dst = out + region_dst_offset(geom);
         decode_chunk_on(spec.chain, raw, dst, nbytes, input.decode_threads);
-        return dst;
+        decoded = dst;
+        return;
       }
       uint8_t* chunk = scratch(Scratch::kChunk).reserve(nbytes);
       const bool part = !whole && decode_needed_part(spec.chain, raw, geom, chunk, nbytes);
       if (!part) decode_chunk_on(spec.chain, raw, chunk, nbytes, input.decode_threads);
       copy_region(geom, chunk, out);
-      return part ? nullptr : chunk;
+      decoded = part ? nullptr : chunk;
     };
-    // The bytes must have stayed what the file held while they decoded: a
-    // mapped file that shrank reads as zero pages (not intact), and a file
-    // rewritten in place may hand out a mix of both versions (changed). Either
-    // way, what the file holds now is read and decoded once more.
-    const auto stayed = [&] { return got.intact() && input.source->unchanged(read_key, got); };
-    const uint8_t* decoded = nullptr;
-    bool done = false;
-    try {
-      decoded = decode(got.bytes);
-      done = stayed();
-    } catch (const Error&) {
-      if (stayed()) throw;
+    const StoredRead read =
+        stored ? read_and_decode(*input.source, place, decode) : StoredRead::kMissing;
+    if (read == StoredRead::kStale) {
+      // The index describes an older shard: forget it wherever it is cached.
+      ShardIndexCache& indexes = ShardIndexCache::instance();
+      indexes.erase(ShardIndexCache::key_of(spec, key, input.index->version));
+      indexes.erase(ShardIndexCache::key_of(spec, key, std::string()));
+      throw_decode("the shard was rewritten while it was read; read again");
     }
-    if (!done) {
-      got = ObjectBytes{};
-      if (!read_stored(spec, input, key, loc, got, read_key, true)) {
-        fill_region(geom, spec.fill.data(), out);
-        return TaskOutcome::kDone;
-      }
-      decoded = decode(got.bytes);
-      if (!stayed()) throw_decode("the file was rewritten while it was read; read it again");
+    if (read == StoredRead::kMissing) {
+      fill_region(geom, spec.fill.data(), out);
+      return TaskOutcome::kDone;
     }
     if (decoded) {
       if (caching) cache.put(cache_key, decoded, nbytes);

@@ -15,10 +15,6 @@
 namespace fastchunk {
 namespace {
 
-// Remote objects carry no version: their indexes are cached under the key
-// alone, as immutable for the life of the cache.
-const std::string kNoVersion;
-
 // Runs run(i, may_defer) for i in [0, count) on the pool, then once more,
 // without deferring, for those that came back kBusy (another process was
 // decoding the chunk for the shared cache: by the end it mostly has).
@@ -211,30 +207,36 @@ void ReadPlan::build_tables() {
       ready_.push_back(t);
     }
   }
-  if (!spec_.sharded) {
-    if (skip_cached_ && StoredCache::instance().enabled())
-      for (Object& o : objects_) refresh(o);
-    return;
-  }
-  ShardIndexCache& indexes = ShardIndexCache::instance();
-  if (!indexes.enabled()) return;
-  for (Object& o : objects_) {
-    o.index = indexes.get(ShardIndexCache::key_of(spec_, o.key, kNoVersion));
-    if (o.index) refresh(o);
+  if (!spec_.sharded && skip_cached_ && StoredCache::instance().enabled())
+    for (Object& o : objects_) refresh(o);
+}
+
+void ReadPlan::know_versions(const std::vector<std::string>& keys,
+                             const std::vector<std::string>& versions) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  build_tables();
+  if (keys.size() != versions.size())
+    throw Error(ErrorKind::kInternal, "know_versions: keys and versions differ in number");
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto it = slot_.find(keys[i]);
+    if (it != slot_.end()) objects_[it->second].known_version = versions[i];
   }
 }
 
 void ReadPlan::provide_stored(Object& o) {
   StoredCache& stored = StoredCache::instance();
   if (!skip_cached_ || !stored.enabled()) return;
+  // Copies of the object the plan reads: the index's version, else the
+  // version of what was fetched already, where known.
+  const std::string want = o.index ? o.index->version : fetched_.version(o.key);
   const auto provide = [&](const ByteRange& range) {
     if (fetched_.has(o.key, range)) return;
     auto hit = stored.peek(StoredCache::key_of(spec_.store_id, o.key, range));
     if (!hit) return;
+    if (!want.empty() && !hit->version.empty() && hit->version != want) return;
     fetched_.provide(o.key, range, ByteView{hit->data.get(), hit->size},
-                     range.kind == ByteRange::Kind::kWhole ? hit->size : kUnknownObjectSize);
-    if (!hit->version.empty() && fetched_.version(o.key).empty())
-      fetched_.set_version(o.key, hit->version);
+                     range.kind == ByteRange::Kind::kWhole ? hit->size : kUnknownObjectSize,
+                     hit->version);
     from_stored_.push_back(std::move(hit));
   };
   if (!spec_.sharded) {
@@ -281,6 +283,17 @@ void ReadPlan::refresh(Object& o) {
 
 void ReadPlan::try_index(Object& o) {
   if (o.index || o.missing) return;
+  ShardIndexCache& indexes = ShardIndexCache::instance();
+  if (!o.looked_up) {
+    o.looked_up = true;
+    if (indexes.enabled() && !fetched_.known_missing(o.key)) {
+      o.index = indexes.get(ShardIndexCache::key_of(spec_, o.key, o.known_version));
+      if (o.index) {
+        refresh(o);
+        return;
+      }
+    }
+  }
   if (fetched_.known_missing(o.key)) {
     o.missing = true;
     refresh(o);
@@ -291,15 +304,31 @@ void ReadPlan::try_index(Object& o) {
   try {
     o.index = read_shard_index(spec_.shard, fetched_, o.key);
   } catch (const Error& e) {
-    throw Error(e.kind(), spec_.store_name + ": shard '" + o.key + "': index: " + e.what());
+    throw e.in(spec_.store_name + ": shard '" + o.key + "': index: ");
   }
   if (!o.index) {
     o.missing = true;
-  } else if (ShardIndexCache::instance().enabled()) {
-    ShardIndexCache::instance().put(ShardIndexCache::key_of(spec_, o.key, kNoVersion),
-                                    o.index);
+  } else if (indexes.enabled()) {
+    indexes.put(ShardIndexCache::key_of(spec_, o.key, o.index->version), o.index);
   }
   refresh(o);
+}
+
+void ReadPlan::forget_index(Object& o) {
+  ShardIndexCache::instance().erase(ShardIndexCache::key_of(spec_, o.key, o.index->version));
+  o.index.reset();
+  o.looked_up = true;  // the version the caller knew is the old one
+  // Tasks made ready by bytes of the old object wait for the new index.
+  std::vector<int64_t> ready;
+  for (int64_t t : ready_) {
+    if (task_object_[size_t(t)] == uint32_t(&o - objects_.data()) &&
+        state_[size_t(t)] == TaskState::kReady) {
+      state_[size_t(t)] = TaskState::kWaiting;
+      continue;
+    }
+    ready.push_back(t);
+  }
+  ready_.swap(ready);
 }
 
 // ------------------------------------------------------------------ fetch protocol
@@ -365,12 +394,19 @@ void ReadPlan::provide(const ByteRequest& request, ByteView bytes, uint64_t obje
   std::lock_guard<std::mutex> lock(mutex_);
   build_tables();
   Object& o = object_of(request.key);
-  try {
-    fetched_.provide(request.key, request.range, bytes, object_size);
-  } catch (const Error& e) {
-    throw Error(e.kind(), spec_.store_name + ": " + e.what());
+  if (spec_.sharded && o.index && !version.empty() && !o.index->version.empty() &&
+      version != o.index->version) {
+    // The shard was rewritten since its index was read: the range was asked
+    // for through the old index (it may even lie past the new object's end).
+    forget_index(o);
+    fetched_.release(o.key);
+    return;
   }
-  if (!version.empty()) fetched_.set_version(request.key, version);
+  try {
+    fetched_.provide(request.key, request.range, bytes, object_size, version);
+  } catch (const Error& e) {
+    throw e.in(spec_.store_name + ": ");
+  }
   if (spec_.sharded && !o.index) {
     try_index(o);
   } else {

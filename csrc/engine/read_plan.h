@@ -60,9 +60,17 @@ class ReadPlan {
   // written once, with decoded data or the fill value.
   void execute(ByteSource& source, uint8_t* out);
 
+  // The versions the caller's store last learned for objects of this read
+  // (before pending()): shard indexes are looked up in the shard-index cache
+  // under them. Objects not named are looked up under an unknown version.
+  void know_versions(const std::vector<std::string>& keys,
+                     const std::vector<std::string>& versions);
   std::vector<ByteRequest> pending();
-  // `version`: the object's version as the store reported it ("" when it
-  // did not), which the shared cache keys on.
+  // `version`: the object's version as the store reported it with this
+  // answer ("" when it did not), which the caches key on. An answer of
+  // another version than the shard index in use shows the shard was
+  // rewritten: the index is dropped (and uncached), and pending() asks for
+  // it again before any inner chunk of the new object.
   void provide(const ByteRequest& request, ByteView bytes, uint64_t object_size,
                const std::string& version = std::string());
   void provide_missing(const ByteRequest& request);
@@ -83,6 +91,8 @@ class ReadPlan {
     std::vector<int64_t> tasks;
     int64_t left = 0;     // tasks not done
     std::shared_ptr<const ShardIndex> index;
+    std::string known_version;  // as the caller's store last learned it
+    bool looked_up = false;     // the shard-index cache was asked for the index
     bool missing = false; // a shard known absent
   };
 
@@ -92,6 +102,7 @@ class ReadPlan {
   void refresh(Object& o);
   void provide_stored(Object& o);
   void try_index(Object& o);
+  void forget_index(Object& o);
   void append_requests(const Object& o, std::vector<ByteRequest>& out) const;
   [[noreturn]] void fail_unfetched(int64_t t) const;
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -88,8 +89,10 @@ struct Sel {
 const Sel kAll{{0, 1, 2, 3}, {0, 1, 2, 3, 4, 5}};
 
 // Answers every request from `store` (a fake object store) and counts them.
+// `version`: what the server reports with every answer ("" for nothing).
 struct Server {
   const std::map<std::string, std::string>& store;
+  std::string version;
   std::vector<ByteRequest> seen;
   void answer(ReadPlan& plan, const ByteRequest& r) {
     seen.push_back(r);
@@ -98,13 +101,17 @@ struct Server {
     const std::string& o = it->second;
     switch (r.range.kind) {
       case ByteRange::Kind::kWhole:
-        return plan.provide(r, view(o), o.size());
-      case ByteRange::Kind::kSlice:
-        return plan.provide(r, ByteView{view(o).data + r.range.offset, r.range.length},
-                            kUnknownObjectSize);
+        return plan.provide(r, view(o), o.size(), version);
+      case ByteRange::Kind::kSlice: {
+        // Like S3: a range past the end brings what there is.
+        const uint64_t n = std::min<uint64_t>(r.range.length, o.size() - std::min<uint64_t>(
+                                                                  r.range.offset, o.size()));
+        return plan.provide(r, ByteView{view(o).data + std::min<uint64_t>(r.range.offset, o.size()), n},
+                            kUnknownObjectSize, version);
+      }
       case ByteRange::Kind::kSuffix:
         return plan.provide(r, ByteView{view(o).data + o.size() - r.range.length, r.range.length},
-                            o.size());
+                            o.size(), version);
     }
   }
   // Rounds of pending / provide / decode_ready until done; returns the rounds.
@@ -187,6 +194,46 @@ TEST_F(ReadPlanTest, ShardedReadFetchesIndexesFirstThenCoalescedChunkRanges) {
   // A second read finds the indexes in the shard-index cache: no index requests.
   ReadPlan again(spec_, sel.get());
   for (const ByteRequest& r : again.pending()) EXPECT_EQ(r.range.kind, ByteRange::Kind::kSlice);
+}
+
+TEST_F(ReadPlanTest, AShardRewrittenSinceItsIndexWasCachedIsReadThroughItsNewIndex) {
+  // A long-running process reads a sharded store, the shards are rewritten
+  // with other layouts, and it reads them again: the cached indexes (keyed
+  // by the versions the store learned) describe the old objects.
+  testing::shard(spec_, {2, 2});
+  const auto before = objects(spec_);
+  const std::vector<std::pair<int, int>> gone = {{0, 0}, {1, 2}};
+  const auto after = objects(spec_, gone);  // other offsets in both shards
+  std::vector<std::string> keys;
+  for (const auto& [key, bytes] : before) keys.push_back(key);
+  const std::vector<std::string> v1(keys.size(), "10:\"one\"");
+  {
+    Server server{before, v1[0]};
+    ReadPlan plan(spec_, kAll.get());
+    plan.know_versions(keys, std::vector<std::string>(keys.size()));  // not learned yet
+    std::vector<uint8_t> out(plan.output_nbytes());
+    server.serve(plan, out.data());
+    EXPECT_EQ(out, kAll.expected());
+  }
+  {  // Known versions find the cached indexes: no index requests.
+    Server server{before, v1[0]};
+    ReadPlan plan(spec_, kAll.get());
+    plan.know_versions(keys, v1);
+    for (const ByteRequest& r : plan.pending()) EXPECT_EQ(r.range.kind, ByteRange::Kind::kSlice);
+  }
+  Server server{after, "12:\"two\""};
+  ReadPlan plan(spec_, kAll.get());
+  plan.know_versions(keys, v1);  // what the store knew before the rewrite
+  std::vector<uint8_t> out(plan.output_nbytes());
+  server.serve(plan, out.data());
+  EXPECT_EQ(out, kAll.expected(gone));
+  int index_requests = 0;
+  for (const ByteRequest& r : server.seen) index_requests += r.range.kind == ByteRange::Kind::kSuffix;
+  EXPECT_EQ(index_requests, 2);  // each shard's new index, once
+  // The new indexes are cached under the new version, the old ones are gone.
+  ReadPlan again(spec_, kAll.get());
+  again.know_versions(keys, v1);
+  for (const ByteRequest& r : again.pending()) EXPECT_EQ(r.range.kind, ByteRange::Kind::kSuffix);
 }
 
 TEST_F(ReadPlanTest, AnIndexCachedUnderAnotherShardLayoutIsNeverUsed) {

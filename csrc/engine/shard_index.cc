@@ -5,6 +5,7 @@
 
 #include "cache/shard_index_cache.h"
 #include "common/error.h"
+#include "engine/stored_read.h"
 #include "engine/thread_pool.h"
 
 namespace fastchunk {
@@ -21,7 +22,7 @@ uint64_t inner_chunks(const ShardSpec& shard) {
 
 [[noreturn]] void rethrow_for_shard(const ArraySpec& spec, const std::string& key,
                                     const Error& e) {
-  throw Error(e.kind(), spec.store_name + ": shard '" + key + "': index: " + e.what());
+  throw e.in(spec.store_name + ": shard '" + key + "': index: ");
 }
 
 }  // namespace
@@ -65,14 +66,17 @@ ShardIndex decode_shard_index(const ShardSpec& shard, ByteView stored, uint64_t 
 
 std::shared_ptr<const ShardIndex> read_shard_index(const ShardSpec& shard, ByteSource& source,
                                                    const std::string& key) {
-  ByteBuffer storage;
-  ObjectBytes got;
-  if (!source.get(key, shard_index_range(shard), storage, got)) return nullptr;
-  if (got.object_size == kUnknownObjectSize)
-    throw Error(ErrorKind::kNotFetched, "the size of shard '" + key + "' was not fetched");
-  auto index = std::make_shared<ShardIndex>(decode_shard_index(shard, got.bytes, got.object_size));
-  index->version = std::move(got.version);
-  return index;
+  std::shared_ptr<ShardIndex> index;
+  StoredPlace place;
+  place.key = key;
+  place.range = shard_index_range(shard);
+  const StoredRead read = read_and_decode(source, place, [&](const ObjectBytes& got) {
+    if (got.object_size == kUnknownObjectSize)
+      throw Error(ErrorKind::kNotFetched, "the size of shard '" + key + "' was not fetched");
+    index = std::make_shared<ShardIndex>(decode_shard_index(shard, got.bytes, got.object_size));
+    index->version = got.version;
+  });
+  return read == StoredRead::kDecoded ? index : nullptr;
 }
 
 std::vector<std::shared_ptr<const ShardIndex>> load_shard_indexes(
@@ -81,36 +85,17 @@ std::vector<std::shared_ptr<const ShardIndex>> load_shard_indexes(
   ShardIndexCache& cache = ShardIndexCache::instance();
   std::vector<std::shared_ptr<const ShardIndex>> indexes(keys.size());
   std::vector<size_t> todo;
-  std::vector<ByteRequest> requests;
   for (size_t i = 0; i < keys.size(); ++i) {
-    const std::string version = source.version(keys[i]);
     if (cache.enabled())
-      indexes[i] = cache.get(ShardIndexCache::key_of(spec, keys[i], version));
-    if (!indexes[i]) {
-      todo.push_back(i);
-      requests.push_back(ByteRequest{keys[i], shard_index_range(spec.shard)});
-    }
-  }
-  if (todo.empty()) return indexes;
-  std::vector<ByteBuffer> storage;
-  std::vector<ObjectBytes> got;
-  std::vector<uint8_t> found;
-  try {
-    source.get_many(requests, storage, got, found, num_threads);
-  } catch (const Error& e) {
-    throw Error(e.kind(), spec.store_name + ": shard index of " + e.what());
+      indexes[i] = cache.get(ShardIndexCache::key_of(spec, keys[i], source.version(keys[i])));
+    if (!indexes[i]) todo.push_back(i);
   }
   parallel_for(
       int64_t(todo.size()),
       [&](int64_t j) {
         const size_t i = todo[size_t(j)];
-        if (!found[size_t(j)]) return;  // a missing shard reads as the fill value
-        const ObjectBytes& g = got[size_t(j)];
         try {
-          auto index = std::make_shared<ShardIndex>(
-              decode_shard_index(spec.shard, g.bytes, g.object_size));
-          index->version = g.version;
-          indexes[i] = std::move(index);
+          indexes[i] = read_shard_index(spec.shard, source, keys[i]);  // null: the fill value
         } catch (const Error& e) {
           rethrow_for_shard(spec, keys[i], e);
         }
@@ -119,8 +104,7 @@ std::vector<std::shared_ptr<const ShardIndex>> load_shard_indexes(
   if (cache.enabled())
     for (size_t i : todo)
       if (indexes[i])
-        cache.put(ShardIndexCache::key_of(spec, keys[i], indexes[i]->version),
-                  indexes[i]);
+        cache.put(ShardIndexCache::key_of(spec, keys[i], indexes[i]->version), indexes[i]);
   return indexes;
 }
 

@@ -48,15 +48,12 @@ uint64_t check_selection(const ArraySpec& spec, const Selection& sel) {
                                            std::to_string(d) + " with size " +
                                            std::to_string(spec.shape[d]));
     };
-    if (n > 0 && a.is_run()) {
-      int64_t span = 0, last = 0;
-      if (__builtin_mul_overflow(n - 1, a.step, &span) ||
-          __builtin_add_overflow(a.start, span, &last))
-        throw Error(ErrorKind::kIndex, "a run of positions overflows 64 bits");
-      check(a.start);
-      check(last);
-    } else {
-      for (int64_t i = 0; i < n; ++i) check(a.indices[i]);
+    int64_t lo = 0, hi = 0;
+    if (n > 0 && !position_bounds(a.positions, n, lo, hi))
+      throw Error(ErrorKind::kIndex, "a run of positions overflows 64 bits");
+    if (n > 0) {
+      check(lo);
+      check(hi);
     }
     if (__builtin_mul_overflow(nbytes, uint64_t(n), &nbytes))
       throw Error(ErrorKind::kIndex, "the selection's size overflows 64 bits");

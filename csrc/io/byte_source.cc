@@ -18,21 +18,6 @@ std::string ByteRange::describe() const {
   return "?";
 }
 
-void ByteSource::get_many(const std::vector<ByteRequest>& requests,
-                          std::vector<ByteBuffer>& storage, std::vector<ObjectBytes>& out,
-                          std::vector<uint8_t>& found, int num_threads) {
-  storage = std::vector<ByteBuffer>(requests.size());
-  out.assign(requests.size(), ObjectBytes{});
-  found.assign(requests.size(), 0);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    try {
-      found[i] = get(requests[i].key, requests[i].range, storage[i], out[i]);
-    } catch (const Error& e) {
-      throw Error(e.kind(), "'" + requests[i].key + "': " + e.what());
-    }
-  }
-}
-
 ByteRange resolve_range(const ByteRange& range, uint64_t object_size) {
   switch (range.kind) {
     case ByteRange::Kind::kWhole:

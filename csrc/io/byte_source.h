@@ -73,13 +73,6 @@ class ByteSource {
   virtual bool get(const std::string& key, const ByteRange& range, ByteBuffer& storage,
                    ObjectBytes& out) = 0;
 
-  // get() for every request, concurrently where the source can: found[i]
-  // and out[i] answer requests[i]; storage holds one buffer per request.
-  // An error names the key it is about.
-  virtual void get_many(const std::vector<ByteRequest>& requests,
-                        std::vector<ByteBuffer>& storage, std::vector<ObjectBytes>& out,
-                        std::vector<uint8_t>& found, int num_threads);
-
   // get() again after its answer turned out not intact(): reads into
   // `storage`, never through memory that can be lost.
   virtual bool reread(const std::string& key, const ByteRange& range, ByteBuffer& storage,

@@ -7,8 +7,12 @@
 namespace fastchunk {
 
 void FetchedSource::provide(const std::string& key, const ByteRange& range, ByteView bytes,
-                            uint64_t object_size) {
+                            uint64_t object_size, const std::string& version) {
   Object& o = objects_[key];
+  if (!version.empty() && version != o.version) {
+    if (!o.version.empty()) o = Object{};  // pieces of an older object: never mixed in
+    o.version = version;
+  }
   o.missing = false;
   switch (range.kind) {
     case ByteRange::Kind::kWhole:
@@ -42,10 +46,6 @@ void FetchedSource::provide_missing(const std::string& key) {
   Object& o = objects_[key];
   o = Object{};
   o.missing = true;
-}
-
-void FetchedSource::set_version(const std::string& key, const std::string& version) {
-  objects_[key].version = version;
 }
 
 std::string FetchedSource::version(const std::string& key) {

@@ -15,14 +15,14 @@ namespace fastchunk {
 class FetchedSource : public ByteSource {
  public:
   // The answer to a request for `range` of `key`. `object_size` where known
-  // (always for kSuffix answers; kUnknownObjectSize otherwise). Throws
-  // Error(kDecode) when the bytes cannot be the range asked for.
+  // (always for kSuffix answers; kUnknownObjectSize otherwise); `version` as
+  // the store reported it with the answer ("" when it did not). An object
+  // holds the pieces of one version: a piece of another version replaces
+  // everything provided for the object before (it was rewritten meanwhile).
+  // Throws Error(kDecode) when the bytes cannot be the range asked for.
   void provide(const std::string& key, const ByteRange& range, ByteView bytes,
-               uint64_t object_size);
+               uint64_t object_size, const std::string& version = std::string());
   void provide_missing(const std::string& key);
-  // The object's version as the store reported it (ETag and size): the
-  // shared cache keys on it.
-  void set_version(const std::string& key, const std::string& version);
   std::string version(const std::string& key) override;
 
   // Whether get(key, range) would answer without kNotFetched.

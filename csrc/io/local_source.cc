@@ -10,7 +10,6 @@
 #include <string>
 
 #include "common/error.h"
-#include "engine/thread_pool.h"
 #include "io/mapped_files.h"
 
 namespace fastchunk {
@@ -33,7 +32,7 @@ class File {
  public:
   explicit File(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
     if (fd_ < 0 && errno != ENOENT && errno != ENOTDIR)
-      throw Error(ErrorKind::kIO, "cannot open " + path + ": " + std::strerror(errno));
+      throw_io("cannot open " + path, errno);
   }
   ~File() {
     if (fd_ >= 0) ::close(fd_);
@@ -44,7 +43,7 @@ class File {
   struct stat status(const std::string& path) const {
     struct stat st;
     if (fstat(fd_, &st) != 0)
-      throw Error(ErrorKind::kIO, "cannot stat " + path + ": " + std::strerror(errno));
+      throw_io("cannot stat " + path, errno);
     return st;
   }
   void read_exact(const std::string& path, uint8_t* dst, uint64_t offset, uint64_t n) const {
@@ -52,7 +51,7 @@ class File {
       const ssize_t got = ::pread(fd_, dst, n, off_t(offset));
       if (got < 0) {
         if (errno == EINTR) continue;
-        throw Error(ErrorKind::kIO, "cannot read " + path + ": " + std::strerror(errno));
+        throw_io("cannot read " + path, errno);
       }
       if (got == 0) throw_decode("file shrank while being read");
       dst += got;
@@ -114,25 +113,6 @@ bool LocalSource::read(const std::string& key, const ByteRange& range, ByteBuffe
   f.read_exact(path, dst, at.offset, at.length);
   out.bytes = ByteView{dst, at.length};
   return true;
-}
-
-void LocalSource::get_many(const std::vector<ByteRequest>& requests,
-                           std::vector<ByteBuffer>& storage, std::vector<ObjectBytes>& out,
-                           std::vector<uint8_t>& found, int num_threads) {
-  storage = std::vector<ByteBuffer>(requests.size());
-  out.assign(requests.size(), ObjectBytes{});
-  found.assign(requests.size(), 0);
-  parallel_for(
-      int64_t(requests.size()),
-      [&](int64_t i) {
-        const ByteRequest& r = requests[size_t(i)];
-        try {
-          found[size_t(i)] = get(r.key, r.range, storage[size_t(i)], out[size_t(i)]);
-        } catch (const Error& e) {
-          throw Error(e.kind(), "'" + r.key + "': " + e.what());
-        }
-      },
-      num_threads);
 }
 
 namespace {

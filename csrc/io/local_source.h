@@ -15,9 +15,6 @@ class LocalSource : public ByteSource {
   explicit LocalSource(std::string root);
   bool get(const std::string& key, const ByteRange& range, ByteBuffer& storage,
            ObjectBytes& out) override;
-  void get_many(const std::vector<ByteRequest>& requests, std::vector<ByteBuffer>& storage,
-                std::vector<ObjectBytes>& out, std::vector<uint8_t>& found,
-                int num_threads) override;
   std::string version(const std::string& key) override;
   // One stat: size, modification time (fine-grained once read, on Linux 6.13+
   // filesystems with multigrain timestamps) and inode as when `got` was read.

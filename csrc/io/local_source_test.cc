@@ -146,21 +146,5 @@ TEST_F(LocalSourceTest, PrefetchBringsAnEvictedFileIntoThePageCache) {
   EXPECT_EQ(resident, pages);
 }
 
-TEST_F(LocalSourceTest, GetManyAnswersEveryRequestInOrder) {
-  dir_.write("y", "abcdef");
-  LocalSource source(dir_.path());
-  const std::vector<ByteRequest> requests = {{"x/obj", ByteRange::suffix(2)},
-                                             {"missing", ByteRange::whole()},
-                                             {"y", ByteRange::slice(1, 2)}};
-  std::vector<ByteBuffer> storage;
-  std::vector<ObjectBytes> got;
-  std::vector<uint8_t> found;
-  source.get_many(requests, storage, got, found, 3);
-  ASSERT_EQ(found.size(), 3u);
-  EXPECT_TRUE(found[0] && !found[1] && found[2]);
-  EXPECT_EQ(text(got[0]), "89");
-  EXPECT_EQ(text(got[2]), "bc");
-}
-
 }  // namespace
 }  // namespace fastchunk

@@ -8,7 +8,7 @@ namespace {
 
 // A run start + k * step: one group per chunk it crosses, computed, not listed.
 void plan_run(const AxisSelection& sel, int64_t chunk_len, AxisPlan& plan) {
-  const int64_t n = sel.count, start = sel.start, step = sel.step;
+  const int64_t n = sel.count, start = sel.positions.first, step = sel.positions.step;
   if (step == 0) {  // one position, repeated
     const int64_t chunk = start / chunk_len;
     plan.groups.push_back(
@@ -31,7 +31,7 @@ void plan_run(const AxisSelection& sel, int64_t chunk_len, AxisPlan& plan) {
 
 void plan_table(const AxisSelection& sel, int64_t chunk_len, AxisPlan& plan) {
   const int64_t n = sel.count;
-  const int64_t* indices = sel.indices;
+  const int64_t* indices = sel.positions.table;
   plan.out_pos.resize(size_t(n));
   plan.in_pos.resize(size_t(n));
   // Sorted input gives non-decreasing chunk ids: no sort needed.

@@ -10,23 +10,20 @@
 
 namespace fastchunk {
 
-// One axis of an orthogonal selection: the run start + k * step (k < count),
-// or, when `indices` is set, the table of source positions in output order
-// (duplicates allowed).
+// One axis of an orthogonal selection: `count` positions in the array, in
+// output order (a table may repeat them).
 struct AxisSelection {
+  Positions positions;
   int64_t count = 0;
-  const int64_t* indices = nullptr;
-  int64_t start = 0;
-  int64_t step = 1;
 
   static AxisSelection run(int64_t start, int64_t count, int64_t step = 1) {
-    return AxisSelection{count, nullptr, start, step};
+    return AxisSelection{Positions::run(start, step), count};
   }
   static AxisSelection table(const int64_t* indices, int64_t count) {
-    return AxisSelection{count, indices, 0, 1};
+    return AxisSelection{Positions::of(indices), count};
   }
-  bool is_run() const { return indices == nullptr; }
-  int64_t at(int64_t k) const { return indices ? indices[k] : start + k * step; }
+  bool is_run() const { return positions.is_run(); }
+  int64_t at(int64_t k) const { return positions.at(k); }
 };
 
 struct AxisGroup {

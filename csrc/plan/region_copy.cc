@@ -31,9 +31,9 @@ void fill_block(uint8_t* dst, const uint8_t* pattern, int64_t itemsize, int64_t 
 }  // namespace
 
 int64_t AxisSpan::in_max() const {
-  if (n <= 0) return 0;
-  if (!in.table) return in.step >= 0 ? in.first + (n - 1) * in.step : in.first;
-  return *std::max_element(in.table, in.table + n);
+  int64_t lo = 0, hi = 0;
+  if (n <= 0 || !position_bounds(in, n, lo, hi)) return 0;  // runs are checked when planned
+  return hi;
 }
 
 AxisSpan runs_detected(const AxisSpan& span) {

@@ -4,18 +4,9 @@
 #pragma once
 #include <cstdint>
 
-namespace fastchunk {
+#include "plan/positions.h"
 
-// Positions along one axis: a table (integer-array selections), or the run
-// first + k * step when `table` is null (slices, whole axes: no table at all).
-struct Positions {
-  const int64_t* table = nullptr;
-  int64_t first = 0;
-  int64_t step = 1;
-  int64_t at(int64_t k) const { return table ? table[k] : first + k * step; }
-  static Positions run(int64_t first, int64_t step = 1) { return Positions{nullptr, first, step}; }
-  static Positions of(const int64_t* table) { return Positions{table, 0, 1}; }
-};
+namespace fastchunk {
 
 struct AxisSpan {
   Positions out;  // output positions along this axis

@@ -11,7 +11,15 @@ from fastchunk import cache as _cache
 from fastchunk._units import parse_bytes
 from fastchunk._version import __version__
 from fastchunk.array import Array
-from fastchunk.errors import ChunkDecodeError, FastchunkError, MetadataError, UnsupportedError
+from fastchunk.errors import (
+    ChunkDecodeError,
+    FastchunkError,
+    MetadataError,
+    MissingBucketError,
+    RemoteAccessError,
+    RemoteStoreError,
+    UnsupportedError,
+)
 from fastchunk.group import Group, open_node
 from fastchunk.store import open_store
 from fastchunk.zarr.fallback import SlowCodecWarning
@@ -23,6 +31,9 @@ __all__ = [
     "FastchunkError",
     "Group",
     "MetadataError",
+    "MissingBucketError",
+    "RemoteAccessError",
+    "RemoteStoreError",
     "SlowCodecWarning",
     "UnsupportedError",
     "__version__",

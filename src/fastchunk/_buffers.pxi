@@ -24,43 +24,41 @@ cdef object writable_bytes(object out, object nbytes, str what):
     return view
 
 
-cdef list index_arrays(list indices, tuple shape):
-    """Per axis, a `range` (a run of positions, planned without a table: a
-    slice or a whole axis) or one C-contiguous int64 array. Integer dtypes
-    only (an empty array may have any dtype); 1-D. Bounds are checked by the
-    core."""
+cdef int64_t fill_positions(Positions* p, object spec, list keep, str what) except -1:
+    """The one conversion of positions along an axis from Python: a `range`
+    (a run, no table: slices, whole axes) or a 1-D array of integers (a
+    table, as C-contiguous int64, kept alive in `keep`; an empty one may have
+    any dtype). Returns the count. Bounds are checked by the core."""
+    cdef const int64_t[::1] view
+    if type(spec) is range:
+        p.table = NULL
+        p.first = spec.start
+        p.step = spec.step
+        return len(spec)
+    arr = spec if type(spec) is np.ndarray else np.asarray(spec)
+    if arr.ndim != 1:
+        raise IndexError(f"{what} has {arr.ndim} dimensions, not 1")
+    if arr.dtype.kind not in "iu" and arr.size:
+        raise TypeError(f"{what} must hold integers, not {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    keep.append(arr)
+    view = arr
+    p.table = &view[0] if view.shape[0] else NULL
+    p.first = 0
+    p.step = 1
+    return view.shape[0]
+
+
+cdef uint64_t fill_selection(list indices, tuple shape, Selection* sel, list keep) except? 0:
+    """The core's selection of `indices` (per axis a `range` or an integer
+    array, see fill_positions); returns the number of elements it selects
+    (the index arrays are kept alive in `keep`)."""
     if len(indices) != len(shape):
         raise IndexError(f"{len(indices)} index arrays for an array of {len(shape)} dimensions")
-    cdef list out = []
-    for d, idx in enumerate(indices):
-        if type(idx) is range:
-            out.append(idx)
-            continue
-        arr = idx if type(idx) is np.ndarray else np.asarray(idx)
-        if arr.ndim != 1:
-            raise IndexError(f"the index array of axis {d} has {arr.ndim} dimensions, not 1")
-        if arr.dtype.kind not in "iu" and arr.size:
-            raise TypeError(f"the index array of axis {d} must hold integers, not {arr.dtype}")
-        out.append(np.ascontiguousarray(arr, dtype=np.int64))
-    return out
-
-
-cdef int fill_selection(list arrays, Selection* sel) except -1:
-    """The core's selection of index_arrays()' result; the arrays must stay
-    alive while it is used."""
-    cdef const int64_t[::1] view
     cdef AxisSelection axis
-    for arr in arrays:
-        if type(arr) is range:
-            axis.count = len(arr)
-            axis.indices = NULL
-            axis.start = arr.start
-            axis.step = arr.step
-        else:
-            view = arr
-            axis.count = view.shape[0]
-            axis.indices = &view[0] if view.shape[0] else <const int64_t*>NULL
-            axis.start = 0
-            axis.step = 1
+    cdef uint64_t n = 1
+    for d, idx in enumerate(indices):
+        axis.count = fill_positions(&axis.positions, idx, keep, f"the index array of axis {d}")
         sel.axes.push_back(axis)
-    return 0
+        n *= <uint64_t>axis.count
+    return n

@@ -121,10 +121,8 @@ def codec_configuration(str name, dict config, str dtype, int zarr_format):
 def crc32c(data):
     cdef const uint8_t[::1] buf = memoryview(data).cast("B")
     cdef uint32_t crc = 0
-    cdef ErrorInfo info
     with nogil:
-        info = api_crc32c(&buf[0] if buf.shape[0] else NULL, buf.shape[0], &crc)
-    check(info)
+        check(api_crc32c(&buf[0] if buf.shape[0] else NULL, buf.shape[0], &crc))
     return crc
 
 
@@ -135,12 +133,10 @@ def decode_chunk(data, codecs, Py_ssize_t out_size):
     cdef const uint8_t[::1] src = memoryview(data).cast("B")
     out = bytearray(out_size)
     cdef uint8_t[::1] dst = out
-    cdef ErrorInfo info
     cdef const uint8_t* src_ptr = &src[0] if src.shape[0] else NULL
     cdef uint8_t* dst_ptr = &dst[0] if out_size else NULL
     with nogil:
-        info = api_decode_chunk(chain, src_ptr, src.shape[0], dst_ptr, out_size)
-    check(info)
+        check(api_decode_chunk(chain, src_ptr, src.shape[0], dst_ptr, out_size))
     return out
 
 
@@ -152,10 +148,8 @@ def encode_chunk(data, codecs):
     cdef const uint8_t* ptr = &view[0] if view.shape[0] else NULL
     cdef size_t n = view.shape[0]
     cdef string out
-    cdef ErrorInfo info
     with nogil:
-        info = api_encode_chunk(chain, ptr, n, &out)
-    check(info)
+        check(api_encode_chunk(chain, ptr, n, &out))
     return <bytes>out
 
 

@@ -27,8 +27,6 @@ def encode_objects(dict req, slab):
     cdef const uint8_t[::1] view = arr.reshape(-1).view(np.uint8)
     cdef const uint8_t* ptr = &view[0] if view.shape[0] else NULL
     cdef vector[string] objects
-    cdef ErrorInfo info
     with nogil:
-        info = api_encode_objects(r, ptr, &objects)
-    check(info)
+        check(api_encode_objects(r, ptr, &objects))
     return [<bytes>o for o in objects]

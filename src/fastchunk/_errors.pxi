@@ -1,10 +1,15 @@
 # C++ error kinds (csrc/common/error.h) to Python exceptions: the one place
-# they are mapped, by name. Included by _core.pyx.
+# they are mapped, by name, and the one check of a core call's ErrorInfo.
+# Included by _core.pyx.
 
 from fastchunk.errors import (
     ChunkDecodeError,
-    FastchunkError,
+    FastchunkIndexError,
+    FastchunkMemoryError,
+    FastchunkOSError,
+    InternalError,
     MetadataError,
+    NotFetchedError,
     UnsupportedError,
 )
 
@@ -21,21 +26,37 @@ ERROR_KINDS = {
     "kIndex": <int>ErrorKind.kIndex,
 }
 
+# Every one a FastchunkError and the builtin that fits (fastchunk/errors.py).
 EXCEPTION_OF_KIND = {
     <int>ErrorKind.kDecode: ChunkDecodeError,
     <int>ErrorKind.kMetadata: MetadataError,
     <int>ErrorKind.kUnsupported: UnsupportedError,
-    <int>ErrorKind.kIO: OSError,
-    <int>ErrorKind.kMemory: MemoryError,
-    <int>ErrorKind.kInternal: FastchunkError,
-    <int>ErrorKind.kNotFetched: FastchunkError,
-    <int>ErrorKind.kIndex: IndexError,
+    <int>ErrorKind.kIO: FastchunkOSError,
+    <int>ErrorKind.kMemory: FastchunkMemoryError,
+    <int>ErrorKind.kInternal: InternalError,
+    <int>ErrorKind.kNotFetched: NotFetchedError,
+    <int>ErrorKind.kIndex: FastchunkIndexError,
 }
 
 
-cdef int check(const ErrorInfo& info) except -1:
-    """Raises the Python exception of a failed core call."""
+cdef object core_exception(const ErrorInfo& info):
+    """The Python exception of a failed core call."""
+    message = info.message.decode("utf-8", "replace")
+    cls = EXCEPTION_OF_KIND.get(<int>info.kind, InternalError)
+    if issubclass(cls, OSError):
+        # OSError(errno, text): .errno and .strerror set, str() "[Errno n] text".
+        return cls(info.sys_errno, message) if info.sys_errno else cls(message)
+    return cls(message)
+
+
+cdef int check(const ErrorInfo& info) except -1 nogil:
+    """Raises the Python exception of a failed core call; takes the GIL only
+    then. Call the core with the GIL released and check its answer:
+
+        with nogil:
+            check(api_read_local(...))
+    """
     if info.kind == ErrorKind.kOk:
         return 0
-    message = info.message.decode("utf-8", "replace")
-    raise EXCEPTION_OF_KIND.get(<int>info.kind, FastchunkError)(message)
+    with gil:
+        raise core_exception(info)

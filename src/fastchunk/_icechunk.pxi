@@ -224,13 +224,12 @@ cdef class ChunkRefs:
         (as NativeArray.read, `strides` included) through the references:
         native objects under the directory `root`, virtual references to
         local files."""
-        arrays = index_arrays(indices, array.shape)
-        nbytes = array.output_nbytes(arrays)
+        cdef Selection sel
+        cdef list keep = []
+        nbytes = fill_selection(indices, array.shape, &sel, keep) * array.itemsize
+        _fill_strides(strides, &sel)
         view = writable_bytes(out, nbytes, "out")
         cdef uint8_t[::1] dst = view
-        cdef Selection sel
-        fill_selection(arrays, &sel)
-        _fill_strides(strides, &sel)
         cdef uint8_t* dst_ptr = &dst[0] if nbytes else NULL
         cdef uint64_t n = nbytes
         cdef string c_root = root.encode()

@@ -33,6 +33,6 @@ cdef class ChunkKeyEncoding:
     def coords(self, str key):
         """The grid coordinates `key` names, or None when it is no chunk key."""
         cdef vector[int64_t] c
-        if not parse_chunk_key(self.path, self.keys, self.ndim, key.encode(), c):
-            return None
-        return tuple(c)
+        cdef cbool parsed = False
+        check(api_parse_chunk_key(self.path, self.keys, self.ndim, key.encode(), &c, &parsed))
+        return tuple(c) if parsed else None

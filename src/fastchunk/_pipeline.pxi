@@ -4,23 +4,6 @@
 from libc.stdint cimport uintptr_t
 
 
-cdef int64_t set_positions(BatchPositions* p, object spec, list keep) except -1:
-    """Fills p from an int64 array or a (start, step, n) tuple; returns n."""
-    cdef const int64_t[::1] view
-    if isinstance(spec, tuple):
-        p.array = NULL
-        p.start = spec[0]
-        p.step = spec[1]
-        return spec[2]
-    arr = np.ascontiguousarray(spec, dtype=np.int64).reshape(-1)
-    keep.append(arr)
-    view = arr
-    p.array = &view[0] if view.shape[0] else NULL
-    p.start = 0
-    p.step = 1
-    return view.shape[0]
-
-
 def decode_batch(str name, codecs, chunk_shape, src_strides, int itemsize, fill, list items):
     """Decodes encoded chunks into regions of numpy arrays, in parallel with the
     GIL released. `codecs`: the chain of registered codecs that decodes one
@@ -30,11 +13,13 @@ def decode_batch(str name, codecs, chunk_shape, src_strides, int itemsize, fill,
 
     Each item is (key, source, dst, axes, point_dst): source None (missing:
     fill), a str (a local file holding the encoded chunk), a (path, offset,
-    length) tuple (that range of a local file) or a bytes-like object; dst a writable numpy array; axes one (in, out, dst_axis) per chunk
-    axis, in/out an int64 array or a (start, step, n) tuple, dst_axis -1 for an
-    axis dst drops. point_dst None for an orthogonal region (the product of the
-    axes), or the positions along 1-d dst of the points whose coordinates the
-    axes' `in` give."""
+    length, version) tuple (that range of a local file, which must be of
+    `version` unless it is "": a shard's, as its index was read) or a
+    bytes-like object; dst a writable numpy array; axes one (in, out,
+    dst_axis) per chunk axis, in/out positions (a `range` or an integer
+    array), dst_axis -1 for an axis dst drops. point_dst None for an
+    orthogonal region (the product of the axes), or the positions along 1-d
+    dst of the points whose coordinates the axes' `in` give."""
     cdef BatchLayout layout
     cdef vector[BatchChunk] chunks
     cdef BatchChunk* c
@@ -67,6 +52,7 @@ def decode_batch(str name, codecs, chunk_shape, src_strides, int itemsize, fill,
             c.path = source[0].encode()
             c.offset = source[1]
             c.length = source[2]
+            c.version = source[3].encode()
         else:
             c.source = BatchSource.kBytes
             blob = memoryview(source).cast("B")
@@ -80,17 +66,17 @@ def decode_batch(str name, codecs, chunk_shape, src_strides, int itemsize, fill,
         for d in range(nd):
             a = &c.axes[d]
             in_spec, out_spec, dst_axis = axes[d]
-            a.n = set_positions(&a.in_, in_spec, keep)
+            a.n = fill_positions(&a.in_, in_spec, keep, f"chunk '{key}' axis {d}")
             if c.points:
                 continue
             if dst_axis < 0:
-                a.out.array = NULL
-                a.out.start = 0
+                a.out.table = NULL
+                a.out.first = 0
                 a.out.step = 0
                 a.dst_stride = 0
                 a.dst_extent = 1
             else:
-                n = set_positions(&a.out, out_spec, keep)
+                n = fill_positions(&a.out, out_spec, keep, f"chunk '{key}' axis {d}")
                 if n != a.n:
                     raise ValueError(f"chunk '{key}': axis {d} selects {a.n} elements "
                                      f"but places {n}")
@@ -99,12 +85,10 @@ def decode_batch(str name, codecs, chunk_shape, src_strides, int itemsize, fill,
         if c.points:
             if dst.ndim != 1:
                 raise ValueError("point regions need a 1-d destination")
-            n = set_positions(&c.point_dst, point_dst, keep)
+            n = fill_positions(&c.point_dst, point_dst, keep, f"chunk '{key}' points")
             if nd and n != c.axes[0].n:
                 raise ValueError(f"chunk '{key}': {c.axes[0].n} points but {n} destinations")
             c.point_dst_stride = dst.strides[0]
             c.point_dst_extent = dst.shape[0]
-    cdef ErrorInfo info
     with nogil:
-        info = api_decode_batch(layout, chunks)
-    check(info)
+        check(api_decode_batch(layout, chunks))

@@ -53,35 +53,25 @@ cdef class NativeArray:
             fill_shard_spec(&self.spec.shard, shard)
         check(api_verify_spec(self.spec))
 
-    def output_nbytes(self, list indices):
-        """Bytes of the C-order output of the selection `indices`."""
-        n = self.itemsize
-        for idx in indices:
-            n *= len(idx)
-        return n
-
     def read(self, list indices, out, int num_threads=0, strides=None):
-        """Reads the orthogonal selection `indices` (one integer array per
-        axis, positions inside the array) of a local store into `out`, a
-        writable C-contiguous buffer of exactly the selection's size, in one
-        call with the GIL released. num_threads < 1: the process-wide setting.
-        `strides`: bytes between neighbours along each axis of the output,
-        for an output laid out with its axes in another order (checked by the
-        core: the strides of a C-order array of the selection's counts in
-        some axis order); None: C order."""
-        arrays = index_arrays(indices, self.shape)
-        nbytes = self.output_nbytes(arrays)
+        """Reads the orthogonal selection `indices` (per axis a `range` or an
+        integer array of positions inside the array) of a local store into
+        `out`, a writable C-contiguous buffer of exactly the selection's size,
+        in one call with the GIL released. num_threads < 1: the process-wide
+        setting. `strides`: bytes between neighbours along each axis of the
+        output, for an output laid out with its axes in another order
+        (checked by the core: the strides of a C-order array of the
+        selection's counts in some axis order); None: C order."""
+        cdef Selection sel
+        cdef list keep = []
+        nbytes = fill_selection(indices, self.shape, &sel, keep) * self.itemsize
+        _fill_strides(strides, &sel)
         view = writable_bytes(out, nbytes, "out")
         cdef uint8_t[::1] dst = view
-        cdef Selection sel
-        fill_selection(arrays, &sel)
-        _fill_strides(strides, &sel)
         cdef uint8_t* dst_ptr = &dst[0] if nbytes else NULL
         cdef uint64_t n = nbytes
-        cdef ErrorInfo info
         with nogil:
-            info = api_read_local(self.spec, self.root, sel, dst_ptr, n, num_threads)
-        check(info)
+            check(api_read_local(self.spec, self.root, sel, dst_ptr, n, num_threads))
 
     def plan(self, list indices, out=None, int num_threads=0, cbool skip_cached=True,
              strides=None):
@@ -167,21 +157,30 @@ cdef class ReadPlan:
         cdef ReadPlan self = ReadPlan.__new__(ReadPlan)
         self.array = array
         self.held = {}
-        arrays = index_arrays(indices, array.shape)
-        self.nbytes = array.output_nbytes(arrays)
+        cdef Selection sel
+        cdef list keep = []
+        self.nbytes = fill_selection(indices, array.shape, &sel, keep) * array.itemsize
+        _fill_strides(strides, &sel)
         cdef uint8_t[::1] dst
         if out is not None:
             self.out_view = writable_bytes(out, self.nbytes, "out")
             dst = self.out_view
             self.out_ptr = &dst[0] if self.nbytes else NULL
-        cdef Selection sel
-        fill_selection(arrays, &sel)
-        _fill_strides(strides, &sel)
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan)
-        check(info)
+            check(api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan))
+        if array.spec.sharded and array.version_of is not None:
+            self._know_versions()
         return self
+
+    cdef _know_versions(self):
+        # The shard indexes are cached under the versions the store knows.
+        cdef vector[string] keys
+        cdef vector[string] versions
+        check(api_plan_object_keys(deref(self.plan), &keys))
+        for k in keys:
+            v = self.array.version_of(k.decode())
+            versions.push_back(v.encode() if v else b"")
+        check(api_plan_know_versions(deref(self.plan), keys, versions))
 
     def __init__(self):
         raise TypeError("a ReadPlan comes from NativeArray.plan()")
@@ -194,10 +193,8 @@ cdef class ReadPlan:
     def pending(self):
         """The requests whose answers the plan still lacks."""
         cdef vector[ByteRequest] requests
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_pending(deref(self.plan), &requests)
-        check(info)
+            check(api_plan_pending(deref(self.plan), &requests))
         return [_request_tuple(r) for r in requests]
 
     def provide(self, requests, results):
@@ -220,7 +217,6 @@ cdef class ReadPlan:
         cdef const uint8_t[::1] data
         cdef const uint8_t* ptr = NULL
         cdef size_t n = 0
-        cdef ErrorInfo info
         if result is not None:
             if r.range.kind == RangeKind.kSuffix:
                 blob, size = result
@@ -240,27 +236,22 @@ cdef class ReadPlan:
                 if v:
                     version = v.encode()
         with nogil:
-            info = api_plan_provide(deref(self.plan), r, ptr, n, size, version)
-        check(info)
+            check(api_plan_provide(deref(self.plan), r, ptr, n, size, version))
 
     def decode_ready(self):
         """Decodes every task whose bytes are present; returns the tasks left."""
         cdef uint8_t* out = self._out()
         cdef int64_t left = 0
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_decode_ready(deref(self.plan), out, &left)
-        check(info)
+            check(api_plan_decode_ready(deref(self.plan), out, &left))
         self._let_go()
         return left
 
     def finish(self):
         """Decodes what is left; raises if any chunk's bytes never came."""
         cdef uint8_t* out = self._out()
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_finish(deref(self.plan), out)
-        check(info)
+            check(api_plan_finish(deref(self.plan), out))
         self._let_go()
 
     cdef _let_go(self):
@@ -272,10 +263,8 @@ cdef class ReadPlan:
     def keys(self):
         """The stored objects (chunk or shard keys) the read touches."""
         cdef vector[string] keys
-        cdef ErrorInfo info
         with nogil:
-            info = api_plan_object_keys(deref(self.plan), &keys)
-        check(info)
+            check(api_plan_object_keys(deref(self.plan), &keys))
         return [k.decode() for k in keys]
 
     @property
@@ -294,8 +283,24 @@ def decode_shard_index(data, dict layout):
     cdef const uint8_t* ptr = &src[0] if src.shape[0] else <const uint8_t*>b""
     cdef size_t n = src.shape[0]
     cdef vector[uint64_t] entries
-    cdef ErrorInfo info
     with nogil:
-        info = api_decode_shard_index(shard, ptr, n, &entries)
-    check(info)
+        check(api_decode_shard_index(shard, ptr, n, &entries))
     return np.asarray(entries, dtype=np.uint64).reshape(-1, 2)
+
+
+def read_shard_index_file(str path, dict layout):
+    """(entries, version) of the shard file `path`: its index as
+    decode_shard_index gives it, read and checked by the core, and the
+    version of the file it was read from (size, modification time, inode);
+    (None, "") when there is no such file."""
+    cdef ShardSpec shard
+    fill_shard_spec(&shard, layout)
+    cdef string cpath = path.encode()
+    cdef vector[uint64_t] entries
+    cdef string version
+    cdef cbool found = False
+    with nogil:
+        check(api_read_shard_index_file(shard, cpath, &entries, &version, &found))
+    if not found:
+        return None, ""
+    return np.asarray(entries, dtype=np.uint64).reshape(-1, 2), version.decode()

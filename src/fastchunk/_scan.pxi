@@ -18,10 +18,8 @@ def scan_stats(block, Py_ssize_t outer, Py_ssize_t nvar, Py_ssize_t inner):
     cdef const uint8_t[::1] view = arr.reshape(-1).view(np.uint8)
     cdef const uint8_t* ptr = &view[0] if view.shape[0] else NULL
     cdef ScanStats stats
-    cdef ErrorInfo info
     with nogil:
-        info = api_scan_stats(ptr, ckind, itemsize, outer, nvar, inner, &stats)
-    check(info)
+        check(api_scan_stats(ptr, ckind, itemsize, outer, nvar, inner, &stats))
     return {
         "nan_count": np.asarray(stats.nan_count, dtype=np.int64),
         "count": np.asarray(stats.count, dtype=np.int64),

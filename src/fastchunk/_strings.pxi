@@ -17,10 +17,8 @@ def parse_vlen(data, int64_t items):
     lengths = np.empty(items, dtype=np.int64)
     cdef int64_t[::1] s = starts
     cdef int64_t[::1] n = lengths
-    cdef ErrorInfo info
     cdef const uint8_t* p = &src[0] if src.shape[0] else NULL
     with nogil:
-        info = api_parse_vlen(p, src.shape[0], items, &s[0] if items else NULL,
-                              &n[0] if items else NULL)
-    check(info)
+        check(api_parse_vlen(p, src.shape[0], items, &s[0] if items else NULL,
+                             &n[0] if items else NULL))
     return starts, lengths

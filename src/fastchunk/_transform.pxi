@@ -52,7 +52,5 @@ def transform_batch(src, dst, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t 
         return
     if channels_last and <const void*>&src_view[0] == <const void*>&dst_view[0]:
         raise ValueError("a channels-last transform cannot write over its input")
-    cdef ErrorInfo info
     with nogil:
-        info = api_transform_batch(&src_view[0], <void*>&dst_view[0], spec)
-    check(info)
+        check(api_transform_batch(&src_view[0], <void*>&dst_view[0], spec))

@@ -19,6 +19,7 @@ cdef extern from "api/guarded.h" namespace "fastchunk":
     cdef cppclass ErrorInfo:
         ErrorKind kind
         string message
+        int sys_errno
 
 cdef extern from "common/buffer.h" namespace "fastchunk":
     cdef cppclass ByteView:

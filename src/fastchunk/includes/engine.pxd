@@ -17,8 +17,6 @@ cdef extern from "engine/chunk_keys.h" namespace "fastchunk":
         string zero_dim_key
         cbool nested_fallback
 
-    cbool parse_chunk_key(const string& array_path, const KeySpec& keys, size_t ndim,
-                          const string& key, vector[int64_t]& coords) except +
 
 cdef extern from "engine/array_spec.h" namespace "fastchunk":
     cdef cppclass ShardSpec:
@@ -41,12 +39,16 @@ cdef extern from "engine/array_spec.h" namespace "fastchunk":
         ShardSpec shard
         KeySpec keys
 
+cdef extern from "plan/positions.h" namespace "fastchunk":
+    cdef cppclass Positions:
+        const int64_t* table
+        int64_t first
+        int64_t step
+
 cdef extern from "plan/axis_plan.h" namespace "fastchunk":
     cdef cppclass AxisSelection:
+        Positions positions
         int64_t count
-        const int64_t* indices
-        int64_t start
-        int64_t step
 
 cdef extern from "engine/task_grid.h" namespace "fastchunk":
     cdef cppclass Selection:
@@ -89,6 +91,8 @@ cdef extern from "api/read_api.h" namespace "fastchunk":
                              uint8_t* out, uint64_t out_nbytes, int num_threads) nogil
     ErrorInfo api_plan_make(const ArraySpec& spec, const Selection& sel, int num_threads,
                             cbool skip_cached, unique_ptr[CReadPlan]* plan) nogil
+    ErrorInfo api_plan_know_versions(CReadPlan& plan, const vector[string]& keys,
+                                     const vector[string]& versions) nogil
     ErrorInfo api_plan_pending(CReadPlan& plan, vector[ByteRequest]* requests) nogil
     ErrorInfo api_plan_provide(CReadPlan& plan, const ByteRequest& request, const uint8_t* data,
                                size_t size, uint64_t object_size, const string& version) nogil
@@ -98,8 +102,14 @@ cdef extern from "api/read_api.h" namespace "fastchunk":
     ErrorInfo api_plan_take_released(CReadPlan& plan, vector[string]* keys) nogil
     ErrorInfo api_decode_shard_index(const ShardSpec& shard, const uint8_t* data, size_t size,
                                      vector[uint64_t]* entries) nogil
+    ErrorInfo api_read_shard_index_file(const ShardSpec& shard, const string& path,
+                                        vector[uint64_t]* entries, string* version,
+                                        cbool* found) nogil
     ErrorInfo api_chunk_key(const string& array_path, const KeySpec& keys,
                             const vector[int64_t]& coords, char separator, string* key) nogil
+    ErrorInfo api_parse_chunk_key(const string& array_path, const KeySpec& keys, size_t ndim,
+                                  const string& key, vector[int64_t]* coords,
+                                  cbool* parsed) nogil
 
 cdef extern from "io/sigbus_guard.h" namespace "fastchunk":
     cdef cppclass SigbusGuard:

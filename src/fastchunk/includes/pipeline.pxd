@@ -7,17 +7,13 @@ from libcpp.vector cimport vector
 
 from fastchunk.includes.codecs cimport ChainSpec
 from fastchunk.includes.common cimport ByteView, ErrorInfo
+from fastchunk.includes.engine cimport Positions
 
 
 cdef extern from "engine/chunk_batch.h" namespace "fastchunk":
-    cdef cppclass BatchPositions:
-        const int64_t* array
-        int64_t start
-        int64_t step
-
     cdef cppclass BatchAxis:
-        BatchPositions in_ "in"
-        BatchPositions out
+        Positions in_ "in"
+        Positions out
         int64_t n
         int64_t dst_stride
         int64_t dst_extent
@@ -34,10 +30,11 @@ cdef extern from "engine/chunk_batch.h" namespace "fastchunk":
         string path
         uint64_t offset
         uint64_t length
+        string version
         uint8_t* dst
         cbool points
         vector[BatchAxis] axes
-        BatchPositions point_dst
+        Positions point_dst
         int64_t point_dst_stride
         int64_t point_dst_extent
 

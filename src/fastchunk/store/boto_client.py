@@ -11,7 +11,9 @@ from fastchunk.store.engine import ABSENT, ThreadedEngine, total_size, version_s
 from fastchunk.store.options import (
     RemoteOptions,
     access_error,
+    credentials_missing,
     missing_bucket,
+    missing_credentials,
     request_error,
 )
 
@@ -49,6 +51,8 @@ class BotoEngine(ThreadedEngine):
         self._errors = (BotoCoreError, ClientError)
 
     def _handle(self, key: str, exc: Any) -> Any:
+        if credentials_missing(self.opts, exc):
+            raise missing_credentials(self.opts, key, exc) from None
         response = getattr(exc, "response", None) or {}
         code = str(response.get("Error", {}).get("Code", ""))
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")

@@ -3,7 +3,12 @@ cannot run (forked from one running obstore's runtime).
 
 Requests are plain HTTPS GETs in a thread pool (urllib3): objects and byte
 ranges from the XML API (`{endpoint}/{bucket}/{object}`, the paths obstore
-uses), listings from the JSON API. Credentials come from google-auth, the
+uses), or from the JSON API for an emulator named by STORAGE_EMULATOR_HOST
+(`{endpoint}/storage/v1/b/{bucket}/o/{object}?alt=media`: emulators started
+the usual way serve only that API there); listings from the JSON API. Also
+used, whatever the client, to tell why an open found nothing (explain_missing):
+a bucket that is not there, or an endpoint that answers 404 through the XML
+API for objects its JSON API holds. Credentials come from google-auth, the
 library Google's own clients and gcsfs use, so that every credential kind
 obstore accepts (service-account keys, Application Default Credentials,
 the metadata server) works here too. google-cloud-storage is not used: its
@@ -19,6 +24,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+from fastchunk.errors import RemoteStoreError
 from fastchunk.store.engine import (
     ABSENT,
     ThreadedEngine,
@@ -100,9 +106,40 @@ class GCSEngine(ThreadedEngine):
         except ImportError:
             pass
 
-    def _object_url(self, key: str) -> str:
+    def _object_url(self, key: str, json_api: bool | None = None) -> str:
+        """The object's bytes; through the JSON API, its metadata without `media`."""
+        if self.gcs.json_api if json_api is None else json_api:
+            return self._json_url(key) + "?alt=media"
         name = urllib.parse.quote(self.opts.full_key(key), safe="/~")
         return f"{self.gcs.endpoint}/{self.opts.bucket}/{name}"
+
+    def _json_url(self, key: str | None = None) -> str:
+        bucket = f"{self.gcs.endpoint}/storage/v1/b/{urllib.parse.quote(self.opts.bucket, safe='')}"
+        if key is None:
+            return bucket
+        return f"{bucket}/o/{urllib.parse.quote(self.opts.full_key(key), safe='')}"
+
+    def explain_missing(self, keys: list[str]) -> Exception | None:
+        """Why none of `keys` (an open's metadata documents) was found, when
+        it is not that they are absent: the bucket is missing, or the endpoint
+        answered the XML API with 404 for objects its JSON API holds (an
+        emulator serving the XML API only at another host name)."""
+        bucket = self._request("", self._json_url())
+        if bucket.status == 404:
+            return missing_bucket(self.opts)
+        if self.gcs.json_api or bucket.status >= 300:
+            return None
+        for key in keys:
+            if self._request(key, self._json_url(key)).status == 200:
+                return RemoteStoreError(
+                    f"{self.gcs.endpoint} holds {self.opts.url_of(key)} (its JSON API says so) "
+                    f"but answers its XML API with 404: an emulator serving the XML API only "
+                    f"at another host name (fake-gcs-server: -public-host). Name it with "
+                    f"STORAGE_EMULATOR_HOST instead of endpoint_url (fastchunk then reads "
+                    f"through the JSON API), or start it with -public-host "
+                    f"{urllib.parse.urlsplit(self.gcs.endpoint).netloc}"
+                )
+        return None
 
     def _request(self, key: str, url: str, method: str = "GET", **headers: str) -> Any:
         try:
@@ -132,6 +169,20 @@ class GCSEngine(ThreadedEngine):
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
         url = self._object_url(key)
         self._count(rng, suffix)
+        if suffix == 0 and self.gcs.json_api:  # the object's metadata, no body
+            resp = self._request(key, self._json_url(key))
+            if not self._check(key, resp):
+                self.versions[key] = ABSENT
+                return None
+            try:
+                meta = json.loads(resp.data)
+                size = int(meta["size"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise request_error(self.opts, key, e) from None
+            etag = meta.get("etag") or meta.get("generation")
+            self.versions[key] = version_string(size, etag, None, None, self.opts.immutable)
+            self._stamp(etag, None)
+            return b"", size
         if suffix == 0:
             resp = self._request(key, url, "HEAD")
             if not self._check(key, resp):

@@ -11,7 +11,8 @@ holding a service-account key or {"access_token": ...}, or a raw OAuth access
 token string. `endpoint_url`, else STORAGE_EMULATOR_HOST, replaces
 https://storage.googleapis.com (an emulator, a Private Service Connect
 endpoint); with STORAGE_EMULATOR_HOST and no token, requests are unsigned, as
-Google's own clients do. `project` (else GOOGLE_CLOUD_PROJECT) is accepted
+Google's own clients do, and objects are read through the JSON API (what
+emulators serve there) rather than the XML API. `project` (else GOOGLE_CLOUD_PROJECT) is accepted
 for gcsfs compatibility: reading objects needs no project.
 """
 
@@ -144,5 +145,10 @@ class GCSSettings:
         endpoint = explicit or emulator or DEFAULT_ENDPOINT
         self.endpoint: str = endpoint.rstrip("/")
         self.custom_endpoint = endpoint != DEFAULT_ENDPOINT
+        # An emulator named by STORAGE_EMULATOR_HOST, started the usual way,
+        # serves only the JSON API there (fake-gcs-server answers the XML API
+        # only at its -public-host): objects are read through the JSON API,
+        # as google-cloud-storage and gcsfs read them.
+        self.json_api = not explicit and bool(emulator)
         self.auth = parse_token(opts.get("token"), emulated=not explicit and bool(emulator))
         self.project: str | None = opts.get("project") or os.environ.get("GOOGLE_CLOUD_PROJECT")

@@ -10,7 +10,7 @@ import urllib.parse
 from typing import Any
 
 from fastchunk._units import parse_bytes
-from fastchunk.errors import FastchunkError
+from fastchunk.errors import MissingBucketError, RemoteAccessError, RemoteStoreError
 from fastchunk.store.gcs_options import GCS_OPTIONS, GCSSettings
 
 DEFAULT_CONCURRENCY = 32
@@ -35,11 +35,6 @@ _KNOWN_OPTIONS = _COMMON_OPTIONS | _S3_OPTIONS
 BUCKET_SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs"}
 DEFAULT_DISK_CACHE_SIZE = "10GB"
 CACHE_CHECKS = ("once", "always", "never")
-
-
-class RemoteStoreError(FastchunkError, OSError):
-    """A request to an object store failed after its retries (server down,
-    connection refused, timeouts, 5xx). The message names the object."""
 
 
 class RemoteOptions:
@@ -225,16 +220,37 @@ def _credential_hint(opts: RemoteOptions) -> str:
     return "check the key/secret/token in storage_options or the AWS environment"
 
 
-def access_error(opts: RemoteOptions, key: str, exc: BaseException) -> PermissionError:
-    return PermissionError(
+def access_error(opts: RemoteOptions, key: str, exc: BaseException) -> RemoteAccessError:
+    return RemoteAccessError(
         f"access denied reading {opts.url_of(key)} (bucket {opts.bucket!r}, key "
         f"{opts.full_key(key)!r}): {_reason(exc, opts)}; {_credential_hint(opts)}"
         + (f", endpoint {opts.endpoint}" if opts.endpoint else "")
     )
 
 
-def missing_bucket(opts: RemoteOptions) -> FileNotFoundError:
-    return FileNotFoundError(
+def credentials_missing(opts: RemoteOptions, exc: BaseException) -> bool:
+    """Whether `exc` says that no S3 credentials could be found: none were
+    given, and the last provider asked (the instance metadata service) failed."""
+    if opts.scheme != "s3" or opts.anon or opts.key:
+        return False
+    text = str(exc).lower()
+    return "169.254.169.254" in text or "unable to locate credentials" in text or (
+        "credential" in text and ("provider" in text or "fetch" in text or "load" in text)
+    )
+
+
+def missing_credentials(opts: RemoteOptions, key: str, exc: BaseException) -> RemoteAccessError:
+    return RemoteAccessError(
+        f"no AWS credentials found to read {opts.url_of(key)}: none in storage_options "
+        "(key, secret, token), none in the environment (AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws, web identity), and the instance "
+        f"metadata service gave none ({_reason(exc, opts)}); pass storage_options="
+        "{'key': ..., 'secret': ...}, or {'anon': True} for a public bucket"
+    )
+
+
+def missing_bucket(opts: RemoteOptions) -> MissingBucketError:
+    return MissingBucketError(
         f"bucket {opts.bucket!r} does not exist"
         + (f" at {opts.endpoint}" if opts.endpoint else "")
         + f" (reading {opts.location})"

@@ -30,7 +30,10 @@ def make_engine(opts: RemoteOptions, versions: dict[str, str] | None = None) -> 
     from fastchunk.store.obstore_client import ObstoreEngine, obstore_usable
 
     engine: Engine
-    if obstore_usable():
+    # obstore reads GCS through the XML API only: an emulator named by
+    # STORAGE_EMULATOR_HOST is read through the JSON API (gcs_client).
+    json_api = opts.scheme == "gs" and opts.gcs is not None and opts.gcs.json_api
+    if obstore_usable() and not json_api:
         engine = ObstoreEngine(opts, versions)
     elif opts.scheme == "s3":
         from fastchunk.store.boto_client import BotoEngine
@@ -180,6 +183,22 @@ class RemoteStore:
         it, or None; the node-wide decoded-chunk cache keys on it."""
         version = self._versions.get(key)
         return None if version == ABSENT else version
+
+    def explain_missing(self, keys: list[str]) -> Exception | None:
+        """Why an open found none of `keys` when it is not that the store has
+        nothing there (gs://: a missing bucket, or an endpoint whose XML API
+        answers 404 for objects its JSON API holds); None otherwise."""
+        if self._opts.scheme != "gs":
+            return None
+        engine = self._engine()
+        if not hasattr(engine, "explain_missing"):
+            from fastchunk.store.gcs_client import GCSEngine
+
+            try:
+                engine = GCSEngine(self._opts)
+            except ImportError:  # google-auth missing for these credentials: no second look
+                return None
+        return engine.explain_missing(keys)
 
     def request_counts(self) -> dict[str, int]:
         """Requests this process made to the store, by kind (get, get_range,

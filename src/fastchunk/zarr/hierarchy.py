@@ -90,6 +90,11 @@ class MetadataReader:
         raw = self.doc(prefix + ".zgroup")
         if raw is not None:
             return "group", 2, load_json(raw, f"{self.store.name}/{prefix}.zgroup"), attrs
+        explain = getattr(self.store, "explain_missing", None)
+        if explain is not None:  # a store that can tell "absent" from "asked wrongly"
+            why = explain([prefix + name for name in ("zarr.json", ".zarray", ".zgroup")])
+            if why is not None:
+                raise why
         where = f"{self.store.name}/{path}" if path else self.store.name
         raise FileNotFoundError(f"no zarr array or group at {where!r}")
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -303,21 +302,21 @@ class CodecPipeline(_ZarrCodecPipeline):
         if any(r is None for r in regions):
             return "selection form in a sharded array"
         per = tuple(s // i for s, i in zip(shard_shape, inner, strict=True))
-        n_inner = math.prod(per)
-        indexes = await _shard_indexes(batch, sc, n_inner)
+        indexes = await _shard_indexes(batch, sc, per)
         local = _local_root(batch)
         items: list[Any] = []
         ranges: list[tuple[int, Any, int, int, Any]] = []
-        for (getter, _, _, _, _), reg, (index, path) in zip(batch, regions, indexes, strict=True):
+        for (getter, _, _, _, _), reg, (index, path, version) in zip(batch, regions, indexes,
+                                                                     strict=True):
             key = _key(getter)
             assert reg is not None
             for coords, sub in split_shard(reg, inner):
                 src: Any = None
                 if index is not None:
                     offset, nbytes = (int(v) for v in index[int(np.ravel_multi_index(coords, per))])
-                    if not (offset == _EMPTY and nbytes == _EMPTY):
+                    if nbytes != _EMPTY:
                         if local is not None:
-                            src = (path, offset, nbytes)
+                            src = (path, offset, nbytes, version)
                         else:
                             ranges.append((len(items), getter, offset, nbytes, spec.prototype))
                 items.append([f"{key}[{','.join(map(str, coords))}]", src, dst, sub[0], sub[1]])
@@ -385,7 +384,7 @@ class _Layout:
 
 
 def _whole(shape: tuple[int, ...]) -> list[Any]:
-    return [((0, 1, n), (0, 1, n), d) for d, n in enumerate(shape)]
+    return [(range(n), range(n), d) for d, n in enumerate(shape)]
 
 
 def _fill_value(spec: Any) -> Any:
@@ -445,21 +444,28 @@ async def _sources(batch: list[Any]) -> list[Any]:
     return [None if b is None else b.as_numpy_array() for b in got]
 
 
-async def _shard_indexes(batch: list[Any], sc: Any, n_inner: int
-                         ) -> list[tuple[np.ndarray | None, str | None]]:
+async def _shard_indexes(batch: list[Any], sc: Any, per: tuple[int, ...]
+                         ) -> list[tuple[np.ndarray | None, str | None, str]]:
     """Per shard: its decoded index ((n_inner, 2) uint64 offset/nbytes), or
-    None when the shard is not stored; and its local path, if any."""
-    nbytes = 16 * n_inner + 4 * sc.index_checksums
+    None when the shard is not stored; its local path, if any, and the
+    version of the file the index was read from (the core reads the inner
+    chunks of that version only)."""
+    n_inner = math.prod(per)
     root = _local_root(batch)
-    out: list[tuple[np.ndarray | None, str | None]] = []
+    out: list[tuple[np.ndarray | None, str | None, str]] = []
     if root is not None:
         await batch[0][0].store._ensure_open()
+        layout = {"chunks_per_shard": per, "index_at_start": sc.index_at_start,
+                  "index_codecs": sc.index}
         for item in batch:
             path = os.path.join(root, item[0].path)
-            raw, size = _read_local_index(path, nbytes, sc.index_at_start)
-            out.append((None if raw is None else _decode_index(raw, sc, n_inner, size, path),
-                        path))
+            try:
+                index, version = _core.read_shard_index_file(path, layout)
+            except ChunkDecodeError as e:
+                raise ChunkDecodeError(f"shard '{path}': {e}") from None
+            out.append((index, path, version))
         return out
+    nbytes = 16 * n_inner + 4 * sc.index_checksums
     from zarr.abc.store import RangeByteRequest, SuffixByteRequest
     from zarr.core.common import concurrent_map
     from zarr.core.config import config
@@ -473,13 +479,13 @@ async def _shard_indexes(batch: list[Any], sc: Any, n_inner: int
                                config.get("async.concurrency"))
     for item, buf in zip(batch, got, strict=True):
         if buf is None:
-            out.append((None, None))
+            out.append((None, None, ""))
             continue
         raw = buf.as_numpy_array()
         if raw.shape[0] != nbytes:
             raise ChunkDecodeError(f"{_name(batch)}: shard '{_key(item[0])}': holds "
                                    f"{raw.shape[0]} bytes, shorter than its {nbytes}-byte index")
-        out.append((_decode_index(raw, sc, n_inner, None, _key(item[0])), None))
+        out.append((_decode_index(raw, sc, n_inner, _key(item[0])), None, ""))
     return out
 
 
@@ -491,34 +497,9 @@ def _read_file(path: str) -> bytes | None:
         return None
 
 
-def _read_local_index(path: str, nbytes: int, at_start: bool) -> tuple[bytes | None, int]:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None, 0
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            return None, 0
-        size = st.st_size
-        if size < nbytes:
-            raise ChunkDecodeError(f"shard '{path}': holds {size} bytes, shorter than its "
-                                   f"{nbytes}-byte index")
-        return os.pread(fd, nbytes, 0 if at_start else size - nbytes), size
-    finally:
-        os.close(fd)
-
-
-def _decode_index(raw: Any, sc: Any, n_inner: int, size: int | None, where: str) -> np.ndarray:
+def _decode_index(raw: Any, sc: Any, n_inner: int, where: str) -> np.ndarray:
     try:
         decoded = _core.decode_chunk(raw, sc.index, 16 * n_inner)
     except ChunkDecodeError as e:
         raise ChunkDecodeError(f"shard '{where}': index: {e}") from None
-    index = np.frombuffer(decoded, dtype=np.uint64).reshape(n_inner, 2)
-    if size is not None:
-        stored = ~np.all(index == np.uint64(_EMPTY), axis=1)
-        offset, length = index[stored, 0], index[stored, 1]
-        if np.any(offset > size) or np.any(length > size - offset):
-            raise ChunkDecodeError(f"shard '{where}': index entry points outside the "
-                                   f"{size}-byte shard")
-    return index
+    return np.frombuffer(decoded, dtype=np.uint64).reshape(n_inner, 2)

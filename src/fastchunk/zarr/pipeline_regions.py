@@ -3,7 +3,7 @@
 zarr's indexers hand the codec pipeline, for every chunk, a selection inside
 the chunk and one in the output (slices, integers, numpy.ix_ arrays, or
 coordinate arrays for vindex). Each axis becomes positions the core walks:
-a (start, step, n) tuple or an int64 array. Forms not recognised here are
+a `range` (a run) or an int64 array (a table). Forms not recognised here are
 decoded by the core into a whole-chunk buffer and placed by numpy, exactly as
 zarr-python's default pipeline would."""
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-# Positions along one axis: (start, step, n) or a 1-d int64 array.
+# Positions along one axis: a range or a 1-d int64 array.
 Positions = Any
 # One chunk axis: (positions in the chunk, positions in the destination,
 # destination axis or -1 when the destination drops it).
@@ -23,13 +23,12 @@ Region = tuple[list[Axis], Positions | None]  # axes, point destinations (vindex
 
 
 def count(p: Positions) -> int:
-    return int(p[2]) if isinstance(p, tuple) else int(p.shape[0])
+    return len(p)
 
 
 def as_array(p: Positions) -> np.ndarray:
-    if isinstance(p, tuple):
-        start, step, n = p
-        return np.arange(start, start + step * n, step, dtype=np.int64)[:n]
+    if isinstance(p, range):
+        return np.arange(p.start, p.stop, p.step, dtype=np.int64)
     return p
 
 
@@ -44,10 +43,11 @@ def _positions(sel: Any, extent: int, ndim: int, axis: int) -> Positions | None:
         start, stop, step = sel.indices(extent)
         if step < 1:
             return None
-        return (start, step, max(0, -(-(stop - start) // step)))
+        return range(start, max(start, stop), step)
     if _is_int(sel):
         i = int(sel)
-        return (i + extent if i < 0 else i, 1, 1)
+        i = i + extent if i < 0 else i
+        return range(i, i + 1)
     if isinstance(sel, np.ndarray):
         if sel.dtype == bool:
             if sel.ndim != 1:
@@ -129,8 +129,8 @@ def region(chunk_sel: Any, out_sel: Any, drop_axes: tuple[int, ...],
 def _split_axis(p: Positions, o: Positions | None, inner: int
                 ) -> list[tuple[int, Positions, Positions | None]]:
     """(inner chunk, positions in it, destination positions) along one axis."""
-    if isinstance(p, tuple):
-        start, step, n = p
+    if isinstance(p, range):
+        start, step, n = p.start, p.step, len(p)
         if n == 0:
             return []
         groups = []
@@ -140,7 +140,8 @@ def _split_axis(p: Positions, o: Positions | None, inner: int
             hi = min(n, -(-((u + 1) * inner - start) // step))
             if hi <= lo:
                 continue
-            groups.append((u, (start + lo * step - u * inner, step, hi - lo), _sub(o, lo, hi)))
+            first = start + lo * step - u * inner
+            groups.append((u, range(first, first + (hi - lo) * step, step), _sub(o, lo, hi)))
         return groups
     q = p // inner
     if q.shape[0] and bool(np.all(q == q[0])):
@@ -157,8 +158,6 @@ def _split_axis(p: Positions, o: Positions | None, inner: int
 def _sub(o: Positions | None, lo: int, hi: int) -> Positions | None:
     if o is None:
         return None
-    if isinstance(o, tuple):
-        return (o[0] + lo * o[1], o[1], hi - lo)
     return o[lo:hi]
 
 
