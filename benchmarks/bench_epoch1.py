@@ -55,6 +55,21 @@ def proc_status_kb(key: str) -> int:
     return 0
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's threads, summed by thread name (comm)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def probe(args: argparse.Namespace) -> dict[str, Any]:
     """Subprocess mode: one epoch of a Loader over args.url."""
     import fastchunk  # noqa: F401
@@ -79,6 +94,7 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    threads0 = thread_cpu()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     decoded = 0
@@ -86,6 +102,7 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
         decoded += batch.numel() * batch.element_size()
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    threads1 = thread_cpu()
     done.set()
     sampler.join()
     peak_kb[0] = max(peak_kb[0], proc_status_kb("RssAnon"))
@@ -100,6 +117,11 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
         "decoded": decoded,
         "requests": {k: after[k] - before.get(k, 0) for k in after},
         "peak_mb": (peak_kb[0] - base_kb) / 1024,
+        "threads_cpu": {
+            k: round(v - threads0.get(k, 0.0), 3)
+            for k, v in threads1.items()
+            if v - threads0.get(k, 0.0) > 0.005
+        },
         "ring_mb": (loader.prefetch + 1) * slot / MB,
         "prefetch_budget_mb": getattr(loader, "prefetch_bytes", 0) / MB,
     }

@@ -67,7 +67,8 @@ if [ $# -eq 0 ]; then
          tests/test_formats_v3.py tests/test_indexing.py tests/test_groups.py \
          tests/test_cache_partial.py tests/test_threads_fork.py tests/test_codecs_native.py \
          tests/test_boundary.py tests/test_properties.py tests/test_shard_indexes.py \
-         tests/test_shared_cache.py tests/test_pipeline.py tests/test_strings.py
+         tests/test_shared_cache.py tests/test_pipeline.py tests/test_strings.py \
+         tests/test_cache_trust.py tests/test_local_io.py
   existing=()
   for f in "$@"; do [ -f "$f" ] && existing+=("$f"); done
   # Run in the normal suite only:

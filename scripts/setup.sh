@@ -63,6 +63,27 @@ if ! $AVPY -m pip show anemoi-training 2>/dev/null | grep -qx "Version: 0.17.1";
   $AVPY -m pip install -q --no-deps "${ANEMOI_TRAINING[@]}"
 fi
 $AVPY -m pip install -q pytorch-lightning torch-geometric hydra-core einops typeguard torchinfo \
-  matplotlib datashader
+  matplotlib datashader psutil
 $AVPY -m pip install -q --force-reinstall --no-deps "$WHEEL"
 echo "anemoi-training $($AVPY -c 'import anemoi.training as a; print(a.__version__)') ready in .venv-anemoi"
+# anemoi-training's `train` command (tests/test_anemoi_training_run.py): its
+# training module imports timm, timm imports torchvision, and PyPI has no
+# torchvision for the torch 2.13 CPU build above (its torchvision 0.28 links
+# CUDA torch's libraries). .venv-anemoi-train holds PyPI's torch 2.14.1 and
+# torchvision 0.29.1 (CUDA builds, run on the CPU: about 5.4 GB with their
+# nvidia libraries, 1.5-2 min to install), timm, and trimesh (anemoi-graphs'
+# icosahedral hidden nodes); everything else (anemoi-training, -models,
+# -graphs, -datasets, Lightning, fastchunk) it reads from .venv-anemoi's
+# site-packages through a .pth file, after its own: its torch is the one
+# imported, and .venv-anemoi stays as it is.
+TVPY=.venv-anemoi-train/bin/python
+if [ ! -x $TVPY ]; then
+  "$PY" -m venv .venv-anemoi-train
+fi
+if ! $TVPY -m pip show torch 2>/dev/null | grep -qx "Version: 2.14.1"; then
+  $TVPY -m pip install -q "torch==2.14.1"
+fi
+$TVPY -m pip install -q --no-deps "torchvision==0.29.1" "timm==1.0.31" "trimesh==4.12.2"
+$AVPY -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+  > "$($TVPY -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/fastchunk-anemoi-stack.pth"
+echo "anemoi-training train ready in .venv-anemoi-train (torch $($TVPY -c 'import torch; print(torch.__version__)'))"

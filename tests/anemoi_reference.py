@@ -121,6 +121,14 @@ def _properties(ds: Any) -> dict[str, Any]:
         out["frequency"] = int(ds.frequency.total_seconds())
     except ValueError as e:
         out["frequency"] = ("error", str(e))
+    out["grids"] = tuple(int(g) for g in ds.grids)
+    out["supporting_arrays"] = {k: np.asarray(v) for k, v in ds.supporting_arrays().items()}
+    try:
+        out["statistics_tendencies"] = {
+            k: np.asarray(v) for k, v in ds.statistics_tendencies().items()
+        }
+    except Exception as e:  # noqa: BLE001 - anemoi's answer, compared by type
+        out["statistics_tendencies"] = ("error", type(e).__name__)
     return out
 
 

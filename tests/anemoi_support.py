@@ -29,6 +29,19 @@ def anemoi_python() -> str:
     pytest.skip("needs anemoi-datasets' environment (.venv-anemoi, made by scripts/setup.sh)")
 
 
+def anemoi_train_python() -> str:
+    """The Python of anemoi-training's training environment (torch and
+    torchvision that `anemoi-training train` imports), else skip (fail under
+    FASTCHUNK_REQUIRE_ALL_TESTS)."""
+    given = os.environ.get("FASTCHUNK_ANEMOI_TRAIN_PYTHON")
+    path = Path(given) if given else HERE.parent / ".venv-anemoi-train" / "bin" / "python"
+    if path.is_file():
+        return str(path)
+    if os.environ.get("FASTCHUNK_REQUIRE_ALL_TESTS"):
+        pytest.fail(f"anemoi-training's environment is missing ({path}); scripts/setup.sh makes it")
+    pytest.skip("needs .venv-anemoi-train (anemoi-training train's environment, scripts/setup.sh)")
+
+
 def _run(args: list[str], timeout: float) -> None:
     env = dict(os.environ)
     for key in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):

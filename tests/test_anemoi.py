@@ -78,6 +78,10 @@ CASES: list[tuple[str, list[Any], dict[str, Any]]] = [
      {"set_missing_dates": ["2020-01-01T06:00:00", "2020-01-04T00:00:00"]}),
     ("statistics", ["@base"], {"statistics": "@later"}),
     ("members", ["@base"], {"members": [0]}),
+    ("thinning", ["@base"], {"thinning": 2}),
+    ("thinning_nth", ["@base"], {"thinning": 3, "method": "every-nth", "select": ["t2m", "msl"],
+                                 "frequency": "12h"}),
+    ("thinning_join", [], {"join": ["@base", "@other"], "thinning": 2}),
     ("number", ["@base"], {"number": 1, "select": ["t2m"]}),
 ]  # fmt: skip
 
@@ -129,6 +133,20 @@ def check_properties(view: fa.Dataset, props: dict[str, Any]) -> None:
     assert view.resolution == props["resolution"]
     assert view.variables_metadata == props["variables_metadata"]
     assert view.constant_fields == props["constant_fields"]
+    assert view.grids == props["grids"]
+    arrays = view.supporting_arrays()
+    assert set(arrays) == set(props["supporting_arrays"])
+    for k, v in props["supporting_arrays"].items():
+        np.testing.assert_array_equal(arrays[k], v)
+    tendencies = props["statistics_tendencies"]
+    if isinstance(tendencies, tuple):
+        with pytest.raises(KeyError):
+            view.statistics_tendencies()
+    else:
+        got = view.statistics_tendencies()
+        assert set(got) == set(tendencies)
+        for k, v in tendencies.items():
+            np.testing.assert_array_equal(got[k], v)
 
 
 def check_reads(view: fa.Dataset, reads: dict[str, Any], interpolated: bool) -> int:
@@ -138,8 +156,12 @@ def check_reads(view: fa.Dataset, reads: dict[str, Any], interpolated: bool) -> 
         spec = index(json.loads(key))
         if kind == "error":  # anemoi itself cannot read this one
             continue
-        if isinstance(spec, tuple) and isinstance(spec[1], list) and max(spec[1]) >= nvars:
-            # anemoi returns what it finds for a variable out of range; numpy raises
+        if isinstance(spec, tuple) and (
+            (isinstance(spec[1], list) and max(spec[1]) >= nvars)
+            or (len(spec) > 3 and isinstance(spec[3], list) and max(spec[3]) >= view.shape[3])
+        ):
+            # anemoi returns what it finds for a variable (or, thinned, a
+            # gridpoint) out of range; numpy raises
             with pytest.raises(IndexError):
                 view[spec]
             continue
@@ -234,7 +256,7 @@ def test_skip_policy_leaves_missing_dates_out(anemoi_env) -> None:
 
 @pytest.mark.parametrize(
     "option",
-    ["cutout", "ensemble", "grids", "interpolate_frequency", "thinning", "area", "rescale",
+    ["cutout", "ensemble", "grids", "interpolate_frequency", "area", "rescale",
      "shuffle", "merge", "complement", "skip_missing_dates", "adjust", "extend_end"],
 )  # fmt: skip
 def test_options_not_built_are_refused_by_name(anemoi_env, option) -> None:

@@ -73,25 +73,32 @@ def _cases(p: dict[str, str]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    python = anemoi_python()
-    paths = build_datasets(tmp_path_factory.getbasetemp() / "anemoi-datasets")
-    work = tmp_path_factory.mktemp("anemoi_training")
-    # fastchunk as this test imports it (the tree under test), alone on the path
-    (work / "path").mkdir()
-    (work / "path" / "fastchunk").symlink_to(Path(fastchunk.__file__).parent)
-    cases, out = work / "cases.json", work / "out.json"
-    cases.write_text(json.dumps(_cases(paths)))
+def _run_side(module: str, args: list[str], work: Path) -> None:
+    """`python -m tests.<module> ARGS` in anemoi-training's environment, with
+    fastchunk as this test imports it (the tree under test) alone on the path."""
+    path = work / "path"
+    if not path.exists():
+        path.mkdir()
+        (path / "fastchunk").symlink_to(Path(fastchunk.__file__).parent)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["PYTHONPATH"] = f"{work / 'path'}{os.pathsep}{ROOT}"
+    env["PYTHONPATH"] = f"{path}{os.pathsep}{ROOT}"
     env["ANEMOI_BASE_SEED"] = "1234"
     done = subprocess.run(
-        [python, "-m", "tests.anemoi_training_compare", str(cases), str(out)],
+        [anemoi_python(), "-m", f"tests.{module}", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     if done.returncode:
-        raise RuntimeError(f"anemoi_training_compare failed:\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"{module} failed:\n{done.stderr[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    anemoi_python()
+    paths = build_datasets(tmp_path_factory.getbasetemp() / "anemoi-datasets")
+    work = tmp_path_factory.mktemp("anemoi_training")
+    cases, out = work / "cases.json", work / "out.json"
+    cases.write_text(json.dumps(_cases(paths)))
+    _run_side("anemoi_training_compare", [str(cases), str(out)], work)
     return json.loads(out.read_text())
 
 
@@ -127,3 +134,21 @@ def test_what_the_cases_cover(compared) -> None:
 def test_refuses_what_it_cannot_reproduce(compared, case, words) -> None:
     assert "refused" in compared[case], compared[case]
     assert words in compared[case]["refused"]
+
+
+def test_a_lightning_fit_with_the_config_entry_sees_the_stock_batches(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A real Trainer.fit (two epochs, validation, CPU) with the callback as a
+    config's `diagnostics.callbacks` entry instantiates it, against the same
+    fit with the stock DataLoader."""
+    anemoi_python()
+    paths = build_datasets(tmp_path_factory.getbasetemp() / "anemoi-datasets")
+    work = tmp_path_factory.mktemp("anemoi_training_fit")
+    out = work / "fit.json"
+    _run_side("anemoi_training_fit", [paths["base"], str(out)], work)
+    result = json.loads(out.read_text())
+    assert result["loaders"] == {"train": "FastchunkDataLoader"}
+    assert result["stock_loaders"] == {"train": "DataLoader"}
+    assert result["batches"] == result["stock_batches"] == {"train": 6, "val": 3}
+    assert result["same"]

@@ -4,6 +4,7 @@ tests that need one (tests/other_user.py): CI runs as root."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -391,3 +392,31 @@ def test_stores_without_an_id_share_nothing_when_their_address_is_reused(
         wrong += int(a[2, 7] != float(i + 1))
         del a
     assert wrong == 0, f"{wrong} of 300 reads were of another store"
+
+
+def test_the_process_cache_names_the_version_and_the_decoding(
+    tmp_path: Path, cache_off: None
+) -> None:
+    """The process's decoded-chunk cache keyed chunks by store, key, size and
+    inner index only: an array rewritten on disk and reopened read its old
+    values, and one whose metadata now says big-endian (same chunk files)
+    read the little-endian values."""
+    fastchunk.set_cache_size("8MB")
+    path = tmp_path / "a.zarr"
+    z = zarr.create_array(str(path), shape=(4, 1000), chunks=(1, 1000), dtype="<f4")
+    z[...] = np.ones((4, 1000), "<f4")
+    np.testing.assert_array_equal(fastchunk.open(path)[...], 1.0)
+    assert fastchunk.get_cache_info()["used"] > 0
+    z = zarr.create_array(str(path), shape=(4, 1000), chunks=(1, 1000), dtype="<f4",
+                          overwrite=True)
+    z[...] = np.full((4, 1000), 2.0, "<f4")
+    np.testing.assert_array_equal(fastchunk.open(path)[...], 2.0)
+    # The same chunk files, read as big-endian: another decoding.
+    doc = json.loads((path / "zarr.json").read_text())
+    for codec in doc["codecs"]:
+        if codec["name"] == "bytes":
+            codec["configuration"] = {"endian": "big"}
+    (path / "zarr.json").write_text(json.dumps(doc))
+    expected = np.full((4, 1000), 2.0, "<f4").view(">f4")
+    got = fastchunk.open(path)[...]
+    np.testing.assert_array_equal(got, expected)

@@ -165,3 +165,15 @@ def test_fetch_ahead_from_gcs_matches_local(
     got = _epoch(url, gcs.storage_options())
     for a, b in zip(want, got, strict=True):
         assert torch.equal(a, b)
+
+
+def test_windows_and_a_slice_of_the_grid_fetched_ahead_match_local(
+    s3: s3_server.S3Server, s3_stores: dict, proxy: Any
+) -> None:
+    local_path, url = s3_stores["v3_sharded"]
+    kw: dict[str, Any] = {"offsets": [-1, 0, 2], "select": {2: slice(5, 30)}, "dtype": "float16"}
+    want = _epoch(str(local_path), None, **kw)
+    got = _epoch(url, s3.storage_options(endpoint_url=proxy.endpoint), **kw)
+    assert len(want) == len(got)
+    for a, b in zip(want, got, strict=True):
+        assert torch.equal(a, b)

@@ -246,6 +246,32 @@ def test_missing_bucket_and_missing_store(s3: s3_server.S3Server) -> None:
         fastchunk.open(f"s3://{s3.bucket}/nothing/here.zarr", storage_options=s3.storage_options())
 
 
+def test_the_process_cache_follows_what_each_store_learned(
+    s3: s3_server.S3Server, tmp_path: Path, cache_off: None
+) -> None:
+    """The process's decoded-chunk cache names each object's version (ETag):
+    a second epoch of a store makes no request (its plans are told the
+    versions the store learned), and a store opened after a rewrite reads the
+    new values (the old key named no version: it read the old ones)."""
+    def upload(value: float) -> None:
+        path = tmp_path / f"v{value}.zarr"
+        z = zarr.create_array(str(path), shape=(4, 100), chunks=(1, 100), dtype="f4")
+        z[...] = np.full((4, 100), value, "f4")
+        s3.upload_dir(path, "process-cache/a.zarr")
+
+    url = f"s3://{s3.bucket}/process-cache/a.zarr"
+    upload(1.0)
+    fastchunk.set_cache_size("8MB")
+    first = fastchunk.open(url, storage_options=s3.storage_options())
+    np.testing.assert_array_equal(first[...], 1.0)
+    gets = first.store.request_counts()["get"]
+    np.testing.assert_array_equal(first[...], 1.0)
+    assert first.store.request_counts()["get"] == gets  # every chunk from the cache
+    upload(2.0)
+    later = fastchunk.open(url, storage_options=s3.storage_options())
+    np.testing.assert_array_equal(later[...], 2.0)
+
+
 def test_missing_chunk_reads_as_fill_value(
     s3: s3_server.S3Server, s3_stores: dict, tmp_path: Path
 ) -> None:

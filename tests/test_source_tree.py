@@ -125,3 +125,18 @@ def test_no_import_cycles_between_modules() -> None:
                     seen[w] = [*seen[v], w]
                     todo.append(w)
     assert not cycles, cycles
+
+
+def test_cache_singletons_are_bound_through_the_api() -> None:
+    """The Cython boundary reaches the core's singletons (the caches, the
+    mappings) only through api/ functions, which catch what they throw: no
+    `instance()` is declared or called in includes/*.pxd or the .pxi files."""
+    package = ROOT / "src" / "fastchunk"
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in sorted([*package.glob("*.pxi"), *package.glob("*.pyx"),
+                         *(package / "includes").glob("*.pxd")])  # fmt: skip
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if "instance()" in line
+    ]
+    assert not found, found

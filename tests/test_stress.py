@@ -171,6 +171,9 @@ _INTERRUPTED = textwrap.dedent(
     import numpy as np
     import fastchunk
 
+    # Python raises KeyboardInterrupt only where SIGINT was not ignored when it
+    # started (a background job of a shell ignores it): install the handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     a = fastchunk.open(sys.argv[1])
     expected = a[...]
     interrupts = 0

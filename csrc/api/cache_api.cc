@@ -6,6 +6,8 @@
 #include "cache/shared_cache.h"
 #include "cache/stored_cache.h"
 #include "engine/thread_pool.h"
+#include "io/mapped_files.h"
+#include "io/sigbus_guard.h"
 
 namespace fastchunk {
 
@@ -16,6 +18,25 @@ void api_compressed_cache_set_capacity(size_t nbytes) {
 LruSnapshot api_compressed_cache_info() { return StoredCache::instance().snapshot(); }
 
 void api_compressed_cache_clear() { StoredCache::instance().clear(); }
+
+void api_set_map_budget(size_t nbytes) { MappedFiles::instance().set_budget(nbytes); }
+
+MapInfo api_map_info() {
+  MappedFiles& files = MappedFiles::instance();
+  const MappedFilesStats st = files.stats();
+  MapInfo info;
+  info.budget = files.budget();
+  info.mapped_bytes = files.mapped_bytes();
+  info.mappings = files.mappings();
+  info.hits = st.hits;
+  info.maps = st.maps;
+  info.evictions = st.evictions;
+  info.refused = st.refused;
+  info.faults = SigbusGuard::total_faults();
+  return info;
+}
+
+void api_clear_maps() { MappedFiles::instance().clear(); }
 
 ErrorInfo api_publish_process_stats(const std::string& dir) {
   return guarded([&] {

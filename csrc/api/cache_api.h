@@ -25,6 +25,16 @@ void api_compressed_cache_set_capacity(size_t nbytes);
 LruSnapshot api_compressed_cache_info();
 void api_compressed_cache_clear();
 
+// The mappings of local files kept across reads (io/mapped_files.h), and the
+// faults the SIGBUS guard turned into zero pages (io/sigbus_guard.h).
+struct MapInfo {
+  size_t budget = 0, mapped_bytes = 0, mappings = 0;
+  uint64_t hits = 0, maps = 0, evictions = 0, refused = 0, faults = 0;
+};
+void api_set_map_budget(size_t nbytes);
+MapInfo api_map_info();
+void api_clear_maps();
+
 // This process's stats page for `fastchunk cache` (cache/process_stats.h):
 // published in `dir` ("": no longer), with both levels' numbers at once.
 ErrorInfo api_publish_process_stats(const std::string& dir);

@@ -11,7 +11,30 @@ namespace {
 // threads may still use it while the process exits.
 ChunkCache* const g_cache = &ChunkCache::instance();
 
+void append_field(std::string& out, const std::string& field) {
+  out += std::to_string(field.size());
+  out += ':';
+  out += field;
+}
+
 }  // namespace
+
+std::string decoded_chunk_key(const ArraySpec& spec, const std::string& key, int64_t inner,
+                              const std::string& version) {
+  // Length-prefixed fields: no two different tuples give the same string.
+  std::string k = "chunk2 ";
+  append_field(k, spec.store_id);
+  append_field(k, key);
+  std::string layout = std::to_string(spec.itemsize) + ';' + std::to_string(spec.chunk_nbytes());
+  for (int64_t c : spec.chunk_shape) layout += ',' + std::to_string(c);
+  layout += ';';
+  for (int a : spec.stored_axes) layout += std::to_string(a) + ',';
+  append_field(k, layout);
+  append_field(k, spec.decoding);
+  append_field(k, spec.sharded ? std::to_string(inner) : std::string("-"));
+  append_field(k, version);
+  return k;
+}
 
 ChunkCache& ChunkCache::instance() {
   static ChunkCache* cache = new ChunkCache;

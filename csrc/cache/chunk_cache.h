@@ -9,8 +9,18 @@
 #include <string>
 
 #include "cache/byte_lru.h"
+#include "engine/array_spec.h"
 
 namespace fastchunk {
+
+// The key of one decoded chunk, in the process level and the node level
+// alike: the store (ArraySpec::store_id), the object key, the layout (item
+// size, chunk shape, axis order), the decoding (codecs and configurations as
+// the metadata names them, the data type with its byte order), the inner
+// chunk of a shard and the object's version ("" where unknown). A rewritten
+// object, or the same bytes read as another data type, is another key.
+std::string decoded_chunk_key(const ArraySpec& spec, const std::string& key, int64_t inner,
+                              const std::string& version);
 
 struct CachedChunk {
   std::unique_ptr<uint8_t[]> data;

@@ -3,6 +3,7 @@
 #include <mutex>
 #include <utility>
 
+#include "cache/chunk_cache.h"
 #include "common/buffer.h"
 #include "common/fork_safe_mutex.h"
 #include "plan/region_read.h"
@@ -27,12 +28,6 @@ class EntryBytes : public ChunkBytes {
   CachedFile& entry_;
 };
 
-void append_field(std::string& out, const std::string& field) {
-  out += std::to_string(field.size());
-  out += ':';
-  out += field;
-}
-
 }  // namespace
 
 void set_shared_cache(const std::string& dir, uint64_t budget) {
@@ -50,19 +45,7 @@ std::shared_ptr<FileCache> shared_cache() {
 std::string shared_chunk_key(const ArraySpec& spec, const std::string& key, int64_t inner,
                              const std::string& version) {
   if (spec.store_id.empty() || spec.decoding.empty() || version.empty()) return std::string();
-  // Length-prefixed fields: no two different tuples give the same string.
-  std::string k = "chunk1 ";
-  append_field(k, spec.store_id);
-  append_field(k, key);
-  std::string layout = std::to_string(spec.itemsize) + ';' + std::to_string(spec.chunk_nbytes());
-  for (int64_t c : spec.chunk_shape) layout += ',' + std::to_string(c);
-  layout += ';';
-  for (int a : spec.stored_axes) layout += std::to_string(a) + ',';
-  append_field(k, layout);
-  append_field(k, spec.decoding);
-  append_field(k, spec.sharded ? std::to_string(inner) : std::string("-"));
-  append_field(k, version);
-  return k;
+  return decoded_chunk_key(spec, key, inner, version);
 }
 
 SharedChunk SharedChunk::find(const ArraySpec& spec, ByteSource& source, const std::string& key,

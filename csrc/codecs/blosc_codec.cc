@@ -12,14 +12,12 @@
 #include <vector>
 
 #include "codecs/blosc_frame.h"
+#include "codecs/config_binder.h"
 #include "codecs/registry.h"
 #include "common/error.h"
 
 namespace fastchunk {
 namespace {
-
-// Partial decoding pays off only when it skips a good share of the chunk.
-constexpr double kWorthwhileFraction = 0.6;
 
 const char* const kShuffleNames[] = {"noshuffle", "shuffle", "bitshuffle"};
 
@@ -44,10 +42,50 @@ void decode_blocks(ByteView in, const BloscFrame& h, size_t begin, size_t end, u
                out + begin);
 }
 
-class BloscCodec final : public Codec {
+// What encoding needs; decoding needs none of it (the frame says all). The
+// shuffle is a name in zarr v3 (with the typesize), a number in numcodecs
+// (-1: AUTOSHUFFLE, bit shuffle for 1-byte items).
+struct BloscSettings {
+  std::string cname = "lz4";
+  int64_t clevel = 5;
+  int64_t shuffle = 1;  // 0 none, 1 byte, 2 bit
+  int64_t typesize = 1;
+  int64_t blocksize = 0;  // 0: automatic
+
+  void bind(ConfigBinder& b) {
+    b.text("cname", cname, {"blosclz", "lz4", "lz4hc", "zstd", "zlib"});
+    b.integer("clevel", clevel, 0, 9);
+    if (b.reading()) {
+      const int64_t given = b.source().get_int("typesize", typesize);
+      typesize = given >= 1 && given <= 255 ? given : 1;
+      if (b.source().is_string("shuffle")) {
+        const std::string name = b.source().get_string("shuffle", "shuffle");
+        shuffle = std::find(std::begin(kShuffleNames), std::end(kShuffleNames), name) -
+                  std::begin(kShuffleNames);
+        if (shuffle > 2) out_of_range("shuffle", "\"" + name + "\"",
+                                      "noshuffle, shuffle or bitshuffle");
+      } else {
+        shuffle = b.source().get_int("shuffle", 1);
+        if (shuffle == -1) shuffle = typesize == 1 ? 2 : 1;  // numcodecs AUTOSHUFFLE
+        if (shuffle < 0 || shuffle > 2) out_of_range("shuffle", std::to_string(shuffle), "-1..2");
+      }
+    } else if (b.zarr_format() == 3) {
+      std::string name = kShuffleNames[shuffle];
+      b.text("shuffle", name).integer("typesize", typesize, 1, 255);
+    } else {
+      b.integer("shuffle", shuffle, 0, 2);
+    }
+    b.integer("blocksize", blocksize, 0, int64_t(BLOSC_MAX_BUFFERSIZE));
+  }
+};
+
+class BloscCodec final : public BytesToBytesCodec, SplitDecoding, PartialDecoding {
  public:
-  BloscCodec(const CodecConfig& config, const CodecContext& context)
-      : config_(config), element_size_(context.element.size) {}
+  explicit BloscCodec(BloscSettings settings)
+      : BytesToBytesCodec(std::nullopt), settings_(std::move(settings)) {
+    abilities_.split = this;
+    abilities_.partial = this;
+  }
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
     const BloscFrame h = parse_blosc_frame(in);
@@ -61,7 +99,10 @@ class BloscCodec final : public Codec {
       throw_decode("blosc: decompression failed (code " + std::to_string(n) + ")");
   }
 
-  int64_t decoded_size(ByteView in) const override { return parse_blosc_frame(in).nbytes; }
+  KnownSize decoded_size(ByteView in) const override { return parse_blosc_frame(in).nbytes; }
+  // No ratio bound: a frame's header says its size, and check_decoded_size
+  // compares it before anything is allocated.
+  KnownSize most_decoded_bytes(size_t) const override { return std::nullopt; }
 
   // Blocks decode independently: pieces of whole blocks, each decoded with
   // blosc_getitem (thread-safe in c-blosc 1.x: it works on a context of its
@@ -124,12 +165,12 @@ class BloscCodec final : public Codec {
   }
 
   void encode(ByteView in, std::string* out) const override {
-    const Settings s = settings();
+    const BloscSettings& s = settings_;
     if (in.size > size_t(BLOSC_MAX_BUFFERSIZE))
       throw Error(ErrorKind::kUnsupported, "blosc: chunks over 2 GiB cannot be blosc-compressed");
     const size_t start = out->size();
     out->resize(start + in.size + BLOSC_MAX_OVERHEAD);
-    const int n = blosc_compress_ctx(s.clevel, s.shuffle, s.typesize, in.size, in.data,
+    const int n = blosc_compress_ctx(int(s.clevel), int(s.shuffle), int(s.typesize), in.size, in.data,
                                      &(*out)[start], in.size + BLOSC_MAX_OVERHEAD,
                                      s.cname.c_str(), size_t(s.blocksize), 1);
     if (n <= 0)
@@ -139,62 +180,19 @@ class BloscCodec final : public Codec {
   }
 
   CodecConfig configuration(int zarr_format) const override {
-    const Settings s = settings();
-    CodecConfig c;
-    c.set_string("cname", s.cname).set_int("clevel", s.clevel);
-    if (zarr_format == 3)
-      c.set_string("shuffle", kShuffleNames[s.shuffle]).set_int("typesize", s.typesize);
-    else
-      c.set_int("shuffle", s.shuffle);
-    return c.set_int("blocksize", s.blocksize);
+    return write_settings(settings_, zarr_format);
   }
 
  private:
-  struct Settings {
-    std::string cname;
-    int clevel;
-    int shuffle;  // 0 none, 1 byte, 2 bit
-    int typesize;
-    int64_t blocksize;  // 0: automatic
-  };
-
-  // What encoding needs, checked; decoding needs none of it (the frame says all).
-  Settings settings() const {
-    Settings s;
-    s.cname = config_.get_string("cname", "lz4");
-    if (blosc_compname_to_compcode(s.cname.c_str()) < 0)
-      throw Error(ErrorKind::kUnsupported, "blosc: compressor '" + s.cname +
-                                               "' is not one of blosclz, lz4, lz4hc, zstd, zlib");
-    const int64_t clevel = config_.get_int("clevel", 5);
-    if (clevel < 0 || clevel > 9)
-      throw Error(ErrorKind::kUnsupported, "blosc: clevel must be 0..9, got " + std::to_string(clevel));
-    s.clevel = int(clevel);
-    const int64_t typesize = config_.get_int("typesize", element_size_);
-    s.typesize = typesize >= 1 && typesize <= 255 ? int(typesize) : 1;
-    int64_t shuffle = 1;
-    if (config_.is_string("shuffle")) {
-      const std::string name = config_.get_string("shuffle", "shuffle");
-      shuffle = std::find(std::begin(kShuffleNames), std::end(kShuffleNames), name) -
-                std::begin(kShuffleNames);
-    } else {
-      shuffle = config_.get_int("shuffle", 1);
-      if (shuffle == -1) shuffle = s.typesize == 1 ? 2 : 1;  // numcodecs AUTOSHUFFLE
-    }
-    if (shuffle < 0 || shuffle > 2)
-      throw Error(ErrorKind::kUnsupported, "blosc: shuffle must be noshuffle, shuffle or bitshuffle");
-    s.shuffle = int(shuffle);
-    s.blocksize = config_.get_int("blocksize", 0);
-    if (s.blocksize < 0 || s.blocksize > int64_t(BLOSC_MAX_BUFFERSIZE))
-      throw Error(ErrorKind::kUnsupported, "blosc: invalid blocksize " + std::to_string(s.blocksize));
-    return s;
-  }
-
-  CodecConfig config_;
-  int element_size_;
+  BloscSettings settings_;
 };
 
 std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext& context) {
-  return std::make_unique<BloscCodec>(config, context);
+  BloscSettings s;
+  s.typesize = context.element.size;  // the default: the array's items
+  ConfigBinder b = ConfigBinder::reader(config, context.zarr_format);
+  s.bind(b);
+  return std::make_unique<BloscCodec>(std::move(s));
 }
 
 }  // namespace

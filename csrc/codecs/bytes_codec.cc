@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "codecs/config_binder.h"
 #include "codecs/registry.h"
 #include "common/error.h"
 
@@ -37,9 +38,22 @@ void swap_words(uint8_t* data, size_t size, int unit) {
   }
 }
 
-class BytesCodec final : public Codec {
+// The configuration: `endian`, absent for one-byte items.
+struct BytesSettings {
+  std::string endian;
+  void bind(ConfigBinder& b) {
+    if (b.reading() ? b.source().has("endian") : !endian.empty())
+      b.text("endian", endian, {"little", "big"});
+  }
+};
+
+class BytesCodec final : public ArrayToBytesCodec, InPlaceDecoding {
  public:
-  BytesCodec(std::string endian, int unit) : endian_(std::move(endian)), unit_(unit) {}
+  BytesCodec(BytesSettings settings, int unit) : settings_(std::move(settings)), unit_(unit) {
+    abilities_.identity = unit_ <= 1;
+    abilities_.element_alignment = size_t(std::max(unit_, 1));
+    abilities_.in_place = this;
+  }
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
     if (in.size != out_size)
@@ -59,29 +73,19 @@ class BytesCodec final : public Codec {
   CodecConfig configuration(int zarr_format) const override {
     if (zarr_format != 3)
       throw Error(ErrorKind::kUnsupported, "bytes is a zarr v3 codec (v2 puts the byte order in the dtype)");
-    CodecConfig c;
-    if (!endian_.empty()) c.set_string("endian", endian_);
-    return c;
+    return write_settings(settings_, zarr_format);
   }
-  int64_t decoded_size(ByteView in) const override { return int64_t(in.size); }
-  int64_t encoded_size(size_t decoded) const override { return int64_t(decoded); }
-  bool decodes_in_place() const override { return true; }
-  bool decodes_elementwise() const override { return true; }
-  size_t element_alignment() const override { return size_t(std::max(unit_, 1)); }
-  bool is_identity() const override { return unit_ <= 1; }
 
  private:
-  std::string endian_;  // as configured: "little", "big" or "" (one-byte items)
-  int unit_;            // bytes per swapped word; 0 when stored order is this machine's
+  BytesSettings settings_;
+  int unit_;  // bytes per swapped word; 0 when stored order is this machine's
 };
 
 std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext& context) {
-  const std::string endian = config.get_string("endian", "");
-  if (!endian.empty() && endian != "little" && endian != "big")
-    throw Error(ErrorKind::kMetadata, "endian must be \"little\" or \"big\", got \"" + endian + "\"");
-  const char stored = endian == "big" ? '>' : '<';
-  const int unit = endian.empty() || stored == native_byteorder() ? 0 : context.element.swap_unit();
-  return std::make_unique<BytesCodec>(endian, unit);
+  BytesSettings s = read_settings<BytesSettings>(config, context.zarr_format);
+  const char stored = s.endian == "big" ? '>' : '<';
+  const int unit = s.endian.empty() || stored == native_byteorder() ? 0 : context.element.swap_unit();
+  return std::make_unique<BytesCodec>(std::move(s), unit);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "codecs/config_binder.h"
 #include "codecs/registry.h"
 #include "codecs/stream_sequence.h"
 #include "common/error.h"
@@ -28,9 +29,14 @@ struct Decompressor {
   ~Decompressor() { BZ2_bzDecompressEnd(&s); }
 };
 
-class Bz2Codec final : public Codec {
+struct Bz2Settings {
+  int64_t level = 1;
+  void bind(ConfigBinder& b) { b.integer("level", level, 1, 9); }
+};
+
+class Bz2Codec final : public BytesToBytesCodec {
  public:
-  explicit Bz2Codec(int64_t level) : level_(level) {}
+  explicit Bz2Codec(Bz2Settings settings) : BytesToBytesCodec(std::nullopt), settings_(settings) {}
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
     decode_stream_sequence("bz2", in, out_size,
@@ -42,12 +48,12 @@ class Bz2Codec final : public Codec {
   // A block (at least 10 bytes: magic and checksum) holds at most 900 kB
   // before bzip2's first run-length stage, which packs up to 255 equal bytes
   // into 5: 45.9 MB of output per 10 stored bytes at most.
-  uint64_t most_decoded_bytes(size_t stored) const override {
+  KnownSize decoded_size(ByteView) const override { return std::nullopt; }
+  KnownSize most_decoded_bytes(size_t stored) const override {
     return (uint64_t(stored) / 10 + 1) * 45900000ull;
   }
 
   void encode(ByteView in, std::string* out) const override {
-    check_level();
     if (in.size > size_t(UINT_MAX) / 2)
       throw Error(ErrorKind::kUnsupported, "bz2: chunks over 2 GiB cannot be bz2-compressed");
     const size_t start = out->size();
@@ -56,15 +62,14 @@ class Bz2Codec final : public Codec {
     char empty = 0;  // libbz2 refuses a null source, even of no bytes
     char* source = in.size ? const_cast<char*>(reinterpret_cast<const char*>(in.data)) : &empty;
     const int r = BZ2_bzBuffToBuffCompress(&(*out)[start], &capacity, source, unsigned(in.size),
-                                           int(level_), 0, 0);
+                                           int(settings_.level), 0, 0);
     if (r == BZ_MEM_ERROR) throw Error(ErrorKind::kMemory, "bz2: out of memory");
     if (r != BZ_OK) throw Error(ErrorKind::kInternal, "bz2: compression failed (" + std::to_string(r) + ")");
     out->resize(start + capacity);
   }
 
-  CodecConfig configuration(int) const override {
-    check_level();
-    return CodecConfig().set_int("level", level_);
+  CodecConfig configuration(int zarr_format) const override {
+    return write_settings(settings_, zarr_format);
   }
 
  private:
@@ -99,16 +104,11 @@ class Bz2Codec final : public Codec {
     }
   }
 
-  void check_level() const {
-    if (level_ < 1 || level_ > 9)
-      throw Error(ErrorKind::kUnsupported, "bz2: level must be 1..9, got " + std::to_string(level_));
-  }
-
-  int64_t level_;
+  Bz2Settings settings_;
 };
 
-std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext&) {
-  return std::make_unique<Bz2Codec>(config.get_int("level", 1));
+std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext& context) {
+  return std::make_unique<Bz2Codec>(read_settings<Bz2Settings>(config, context.zarr_format));
 }
 
 }  // namespace

@@ -71,7 +71,7 @@ bool decode_chunk_part(const ChainSpec& chain, ByteView encoded, NeededBytes nee
 void encode_chunk(const ChainSpec& chain, ByteView data, std::string* out);
 
 // The stored size of `decoded` bytes when every codec of the chain fixes it
-// (byte order, filters, checksums: a shard index); kUnknownSize otherwise.
-int64_t encoded_size(const ChainSpec& chain, size_t decoded);
+// (byte order, filters, checksums: a shard index); nullopt otherwise.
+KnownSize encoded_size(const ChainSpec& chain, size_t decoded);
 
 }  // namespace fastchunk

@@ -15,7 +15,7 @@ std::vector<CodecListing> api_codec_listing() {
     row.zarr_v3_name = def->names & kZarrV3Name;
     try {  // with its default configuration
       const auto codec = def->make(CodecConfig(), CodecContext{ElementType::parse("<f8"), 3});
-      row.fixed_size = codec->encoded_size(64) != kUnknownSize;
+      row.fixed_size = codec->encoded_size(64).has_value();
     } catch (const Error&) {  // a configuration is required (delta's dtype): a filter
       row.fixed_size = def->kind != CodecKind::kBytesToBytes;
     }
@@ -44,16 +44,27 @@ ErrorInfo api_encode_chunk(const ChainSpec& chain, const uint8_t* data, size_t s
   return guarded([&] { encode_chunk(chain, ByteView{data, size}, out); });
 }
 
+namespace {
+
+void put(const KnownSize& value, bool* known, uint64_t* out) {
+  *known = value.has_value();
+  *out = value.value_or(0);
+}
+
+}  // namespace
+
 ErrorInfo api_outer_decoded_size(const ChainSpec& chain, const uint8_t* data, size_t size,
-                                 int64_t* decoded) {
+                                 bool* known, uint64_t* decoded) {
   return guarded([&] {
-    *decoded = chain.codecs.empty() ? int64_t(size)
-                                    : chain.codecs.back()->decoded_size(ByteView{data, size});
+    put(chain.codecs.empty() ? KnownSize(size)
+                             : chain.codecs.back()->decoded_size(ByteView{data, size}),
+        known, decoded);
   });
 }
 
-ErrorInfo api_chain_encoded_size(const ChainSpec& chain, size_t decoded, int64_t* size) {
-  return guarded([&] { *size = encoded_size(chain, decoded); });
+ErrorInfo api_chain_encoded_size(const ChainSpec& chain, size_t decoded, bool* known,
+                                 uint64_t* size) {
+  return guarded([&] { put(encoded_size(chain, decoded), known, size); });
 }
 
 ErrorInfo api_codec_configuration(const CodecStep& step, const std::string& dtype,

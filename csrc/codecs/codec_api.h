@@ -26,10 +26,11 @@ ErrorInfo api_build_chain(const std::vector<CodecStep>& steps, const std::string
 ErrorInfo api_encode_chunk(const ChainSpec& chain, const uint8_t* data, size_t size,
                            std::string* out);
 // The size the outermost codec of `chain` says `data` decodes to (fixed or
-// announced); kUnknownSize when it does not say.
+// announced); *known false when it does not say.
 ErrorInfo api_outer_decoded_size(const ChainSpec& chain, const uint8_t* data, size_t size,
-                                 int64_t* decoded);
-ErrorInfo api_chain_encoded_size(const ChainSpec& chain, size_t decoded, int64_t* size);
+                                 bool* known, uint64_t* decoded);
+ErrorInfo api_chain_encoded_size(const ChainSpec& chain, size_t decoded, bool* known,
+                                 uint64_t* size);
 // The configuration a codec writes into zarr_format metadata, checked for encoding.
 ErrorInfo api_codec_configuration(const CodecStep& step, const std::string& dtype,
                                   int zarr_format, CodecConfig* out);

@@ -16,8 +16,10 @@ uint32_t load_le32(const uint8_t* p) {
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
 }
 
-class Crc32cCodec final : public Codec {
+class Crc32cCodec final : public BytesToBytesCodec, TrailerChecksum {
  public:
+  Crc32cCodec() : BytesToBytesCodec(kTrailer) { abilities_.trailer = this; }
+
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
     const ByteView body = strip_trailer(in);
     if (body.size != out_size)
@@ -37,15 +39,12 @@ class Crc32cCodec final : public Codec {
       throw Error(ErrorKind::kUnsupported, "crc32c (trailing checksum) is a zarr v3 codec");
     return CodecConfig();
   }
-  int64_t decoded_size(ByteView in) const override {
+  KnownSize decoded_size(ByteView in) const override {
     if (in.size < kTrailer) throw_decode("crc32c: chunk shorter than its 4-byte checksum");
-    return int64_t(in.size - kTrailer);
+    return in.size - kTrailer;
   }
-  int64_t encoded_size(size_t decoded) const override { return int64_t(decoded + kTrailer); }
-  uint64_t most_decoded_bytes(size_t stored) const override { return stored; }
-  bool is_trailer_checksum() const override { return true; }
   ByteView strip_trailer(ByteView in) const override {
-    const size_t n = size_t(decoded_size(in));
+    const size_t n = size_t(*decoded_size(in));
     if (load_le32(in.data + n) != crc32c(in.data, n)) throw_decode("crc32c checksum mismatch");
     return ByteView{in.data, n};
   }

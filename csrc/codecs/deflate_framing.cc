@@ -54,8 +54,7 @@ void DeflateCodec::decode(ByteView in, uint8_t* out, size_t out_size) const {
 }
 
 void DeflateCodec::encode(ByteView in, std::string* out) const {
-  check_level();
-  libdeflate_compressor* c = thread_deflate_compressor(int(level_));
+  libdeflate_compressor* c = thread_deflate_compressor(int(settings_.level));
   const size_t start = out->size();
   out->resize(start + framing_.compress_bound(c, in.size));
   const size_t n = framing_.compress(c, in.data, in.size, &(*out)[start], out->size() - start);
@@ -63,15 +62,8 @@ void DeflateCodec::encode(ByteView in, std::string* out) const {
   out->resize(start + n);
 }
 
-CodecConfig DeflateCodec::configuration(int) const {
-  check_level();
-  return CodecConfig().set_int("level", level_);
-}
-
-void DeflateCodec::check_level() const {
-  if (level_ < 0 || level_ > 9)
-    throw Error(ErrorKind::kUnsupported, std::string(framing_.name) + ": level must be 0..9, got " +
-                                             std::to_string(level_));
+CodecConfig DeflateCodec::configuration(int zarr_format) const {
+  return write_settings(settings_, zarr_format);
 }
 
 }  // namespace fastchunk

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "codecs/codec.h"
+#include "codecs/config_binder.h"
 
 namespace fastchunk {
 
@@ -26,19 +27,26 @@ struct DeflateFraming {
   size_t (*compress)(libdeflate_compressor*, const void*, size_t, void*, size_t);
 };
 
-// A deflate codec of one framing with a compression level (0..9, numcodecs' range).
-class DeflateCodec : public Codec {
+// The configuration of both: a compression level, 0..9 (numcodecs' range).
+struct DeflateSettings {
+  int64_t level = 5;
+  void bind(ConfigBinder& b) { b.integer("level", level, 0, 9); }
+};
+
+// A deflate codec of one framing.
+class DeflateCodec : public BytesToBytesCodec {
  public:
-  DeflateCodec(const DeflateFraming& framing, int64_t level) : framing_(framing), level_(level) {}
+  DeflateCodec(const DeflateFraming& framing, DeflateSettings settings)
+      : BytesToBytesCodec(std::nullopt), framing_(framing), settings_(settings) {}
   void decode(ByteView in, uint8_t* out, size_t out_size) const override;
-  uint64_t most_decoded_bytes(size_t stored) const override { return most_inflated_bytes(stored); }
+  KnownSize decoded_size(ByteView) const override { return std::nullopt; }
+  KnownSize most_decoded_bytes(size_t stored) const override { return most_inflated_bytes(stored); }
   void encode(ByteView in, std::string* out) const override;
-  CodecConfig configuration(int) const override;
+  CodecConfig configuration(int zarr_format) const override;
 
  private:
-  void check_level() const;
   const DeflateFraming& framing_;
-  int64_t level_;
+  DeflateSettings settings_;
 };
 
 }  // namespace fastchunk

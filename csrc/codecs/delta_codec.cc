@@ -10,6 +10,7 @@
 #include <string>
 #include <type_traits>
 
+#include "codecs/config_binder.h"
 #include "codecs/registry.h"
 #include "common/error.h"
 
@@ -103,10 +104,21 @@ bool supported_size(const ElementType& t) {
   return t.size == 1 || t.size == 2 || t.size == 4 || t.size == 8;
 }
 
-class DeltaCodec final : public Codec {
+struct DeltaSettings {
+  std::string dtype;   // the decoded items
+  std::string astype;  // the stored differences ("": dtype)
+  void bind(ConfigBinder& b) {
+    b.text("dtype", dtype);
+    if (!b.reading() || b.source().has("astype")) b.text("astype", astype);
+  }
+};
+
+class DeltaCodec final : public ArrayToArrayCodec, InPlaceDecoding {
  public:
   DeltaCodec(ElementType dtype, ElementType astype)
-      : dtype_(std::move(dtype)), astype_(std::move(astype)) {}
+      : ArrayToArrayCodec(dtype, astype), dtype_(std::move(dtype)), astype_(std::move(astype)) {
+    if (dtype_.size == astype_.size) abilities_.in_place = this;
+  }
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
     const size_t n = items(in.size, astype_);
@@ -118,7 +130,6 @@ class DeltaCodec final : public Codec {
   void decode_in_place(uint8_t* data, size_t size) const override {
     run_sum(data, data, items(size, astype_));
   }
-  bool decodes_in_place() const override { return dtype_.size == astype_.size; }
 
   void encode(ByteView in, std::string* out) const override {
     const size_t n = items(in.size, dtype_);
@@ -136,18 +147,9 @@ class DeltaCodec final : public Codec {
     });
   }
 
-  CodecConfig configuration(int) const override {
-    return CodecConfig().set_string("dtype", dtype_.typestr).set_string("astype", astype_.typestr);
+  CodecConfig configuration(int zarr_format) const override {
+    return write_settings(DeltaSettings{dtype_.typestr, astype_.typestr}, zarr_format);
   }
-
-  int64_t decoded_size(ByteView in) const override {
-    return int64_t(items(in.size, astype_) * size_t(dtype_.size));
-  }
-  int64_t encoded_size(size_t decoded) const override {
-    if (decoded % size_t(dtype_.size)) return kUnknownSize;
-    return int64_t(decoded / size_t(dtype_.size) * size_t(astype_.size));
-  }
-  ElementType encoded_element(const ElementType&) const override { return astype_; }
 
  private:
   static size_t items(size_t bytes, const ElementType& t) {
@@ -177,9 +179,9 @@ class DeltaCodec final : public Codec {
 
 std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext& context) {
   if (!config.has("dtype")) throw Error(ErrorKind::kMetadata, "delta needs a dtype");
-  ElementType dtype = ElementType::parse(config.get_string("dtype", ""));
-  ElementType astype = config.has("astype") ? ElementType::parse(config.get_string("astype", ""))
-                                            : dtype;
+  const DeltaSettings s = read_settings<DeltaSettings>(config, context.zarr_format);
+  ElementType dtype = ElementType::parse(s.dtype);
+  ElementType astype = s.astype.empty() ? dtype : ElementType::parse(s.astype);
   const bool ints = dtype.is_integer() && astype.is_integer();
   const bool floats = dtype.is_float() && astype.is_float() && dtype.size >= 4 && astype.size >= 4;
   // numpy sums uint64 with a signed type in float64.

@@ -16,12 +16,12 @@ const DeflateFraming kGzip = {"gzip", libdeflate_gzip_decompress, libdeflate_gzi
 
 class GzipCodec final : public DeflateCodec {
  public:
-  explicit GzipCodec(int64_t level) : DeflateCodec(kGzip, level) {}
+  explicit GzipCodec(DeflateSettings settings) : DeflateCodec(kGzip, settings) {}
 
+ protected:
   // The trailer's ISIZE holds the decoded size modulo 2^32 only, so it checks
   // a size but never tells one.
-  void check_decoded_size(ByteView in, size_t size) const override {
-    Codec::check_decoded_size(in, size);
+  void check_stream(ByteView in, size_t size) const override {
     if (in.size < kMinStream) return;
     const uint8_t* p = in.data + in.size - 4;
     const uint32_t isize =
@@ -32,8 +32,8 @@ class GzipCodec final : public DeflateCodec {
   }
 };
 
-std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext&) {
-  return std::make_unique<GzipCodec>(config.get_int("level", 5));
+std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext& context) {
+  return std::make_unique<GzipCodec>(read_settings<DeflateSettings>(config, context.zarr_format));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "codecs/config_binder.h"
 #include "codecs/registry.h"
 #include "codecs/stream_sequence.h"
 #include "common/error.h"
@@ -49,39 +50,69 @@ struct Stream {
 }
 
 // The decoded size of the .xz streams that make up `in`, from their indexes
-// (read from the end); kUnknownSize when they do not parse as such.
-int64_t xz_decoded_size(ByteView in) {
+// (read from the end); nullopt when they do not parse as such.
+KnownSize xz_decoded_size(ByteView in) {
   uint64_t total = 0;
   size_t end = in.size;
   while (end > 0) {
-    if (end < 2 * kXzHeader) return kUnknownSize;
+    if (end < 2 * kXzHeader) return std::nullopt;
     lzma_stream_flags footer;
     if (lzma_stream_footer_decode(&footer, in.data + end - kXzHeader) != LZMA_OK)
-      return kUnknownSize;
+      return std::nullopt;
     const uint64_t index_size = footer.backward_size;
-    if (index_size > end - 2 * kXzHeader) return kUnknownSize;
+    if (index_size > end - 2 * kXzHeader) return std::nullopt;
     lzma_index* index = nullptr;
     uint64_t memlimit = uint64_t(16) << 20;
     size_t pos = 0;
     const uint8_t* index_start = in.data + end - kXzHeader - index_size;
     if (lzma_index_buffer_decode(&index, &memlimit, nullptr, index_start, &pos, index_size) !=
         LZMA_OK)
-      return kUnknownSize;
+      return std::nullopt;
     const uint64_t decoded = lzma_index_uncompressed_size(index);
     const uint64_t blocks = lzma_index_total_size(index);
     lzma_index_end(index, nullptr);
     const uint64_t stream = 2 * kXzHeader + index_size + blocks;
-    if (stream > end || decoded > uint64_t(INT64_MAX) - total) return kUnknownSize;
+    if (stream > end || decoded > uint64_t(INT64_MAX) - total) return std::nullopt;
     total += decoded;
     end -= size_t(stream);
   }
-  return int64_t(total);
+  return total;
 }
 
-class LzmaCodec final : public Codec {
+// numcodecs' configuration: the container format, the integrity check (-1:
+// the format's default) and the preset (-1: null, the default; 0..9, with
+// the extreme flag or not). Custom filters are left to numcodecs.
+struct LzmaSettings {
+  int64_t format = kXz;
+  int64_t check = -1;
+  int64_t preset = -1;
+
+  void bind(ConfigBinder& b) {
+    b.integer("format", format, kAuto, kAlone);
+    b.integer("check", check, -1, LZMA_CHECK_ID_MAX);
+    if (b.reading() && check != -1 && !lzma_check_is_supported(lzma_check(check)))
+      out_of_range("check", std::to_string(check), "a check liblzma supports");
+    if (b.reading()) {
+      preset = b.source().get_int("preset", -1);
+      if (preset != -1 && (preset < 0 || preset > int64_t(UINT32_MAX) ||
+                           (uint32_t(preset) & ~LZMA_PRESET_EXTREME) > 9))
+        out_of_range("preset", std::to_string(preset), "0..9 (or with the extreme flag)");
+    } else if (preset < 0) {
+      b.null("preset");
+    } else {
+      b.integer("preset", preset, 0, int64_t(UINT32_MAX));
+    }
+    b.null("filters");
+  }
+};
+
+class LzmaCodec final : public BytesToBytesCodec {
  public:
-  LzmaCodec(int64_t format, int64_t check, int64_t preset)
-      : format_(format), check_(check), preset_(preset) {}
+  explicit LzmaCodec(LzmaSettings settings)
+      : BytesToBytesCodec(std::nullopt),
+        settings_(settings),
+        format_(settings.format),
+        check_(settings.check) {}
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
     decode_stream_sequence("lzma", in, out_size,
@@ -92,17 +123,19 @@ class LzmaCodec final : public Codec {
 
   // .xz streams end with an index of their sizes. A .lzma header records the
   // size of its own stream only, and more streams may follow: no total.
-  int64_t decoded_size(ByteView in) const override {
+  KnownSize decoded_size(ByteView in) const override {
     if (format_ == kXz || (format_ == kAuto && is_xz(in))) return xz_decoded_size(in);
     if (in.size < kAloneHeader) throw_decode("lzma: stream shorter than its 13-byte header");
-    return kUnknownSize;
+    return std::nullopt;
   }
+  // Any ratio: the decoder is given exactly the chunk's size and a memory limit.
+  KnownSize most_decoded_bytes(size_t) const override { return std::nullopt; }
 
   void encode(ByteView in, std::string* out) const override {
-    const uint32_t preset = checked_preset();
+    const uint32_t preset = settings_.preset < 0 ? LZMA_PRESET_DEFAULT : uint32_t(settings_.preset);
     const size_t start = out->size();
     if (format_ == kXz) {
-      const lzma_check check = checked_check();
+      const lzma_check check = check_ == -1 ? LZMA_CHECK_CRC64 : lzma_check(check_);
       size_t pos = 0;
       out->resize(start + lzma_stream_buffer_bound(in.size));
       const lzma_ret r = lzma_easy_buffer_encode(preset, check, nullptr, in.data, in.size,
@@ -131,18 +164,10 @@ class LzmaCodec final : public Codec {
     out->resize(start + stream.s.total_out);
   }
 
-  CodecConfig configuration(int) const override {
-    checked_preset();
-    if (format_ == kXz) checked_check();
+  CodecConfig configuration(int zarr_format) const override {
     if (format_ != kXz && format_ != kAlone)
       throw Error(ErrorKind::kUnsupported, "lzma: only formats 1 (xz) and 2 (alone) can be encoded");
-    CodecConfig c;
-    c.set_int("format", format_).set_int("check", check_);
-    if (preset_ < 0)
-      c.set_null("preset");
-    else
-      c.set_int("preset", preset_);
-    return c.set_null("filters");
+    return write_settings(settings_, zarr_format);
   }
 
  private:
@@ -179,33 +204,18 @@ class LzmaCodec final : public Codec {
     }
   }
 
-  uint32_t checked_preset() const {
-    const int64_t p = preset_ < 0 ? int64_t(LZMA_PRESET_DEFAULT) : preset_;
-    if (p < 0 || p > UINT32_MAX || (uint32_t(p) & ~LZMA_PRESET_EXTREME) > 9)
-      throw Error(ErrorKind::kUnsupported, "lzma: preset must be 0..9 (or with the extreme flag)");
-    return uint32_t(p);
-  }
-
-  lzma_check checked_check() const {
-    if (check_ == -1) return LZMA_CHECK_CRC64;
-    if (check_ < 0 || check_ > LZMA_CHECK_ID_MAX || !lzma_check_is_supported(lzma_check(check_)))
-      throw Error(ErrorKind::kUnsupported, "lzma: unsupported check " + std::to_string(check_));
-    return lzma_check(check_);
-  }
-
+  LzmaSettings settings_;
   int64_t format_;
   int64_t check_;
-  int64_t preset_;  // -1: null (the default preset)
 };
 
-std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext&) {
+std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext& context) {
   const int64_t format = config.get_int("format", kXz);
   if (config.has("filters") || format == kRaw)
     throw Error(ErrorKind::kUnsupported, "lzma with custom filters is decoded by numcodecs");
   if (format < kAuto || format > kRaw)
     throw Error(ErrorKind::kMetadata, "unknown lzma format " + std::to_string(format));
-  const int64_t preset = config.get_int("preset", -1);
-  return std::make_unique<LzmaCodec>(format, config.get_int("check", -1), preset);
+  return std::make_unique<LzmaCodec>(read_settings<LzmaSettings>(config, context.zarr_format));
 }
 
 }  // namespace

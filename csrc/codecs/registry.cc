@@ -39,11 +39,15 @@ std::shared_ptr<const Codec> make_codec(const std::string& name, const CodecConf
                                         const CodecContext& context) {
   const CodecDefinition* def = find_codec(name);
   if (!def) throw Error(ErrorKind::kUnsupported, "codec '" + name + "' is not built into the core");
+  std::shared_ptr<const Codec> codec;
   try {
-    return std::shared_ptr<const Codec>(def->make(config, context));
+    codec = def->make(config, context);
   } catch (const Error& e) {
     throw e.in("codec '" + name + "': ");
   }
+  if (codec->kind() != def->kind)
+    throw Error(ErrorKind::kInternal, "codec '" + name + "' is not of the kind it is registered as");
+  return codec;
 }
 
 const char* codec_kind_name(CodecKind kind) {

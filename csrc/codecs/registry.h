@@ -11,9 +11,6 @@
 
 namespace fastchunk {
 
-// Where the codec sits in a zarr v3 chain.
-enum class CodecKind { kArrayToArray, kArrayToBytes, kBytesToBytes };
-
 // Which metadata names a codec answers to (bit flags).
 enum CodecNames : unsigned {
   kNumcodecsId = 1,  // a numcodecs id: a zarr v2 compressor or filter id, and "numcodecs.<id>" in v3

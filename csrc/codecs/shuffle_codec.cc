@@ -6,15 +6,23 @@
 #include <string>
 
 #include "codecs/byte_planes.h"
+#include "codecs/config_binder.h"
 #include "codecs/registry.h"
 #include "common/error.h"
 
 namespace fastchunk {
 namespace {
 
-class ShuffleCodec final : public Codec {
+struct ShuffleSettings {
+  int64_t elementsize = 4;
+  void bind(ConfigBinder& b) { b.integer("elementsize", elementsize, 0, int64_t(1) << 30); }
+};
+
+class ShuffleCodec final : public BytesToBytesCodec {
  public:
-  explicit ShuffleCodec(int64_t elementsize) : elementsize_(elementsize) {}
+  explicit ShuffleCodec(int64_t elementsize) : BytesToBytesCodec(0), elementsize_(elementsize) {
+    abilities_.identity = elementsize_ <= 1;
+  }
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
     if (in.size != out_size)
@@ -29,13 +37,9 @@ class ShuffleCodec final : public Codec {
     run(in, reinterpret_cast<uint8_t*>(&(*out)[start]), true);
   }
 
-  CodecConfig configuration(int) const override {
-    return CodecConfig().set_int("elementsize", elementsize_);
+  CodecConfig configuration(int zarr_format) const override {
+    return write_settings(ShuffleSettings{elementsize_}, zarr_format);
   }
-
-  int64_t decoded_size(ByteView in) const override { return int64_t(in.size); }
-  int64_t encoded_size(size_t decoded) const override { return int64_t(decoded); }
-  bool is_identity() const override { return elementsize_ <= 1; }
 
  private:
   void run(ByteView in, uint8_t* out, bool to_planes) const {
@@ -58,11 +62,11 @@ class ShuffleCodec final : public Codec {
 
 std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext& context) {
   // numcodecs defaults to 4; zarr-python's v3 numcodecs.shuffle to the item size.
-  const int64_t fallback = context.zarr_format == 2 ? 4 : context.element.size;
-  const int64_t elementsize = config.get_int("elementsize", fallback);
-  if (elementsize > (int64_t(1) << 30))
-    throw Error(ErrorKind::kMetadata, "elementsize " + std::to_string(elementsize) + " is too large");
-  return std::make_unique<ShuffleCodec>(elementsize);
+  ShuffleSettings s;
+  if (context.zarr_format != 2) s.elementsize = context.element.size;
+  ConfigBinder b = ConfigBinder::reader(config, context.zarr_format);
+  s.bind(b);
+  return std::make_unique<ShuffleCodec>(s.elementsize);
 }
 
 }  // namespace

@@ -10,8 +10,9 @@ namespace {
 const DeflateFraming kZlib = {"zlib", libdeflate_zlib_decompress, libdeflate_zlib_compress_bound,
                               libdeflate_zlib_compress};
 
-std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext&) {
-  return std::make_unique<DeflateCodec>(kZlib, config.get_int("level", 5));
+std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext& context) {
+  return std::make_unique<DeflateCodec>(kZlib,
+                                        read_settings<DeflateSettings>(config, context.zarr_format));
 }
 
 }  // namespace

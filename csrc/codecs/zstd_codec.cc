@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "codecs/config_binder.h"
 #include "codecs/registry.h"
 #include "codecs/zstd_context.h"
 #include "common/error.h"
@@ -28,9 +29,6 @@ ZSTD_DCtx* thread_zstd_dctx() {
 }
 
 namespace {
-
-// Partial decoding pays off only when it skips a good share of the chunk.
-constexpr double kWorthwhileFraction = 0.6;
 
 struct CctxHolder {
   ZSTD_CCtx* ctx = ZSTD_createCCtx();
@@ -104,9 +102,21 @@ bool decode_prefix(ByteView in, uint8_t* out, size_t prefix, size_t out_size) {
   return ok;
 }
 
-class ZstdCodec final : public Codec {
+struct ZstdSettings {
+  int64_t level = 3;
+  bool checksum = false;
+  void bind(ConfigBinder& b) {
+    b.integer("level", level, ZSTD_minCLevel(), ZSTD_maxCLevel()).boolean("checksum", checksum);
+  }
+};
+
+class ZstdCodec final : public BytesToBytesCodec, SplitDecoding, PartialDecoding {
  public:
-  ZstdCodec(int64_t level, bool checksum) : level_(level), checksum_(checksum) {}
+  explicit ZstdCodec(ZstdSettings settings)
+      : BytesToBytesCodec(std::nullopt), settings_(settings) {
+    abilities_.split = this;
+    abilities_.partial = this;
+  }
 
   void decode(ByteView in, uint8_t* out, size_t out_size) const override {
     check_announced(in, out_size);
@@ -163,15 +173,15 @@ class ZstdCodec final : public Codec {
                    std::to_string(want));
   }
 
-  int64_t decoded_size(ByteView in) const override {
+  KnownSize decoded_size(ByteView in) const override {
     const unsigned long long total = total_content_size(in);
     if (total == ZSTD_CONTENTSIZE_ERROR) throw_decode("zstd: not a zstd frame");
-    if (total == ZSTD_CONTENTSIZE_UNKNOWN) return kUnknownSize;
-    return int64_t(total);
+    if (total == ZSTD_CONTENTSIZE_UNKNOWN) return std::nullopt;
+    return uint64_t(total);
   }
 
   // 32768:1 is the best ratio: a 128 KiB RLE block from 4 bytes; plus room for headers.
-  uint64_t most_decoded_bytes(size_t stored) const override {
+  KnownSize most_decoded_bytes(size_t stored) const override {
     return uint64_t(stored) * 32768 + (128 << 10);
   }
 
@@ -189,11 +199,10 @@ class ZstdCodec final : public Codec {
   }
 
   void encode(ByteView in, std::string* out) const override {
-    check_level();
     ZSTD_CCtx* ctx = thread_cctx();
     ZSTD_CCtx_reset(ctx, ZSTD_reset_session_and_parameters);
-    ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, int(level_));
-    ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, checksum_ ? 1 : 0);
+    ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, int(settings_.level));
+    ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, settings_.checksum ? 1 : 0);
     const size_t start = out->size();
     out->resize(start + ZSTD_compressBound(in.size));
     const size_t n = ZSTD_compress2(ctx, &(*out)[start], out->size() - start, in.data, in.size);
@@ -202,26 +211,16 @@ class ZstdCodec final : public Codec {
     out->resize(start + n);
   }
 
-  CodecConfig configuration(int) const override {
-    check_level();
-    CodecConfig c;
-    return c.set_int("level", level_).set_bool("checksum", checksum_);
+  CodecConfig configuration(int zarr_format) const override {
+    return write_settings(settings_, zarr_format);
   }
 
  private:
-  void check_level() const {
-    if (level_ < ZSTD_minCLevel() || level_ > ZSTD_maxCLevel())
-      throw Error(ErrorKind::kUnsupported, "zstd: level must be " + std::to_string(ZSTD_minCLevel()) +
-                                               ".." + std::to_string(ZSTD_maxCLevel()) + ", got " +
-                                               std::to_string(level_));
-  }
-
-  int64_t level_;
-  bool checksum_;
+  ZstdSettings settings_;
 };
 
-std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext&) {
-  return std::make_unique<ZstdCodec>(config.get_int("level", 3), config.get_bool("checksum", false));
+std::unique_ptr<Codec> make(const CodecConfig& config, const CodecContext& context) {
+  return std::make_unique<ZstdCodec>(read_settings<ZstdSettings>(config, context.zarr_format));
 }
 
 }  // namespace

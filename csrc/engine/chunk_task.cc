@@ -65,11 +65,12 @@ void decode_chunk_on(const ChainSpec& chain, ByteView raw, uint8_t* out, size_t 
   decode_chunk(chain, raw, out, out_size);
 }
 
-std::string chunk_cache_key(const ArraySpec& spec, const std::string& object_key,
-                            int64_t inner) {
-  std::string k = spec.store_id + '\n' + object_key + '\n' + std::to_string(spec.chunk_nbytes());
-  if (spec.sharded) k += '#' + std::to_string(inner);
-  return k;
+std::string stored_object_version(const ArraySpec& spec, ByteSource& source,
+                                  const std::string& key, const int64_t* coords) {
+  std::string version = source.version(key);
+  if (version.empty() && !spec.sharded && spec.keys.nested_fallback && spec.shape.size() >= 2)
+    version = source.version(storage_key(spec, coords, '/'));
+  return version;
 }
 
 TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t t,
@@ -85,7 +86,9 @@ TaskOutcome run_chunk_task(const ArraySpec& spec, const TaskGrid& grid, int64_t 
     const bool caching = cache.enabled();
     std::string cache_key;
     if (caching) {
-      cache_key = chunk_cache_key(spec, key, loc.inner);
+      cache_key = decoded_chunk_key(spec, key, loc.inner,
+                                    stored_object_version(spec, *input.source, key,
+                                                          loc.coords.data()));
       if (auto hit = cache.get(cache_key)) {
         copy_region(geom, hit->data.get(), out);
         return TaskOutcome::kDone;

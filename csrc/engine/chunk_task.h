@@ -16,7 +16,11 @@ namespace fastchunk {
 // Key of a decoded chunk in the decoded-chunk cache. The decoded size keeps
 // an array rewritten with other chunks (same keys) from ever being handed a
 // cached buffer of the wrong size.
-std::string chunk_cache_key(const ArraySpec& spec, const std::string& object_key, int64_t inner);
+// The version of the object a chunk task reads, as the source reports it
+// now ("" where unknown): `key`'s, or, for v2 stores written nested, its
+// nested key's when only that exists. The decoded levels key on it.
+std::string stored_object_version(const ArraySpec& spec, ByteSource& source,
+                                  const std::string& key, const int64_t* coords);
 
 enum class TaskOutcome {
   kDone,

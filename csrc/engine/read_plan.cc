@@ -86,9 +86,12 @@ class ReadAhead {
 
 // A chunk the decoded cache holds is not read: no hint for it (the hint
 // costs a walk of the file's pages in the kernel, warm or not).
-bool decoded_cached(const ArraySpec& spec, const std::string& key, int64_t inner) {
+bool decoded_cached(const ArraySpec& spec, ByteSource& source, const std::string& key,
+                    const TaskLocation& at) {
   const ChunkCache& chunks = ChunkCache::instance();
-  return chunks.enabled() && chunks.contains(chunk_cache_key(spec, key, inner));
+  return chunks.enabled() &&
+         chunks.contains(decoded_chunk_key(
+             spec, key, at.inner, stored_object_version(spec, source, key, at.coords.data())));
 }
 
 }  // namespace
@@ -117,7 +120,7 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
       thread_local TaskLocation at;
       grid_.locate(t, at);
       const std::string key = storage_key(spec_, at.coords.data(), spec_.keys.separator);
-      if (!decoded_cached(spec_, key, at.inner)) source.prefetch(key, ByteRange::whole());
+      if (!decoded_cached(spec_, source, key, at)) source.prefetch(key, ByteRange::whole());
     });
     run_deferring(
         n,
@@ -149,7 +152,7 @@ void ReadPlan::execute(ByteSource& source, uint8_t* out) {
     if (size_t(at.inner) >= index->entries.size()) return;
     const ShardEntry& e = index->entries[size_t(at.inner)];
     const std::string& key = keys[shard_of[size_t(t)]];
-    if (!e.empty() && !decoded_cached(spec_, key, at.inner))
+    if (!e.empty() && !decoded_cached(spec_, source, key, at))
       source.prefetch(key, ByteRange::slice(e.offset, e.nbytes));
   });
   run_deferring(
@@ -202,10 +205,7 @@ void ReadPlan::build_tables() {
     ++o.left;
     task_object_[size_t(t)] = it->second;
     task_inner_[size_t(t)] = loc.inner;
-    if (cached && chunks.contains(chunk_cache_key(spec_, key, loc.inner))) {
-      state_[size_t(t)] = TaskState::kCached;
-      ready_.push_back(t);
-    }
+    if (cached) mark_if_cached(t, loc);
   }
   if (!spec_.sharded && skip_cached_ && StoredCache::instance().enabled())
     for (Object& o : objects_) refresh(o);
@@ -217,10 +217,33 @@ void ReadPlan::know_versions(const std::vector<std::string>& keys,
   build_tables();
   if (keys.size() != versions.size())
     throw Error(ErrorKind::kInternal, "know_versions: keys and versions differ in number");
+  const bool cached = skip_cached_ && ChunkCache::instance().enabled();
+  TaskLocation loc;
   for (size_t i = 0; i < keys.size(); ++i) {
     auto it = slot_.find(keys[i]);
-    if (it != slot_.end()) objects_[it->second].known_version = versions[i];
+    if (it == slot_.end()) continue;
+    Object& o = objects_[it->second];
+    o.known_version = versions[i];
+    if (versions[i].empty() || keys[i] != o.key) continue;
+    fetched_.know_version(o.key, versions[i]);
+    // Decoded chunks of this version need no bytes.
+    if (cached)
+      for (int64_t t : o.tasks) {
+        if (state_[size_t(t)] != TaskState::kWaiting) continue;
+        grid_.locate(t, loc);
+        mark_if_cached(t, loc);
+      }
   }
+}
+
+void ReadPlan::mark_if_cached(int64_t t, const TaskLocation& loc) {
+  // The version known now (learned by the caller's store, or carried by an
+  // answer): the task's own lookup asks the same source.
+  const std::string& key = objects_[task_object_[size_t(t)]].key;
+  const std::string version = stored_object_version(spec_, fetched_, key, loc.coords.data());
+  if (!ChunkCache::instance().contains(decoded_chunk_key(spec_, key, loc.inner, version))) return;
+  state_[size_t(t)] = TaskState::kCached;
+  ready_.push_back(t);
 }
 
 void ReadPlan::provide_stored(Object& o) {

@@ -103,6 +103,9 @@ class ReadPlan {
   void provide_stored(Object& o);
   void try_index(Object& o);
   void forget_index(Object& o);
+  // Task t (at `loc`) is ready from the decoded-chunk cache when it holds
+  // the chunk at the version known now.
+  void mark_if_cached(int64_t t, const TaskLocation& loc);
   void append_requests(const Object& o, std::vector<ByteRequest>& out) const;
   [[noreturn]] void fail_unfetched(int64_t t) const;
 

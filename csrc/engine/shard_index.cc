@@ -28,11 +28,12 @@ uint64_t inner_chunks(const ShardSpec& shard) {
 }  // namespace
 
 uint64_t shard_index_nbytes(const ShardSpec& shard) {
-  const int64_t stored = encoded_size(shard.index_chain, inner_chunks(shard) * sizeof(ShardEntry));
-  if (stored == kUnknownSize)
+  const KnownSize stored =
+      encoded_size(shard.index_chain, inner_chunks(shard) * sizeof(ShardEntry));
+  if (!stored)
     throw Error(ErrorKind::kUnsupported,
                 "shard index codecs must have a fixed size (bytes, crc32c)");
-  return uint64_t(stored);
+  return *stored;
 }
 
 ByteRange shard_index_range(const ShardSpec& shard) {

@@ -48,6 +48,12 @@ void FetchedSource::provide_missing(const std::string& key) {
   o.missing = true;
 }
 
+void FetchedSource::know_version(const std::string& key, const std::string& version) {
+  if (version.empty()) return;
+  Object& o = objects_[key];
+  if (o.version.empty() && o.pieces.empty() && !o.missing) o.version = version;
+}
+
 std::string FetchedSource::version(const std::string& key) {
   auto it = objects_.find(key);
   return it == objects_.end() ? std::string() : it->second.version;

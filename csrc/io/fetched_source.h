@@ -23,6 +23,10 @@ class FetchedSource : public ByteSource {
   void provide(const std::string& key, const ByteRange& range, ByteView bytes,
                uint64_t object_size, const std::string& version = std::string());
   void provide_missing(const std::string& key);
+  // The version the caller's store learned for `key` before fetching it:
+  // version(key) says it until an answer says otherwise (the caches look up
+  // what they hold under it).
+  void know_version(const std::string& key, const std::string& version);
   std::string version(const std::string& key) override;
 
   // Whether get(key, range) would answer without kNotFetched.

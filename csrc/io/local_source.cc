@@ -141,16 +141,25 @@ bool looks_cached(int fd, off_t offset, off_t length) {
 
 void LocalSource::prefetch(const std::string& key, const ByteRange& range) {
 #ifdef POSIX_FADV_WILLNEED
-  const int fd = ::open((root_ + key).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
+  const std::string path = root_ + key;
   off_t offset = 0, length = 0;  // 0: to the end of the file
   if (range.kind == ByteRange::Kind::kSlice) {
     offset = off_t(range.offset);
     length = off_t(range.length);
   }
+  // A file read before has its mapping kept: mincore on it says whether its
+  // pages are cached (one call, ~1 us, no open: the probe below costs five
+  // syscalls, ~12 us, about 1% of a 2.58 MB zstd chunk's decode).
+  const int known = mapping_ ? MappedFiles::instance().resident(path, uint64_t(offset),
+                                                                uint64_t(length))
+                             : -1;
+  if (known == 1) return;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
   // On a warm page cache the hint only walks the cached pages: 0.1-0.4 ms
   // for a file of a few MB, 5-7% of a single-sample read.
-  if (!looks_cached(fd, offset, length)) ::posix_fadvise(fd, offset, length, POSIX_FADV_WILLNEED);
+  if (known == 0 || !looks_cached(fd, offset, length))
+    ::posix_fadvise(fd, offset, length, POSIX_FADV_WILLNEED);
   ::close(fd);
 #endif
 }

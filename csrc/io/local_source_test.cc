@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "io/mapped_files.h"
 #include "testing/test_arrays.h"
 
 namespace fastchunk {
@@ -144,6 +145,41 @@ TEST_F(LocalSourceTest, PrefetchBringsAnEvictedFileIntoThePageCache) {
     if (resident < pages) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(resident, pages);
+}
+
+TEST_F(LocalSourceTest, AFileWithAKeptMappingIsProbedThroughIt) {
+  const size_t size = size_t(4) << 20, pages = size / size_t(::sysconf(_SC_PAGESIZE));
+  dir_.write("kept", std::string(size, 'k'));
+  const std::string path = dir_.path() + "/kept";
+  MappedFiles& files = MappedFiles::instance();
+  EXPECT_EQ(files.resident(path, 0, 0), -1);  // no mapping of it yet
+  LocalSource source(dir_.path());
+  {
+    ByteBuffer storage;
+    ObjectBytes got;
+    ASSERT_TRUE(source.get("kept", ByteRange::whole(), storage, got));
+    ASSERT_TRUE(got.owner);  // mapped, and the mapping is kept after this read
+  }
+  EXPECT_EQ(files.resident(path, 0, 0), 1);  // just written: cached
+  EXPECT_EQ(files.resident(path, size, 1), -1);  // outside the file
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ::fsync(fd);
+  for (int i = 0; i < 2; ++i) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::close(fd);
+  if (resident_pages(path, size) > pages / 2) GTEST_SKIP() << "this filesystem keeps its pages";
+  EXPECT_EQ(files.resident(path, 0, 0), 0);
+  source.prefetch("kept", ByteRange::whole());  // the mapping says cold: the kernel is asked
+  size_t resident = 0;
+  for (int i = 0; i < 200 && resident < pages; ++i) {
+    resident = resident_pages(path, size);
+    if (resident < pages) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(resident, pages);
+  EXPECT_EQ(files.resident(path, 0, 0), 1);
 }
 
 }  // namespace

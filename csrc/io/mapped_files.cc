@@ -99,6 +99,22 @@ bool MappedFiles::mappable_filesystem(int fd, dev_t dev) {
   return ok;
 }
 
+int MappedFiles::resident(const std::string& path, uint64_t offset, uint64_t length) const {
+  if (!lru_.enabled()) return -1;
+  const auto m = lru_.peek(path);
+  if (!m || offset >= m->size()) return -1;
+  if (length == 0 || length > m->size() - offset) length = m->size() - offset;
+  static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096);
+  const uintptr_t base = reinterpret_cast<uintptr_t>(m->data());
+  for (const uint64_t at : {offset, offset + length - 1}) {
+    unsigned char in_core = 0;
+    void* p = reinterpret_cast<void*>((base + at) / page * page);
+    if (mincore(p, 1, &in_core) != 0) return -1;
+    if (!(in_core & 1)) return 0;
+  }
+  return 1;
+}
+
 std::shared_ptr<const MappedFile> MappedFiles::get(const std::string& path,
                                                    const struct stat& st) {
   const size_t budget = lru_.capacity();

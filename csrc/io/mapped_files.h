@@ -65,6 +65,12 @@ class MappedFiles {
   // file changed since `st`, or no room).
   std::shared_ptr<const MappedFile> get(const std::string& path, const struct stat& st);
 
+  // Whether the first and last bytes of [offset, offset + length) of `path`
+  // (length 0: to the end) are in the page cache, as the mapping kept of
+  // the file (any version) tells, with mincore and no open: 1 yes, 0 no,
+  // -1 when no mapping of it is kept (or the range is outside it).
+  int resident(const std::string& path, uint64_t offset, uint64_t length) const;
+
   void set_budget(size_t bytes);
   size_t budget() const { return lru_.capacity(); }
   size_t mapped_bytes() const { return lru_.used(); }

@@ -27,6 +27,8 @@ import json
 
 import numpy as np
 
+from fastchunk.store.protocol import SUFFIX, WHOLE, Answer, Request
+
 include "_errors.pxi"
 include "_buffers.pxi"
 
@@ -89,9 +91,10 @@ def chain_encoded_size(codecs, size_t decoded):
     it (byte order, filters, checksums); None otherwise."""
     cdef ChainSpec chain
     fill_chain(&chain, codecs)
-    cdef int64_t size = 0
-    check(api_chain_encoded_size(chain, decoded, &size))
-    return None if size < 0 else size
+    cdef cbool known = False
+    cdef uint64_t size = 0
+    check(api_chain_encoded_size(chain, decoded, &known, &size))
+    return size if known else None
 
 
 def outer_decoded_size(data, codecs):
@@ -100,9 +103,11 @@ def outer_decoded_size(data, codecs):
     cdef ChainSpec chain
     fill_chain(&chain, codecs)
     cdef const uint8_t[::1] src = memoryview(data).cast("B")
-    cdef int64_t size = 0
-    check(api_outer_decoded_size(chain, &src[0] if src.shape[0] else NULL, src.shape[0], &size))
-    return None if size < 0 else size
+    cdef cbool known = False
+    cdef uint64_t size = 0
+    check(api_outer_decoded_size(chain, &src[0] if src.shape[0] else NULL, src.shape[0], &known,
+                                 &size))
+    return size if known else None
 
 
 def codec_configuration(str name, dict config, str dtype, int zarr_format):

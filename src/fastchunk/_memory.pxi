@@ -70,20 +70,20 @@ def clear_buffer_pool_():
 
 def set_map_size(size_t nbytes):
     """Bytes of local files kept mapped for reads (0: read with pread only)."""
-    MappedFiles.instance().set_budget(nbytes)
+    with nogil:
+        api_set_map_budget(nbytes)
 
 
 def map_info():
-    cdef MappedFiles* files = &MappedFiles.instance()
-    cdef MappedFilesStats st = files.stats()
-    return {"budget": files.budget(), "mapped_bytes": files.mapped_bytes(),
-            "mappings": files.mappings(), "hits": st.hits, "maps": st.maps,
-            "evictions": st.evictions, "refused": st.refused,
-            "faults": SigbusGuard.total_faults()}
+    cdef MapInfo st = api_map_info()
+    return {"budget": st.budget, "mapped_bytes": st.mapped_bytes,
+            "mappings": st.mappings, "hits": st.hits, "maps": st.maps,
+            "evictions": st.evictions, "refused": st.refused, "faults": st.faults}
 
 
 def clear_maps():
-    MappedFiles.instance().clear()
+    with nogil:
+        api_clear_maps()
 
 
 def set_read_ahead(cbool on):

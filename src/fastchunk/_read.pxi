@@ -18,24 +18,29 @@ cdef class NativeArray:
     cdef readonly tuple shape
     cdef readonly int64_t itemsize
     cdef public object store_name
-    cdef object version_of
+
+    cdef object known_versions
 
     def __init__(self, *, store_name, store_id, root, array_path, shape, chunk_shape, itemsize,
                  fill, codecs, stored_axes, key_prefix, separator, zero_dim_key,
-                 nested_fallback, shard=None, version_of=None):
+                 nested_fallback, shard=None, known_versions=None, decoding=None):
         """`store_id` names the store precisely (the caches key on it);
-        `version_of(key)`, when given, names the version of an object the
-        remote layer fetched (the node-wide cache keys on it too)."""
+        `known_versions(keys)` (the Store protocol's) the versions the store
+        learned of objects, under which plans look up cached shard indexes and
+        decoded chunks; `decoding` names what decodes chunks that reach the
+        core decoded (no `codecs`)."""
+        self.known_versions = known_versions
         self.store_name = store_name
         self.shape = tuple(int(n) for n in shape)
         self.itemsize = itemsize
-        self.version_of = version_of
         self.spec.store_name = store_name.encode()
         self.spec.store_id = store_id.encode()
-        if codecs:  # the chain as the metadata names it: the node-wide cache keys on it
+        if codecs:  # the chain as the metadata names it: the decoded caches key on it
             self.spec.decoding = json.dumps(
                 [codecs.zarr_format, codecs.dtype, [list(s) for s in codecs.steps]],
                 sort_keys=True, default=str).encode()
+        elif decoding:  # chunks decoded in Python: what decodes them, named by the caller
+            self.spec.decoding = decoding.encode()
         self.root = root.encode() if root is not None else b""
         self.spec.array_path = array_path.encode()
         self.spec.shape = list(shape)
@@ -94,55 +99,51 @@ cdef int _fill_strides(object strides, Selection* sel) except -1:
     return 0
 
 
-cdef object _request_tuple(const ByteRequest& r):
+cdef object _request_of_c(const ByteRequest& r):
     key = r.key.decode()
     if r.range.kind == RangeKind.kWhole:
-        return (key, 0, None)
+        return Request.whole(key)
     if r.range.kind == RangeKind.kSuffix:
-        return (key, None, r.range.length)
-    return (key, r.range.offset, r.range.length)
+        return Request.suffix(key, r.range.length)
+    return Request.range_of(key, r.range.offset, r.range.length)
 
 
 cdef ByteRequest _request_of(object request) except *:
+    """The core's request of a Request (or a tuple of the same form)."""
     cdef ByteRequest r
-    key, offset, length = request
-    r.key = key.encode()
-    if offset is None:
-        if length is None or length < 0:
-            raise ValueError(f"bad request {request!r}")
+    request = Request(*request)
+    kind = request.kind  # ValueError for a tuple of no kind
+    r.key = request.key.encode()
+    if kind == SUFFIX:
         r.range.kind = RangeKind.kSuffix
-        r.range.length = length
-    elif length is None:
-        if offset != 0:
-            raise ValueError(f"bad request {request!r}")
+        r.range.length = request.length
+    elif kind == WHOLE:
         r.range.kind = RangeKind.kWhole
     else:
-        if offset < 0 or length < 0:
-            raise ValueError(f"bad request {request!r}")
         r.range.kind = RangeKind.kSlice
-        r.range.offset = offset
-        r.range.length = length
+        r.range.offset = request.offset
+        r.range.length = request.length
     return r
 
 
 cdef class ReadPlan:
     """One read planned once by the core (csrc/engine/read_plan.h), served
-    by the caller in rounds:
+    by the caller in rounds (store/serve.py does it through the Store
+    protocol):
 
         plan = native.plan(indices, out)
-        while plan.decode_ready():            # tasks left
-            requests = plan.pending()         # [(key, offset, length)]
-            plan.provide(requests, fetch(requests))
+        while plan.decode_ready():           # tasks left
+            requests = plan.pending()        # [Request]
+            plan.provide(requests, store.read(requests))
         plan.finish()
 
-    A request is (key, 0, None) for a whole object, (key, offset, length) for
-    a byte range, (key, None, length) for the last `length` bytes and the
-    object's size (length 0: the size only). Its answer is the bytes (any
-    buffer), (bytes, object size) for the last kind, or None when the object
-    does not exist. Provided buffers are held until every chunk they hold is
-    decoded. decode_ready() decodes each task whose bytes are all present,
-    exactly once: call it as objects arrive to decode while others are in
-    flight. After an error the plan is spent."""
+    A request is a store.protocol.Request: the whole object, a byte range,
+    or the last bytes and the object's size. Its answer is an Answer (bytes,
+    object size, version), a bare buffer (bytes only), or None when the
+    object does not exist. Provided buffers are held until every chunk they
+    hold is decoded. decode_ready() decodes each task whose bytes are all
+    present, exactly once: call it as objects arrive to decode while others
+    are in flight. After an error the plan is spent."""
 
     cdef unique_ptr[CReadPlan] plan
     cdef NativeArray array
@@ -168,19 +169,26 @@ cdef class ReadPlan:
             self.out_ptr = &dst[0] if self.nbytes else NULL
         with nogil:
             check(api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan))
-        if array.spec.sharded and array.version_of is not None:
-            self._know_versions()
+        if array.known_versions is not None:
+            # Shard indexes and decoded chunks are looked up under these.
+            keys = self.keys()
+            self.know_versions(keys, array.known_versions(keys))
         return self
 
-    cdef _know_versions(self):
-        # The shard indexes are cached under the versions the store knows.
-        cdef vector[string] keys
-        cdef vector[string] versions
-        check(api_plan_object_keys(deref(self.plan), &keys))
-        for k in keys:
-            v = self.array.version_of(k.decode())
-            versions.push_back(v.encode() if v else b"")
-        check(api_plan_know_versions(deref(self.plan), keys, versions))
+    @property
+    def sharded(self):
+        """Whether the plan reads shards (through their indexes)."""
+        return bool(self.array.spec.sharded)
+
+    def know_versions(self, keys, versions):
+        """The versions ("" unknown) the caller's store learned for objects
+        `keys` of this read: shard indexes and decoded chunks are looked up
+        in their caches under them. Call before pending(); plans of an array made with
+        `known_versions` are told at once."""
+        cdef vector[string] c_keys = [k.encode() for k in keys]
+        cdef vector[string] c_versions = [(v or "").encode() for v in versions]
+        with nogil:
+            check(api_plan_know_versions(deref(self.plan), c_keys, c_versions))
 
     def __init__(self):
         raise TypeError("a ReadPlan comes from NativeArray.plan()")
@@ -195,7 +203,7 @@ cdef class ReadPlan:
         cdef vector[ByteRequest] requests
         with nogil:
             check(api_plan_pending(deref(self.plan), &requests))
-        return [_request_tuple(r) for r in requests]
+        return [_request_of_c(r) for r in requests]
 
     def provide(self, requests, results):
         """Hands over the answers to `requests` (from pending()), in order."""
@@ -206,9 +214,9 @@ cdef class ReadPlan:
         for request, result in zip(requests, results):
             self._provide(request, result)
 
-    def provide_object(self, key, blob):
+    def provide_object(self, key, blob, version=""):
         """The whole object `key` (None: it does not exist), as it arrives."""
-        self._provide((key, 0, None), blob)
+        self._provide(Request.whole(key), None if blob is None else Answer(blob, None, version))
 
     cdef _provide(self, object request, object result):
         cdef ByteRequest r = _request_of(request)
@@ -218,10 +226,18 @@ cdef class ReadPlan:
         cdef const uint8_t* ptr = NULL
         cdef size_t n = 0
         if result is not None:
-            if r.range.kind == RangeKind.kSuffix:
-                blob, size = result
+            if isinstance(result, tuple):  # an Answer (or (bytes, size))
+                blob = result[0]
+                if len(result) > 1 and result[1] is not None:
+                    size = result[1]
+                if len(result) > 2 and result[2]:
+                    version = result[2].encode()
             else:
                 blob = result
+            if r.range.kind == RangeKind.kSuffix and size == kUnknownObjectSize:
+                raise ValueError(f"the answer to {tuple(request)!r} lacks the object's size")
+            if r.range.kind == RangeKind.kWhole:
+                size = kUnknownObjectSize  # a whole object is its own size (decoded ones too)
             view = memoryview(blob)
             if not view.c_contiguous:
                 raise ValueError(f"the bytes of {request[0]!r} are not contiguous")
@@ -231,10 +247,6 @@ cdef class ReadPlan:
             n = data.shape[0]
             ptr = &data[0] if n else <const uint8_t*>b""
             self.held.setdefault(request[0], []).append(view)
-            if self.array.version_of is not None:
-                v = self.array.version_of(request[0])
-                if v:
-                    version = v.encode()
         with nogil:
             check(api_plan_provide(deref(self.plan), r, ptr, n, size, version))
 

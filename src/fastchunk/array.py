@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -51,9 +52,14 @@ class Array:
             zero_dim_key=meta.zero_dim_key,
             nested_fallback=meta.nested_fallback,
             shard=shard,
-            # Remote stores name the versions (size:ETag) of what they fetched:
-            # the node-wide cache keys on them.
-            version_of=getattr(self._store, "version_of", None),
+            # The versions the store learned (local files: size, mtime, inode;
+            # objects: size and a strong validator): cached shard indexes and
+            # decoded chunks are found under them.
+            known_versions=self._store.known_versions,
+            # Chunks decoded in Python reach the core as bytes: what decoded
+            # them names them in the decoded caches (data type, byte order, codecs).
+            decoding=json.dumps([meta.zarr_format, meta.stored_dtype.str, meta.vlen,
+                                 list(meta.codec_names)]) if fallback else None,
         )
 
     # Pickled as (store, path): the store pickles its location and options

@@ -25,8 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Partial decoding needs the frame's own decoded size (the reader's chunk
   // size, which its header must agree with); the item size is the frame's.
-  int64_t nbytes = kUnknownSize;
-  fuzz::expect_rejection_or_success([&] { nbytes = codec->decoded_size(frame); });
+  int64_t nbytes = -1;
+  fuzz::expect_rejection_or_success([&] { nbytes = int64_t(codec->decoded_size(frame).value_or(-1)); });
   if (nbytes < 0 || size_t(nbytes) > fuzz::kMaxOut) return 0;
   const int64_t typesize = frame.size > 3 && frame.data[3] ? frame.data[3] : 1;
   NeededBytes needed;
@@ -36,17 +36,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<uint8_t[]> whole(new uint8_t[size_t(nbytes)]);
   ByteRanges written;
   fuzz::expect_rejection_or_success([&] {
-    codec->decode_part(frame, needed, whole.get(), size_t(nbytes), [] {}, &written);
+    codec->abilities().partial->decode_part(frame, needed, whole.get(), size_t(nbytes), [] {},
+                                            &written);
   });
   for (const auto& r : written)
     if (r.first > r.second || r.second > size_t(nbytes)) __builtin_trap();
 
   std::vector<DecodePiece> pieces;
   fuzz::expect_rejection_or_success([&] {
-    if (!codec->split(frame, size_t(nbytes), 1 + count % 8, size_t(typesize), &pieces)) return;
+    const SplitDecoding* split = codec->abilities().split;
+    if (!split->split(frame, size_t(nbytes), 1 + count % 8, size_t(typesize), &pieces)) return;
     for (const DecodePiece& piece : pieces) {
       if (piece.out_begin > piece.out_end || piece.out_end > size_t(nbytes)) __builtin_trap();
-      codec->decode_piece(frame, piece, whole.get(), size_t(nbytes));
+      split->decode_piece(frame, piece, whole.get(), size_t(nbytes));
     }
   });
   return 0;

@@ -26,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   needed.end = prefix;
   ByteRanges written;
   fuzz::expect_rejection_or_success(
-      [&] { codec->decode_part(stream, needed, out.get(), out_size, [] {}, &written); });
+      [&] { codec->abilities().partial->decode_part(stream, needed, out.get(), out_size, [] {},
+                                                    &written); });
   return 0;
 }

@@ -10,8 +10,8 @@ dates, with their statistics and missing dates, read by fastchunk's core.
 Options keep anemoi-datasets' names and meanings (`select`, `drop`,
 `reorder`, `rename`, `start`, `end`, `frequency`, `join`, `concat`,
 `fill_missing_dates`, `set_missing_dates`, `statistics`, `member(s)` /
-`number(s)`); the options fastchunk does not build raise `UnsupportedError`.
-A missing date raises `MissingDateError` unless `missing_dates="skip"` (the
+`number(s)`, `thinning`); the options fastchunk does not build raise
+`UnsupportedError`. A missing date raises `MissingDateError` unless `missing_dates="skip"` (the
 view leaves them out) or `fill_missing_dates=` ("closest", "interpolate",
 "nan", "mean", "maximum", "minimum") says otherwise.
 

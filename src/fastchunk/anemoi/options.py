@@ -14,13 +14,13 @@ from fastchunk.errors import UnsupportedError
 BUILT = (
     "fill_missing_dates", "closest", "start", "end", "frequency", "select", "drop", "reorder",
     "rename", "statistics", "number", "numbers", "member", "members", "set_missing_dates",
-    "missing_dates", "name",
+    "missing_dates", "name", "thinning", "method",
 )  # fmt: skip
 
 # anemoi-datasets 0.5 options fastchunk does not build (yet): refused, never ignored.
 NOT_BUILT = (
     "extend_start", "extend_end", "rescale", "statistics_tendencies", "mask", "trim_edge",
-    "thinning", "method", "area", "set_missing_base_dates", "skip_missing_dates",
+    "area", "set_missing_base_dates", "skip_missing_dates",
     "expected_access", "interpolate_frequency", "interpolate_variables", "max_distance",
     "rolling_average", "shuffle", "tensors", "step", "steps", "step_start", "step_end",
     "step_frequency", "base_start", "base_end", "base_frequency", "xy", "x", "y", "zip",
@@ -114,6 +114,8 @@ def apply_options(view: Dataset, kwargs: dict[str, Any], options: dict[str, Any]
             chosen += [int(v) - offset for v in values]
     if any(k in kwargs for k in offsets):
         view = view.members(chosen)
+    if "thinning" in kw or "method" in kw:
+        view = view.thinning(kw.pop("thinning", None), kw.pop("method", None))
     if "set_missing_dates" in kw:
         view = view.set_missing(kw.pop("set_missing_dates"))
     policy = kw.pop("missing_dates", "raise")

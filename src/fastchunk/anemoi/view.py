@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fastchunk import _core
-from fastchunk._indexing import orthogonalize, shape_result
+from fastchunk._indexing import as_run, orthogonalize, shape_result
 from fastchunk.anemoi.dates import as_timedelta, date_indices, seconds
 from fastchunk.anemoi.parts import (
     FILL_INTERPOLATE,
@@ -47,6 +47,11 @@ class ViewState:
     first: AnemoiStore  # the store whose grid, attributes and metadata the view reports
     stores: list[AnemoiStore]
     name: str | None = None
+    # Gridpoints of the stores the view reads (a thinning), None: all of them,
+    # the field shape they form, and the masks anemoi reports beside them.
+    grid: np.ndarray | None = None
+    field_shape: tuple[int, ...] | None = None
+    grid_masks: tuple[tuple[str, np.ndarray], ...] = ()
 
 
 class Dataset:
@@ -120,7 +125,7 @@ class Dataset:
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
-        grid = self._first.data.shape[3]
+        grid = self._first.data.shape[3] if self._s.grid is None else int(self._s.grid.size)
         return (len(self), len(self._variables), int(self._members.size), grid)
 
     @property
@@ -202,11 +207,13 @@ class Dataset:
 
     @property
     def latitudes(self) -> np.ndarray:
-        return self._first.latitudes.copy()
+        lat = self._first.latitudes
+        return lat.copy() if self._s.grid is None else lat[self._s.grid]
 
     @property
     def longitudes(self) -> np.ndarray:
-        return self._first.longitudes.copy()
+        lon = self._first.longitudes
+        return lon.copy() if self._s.grid is None else lon[self._s.grid]
 
     @property
     def grids(self) -> tuple[int, ...]:
@@ -214,8 +221,36 @@ class Dataset:
         a cutout the inner (limited-area) grid then the outer one."""
         return (self.shape[3],)
 
+    def supporting_arrays(self) -> dict[str, np.ndarray]:
+        """What anemoi-training stores beside a checkpoint (anemoi's
+        supporting_arrays()): the grid's latitudes and longitudes."""
+        arrays = {"latitudes": self.latitudes, "longitudes": self.longitudes}
+        arrays.update((name, mask.copy()) for name, mask in self._s.grid_masks)
+        return arrays
+
+    def statistics_tendencies(self, delta: Any = None) -> dict[str, np.ndarray]:
+        """mean, stdev, maximum, minimum of the changes over `delta` (default:
+        the view's frequency) of the view's variables, from the arrays
+        `statistics_tendencies_<delta>_<name>` of the stores they come from;
+        KeyError when a store lacks them, as anemoi's."""
+        delta = self.frequency if delta is None else delta
+        out: dict[str, np.ndarray] = {}
+        for part in self._segments[0] if self._segments else []:
+            if part.slots.size == 0:
+                continue
+            tend = part.store.statistics_tendencies(delta)
+            for name, values in tend.items():
+                if name not in out:
+                    out[name] = np.full(len(self._variables), np.nan, dtype=values.dtype)
+                out[name][part.slots] = values[part.cols]
+        if not out:
+            raise KeyError(f"{self!r}: no tendency statistics")
+        return out
+
     @property
     def field_shape(self) -> tuple[int, ...]:
+        if self._s.field_shape is not None:
+            return self._s.field_shape
         return self._first.field_shape
 
     @property
@@ -296,6 +331,8 @@ class Dataset:
         grid = indices[3] if type(indices[3]) is range else np.asarray(indices[3], dtype=np.int64)
         if out.size == 0:
             return
+        if self._s.grid is not None:  # the view's gridpoints -> the stores'
+            grid = as_run(self._s.grid[np.asarray(grid, dtype=np.int64)])
         members = self._members[members]
         if len(self._segments) == 1:
             segs, local, seg_of = [0], dates, None
@@ -421,6 +458,32 @@ class Dataset:
         return self._with(
             variables=[mapping.get(v, v) for v in self._variables],
             variables_metadata={mapping.get(k, k): v for k, v in self._vmeta.items()},
+        )
+
+    def thinning(self, every: Any, method: str | None = None) -> Dataset:
+        """anemoi's `thinning=n`: every n-th point along both axes of a
+        latitude x longitude field ("every-nth")."""
+        if method not in (None, "every-nth"):
+            raise UnsupportedError(
+                f"open_dataset(thinning=, method={method!r}): fastchunk thins 'every-nth' only"
+            )
+        if every is None:
+            return self
+        shape = self.field_shape
+        if len(shape) != 2:
+            raise ValueError("Thinning only works latitude/longitude fields")
+        n = int(every)
+        if n < 1:
+            raise ValueError(f"thinning must be a positive integer, got {every!r}")
+        mask = np.zeros(shape, dtype=bool)
+        mask[::n, ::n] = True
+        mask = mask.reshape(-1)
+        kept = np.flatnonzero(mask).astype(np.int64)
+        grid = kept if self._s.grid is None else self._s.grid[kept]
+        return self._with(
+            grid=grid,
+            field_shape=(len(range(0, shape[0], n)), len(range(0, shape[1], n))),
+            grid_masks=(*self._s.grid_masks, ("thinning_mask", mask)),
         )
 
     def members(self, positions: list[int]) -> Dataset:

@@ -13,7 +13,6 @@ for another."""
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,7 +23,7 @@ from fastchunk.errors import ChunkDecodeError
 from fastchunk.icechunk.manifests import load_refs
 from fastchunk.icechunk.repository import Repository
 from fastchunk.icechunk.virtual import VirtualAccess
-from fastchunk.store import Store
+from fastchunk.store.protocol import StoreBase
 
 Request = tuple[str, "int | None", "int | None"]  # the read plans' (key, offset, length)
 
@@ -41,7 +40,7 @@ class _ArrayEntry:
     shareable: bool  # every stored byte pinned by the snapshot (node-wide cache)
 
 
-class SnapshotStore:
+class SnapshotStore(StoreBase):
     """Snapshot `snapshot_id` of `repo`, read-only."""
 
     local_root: str | None = None  # chunk keys are no files: see read_local
@@ -81,7 +80,7 @@ class SnapshotStore:
 
     @property
     def concurrency(self) -> int:
-        return int(getattr(self.repo.store, "concurrency", 32))
+        return int(self.repo.store.concurrency)
 
     @property
     def nodes(self) -> dict[str, dict[str, Any]]:
@@ -202,14 +201,16 @@ class SnapshotStore:
             if key.startswith(prefix):
                 yield key, int(n)
 
-    def version_of(self, key: str) -> str | None:
+    def known_versions(self, keys: Sequence[str]) -> list[str]:
         """What the node-wide cache keys a chunk's stored bytes on: the
         snapshot pins them (chunk objects are never rewritten), but for
-        virtual references without a condition nothing does."""
-        found = self._array_of(key)
-        if found is None:
-            return None
-        return "snapshot" if self._entry(found[0]).shareable else None
+        virtual references without a condition nothing does ("")."""
+        out = []
+        for key in keys:
+            found = self._array_of(key)
+            out.append("snapshot" if found is not None and self._entry(found[0]).shareable
+                       else "")
+        return out
 
     # ------------------------------------------------------------ chunk references
     def array_refs(self, path: str) -> tuple[Any, Any]:
@@ -312,7 +313,7 @@ class SnapshotStore:
         virtual = [i for i, f in enumerate(fetches) if targets[f[0]][1]]
         if native:
             reqs = [(targets[fetches[i][0]][0], fetches[i][1], fetches[i][2]) for i in native]
-            got = _get_ranges(self.repo.store, reqs)
+            got = self.repo.store.get_ranges(reqs)
             for i, blob in zip(native, got, strict=True):
                 if blob is not None and memoryview(blob).nbytes != fetches[i][2]:
                     raise ChunkDecodeError(
@@ -340,28 +341,6 @@ class SnapshotStore:
             for i, blob in zip(virtual, self.virtual.read(ranges), strict=True):
                 out[i] = blob
         return out
-
-
-def _get_ranges(store: Store, requests: list[tuple[str, int, int]]) -> list[Any]:
-    get_ranges = getattr(store, "get_ranges", None)
-    if get_ranges is not None:
-        return list(get_ranges(requests))
-    out = []
-    for key, offset, length in requests:  # a local directory
-        path = os.path.join(store.local_root or "", *key.split("/"))
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read(length)
-        except FileNotFoundError:
-            out.append(None)
-            continue
-        if len(data) != length:
-            raise ChunkDecodeError(
-                f"{store.name}: {key}: bytes [{offset}, +{length}) lie outside the object"
-            )
-        out.append(data)
-    return out
 
 
 def _reopen(

@@ -74,6 +74,12 @@ cdef extern from "cache/process_stats.h" namespace "fastchunk":
         LevelNumbers levels[3]
 
 cdef extern from "api/cache_api.h" namespace "fastchunk":
+    cdef cppclass MapInfo:
+        size_t budget, mapped_bytes, mappings
+        uint64_t hits, maps, evictions, refused, faults
+    void api_set_map_budget(size_t nbytes) nogil
+    MapInfo api_map_info() nogil
+    void api_clear_maps() nogil
     void api_compressed_cache_set_capacity(size_t nbytes) nogil
     LruSnapshot api_compressed_cache_info() nogil
     void api_compressed_cache_clear() nogil

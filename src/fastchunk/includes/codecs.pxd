@@ -1,6 +1,6 @@
 # csrc/codecs, csrc/codecs/codec_api.h and csrc/api/api.h: the codec registry,
 # chains of registered codecs, and the calls that decode outside a read.
-from libc.stdint cimport int64_t, uint8_t, uint32_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.utility cimport pair
@@ -37,9 +37,10 @@ cdef extern from "codecs/codec_api.h" namespace "fastchunk":
                               int zarr_format, ChainSpec* chain)
     ErrorInfo api_encode_chunk(const ChainSpec& chain, const uint8_t* data, size_t size,
                                string* out) nogil
-    ErrorInfo api_chain_encoded_size(const ChainSpec& chain, size_t decoded, int64_t* size)
+    ErrorInfo api_chain_encoded_size(const ChainSpec& chain, size_t decoded, cbool* known,
+                                     uint64_t* size)
     ErrorInfo api_outer_decoded_size(const ChainSpec& chain, const uint8_t* data, size_t size,
-                                     int64_t* decoded)
+                                     cbool* known, uint64_t* decoded)
     ErrorInfo api_codec_configuration(const CodecStep& step, const string& dtype,
                                       int zarr_format, CodecConfig* out)
 

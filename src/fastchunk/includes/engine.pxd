@@ -111,21 +111,3 @@ cdef extern from "api/read_api.h" namespace "fastchunk":
                                   const string& key, vector[int64_t]* coords,
                                   cbool* parsed) nogil
 
-cdef extern from "io/sigbus_guard.h" namespace "fastchunk":
-    cdef cppclass SigbusGuard:
-        @staticmethod
-        uint64_t total_faults()
-
-cdef extern from "io/mapped_files.h" namespace "fastchunk":
-    cdef cppclass MappedFilesStats:
-        uint64_t hits, maps, evictions, refused
-
-    cdef cppclass MappedFiles:
-        @staticmethod
-        MappedFiles& instance()
-        void set_budget(size_t nbytes) nogil
-        size_t budget()
-        size_t mapped_bytes()
-        size_t mappings()
-        MappedFilesStats stats()
-        void clear() nogil

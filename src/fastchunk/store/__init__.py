@@ -9,29 +9,12 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-from collections.abc import Iterable, Iterator
-from typing import Protocol
 
 from fastchunk.errors import UnsupportedError
 from fastchunk.store.local import LocalStore
+from fastchunk.store.protocol import Answer, Request, Store, StoreBase, as_store
 
-__all__ = ["LocalStore", "Store", "open_store"]
-
-
-class Store(Protocol):
-    """What the rest of fastchunk needs from a store."""
-
-    name: str  # for messages
-    store_id: str  # names the store precisely (scheme, endpoint, bucket or root): cache keys
-    local_root: str | None  # a directory the C++ core may read itself, or None
-
-    def get(self, key: str) -> bytes | None: ...
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]: ...
-
-    def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]: ...
-
-    def list_dir(self, prefix: str) -> list[str]: ...
+__all__ = ["Answer", "LocalStore", "Request", "Store", "StoreBase", "as_store", "open_store"]
 
 
 REMOTE_SCHEMES = ("s3", "gs", "gcs", "http", "https")
@@ -77,5 +60,5 @@ def open_store(location: object, storage_options: dict | None = None) -> Store:
     if isinstance(location, (str, os.PathLike)):
         return LocalStore(location)
     if hasattr(location, "get") and hasattr(location, "local_root"):
-        return location  # type: ignore[return-value]
+        return as_store(location)  # completed by StoreBase's defaults where it lacks a method
     raise TypeError(f"cannot open a store from {type(location).__name__}")

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, NamedTuple
 
 from fastchunk.store.options import RemoteOptions
+from fastchunk.store.protocol import Answer, Request, answer_requests
 
 # A buffer: bytes, or a read-only memoryview of bytes owned by the client.
 Blob = Any
@@ -119,6 +120,20 @@ class Engine:
 
     def get_many(self, keys: Sequence[str]) -> list[Blob | None]:
         raise NotImplementedError
+
+    def read(self, requests: Sequence[Request]) -> list[Answer | None]:
+        """The answer to each request (store/protocol.py), in order; None where
+        the object does not exist. Here through get_many, get_ranges and
+        get_suffixes, versions from `versions` once they are in; a client
+        whose responses say the object's version answers with that instead."""
+        def many(keys: list[str]) -> dict[str, Blob | None]:
+            unique = list(dict.fromkeys(keys))
+            return dict(zip(unique, self.get_many(unique), strict=True))
+
+        def known(keys: list[str]) -> list[str]:
+            return [v if (v := self.versions.get(k)) and v != ABSENT else "" for k in keys]
+
+        return answer_requests(requests, many, self.get_ranges, self.get_suffixes, known)
 
     def head_many(self, keys: Sequence[str]) -> list[str | None]:
         """The version of each object (None where it does not exist), with

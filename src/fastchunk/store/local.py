@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
-from fastchunk.errors import FastchunkError
+from fastchunk.errors import ChunkDecodeError, FastchunkError
+from fastchunk.store.protocol import StoreBase
 
 
-class LocalStore:
+class LocalStore(StoreBase):
     """A directory on a local or network file system. Never written to."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -35,12 +36,52 @@ class LocalStore:
         except (FileNotFoundError, NotADirectoryError):
             return None
         except IsADirectoryError:
-            raise FastchunkError(
-                f"{self.name}: '{key}' is a directory where a stored object should be"
-            ) from None
+            raise self._directory(key) from None
+
+    def _directory(self, key: str) -> FastchunkError:
+        return FastchunkError(
+            f"{self.name}: '{key}' is a directory where a stored object should be"
+        )
+
+    def known_versions(self, keys: Sequence[str]) -> list[str]:
+        """The version of each file now (size, mtime in ns, inode: what the
+        core's local reads use), "" where there is none: the decoded caches
+        key the chunks Python reads and decodes (numcodecs fallback,
+        strings) on it."""
+        out = []
+        for key in keys:
+            try:
+                st = os.stat(self._path(key))
+            except OSError:
+                out.append("")
+                continue
+            out.append(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
+        return out
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         return {k: self.get(k) for k in keys}
+
+    def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[bytes | None]:
+        """Bytes [offset, offset + length) of each (key, offset, length), read
+        from the files themselves; a range past a file's end is a
+        ChunkDecodeError."""
+        out: list[bytes | None] = []
+        for key, offset, length in requests:
+            try:
+                with open(self._path(key), "rb") as f:
+                    f.seek(offset)
+                    data = f.read(length)
+            except (FileNotFoundError, NotADirectoryError):
+                out.append(None)
+                continue
+            except IsADirectoryError:
+                raise self._directory(key) from None
+            if len(data) != length:
+                raise ChunkDecodeError(
+                    f"{self.name}: {key}: bytes [{offset}, +{length}) lie outside the object"
+                )
+            out.append(data)
+        return out
 
     def list_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size) of every object under `prefix` (a folder key, '' for all)."""

@@ -22,6 +22,7 @@ from typing import Any
 from fastchunk.store.engine import ABSENT, Blob, Engine
 from fastchunk.store.fetch_ahead import MISS, AheadBuffer
 from fastchunk.store.options import RemoteOptions, RemoteStoreError
+from fastchunk.store.protocol import SUFFIX, WHOLE, Answer, Request, StoreBase
 
 
 def make_engine(opts: RemoteOptions, versions: dict[str, str] | None = None) -> Engine:
@@ -82,7 +83,7 @@ class _Flight:
         return self._answer
 
 
-class RemoteStore:
+class RemoteStore(StoreBase):
     """A zarr store in an S3 or GCS bucket or behind a public http(s):// URL.
     Never written to.
 
@@ -178,11 +179,11 @@ class RemoteStore:
                 out[i] = blob
         return out
 
-    def version_of(self, key: str) -> str | None:
-        """The version (size:ETag) of the object as this process last learned
-        it, or None; the node-wide decoded-chunk cache keys on it."""
-        version = self._versions.get(key)
-        return None if version == ABSENT else version
+    def known_versions(self, keys: Sequence[str]) -> list[str]:
+        """The version (size:ETag) of each object as this process last
+        learned it, "" where it did not; the caches key on them."""
+        versions = self._versions
+        return [v if (v := versions.get(k)) and v != ABSENT else "" for k in keys]
 
     def explain_missing(self, keys: list[str]) -> Exception | None:
         """Why an open found none of `keys` when it is not that the store has
@@ -311,6 +312,37 @@ class RemoteStore:
                     for r in mine:
                         self._suffixes_in_flight.pop(r, None)
         return [flight.result() for flight in flights]
+
+    def read(self, requests: Sequence[Request]) -> list[Answer | None]:
+        """The answer to each request: from what was fetched ahead where it
+        covers it, suffixes (shard indexes) once for threads asking at once,
+        the rest through the client, whose answers carry the version of the
+        response that brought them."""
+        requests = [Request(*r) for r in requests]
+        out: list[Answer | None] = [None] * len(requests)
+        suffixes = [i for i, r in enumerate(requests) if r.kind == SUFFIX]
+        if suffixes:  # first: they bring the versions a disk cache needs for ranges
+            tails = self.get_suffixes([(requests[i].key, requests[i].length or 0)
+                                       for i in suffixes])  # fmt: skip
+            versions = self.known_versions([requests[i].key for i in suffixes])
+            for i, tail, version in zip(suffixes, tails, versions, strict=True):
+                out[i] = None if tail is None else Answer(tail[0], tail[1], version)
+        direct = []
+        ahead = self._fetched_ahead()
+        for i, r in enumerate(requests):
+            if r.kind == SUFFIX:
+                continue
+            got = MISS if ahead is None else ahead.find(r.key, r.offset or 0, r.length)
+            if got is MISS:
+                direct.append(i)
+            elif got is not None:
+                size = memoryview(got).nbytes if r.kind == WHOLE else None
+                out[i] = Answer(got, size, self.known_versions([r.key])[0])
+        if direct:
+            answers = self._engine().read([requests[i] for i in direct])
+            for i, answer in zip(direct, answers, strict=True):
+                out[i] = answer
+        return out
 
     def get_suffix(self, key: str, length: int) -> tuple[Blob, int] | None:
         return self.get_suffixes([(key, length)])[0]

@@ -191,9 +191,18 @@ class Advisor:
             probe.out = loader._ring()[0].host
             probe.read_all()
 
+    def check_batches(self, nbatches: int, regime: str) -> int:
+        """The batches a check times: at most the epoch's (one untimed before
+        them, except from an object store)."""
+        n = len(self.ds) // self.batch
+        return max(1, min(nbatches, n if regime == "remote" else n - 1))
+
     def loader_run(self, nbatches: int, regime: str, array: Array | None = None) -> float:
-        """Samples per second of a real Loader over `nbatches` batches after
-        one untimed, with the model's step simulated when given."""
+        """Samples per second of a real Loader over `nbatches` batches, with
+        the model's step simulated when given. After one untimed batch; from
+        an object store from the start instead: the Loader fetches batches
+        ahead from its start, so an untimed first batch would give the timed
+        ones a head start that a long epoch does not have."""
         from fastchunk.torch import Loader
 
         loader = Loader(
@@ -201,13 +210,15 @@ class Advisor:
             seed=self.seed + 1, drop_last=True, offsets=self.window, axis=self.axis,
             num_threads=self.threads, pin_memory=False,
         )  # fmt: skip
-        nbatches = max(1, min(nbatches, len(loader) - 1))
+        nbatches = self.check_batches(nbatches, regime)
         if array is None:
             self._prepare(loader, nbatches, regime)
+        t0 = time.perf_counter()
         it = iter(loader)
         try:
-            next(it)
-            t0 = time.perf_counter()
+            if regime != "remote":
+                next(it)
+                t0 = time.perf_counter()
             for _ in range(nbatches):
                 next(it)
                 if self.step_time:
@@ -235,7 +246,20 @@ class Advisor:
         # storage
         if self.remote:
             requests = probe_mod.remote_requests(probe)
-            measured["storage"] = probe_mod.remote_storage(probe, requests, geo.stored_bytes)
+            st = probe_mod.remote_storage(probe, requests, geo.stored_bytes)
+            self._request_rounds = st.pop("rounds", [])
+            depth = self._fetch_ahead_depth(geo)
+            if depth > 1:
+                # The network part of a steady epoch: the Loader's own
+                # fetching ahead over fresh batches, nothing decoded.
+                ahead = probe_mod.BatchProbe(self.ds, self.batch, min(16, 2 * depth),
+                                             self.seed + 7)  # fmt: skip
+                chunk = math.prod(a.chunks) * a.dtype.itemsize
+                got = probe_mod.fetch_ahead_cost(self.ds, ahead.batches, self._prefetch_bytes(),
+                                                 chunk)  # fmt: skip
+                got["stored_bytes"] = self._probe_geometry(ahead, per_unit).stored_bytes
+                st["fetch_ahead"] = got
+            measured["storage"] = st
             cached = 1.0
         else:
             stored = self._probe_geometry(probe, per_unit).stored_bytes
@@ -271,12 +295,16 @@ class Advisor:
                     predicted_s = batch_time(geo, costs)["total"]
                     nbatches = int(min(50, max(4, math.ceil(CHECK_SECONDS / predicted_s))))
                 # The cores this process gets, spun just before and after.
-                before = probe_mod.spin(self.threads)["available"]
+                near = probe_mod.spin(self.threads)["available"]
                 checks.append(self.loader_run(nbatches, regime))
-                available = (before + probe_mod.spin(self.threads)["available"]) / 2
+                available = (near + probe_mod.spin(self.threads)["available"]) / 2
                 at_check = replace(costs, available=available)
-                predictions.append(samples_per_s(self.batch, batch_time(geo, at_check)["total"],
-                                                 self.step_time))  # fmt: skip
+                per_batch = batch_time(geo, at_check)["total"]
+                if regime == "remote":
+                    # timed from the start: the first batch's requests first
+                    n = self.check_batches(nbatches, regime)
+                    per_batch += geo.rounds(costs.concurrency) * (costs.latency or 0.0) / n
+                predictions.append(samples_per_s(self.batch, per_batch, self.step_time))
                 measured.setdefault("available_at_checks", []).append(available)
             bar.update(1)
         costs = self._costs(measured, decode_runs, probe_geo, cached, regime)
@@ -373,10 +401,38 @@ class Advisor:
         }
         if self.remote:
             return Costs(**common, latency=st["latency"], bandwidth=st["bandwidth"],
-                         concurrency=st.get("concurrency", 32))  # fmt: skip
+                         concurrency=st.get("concurrency", 32),
+                         fetch_ahead=self._fetch_ahead_depth(probe_geo),
+                         **self._fetch_ahead_costs(st))  # fmt: skip
         return Costs(**common, disk_bandwidth=st["disk_bandwidth"],
                      disk_latency=st["disk_latency"], io_cpu_per_byte=st["io_cpu_per_byte"],
                      cached_fraction=0.0 if regime == "cold" else cached)  # fmt: skip
+
+    def _prefetch_bytes(self) -> int:
+        from fastchunk.torch.loader import _default_prefetch_bytes
+
+        return _default_prefetch_bytes()
+
+    def _fetch_ahead_depth(self, geo: Geometry) -> int:
+        """Batches the Loader has in flight from an object store: as many as
+        its prefetch budget holds, at most FetchAhead's workers."""
+        from fastchunk.store.fetch_ahead import FetchAhead
+
+        budget = self._prefetch_bytes()
+        workers = FetchAhead.__init__.__kwdefaults__.get("workers", 16)  # type: ignore[union-attr]
+        if budget <= 0 or not geo.stored_bytes:
+            return 0
+        return int(max(1, min(workers, budget // geo.stored_bytes)))
+
+    @staticmethod
+    def _fetch_ahead_costs(st: dict[str, Any]) -> dict[str, float]:
+        """Per stored byte: the wall seconds of fetching ahead (the link, the
+        latency shared by the batches in flight) and its CPU-seconds."""
+        got = st.get("fetch_ahead")
+        if not got or not got.get("stored_bytes"):
+            return {}
+        return {"fetch_ahead_s_per_byte": got["wall_s"] / got["stored_bytes"],
+                "fetch_cpu_per_byte": got["cpu_s"] / got["stored_bytes"]}  # fmt: skip
 
     def _hit_seconds(self, hit: dict[str, float], costs: Costs, scale: float) -> float:
         """Wall seconds per batch of a measured cache path (BatchProbe.cost),
@@ -481,6 +537,10 @@ class Advisor:
         measured["node_cache"] = got
         hit = self._hit_seconds(got, costs, geo.decoded_bytes / probe_decoded
                                 if probe_decoded else 1.0)  # fmt: skip
+        if self.remote and costs.fetch_ahead > 1:
+            # Reads from an object store fetch their objects even when the
+            # node cache holds them decoded: it saves the decoding only.
+            hit = max(batch_time(geo, costs)["network"], hit)
         share = min(1.0, budget / ws) if ws else 1.0
         seconds = share * hit + (1 - share) * base
         fields = self._gain_fields(base, seconds)
@@ -500,7 +560,7 @@ class Advisor:
                 "from the second epoch on, chunks are copied instead of read and decoded"
                 if fits
                 else f"the node can hold {share:.0%} of the decoded working set ({_size(ws)})"
-            ),
+            ) + ("; objects are still fetched from the store" if self.remote else ""),
             "applies_from": "the second epoch",
             **fields,
         }

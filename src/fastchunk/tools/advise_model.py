@@ -130,6 +130,9 @@ class Costs:
     latency: float | None = None  # seconds, one small request
     bandwidth: float | None = None  # bytes/s, one round of concurrent requests
     concurrency: int = 32
+    fetch_cpu_per_byte: float = 0.0  # CPU-seconds of this process per byte fetched
+    fetch_ahead: int = 0  # batches the Loader fetches ahead (0: none)
+    fetch_ahead_s_per_byte: float | None = None  # wall s per stored byte fetched ahead
 
     @property
     def cpu_per_byte(self) -> float:
@@ -191,17 +194,34 @@ def batch_time(g: Geometry, c: Costs, decode_scale: float = 1.0) -> dict[str, fl
     kernel's copying of what is read cold), plus one cold read's latency.
     Object store: a read fetches its objects in rounds of `concurrency`
     requests, then decodes (reads of more than one round decode while later
-    rounds are in flight)."""
+    rounds are in flight); the Loader fetches `fetch_ahead` batches ahead,
+    so that only the longest of the link's time, the latency shared by the
+    batches in flight and the CPU's time remains."""
     cpu = c.cpu_per_byte * decode_scale * g.decoded_bytes
     decode = cpu / c.busy_cores
     out = {"decode": decode, "storage": 0.0, "network": 0.0, "cpu_seconds": cpu}
     if c.remote:
         rounds = g.rounds(c.concurrency)
-        fetch = rounds * (c.latency or 0.0) + g.stored_bytes / (c.bandwidth or math.inf)
-        out["network"] = fetch
-        if g.requests <= c.concurrency:
+        transfer = g.stored_bytes / (c.bandwidth or math.inf)
+        fetch = rounds * (c.latency or 0.0) + transfer
+        fetch_cpu = g.stored_bytes * c.fetch_cpu_per_byte
+        out["cpu_seconds"] = cpu + fetch_cpu
+        if c.fetch_ahead > 1:
+            # The Loader fetches the next batches while this one decodes:
+            # what remains is the longer of the network's time per batch
+            # (measured through the Loader's fetching ahead) and the CPU's
+            # (decoding and the client's work).
+            if c.fetch_ahead_s_per_byte is not None:
+                out["network"] = g.stored_bytes * c.fetch_ahead_s_per_byte
+            else:
+                latency_bound = rounds * (c.latency or 0.0) / c.fetch_ahead
+                out["network"] = max(transfer, latency_bound)
+            out["total"] = max(out["network"], (cpu + fetch_cpu) / c.busy_cores)
+        elif g.requests <= c.concurrency:
+            out["network"] = fetch
             out["total"] = fetch + decode
         else:
+            out["network"] = fetch
             out["total"] = max(fetch, decode) + min(fetch, decode) / rounds
     else:
         cold = 1.0 - c.cached_fraction

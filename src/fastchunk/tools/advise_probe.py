@@ -249,23 +249,55 @@ def remote_storage(
     if first is None:
         return {"latency": None, "bandwidth": None}
     key = first[0]
+    concurrency = int(getattr(store, "concurrency", 32))
+    rounds = [reqs[:concurrency] for reqs in requests if reqs]
+    # A loader's connections are open: open as many before timing.
+    store.get_ranges(max(rounds, key=len))
     lat = [timed(lambda: store.get_ranges([(key, 0, 1)]), 1) for _ in range(5)]
     latency = statistics.median(lat)
-    concurrency = int(getattr(store, "concurrency", 32))
-    # Requests of the batch's stored size, at most one round of them.
-    rates = []
-    for reqs in requests:
-        reqs = reqs[:concurrency]
-        if not reqs:
-            continue
-        total = sum(r[2] for r in reqs)
-        seconds = timed(lambda reqs=reqs: store.get_ranges(reqs), 1)
-        rates.append(total / max(seconds - latency, 1e-6))
     return {
         "latency": latency,
-        "bandwidth": statistics.median(rates) if rates else None,
+        **remote_bandwidth(store, rounds, latency, 2),
         "concurrency": concurrency,
+        "rounds": rounds,
     }
+
+
+def remote_bandwidth(store: Any, rounds: list[list[tuple[str, int, int]]], latency: float,
+                     repeats: int = 1) -> dict[str, float | None]:  # fmt: skip
+    """Bytes per second of rounds of concurrent requests (as a batch's), the
+    latency of one request taken out: the median over the rounds."""
+    rates = []
+    for reqs in rounds:
+        total = sum(r[2] for r in reqs)
+        seconds = timed(lambda reqs=reqs: store.get_ranges(reqs), repeats)
+        rates.append(total / max(seconds - latency, 1e-6))
+    return {"bandwidth": statistics.median(rates) if rates else None}
+
+
+def fetch_ahead_cost(ds: ArrayDataset, batches: list[np.ndarray], budget: int,
+                     object_estimate: int) -> dict[str, float]:  # fmt: skip
+    """The network part of a Loader's epoch from an object store, measured
+    through the Loader's own fetching ahead (fastchunk.store.fetch_ahead) with
+    nothing decoded: the batches' requests named ahead under `budget`, each
+    batch's answers then taken in order. Wall and CPU-seconds per batch."""
+    from fastchunk.store.fetch_ahead import FetchAhead
+    from fastchunk.store.serve import fetch
+
+    named = [ds.fetch_requests(b) for b in batches]  # shard indexes: fetched now
+    jobs = [lambda b=b: ds.fetch_requests(b) for b in batches]
+    ahead = FetchAhead(jobs, budget, object_estimate=object_estimate)
+    try:
+        c0, t0 = time.process_time(), time.perf_counter()
+        for j, requests in enumerate(named):
+            ahead.before(j)
+            for store, reqs in requests:
+                fetch(store, reqs)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        ahead.close()
+    n = max(1, len(batches))
+    return {"wall_s": wall / n, "cpu_s": cpu / n, "batches": n}
 
 
 # ---------------------------------------------------------------- decoding

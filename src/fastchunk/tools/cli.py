@@ -156,6 +156,7 @@ def _cmd_rechunk(args: argparse.Namespace) -> int:
         path=args.path,
         storage_options=_storage_options(args.storage_options),
         progress=False if args.quiet else None,
+        overwrite=args.overwrite,
     )
     if args.json:
         print(json.dumps(summary))
@@ -278,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("dst", help="destination directory (created; a shared one with --dask)")
     rc.add_argument(
         "--chunks",
-        help="chunk shape a,b,...; -1 = whole axis (arrays of another rank keep their chunks)",
+        help="chunk shape a,b,...; -1 = whole axis (in a group, arrays of another rank keep "
+        "their chunks; a rank no array has is an error)",
     )
     rc.add_argument("--shards", help="shard shape (zarr v3): multiples of the chunks")
     rc.add_argument(
@@ -295,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--threads", type=int, help="native threads (default: all cores)")
     rc.add_argument("--dask", metavar="ADDRESS", help="run on this Dask distributed scheduler")
     rc.add_argument("--path", help="rechunk only this array of the group (written at DST's root)")
+    rc.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace DST if it exists (without it, only an unfinished run of the same "
+        "parameters is resumed there)",
+    )
     rc.add_argument("--quiet", action="store_true", help="no progress bar")
     rc.add_argument("--json", action="store_true", help="print the summary as JSON")
     rc.add_argument("--storage-options", help="JSON object passed to the source store")

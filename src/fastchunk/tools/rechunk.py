@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -372,28 +373,6 @@ def ngroups(target: Target) -> int:
 
 # ---------------------------------------------------------------- running
 
-# Test hook (read once, at import): a process that has written this many
-# objects writes half of the next one and exits, as a killed worker would.
-_STOP_AFTER = os.environ.get("_FASTCHUNK_RECHUNK_STOP_AFTER")
-
-
-class _WriteCounter:
-    """Objects written by this process, counted under a lock: Dask workers
-    write from several threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.value = 0
-
-    def add(self) -> int:
-        with self._lock:
-            self.value += 1
-            return self.value
-
-
-_written = _WriteCounter()
-
-
 @functools.lru_cache(maxsize=4)
 def _open_source(src: str, path: str, options_json: str) -> Array:
     return fastchunk.open_array(src, path or None, json.loads(options_json) or None)
@@ -405,21 +384,26 @@ def _source_array(src: str, path: str, storage_options: dict[str, Any] | None) -
     return _open_source(src, path, json.dumps(storage_options or {}, sort_keys=True))
 
 
-def _write_object(dst_root: str, key: str, data: bytes) -> None:
+def partial_path(dst_root: str, key: str) -> str:
+    """Where write_atomic writes `key` before renaming it into place: a hidden
+    name of this process and thread, beside the object."""
     path = os.path.join(dst_root, *key.split("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = os.path.join(
+    return os.path.join(
         os.path.dirname(path),
         f".{os.path.basename(path)}{_PARTIAL}{os.getpid()}-{threading.get_ident()}",
     )
+
+
+def write_atomic(dst_root: str, key: str, data: bytes) -> None:
+    """The one writer of the destination (objects and metadata): `data` under a
+    temporary name, then renamed into place, so that a reader (or a rerun)
+    finds nothing or a whole object."""
+    path = os.path.join(dst_root, *key.split("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = partial_path(dst_root, key)
     with open(tmp, "wb") as f:
-        if _STOP_AFTER is not None and _written.value >= int(_STOP_AFTER):
-            f.write(data[: len(data) // 2])
-            f.flush()
-            os._exit(75)
         f.write(data)
     os.replace(tmp, path)
-    _written.add()
 
 
 def run_group(
@@ -465,7 +449,7 @@ def run_group(
     encoded = _core.encode_objects(request, slab)
     del slab
     for coords, data in zip(todo, encoded, strict=False):
-        _write_object(dst_root, target.key(coords), data)
+        write_atomic(dst_root, target.key(coords), data)
     return len(todo), len(objects) - len(todo)
 
 
@@ -476,31 +460,47 @@ def _clean_partials(dst_root: str) -> None:
                 os.remove(os.path.join(dirpath, name))
 
 
-def _check_destination(dst_root: str, identity: dict[str, Any]) -> bool:
-    """Prepares `dst_root`; True when an unfinished run of the same rechunk is resumed."""
+def _check_destination(dst_root: str, identity: dict[str, Any], overwrite: bool) -> bool:
+    """Prepares `dst_root`; True when an unfinished run of the same rechunk is
+    resumed. `overwrite`: whatever is there is removed first (never resumed)."""
     marker = os.path.join(dst_root, MARKER)
+    if overwrite and os.path.lexists(dst_root):
+        if not os.path.isdir(dst_root) or os.path.islink(dst_root):
+            raise FileExistsError(f"{dst_root} exists and is not a directory: not overwritten")
+        shutil.rmtree(dst_root)
     if os.path.exists(marker):
         with open(marker) as f:
             previous = json.load(f)
         if previous != identity:
             raise FileExistsError(
                 f"{dst_root} holds an unfinished rechunk with other parameters "
-                f"({previous}); remove it or rerun with the same parameters"
+                f"({previous}); rerun with the same parameters, or --overwrite"
             )
         _clean_partials(dst_root)
         return True
     if os.path.isdir(dst_root) and os.listdir(dst_root):
-        raise FileExistsError(f"{dst_root} exists and is not an unfinished fastchunk rechunk")
+        raise FileExistsError(
+            f"{dst_root} exists and is not an unfinished fastchunk rechunk; --overwrite replaces it"
+        )
     os.makedirs(dst_root, exist_ok=True)
-    with open(marker, "w") as f:
-        json.dump(identity, f, indent=2)
+    write_atomic(dst_root, MARKER, json.dumps(identity, indent=2).encode())
     return False
 
 
 @dataclass
-class _Plan:
+class RechunkPlan:
+    """What a rechunk writes: the arrays (with the groups of objects each is
+    written in), the group documents, and what a resumed run must agree on."""
+
+    src: str
+    dst_root: str
     targets: list[Target]
-    groups: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+    group_docs: dict[str, bytes] = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tasks(self) -> list[tuple[Target, int]]:
+        return [(t, i) for t in self.targets for i in range(ngroups(t))]
 
 
 def _walk_groups(group: Group, path: str) -> Iterator[tuple[str, Group]]:
@@ -509,89 +509,116 @@ def _walk_groups(group: Group, path: str) -> Iterator[tuple[str, Group]]:
         yield from _walk_groups(sub, f"{path}/{name}" if path else name)
 
 
-def rechunk(
+def _check_ranks(targets: list[Target], chunks: tuple[int, ...] | None,
+                 shards: tuple[int, ...] | None) -> None:
+    """--chunks (--shards) of a rank no array has is an error, not a copy
+    with the old chunks: arrays of another rank keep theirs only beside
+    arrays that take them."""
+    ranks = sorted({len(t.shape) for t in targets})
+    for flag, spec in (("--chunks", chunks), ("--shards", shards)):
+        if spec is not None and len(spec) not in ranks:
+            what = f"rank {ranks[0]}" if len(ranks) == 1 else f"ranks {', '.join(map(str, ranks))}"
+            raise ValueError(f"{flag} {','.join(map(str, spec))} has {len(spec)} dimensions; "
+                             f"the arrays to rechunk have {what}")
+
+
+def plan_rechunk(
     src: str,
-    dst: str,
+    dst: str | os.PathLike[str],
     chunks: str | Sequence[int] | None,
-    shards: str | Sequence[int] | None = None,
-    codec: str = "zstd:3",
-    zarr_format: int | None = None,
-    memory: str | int = "2GB",
-    dask: str | None = None,
-    path: str | None = None,
-    storage_options: dict[str, Any] | None = None,
-    progress: bool | None = None,
-) -> dict[str, Any]:
-    """Rewrites the array (or every array of the group) at `src` into `dst`
-    with new chunks, shards, codec and format. Returns a summary."""
-    t0 = time.monotonic()
+    shards: str | Sequence[int] | None,
+    codec: str,
+    zarr_format: int | None,
+    memory: str | int,
+    path: str | None,
+    storage_options: dict[str, Any] | None,
+) -> RechunkPlan:
+    """Parses the arguments and plans the run: every array's target and the
+    groups of objects that fit the memory budget. Writes nothing."""
     if url_scheme(str(dst)) is not None:
         raise UnsupportedError("rechunk writes to a local (or shared) directory, not to a URL")
     src = os.fspath(src) if isinstance(src, os.PathLike) else src
     if "://" not in src:
         src = os.path.abspath(src)  # Dask workers may run elsewhere than this directory
     dst_root = os.path.abspath(os.fspath(dst))
+    if "://" not in src and _nested(src, dst_root):
+        raise ValueError(f"the destination {dst_root} and the source {src} overlap")
     chunk_spec = parse_shape(chunks)
     shard_spec = parse_shape(shards)
     the_codec = parse_codec(codec)
     budget = parse_bytes(memory)
     node = fastchunk.open(src, path, storage_options)
-    targets: list[Target] = []
-    groups_meta: dict[str, bytes] = {}
+    plan = RechunkPlan(src, dst_root, [])
     if isinstance(node, Array):
-        targets.append(make_target(node, "", chunk_spec, shard_spec, the_codec, zarr_format))
+        plan.targets.append(make_target(node, "", chunk_spec, shard_spec, the_codec, zarr_format))
     else:
         fmt = zarr_format or node.zarr_format
         for gpath, grp in _walk_groups(node, ""):
-            groups_meta.update(group_metadata(gpath, fmt, dict(grp.attrs)))
+            plan.group_docs.update(group_metadata(gpath, fmt, dict(grp.attrs)))
         for apath, arr in node.walk_arrays():
-            targets.append(make_target(arr, apath, chunk_spec, shard_spec, the_codec, zarr_format))
+            plan.targets.append(
+                make_target(arr, apath, chunk_spec, shard_spec, the_codec, zarr_format)
+            )
+    _check_ranks(plan.targets, chunk_spec, shard_spec)
     threads = fastchunk.get_num_threads()
     # The decoded-chunk cache (off by default) lives inside the same budget.
     budget -= int(fastchunk.get_cache_info().get("capacity", 0))
-    for t in targets:
+    for t in plan.targets:
         t.group_shape = plan_group_shape(
-            t.shape,
-            t.object_shape,
-            t.src_chunks,
-            t.np_dtype.itemsize,
-            budget,
-            threads,
-            t.chunks,
+            t.shape, t.object_shape, t.src_chunks, t.np_dtype.itemsize, budget, threads, t.chunks
         )
-    identity = {
+    plan.identity = {
         "version": 1,
         "source": str(src),
         "path": path,
-        "arrays": [t.identity() for t in targets],
+        "arrays": [t.identity() for t in plan.targets],
     }
-    resumed = _check_destination(dst_root, identity)
+    return plan
 
-    tasks = [(t, i) for t in targets for i in range(ngroups(t))]
-    total = sum(t.nobjects for t in targets)
-    counts = {t.dst_path: [0, 0] for t in targets}
+
+def _nested(a: str, b: str) -> bool:
+    """Whether one of the directories `a` and `b` is (inside) the other."""
+    ra, rb = os.path.realpath(a), os.path.realpath(b)
+    return ra == rb or ra.startswith(rb + os.sep) or rb.startswith(ra + os.sep)
+
+
+def _write_objects(plan: RechunkPlan, storage_options: dict[str, Any] | None, dask: str | None,
+                   progress: bool | None) -> dict[str, list[int]]:
+    """Every group of every array (on a Dask cluster when `dask` names one);
+    returns (written, skipped) objects per array."""
+    tasks = plan.tasks
+    counts = {t.dst_path: [0, 0] for t in plan.targets}
+    total = sum(t.nobjects for t in plan.targets)
     with Progress(total, desc="rechunk", unit="obj", enabled=progress) as bar:
         if dask:
-            _run_dask(dask, src, storage_options, tasks, dst_root, counts, bar)
+            _run_dask(dask, plan.src, storage_options, tasks, plan.dst_root, counts, bar)
         else:
             for t, i in tasks:
-                written, skipped = run_group(src, storage_options, t, i, dst_root)
+                written, skipped = run_group(plan.src, storage_options, t, i, plan.dst_root)
                 counts[t.dst_path][0] += written
                 counts[t.dst_path][1] += skipped
                 bar.update(written + skipped)
+    return counts
 
-    docs = dict(groups_meta)
-    for t in targets:
+
+def _write_metadata(plan: RechunkPlan) -> None:
+    """The zarr documents, last: until they are there the marker says what the
+    destination is."""
+    docs = dict(plan.group_docs)
+    for t in plan.targets:
         docs.update(t.metadata())
     for key, data in docs.items():
-        _write_object_plain(dst_root, key, data)
-    os.remove(os.path.join(dst_root, MARKER))
-    _open_source.cache_clear()
+        write_atomic(plan.dst_root, key, data)
+    os.remove(os.path.join(plan.dst_root, MARKER))
+
+
+def _summary(plan: RechunkPlan, resumed: bool, seconds: float,
+             counts: dict[str, list[int]]) -> dict[str, Any]:
     return {
-        "source": str(src),
-        "destination": dst_root,
+        "source": str(plan.src),
+        "destination": plan.dst_root,
         "resumed": resumed,
-        "seconds": time.monotonic() - t0,
+        "seconds": seconds,
         "arrays": {
             t.dst_path or "/": {
                 "shape": list(t.shape),
@@ -606,18 +633,37 @@ def rechunk(
                 "group_shape": list(t.group_shape),
                 "note": t.note,
             }
-            for t in targets
+            for t in plan.targets
         },
     }
 
 
-def _write_object_plain(dst_root: str, key: str, data: bytes) -> None:
-    path = os.path.join(dst_root, *key.split("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".partial"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+def rechunk(
+    src: str,
+    dst: str,
+    chunks: str | Sequence[int] | None,
+    shards: str | Sequence[int] | None = None,
+    codec: str = "zstd:3",
+    zarr_format: int | None = None,
+    memory: str | int = "2GB",
+    dask: str | None = None,
+    path: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    progress: bool | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Rewrites the array (or every array of the group) at `src` into `dst`
+    with new chunks, shards, codec and format. Returns a summary. An
+    unfinished run of the same parameters in `dst` is resumed; anything else
+    there is an error, unless `overwrite` (it is removed first)."""
+    t0 = time.monotonic()
+    plan = plan_rechunk(src, dst, chunks, shards, codec, zarr_format, memory, path,
+                        storage_options)
+    resumed = _check_destination(plan.dst_root, plan.identity, overwrite)
+    counts = _write_objects(plan, storage_options, dask, progress)
+    _write_metadata(plan)
+    _open_source.cache_clear()
+    return _summary(plan, resumed, time.monotonic() - t0, counts)
 
 
 def _dask_task(

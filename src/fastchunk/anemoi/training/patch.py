@@ -5,6 +5,7 @@ it refuses, naming it, before any batch is read."""
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ STAGES = {
     "test": ("ds_test", "test_dataloader", "test_dataloader_config"),
 }
 VERIFIED = "0.17."  # the anemoi-training releases whose loader order.py reproduces
+LOGGER = logging.getLogger(__name__)
 
 
 def _anemoi_training() -> Any:
@@ -202,9 +204,16 @@ def use_fastchunk(
                 "worker processes (its samples are assigned in worker_init_fn); fastchunk "
                 "reproduces the order of 1 or more workers"
             )
+        served = views_of(stage)
+        LOGGER.info(
+            "fastchunk serves the %s dataloader: datasets %s, batch size %d in the order of "
+            "%d workers, read by %s threads",
+            stage, ", ".join(served), int(dl.batch_size[stage]), workers,
+            num_threads if num_threads is not None else fastchunk.get_num_threads(),
+        )  # fmt: skip
         return FastchunkDataLoader(
             getattr(datamodule, ds_attr),
-            views_of(stage),
+            served,
             batch_size=int(dl.batch_size[stage]),
             num_workers=workers,
             persistent_workers=bool(datamodule._use_persistent_workers),
