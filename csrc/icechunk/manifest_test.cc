@@ -1,6 +1,7 @@
 #include "icechunk/manifest.h"
 
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <string>
 #include <vector>
@@ -105,6 +106,34 @@ TEST(ManifestTest, HostileReferencesAreErrors) {
   refs = sample_refs();
   refs.push_back(none);
   EXPECT_THROW(table_of(*manifest_of(refs)), Error);
+}
+
+TEST(ManifestTest, CompressedLocationsDecodeWithTheManifestsDictionary) {
+  // A raw-content dictionary: zstd takes any bytes as one.
+  const std::string text = "s3://era5-archive/netcdf/1979/era5-1979-01.nc";
+  const std::vector<uint8_t> dictionary(text.begin(), text.end());
+  const std::string location = "s3://era5-archive/netcdf/1979/era5-1979-02.nc";
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  std::vector<uint8_t> compressed(ZSTD_compressBound(location.size()) + 64);
+  compressed.resize(ZSTD_compress_usingDict(cctx, compressed.data(), compressed.size(),
+                                            location.data(), location.size(), dictionary.data(),
+                                            dictionary.size(), 3));
+  ZSTD_freeCCtx(cctx);
+  RefSpec virt;
+  virt.index = {0, 0};
+  virt.kind = RefSpec::kVirtual;
+  virt.compressed_location = compressed;
+  virt.length = 8;
+  auto payload = testing::manifest_payload(kManifestId, kNode, {virt}, dictionary);
+  auto file = testing::icechunk_file(IcechunkFileType::kManifest, payload.data(), payload.size(), 2);
+  const ChunkRefTable table = table_of(*Manifest::parse(testing::view(file), "m"));
+  ASSERT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.targets()[0].location, location);
+  EXPECT_TRUE(table.targets()[0].is_virtual);
+  // Without the dictionary: an error, not a guess.
+  payload = testing::manifest_payload(kManifestId, kNode, {virt});
+  file = testing::icechunk_file(IcechunkFileType::kManifest, payload.data(), payload.size(), 2);
+  EXPECT_THROW(table_of(*Manifest::parse(testing::view(file), "m")), Error);
 }
 
 TEST(ManifestTest, CorruptBuffersFailVerification) {

@@ -44,24 +44,29 @@ struct RefSpec {
   std::vector<uint8_t> inline_bytes;
   std::array<uint8_t, 12> chunk_id{};
   std::string location;
+  std::vector<uint8_t> compressed_location;  // virtual: instead of `location`
   std::string etag;
   uint32_t last_modified = 0;
   uint64_t offset = 0, length = 0;
 };
 
-// A manifest (manifest.fbs) with one array `node` holding `refs`.
+// A manifest (manifest.fbs) with one array `node` holding `refs`, and the
+// dictionary of compressed locations when given.
 inline std::vector<uint8_t> manifest_payload(const std::array<uint8_t, 12>& id,
                                              const std::array<uint8_t, 8>& node,
-                                             const std::vector<RefSpec>& refs) {
+                                             const std::vector<RefSpec>& refs,
+                                             const std::vector<uint8_t>& dictionary = {}) {
   using flat::slot;
   flatbuffers::FlatBufferBuilder b;
   std::vector<flatbuffers::Offset<void>> tables;
   for (const RefSpec& r : refs) {
     const auto index = b.CreateVector(r.index);
-    flatbuffers::Offset<flatbuffers::Vector<uint8_t>> inl;
+    flatbuffers::Offset<flatbuffers::Vector<uint8_t>> inl, compressed;
     flatbuffers::Offset<flatbuffers::String> location, etag;
     if (r.kind == RefSpec::kInline) inl = b.CreateVector(r.inline_bytes);
-    if (r.kind == RefSpec::kVirtual) location = b.CreateString(r.location);
+    if (r.kind == RefSpec::kVirtual && r.compressed_location.empty())
+      location = b.CreateString(r.location);
+    if (!r.compressed_location.empty()) compressed = b.CreateVector(r.compressed_location);
     if (!r.etag.empty()) etag = b.CreateString(r.etag);
     const auto start = b.StartTable();
     b.AddOffset(slot(0), index);
@@ -69,7 +74,8 @@ inline std::vector<uint8_t> manifest_payload(const std::array<uint8_t, 12>& id,
     b.AddElement<uint64_t>(slot(2), r.offset, 0);
     b.AddElement<uint64_t>(slot(3), r.length, 0);
     if (r.kind == RefSpec::kNative) b.AddStruct(slot(4), &r.chunk_id);
-    if (r.kind == RefSpec::kVirtual) b.AddOffset(slot(5), location);
+    if (r.kind == RefSpec::kVirtual && r.compressed_location.empty()) b.AddOffset(slot(5), location);
+    if (!r.compressed_location.empty()) b.AddOffset(slot(8), compressed);
     if (!r.etag.empty()) b.AddOffset(slot(6), etag);
     b.AddElement<uint32_t>(slot(7), r.last_modified, 0);
     tables.push_back(flatbuffers::Offset<void>(b.EndTable(start)));
@@ -80,9 +86,12 @@ inline std::vector<uint8_t> manifest_payload(const std::array<uint8_t, 12>& id,
   b.AddOffset(slot(1), refs_vec);
   const auto array = flatbuffers::Offset<void>(b.EndTable(array_start));
   const auto arrays = b.CreateVector(std::vector<flatbuffers::Offset<void>>{array});
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> dict;
+  if (!dictionary.empty()) dict = b.CreateVector(dictionary);
   const auto root = b.StartTable();
   b.AddStruct(slot(0), &id);
   b.AddOffset(slot(1), arrays);
+  if (!dictionary.empty()) b.AddOffset(slot(2), dict);
   b.Finish(flatbuffers::Offset<void>(b.EndTable(root)));
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
