@@ -31,8 +31,10 @@ checked against engine="zarr"'s (xr.testing.assert_identical).
 Columns: GB/s of the data variable's bytes; ratios to the xarray default
 (zarr-default, same dask setting), to xarray-tensorstore (same dask
 setting) and to take; CPU seconds of the process during the best run; peak
-memory: the most the resident set grew during one (untimed) run, sampled
-every millisecond. Results: a table and benchmarks/results/xarray.json.
+MB: how far the resident set of a fresh process (after opening the store)
+rose during the workload's first call (the kernel's high-water mark, reset
+before the call; the output itself included). Results: a table and
+benchmarks/results/xarray.json.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ import json
 import os
 import platform
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -160,37 +161,53 @@ def nbytes(sel: dict[str, Any], size: StoreSize) -> int:
     return times * size.variables * cells * 4
 
 
-class PeakRSS:
-    """Samples this process's resident set every millisecond while active:
-    the most it grew above where it started."""
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no {field} in /proc/self/status")
 
-    def __init__(self) -> None:
-        self.page = os.sysconf("SC_PAGE_SIZE")
-        self.peak = 0
-        self._stop = threading.Event()
 
-    def _rss(self) -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * self.page
+def probe_memory(args: argparse.Namespace) -> None:
+    """--probe READER WORKLOAD: in this fresh process, open the reader, reset
+    the peak resident set (/proc/self/clear_refs), make the workload's first
+    call and print how far the resident set rose above where it was."""
+    import dask
+    import zarr
 
-    def __enter__(self) -> PeakRSS:
-        self.start = self.peak = self._rss()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
+    import fastchunk
 
-    def _run(self) -> None:
-        while not self._stop.wait(0.001):
-            self.peak = max(self.peak, self._rss())
+    zarr.config.set({"threading.max_workers": args.threads})
+    fastchunk.set_num_threads(args.threads)
+    dask.config.set(scheduler="threads", num_workers=args.threads)
+    size = parse_size(args)
+    name, workload = args.probe
+    path = xarray_store(args.encodings, size, write_store(args.encodings, size))
+    base, _, suffix = name.partition("+")
+    reader = Take(path) if name == "take" else Reader(base, bool(suffix), path, args.threads)
+    sel = selections(workload, size, args.batches, args.seed)[0]
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _status_kb("VmRSS")
+    reader.load(sel)
+    print(json.dumps({"peak_bytes": _status_kb("VmHWM") - before}))
 
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
 
-    @property
-    def grew(self) -> int:
-        return self.peak - self.start
+def peak_memory(encoding: str, name: str, workload: str, args: argparse.Namespace) -> float:
+    """MB the resident set of a fresh process rose for one call (probe_memory)."""
+    import subprocess
+
+    cmd = [sys.executable, __file__, "--probe", name, workload, "--encodings", encoding,
+           "--threads", str(args.threads), "--batches", str(args.batches),
+           "--seed", str(args.seed)]
+    for opt in ("dates", "variables", "points"):
+        if getattr(args, opt) is not None:
+            cmd += [f"--{opt}", str(getattr(args, opt))]
+    if args.quick:
+        cmd.append("--quick")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["peak_bytes"] / 1e6
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, float]:
@@ -235,12 +252,11 @@ def bench_store(encoding: str, size: StoreSize, args: argparse.Namespace) -> lis
                 if wall < best[r.name][0]:
                     best[r.name] = (wall, cpu)
         for r in readers:
-            with PeakRSS() as mem:
-                r.load(sels[0])
             wall, cpu = best[r.name]
+            peak = peak_memory(encoding, r.name, wl, args) if args.memory else None
             rows.append({"store": encoding, "workload": wl, "reader": r.name, "dask": r.dask,
                          "seconds": wall, "cpu_seconds": cpu, "gbps": total / wall / GB,
-                         "peak_mb": mem.grew / 1e6, "bytes": total})
+                         "peak_mb": peak, "bytes": total})
         print(table([x for x in rows if x["workload"] == wl and x["store"] == encoding]),
               flush=True)
     del dask, fastchunk
@@ -269,7 +285,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         lines.append(f"{r['store']:8s} {r['workload']:8s} {r['reader']:18s} {r['gbps']:6.2f} "
                      f"{f(r['x_default'], 9)} {f(r['x_tensorstore'], 6)} {f(r['x_take'], 6)} "
-                     f"{r['cpu_seconds']:6.2f} {r['peak_mb']:8.0f}")
+                     f"{r['cpu_seconds']:6.2f} {f(r['peak_mb'], 8)}")
     return "\n".join(lines)
 
 
@@ -286,9 +302,15 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=12, help="calls per workload (not full)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "xarray.json")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="skip the peak memory probes (a fresh process per reader and workload)")
+    p.add_argument("--probe", nargs=2, metavar=("READER", "WORKLOAD"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if not args.quick and args.dates is None:
         args.dates = 256
+    if args.probe:
+        probe_memory(args)
+        return
     import dask
     import xarray
     import zarr

@@ -164,6 +164,7 @@ def test_local_stores_read_like_engine_zarr(corpus: dict[str, Path], variant: st
             assert actual[name].encoding[key] == expected[name].encoding[key], (name, key)
 
 
+@pytest.mark.filterwarnings("ignore:The specified chunks separate:UserWarning")  # time=5
 @pytest.mark.parametrize("variant", ["v2", "v3_sharded"])
 @pytest.mark.parametrize("chunks", [{}, "auto", {"time": 5}])
 def test_dask_reads_like_engine_zarr(corpus: dict[str, Path], variant: str, chunks: Any) -> None:
