@@ -83,6 +83,17 @@ CASES: list[tuple[str, list[Any], dict[str, Any]]] = [
                                  "frequency": "12h"}),
     ("thinning_join", [], {"join": ["@base", "@other"], "thinning": 2}),
     ("number", ["@base"], {"number": 1, "select": ["t2m"]}),
+    # members of two datasets side by side (the same variables, dates, grid)
+    ("ensemble", [], {"ensemble": [{"dataset": "@base", "select": ["t2m", "insolation"]},
+                                   {"dataset": "@other", "select": ["t2m", "insolation"]}]}),
+    ("ensemble_options", [],
+     {"ensemble": [{"dataset": "@base", "select": ["t2m", "msl"]},
+                   {"dataset": "@other", "select": ["t2m", "msl"]},
+                   {"dataset": "@base", "select": ["t2m", "msl"], "frequency": "6h"}],
+      "start": "2020-01-01T12:00:00", "frequency": "12h", "members": [2, 1],
+      "select": ["msl", "t2m"]}),
+    ("ensemble_fill", [], {"ensemble": ["@base", "@base"], "fill_missing_dates": "closest",
+                           "number": 2}),
 ]  # fmt: skip
 
 
@@ -270,7 +281,7 @@ def test_skip_policy_leaves_missing_dates_out(anemoi_env) -> None:
 
 @pytest.mark.parametrize(
     "option",
-    ["cutout", "ensemble", "grids", "interpolate_frequency", "area", "rescale",
+    ["cutout", "grids", "interpolate_frequency", "area", "rescale",
      "shuffle", "merge", "complement", "skip_missing_dates", "adjust", "extend_end"],
 )  # fmt: skip
 def test_options_not_built_are_refused_by_name(anemoi_env, option) -> None:

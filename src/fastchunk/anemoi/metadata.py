@@ -213,6 +213,17 @@ def concat(nodes: list[Node]) -> Node:
     )  # fmt: skip
 
 
+def ensemble(nodes: list[Node]) -> Node:
+    """anemoi's Ensemble: the datasets' members along axis 2."""
+    first = nodes[0]
+    return Node(
+        action="ensemble", variables=first.variables,
+        shape=(first.shape[0], first.shape[1], sum(n.shape[2] for n in nodes), *first.shape[3:]),
+        dates=first.dates, frequency=first, first=first.first,
+        fields={"datasets": list(nodes)},
+    )  # fmt: skip
+
+
 def fill_missing(inner: Node, method: str, closest: str) -> Node:
     if method == "closest":
         return _forwarding(inner, "missingdatesclosest", fields={"closest": closest})

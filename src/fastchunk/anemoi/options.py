@@ -28,12 +28,12 @@ NOT_BUILT = (
     "expected_access", "interpolate_frequency", "interpolate_variables", "max_distance",
     "rolling_average", "shuffle", "tensors", "step", "steps", "step_start", "step_end",
     "step_frequency", "base_start", "base_end", "base_frequency", "xy", "x", "y", "zip",
-    "chain", "merge", "ensemble", "grids", "cutout", "complement", "synthetic", "adjust",
+    "chain", "merge", "grids", "cutout", "complement", "synthetic", "adjust",
     "fill_missing_gaps", "check_variables_compatibility", "min_distance_km", "cropping",
     "allow_overlap", "source",
 )  # fmt: skip
 
-COMBINE = ("join", "concat")
+COMBINE = ("join", "concat", "ensemble")
 MISSING_POLICIES = ("raise", "skip")
 
 
@@ -44,7 +44,7 @@ def _refuse(kwargs: dict[str, Any]) -> None:
                 f"open_dataset option {key!r} is an anemoi-datasets option fastchunk does not "
                 f"support; supported: {', '.join(COMBINE + BUILT)}"
             )
-        if key not in BUILT and key not in COMBINE and key != "dataset" and key != "datasets":
+        if key not in BUILT and key not in COMBINE and key not in ("dataset", "datasets", "axis"):
             raise TypeError(f"open_dataset got an unknown option {key!r}")
 
 
@@ -53,11 +53,15 @@ def open_view(args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, 
     or `concat=`, then the subset options."""
     kwargs = dict(kwargs)
     _refuse(kwargs)
-    if "join" in kwargs or "concat" in kwargs:
-        if args or ("join" in kwargs and "concat" in kwargs):
-            raise ValueError("join= and concat= take the datasets; give no others beside them")
-        how = "join" if "join" in kwargs else "concat"
+    if any(k in kwargs for k in COMBINE):
+        if args or sum(k in kwargs for k in COMBINE) > 1:
+            raise ValueError(
+                "join=, concat= and ensemble= take the datasets; give no others beside them"
+            )
+        how = next(k for k in COMBINE if k in kwargs)
         members = kwargs.pop(how)
+        if how == "ensemble" and kwargs.pop("axis", 2) != 2:
+            raise UnsupportedError("open_dataset(ensemble=, axis=): fastchunk joins along axis 2")
         if not isinstance(members, (list, tuple)) or not members:
             raise ValueError(f"{how}= takes a list of datasets")
         views = [open_one(m, options) for m in members]
@@ -86,7 +90,7 @@ def _combined(how: str, views: list[Dataset]) -> Any:
     nodes = [v.meta for v in views]
     if any(n is None for n in nodes):
         return None
-    return md.join(nodes) if how == "join" else md.concat(nodes)
+    return {"join": md.join, "concat": md.concat, "ensemble": md.ensemble}[how](nodes)
 
 
 def _wrap(view: Dataset, before: Dataset, build: Any, *args: Any) -> Dataset:
@@ -122,6 +126,8 @@ def open_one(item: Any, options: dict[str, Any]) -> Dataset:
 
 def apply_options(view: Dataset, kwargs: dict[str, Any], options: dict[str, Any]) -> Dataset:
     _refuse(kwargs)
+    if "axis" in kwargs:
+        raise TypeError("open_dataset(axis=) goes with ensemble=")
     kw = dict(kwargs)
     name = kw.pop("name", None)
     if "fill_missing_dates" in kw:

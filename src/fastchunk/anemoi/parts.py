@@ -29,6 +29,10 @@ class Part:
     fill: np.ndarray | None = None  # int8 fill code per date, or None
     rows_b: np.ndarray | None = None  # with FILL_INTERPOLATE: the second row ...
     alpha: np.ndarray | None = None  # ... and its weight
+    # After open_dataset(ensemble=[...]): the store member of each of the
+    # view's ensemble members, -1 where another part holds it; None: the
+    # view's members are the store's.
+    member_map: np.ndarray | None = None
 
     def take(self, local: np.ndarray) -> Part:
         pick = lambda a: None if a is None else a[local]  # noqa: E731
@@ -51,6 +55,14 @@ class Part:
         lookup = np.full(size, -1, dtype=np.int64)
         lookup[self.slots] = self.cols
         return lookup
+
+    def members_for(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in `members` this part serves, its store members for them)."""
+        if self.member_map is None:
+            return np.arange(members.size, dtype=np.int64), members
+        mine = self.member_map[members]
+        where = np.flatnonzero(mine >= 0)
+        return where, mine[where]
 
     def columns_for(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions in `slots` this part serves, its columns for them)."""

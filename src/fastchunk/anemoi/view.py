@@ -383,17 +383,16 @@ class Dataset:
                     where, cols = self._whole_columns[key]
                 else:
                     where, cols = part.columns_for(slots)
-                if where.size == 0:
+                mwhere, mcols = part.members_for(members)
+                if where.size == 0 or mwhere.size == 0:
                     continue
-                if rows is None and where.size == slots.size:
-                    part.read(loc, cols, members, grid, out)  # straight into `out`
+                if rows is None and where.size == slots.size and mwhere.size == members.size:
+                    part.read(loc, cols, mcols, grid, out)  # straight into `out`
                     continue
-                tmp = np.empty((loc.size, where.size) + out.shape[2:], dtype=out.dtype)
-                part.read(loc, cols, members, grid, tmp)
-                if rows is None:
-                    out[:, where] = tmp
-                else:
-                    out[np.ix_(rows, where)] = tmp
+                tmp = np.empty((loc.size, where.size, mwhere.size, out.shape[3]), dtype=out.dtype)
+                part.read(loc, cols, mcols, grid, tmp)
+                every = np.arange(loc.size) if rows is None else rows
+                out[np.ix_(every, where, mwhere)] = tmp
 
     @property
     def chunks(self) -> tuple[int, ...]:
@@ -473,7 +472,7 @@ class Dataset:
                 # A part left with no columns stays: its missing dates are still
                 # the view's (anemoi's Select forwards `missing` unchanged).
                 where, cols = p.columns_for(wanted)
-                new_parts.append(Part(p.store, p.rows, cols, where, p.fill, p.rows_b, p.alpha))
+                new_parts.append(replace(p, cols=cols, slots=where))
             segments.append(new_parts)
         variables = [self._variables[i] for i in positions]
         kept = set(variables)
@@ -617,7 +616,7 @@ class Dataset:
                     rows[at] = p.rows[extra["lo"][inside] - start]
                     rows_b[at] = p.rows[extra["hi"][inside] - start]
                     alpha[at] = extra["alpha"][inside]
-                new_parts.append(Part(p.store, rows, p.cols, p.slots, fill, rows_b, alpha))
+                new_parts.append(replace(p, rows=rows, fill=fill, rows_b=rows_b, alpha=alpha))
             segments.append(new_parts)
         return self._with(segments=segments, forced=np.zeros(n, dtype=bool))
 
@@ -644,9 +643,7 @@ class Dataset:
                 local = np.arange(lo, hi, dtype=np.int64) - v._starts[s]
                 for p in v._segments[s]:
                     q = p.take(local)
-                    parts.append(
-                        Part(q.store, q.rows, q.cols, q.slots + offset, q.fill, q.rows_b, q.alpha)
-                    )
+                    parts.append(replace(q, slots=q.slots + offset))
                 offset += len(v._variables)
             segments.append(parts)
         variables = [name for v in views for name in v._variables]
@@ -701,6 +698,50 @@ class Dataset:
             segments=[s for v in views for s in v._segments],
             dates=np.concatenate([v._dates for v in views]),
             forced=np.concatenate([v._forced for v in views]),
+            stores=[s for v in views for s in v._stores],
+        )
+
+
+    @staticmethod
+    def ensemble(views: list[Dataset]) -> Dataset:
+        """anemoi's ensemble=[...]: the views' members side by side along the
+        ensemble axis (same dates, variables and grid); the rest is the
+        first view's."""
+        first = views[0]
+        for v in views[1:]:
+            _check_compatible("ensemble", first, v)
+            if not np.array_equal(v._dates, first._dates):
+                raise ValueError(f"ensemble: incompatible dates of {first!r} and {v!r}")
+            if v._variables != first._variables:
+                raise ValueError(
+                    f"ensemble: incompatible variables {first.variables} and {v.variables}"
+                )
+            if v.shape[3] != first.shape[3]:
+                raise ValueError(f"ensemble: incompatible grids {first.shape} and {v.shape}")
+        total = sum(v.shape[2] for v in views)
+        bounds = np.unique(np.concatenate([v._starts for v in views]))
+        segments: list[list[Part]] = []
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            parts: list[Part] = []
+            offset = 0
+            for v in views:
+                s = int(v._seg_of[lo])
+                local = np.arange(lo, hi, dtype=np.int64) - v._starts[s]
+                for p in v._segments[s]:
+                    q = p.take(local)
+                    mapping = np.full(total, -1, dtype=np.int64)
+                    mine = v._members if q.member_map is None else q.member_map[v._members]
+                    mapping[offset : offset + mine.size] = mine
+                    parts.append(replace(q, member_map=mapping))
+                offset += v.shape[2]
+            segments.append(parts)
+        forced = np.zeros(len(first), dtype=bool)
+        for v in views:
+            forced |= v._forced
+        return first._with(
+            segments=segments,
+            members=np.arange(total, dtype=np.int64),
+            forced=forced,
             stores=[s for v in views for s in v._stores],
         )
 

@@ -537,10 +537,15 @@ class Advisor:
         measured["node_cache"] = got
         hit = self._hit_seconds(got, costs, geo.decoded_bytes / probe_decoded
                                 if probe_decoded else 1.0)  # fmt: skip
+        parts = batch_time(geo, costs)
         if self.remote and costs.fetch_ahead > 1:
             # Reads from an object store fetch their objects even when the
             # node cache holds them decoded: it saves the decoding only.
-            hit = max(batch_time(geo, costs)["network"], hit)
+            hit = max(parts["network"], hit)
+        elif not self.remote and costs.cached_fraction < 1:
+            # A cold local read still reads ahead the files of the chunks the
+            # node cache holds: the disk's time and the kernel's CPU remain.
+            hit = max(hit + parts["io_cpu_seconds"] / costs.busy_cores, parts["storage"])
         share = min(1.0, budget / ws) if ws else 1.0
         seconds = share * hit + (1 - share) * base
         fields = self._gain_fields(base, seconds)

@@ -229,6 +229,7 @@ def batch_time(g: Geometry, c: Costs, decode_scale: float = 1.0) -> dict[str, fl
         io_cpu = cold * g.stored_bytes * c.io_cpu_per_byte
         out["storage"] = io
         out["cpu_seconds"] = cpu + io_cpu
+        out["io_cpu_seconds"] = io_cpu
         busy = max(decode + io_cpu / c.busy_cores, io)
         out["total"] = busy + (cold * (c.disk_latency or 0.0) if cold > 0 else 0.0)
     return out
