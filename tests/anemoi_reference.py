@@ -21,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 GRID = (5, 8)  # latitudes x longitudes
+# (first, last, count) of the latitudes, then of the longitudes, of each grid
+GRIDS = {
+    "global": ((60.0, 20.0, GRID[0]), (0.0, 35.0, GRID[1])),
+    # a limited area inside the global grid, finer (cutout=[lam, base])
+    "lam": ((52.5, 27.5, 11), (2.5, 27.5, 11)),
+}
 FORCINGS = ["cos_latitude", "sin_longitude", "cos_julian_day", "insolation"]
 
 # name -> (first date, number of 6-hourly dates, missing dates, NetCDF variables)
@@ -31,23 +37,27 @@ DATASETS: dict[str, tuple[str, int, list[str], list[str]]] = {
     "other": ("2020-01-01T00:00:00", 16, ["2020-01-01T18:00:00"], ["tp", "t2m"]),
     # the dates right after base's, base's variables
     "later": ("2020-01-05T00:00:00", 8, ["2020-01-06T00:00:00"], ["t2m", "msl"]),
+    # base's dates and variables on a limited-area grid (one of base's missing dates)
+    "lam": ("2020-01-01T00:00:00", 16, ["2020-01-02T06:00:00"], ["t2m", "msl"]),
 }  # fmt: skip
 
 
-def _netcdf(path: Path, start: str, count: int, names: list[str], seed: int) -> None:
+def _netcdf(
+    path: Path, start: str, count: int, names: list[str], seed: int, grid: str = "global"
+) -> None:
     import numpy as np
     import pandas as pd
     import xarray as xr
 
     rng = np.random.default_rng(seed)
     times = pd.date_range(start, periods=count, freq="6h")
-    lat = np.linspace(60.0, 20.0, GRID[0])
-    lon = np.linspace(0.0, 35.0, GRID[1])
+    (lat, lon) = (np.linspace(*spec) for spec in GRIDS[grid])
+    shape = (lat.size, lon.size)
     units = {"t2m": ("K", 280.0, 3.0), "msl": ("Pa", 1.0e5, 300.0), "tp": ("m", 0.001, 0.0005)}
     data_vars = {}
     for name in names:
         unit, base, spread = units[name]
-        values = base + spread * rng.standard_normal((count, *GRID))
+        values = base + spread * rng.standard_normal((count, *shape))
         data_vars[name] = (("time", "latitude", "longitude"), values.astype("f4"), {"units": unit})
     coords = {
         "time": times,
@@ -84,7 +94,7 @@ def create(workdir: Path) -> None:
     jobs = []
     for seed, (name, (start, count, missing, names)) in enumerate(DATASETS.items()):
         nc, recipe = workdir / f"{name}.nc", workdir / f"{name}.yaml"
-        _netcdf(nc, start, count, names, seed)
+        _netcdf(nc, start, count, names, seed, "lam" if name == "lam" else "global")
         _recipe(recipe, nc, start, count, missing)
         jobs.append([str(cli), "create", str(recipe), str(workdir / f"{name}.zarr"), "--overwrite"])
 

@@ -62,7 +62,7 @@ def build_datasets(workdir: Path) -> dict[str, str]:
     per test session."""
     if "paths" not in _built:
         _run(["create", str(workdir)], timeout=600)
-        names = ("base", "other", "later")
+        names = ("base", "other", "later", "lam")
         _built["paths"] = {n: str(workdir / f"{n}.zarr") for n in names}
     return _built["paths"]
 

@@ -94,6 +94,33 @@ CASES: list[tuple[str, list[Any], dict[str, Any]]] = [
       "select": ["msl", "t2m"]}),
     ("ensemble_fill", [], {"ensemble": ["@base", "@base"], "fill_missing_dates": "closest",
                            "number": 2}),
+    # a limited-area grid inside a global one: the global points under it go
+    ("cutout", [], {"cutout": ["@lam", "@base"]}),
+    ("cutout_options", [],
+     {"cutout": [{"dataset": "@lam", "select": ["t2m", "msl"]},
+                 {"dataset": "@base", "select": ["t2m", "msl"]}],
+      "min_distance_km": 1000, "cropping_distance": 10.0, "neighbours": 4, "frequency": "12h"}),
+    ("cutout_max_distance", [], {"cutout": ["@lam", "@base"], "max_distance_km": 2000,
+                                 "select": ["msl", "t2m"], "start": "2020-01-02"}),
+    ("cutout_adjust", [],
+     {"cutout": [{"dataset": "@lam", "end": "2020-01-03", "select": ["insolation", "msl", "t2m"]},
+                 "@base"], "adjust": "all"}),
+    # two areas, the second under the first (its points on the first's border)
+    ("cutout_two_lams", [],
+     {"cutout": [{"dataset": "@lam", "thinning": 2}, "@lam", "@base"], "select": ["t2m"]}),
+    ("cutout_fill", [], {"cutout": ["@lam", "@base"], "fill_missing_dates": "closest",
+                         "rename": {"t2m": "2t"}}),
+    # grids one after the other along the gridpoints
+    ("grids", [], {"grids": ["@base", "@lam"]}),
+    ("grids_options", [],
+     {"grids": [{"dataset": "@lam", "thinning": 2, "select": ["t2m", "insolation"]},
+                {"dataset": "@other", "select": ["t2m", "insolation"], "name": "other"}],
+      "frequency": "12h", "members": [0]}),
+    ("grids_adjust", [],
+     {"grids": [{"dataset": "@lam", "start": "2020-01-02"},
+                {"dataset": "@base", "select": ["msl", "t2m"]}], "adjust": ["dates", "variables"]}),
+    ("grids_of_cutout", [],
+     {"grids": [{"cutout": ["@lam", "@base"]}, "@base"], "select": ["t2m", "msl"]}),
 ]  # fmt: skip
 
 
@@ -281,7 +308,7 @@ def test_skip_policy_leaves_missing_dates_out(anemoi_env) -> None:
 
 @pytest.mark.parametrize(
     "option",
-    ["cutout", "grids", "interpolate_frequency", "area", "rescale",
+    ["interpolate_frequency", "area", "rescale",
      "shuffle", "merge", "complement", "skip_missing_dates", "adjust", "extend_end"],
 )  # fmt: skip
 def test_options_not_built_are_refused_by_name(anemoi_env, option) -> None:
@@ -361,3 +388,44 @@ def test_views_are_frozen_states(anemoi_env) -> None:
         view._s.name = "y"  # type: ignore[misc]
     assert view.name == "x" and pickle.loads(pickle.dumps(view)).name == "x"
     assert view.select(["t2m"]).name == "x"
+
+
+def test_cutout_and_grids_refuse_what_they_cannot_reproduce(anemoi_env) -> None:
+    paths, _ = anemoi_env
+    both = [paths["lam"], paths["base"]]
+    with pytest.raises(fastchunk.UnsupportedError, match="plot"):
+        fa.open_dataset(cutout=both, plot=True)
+    with pytest.raises(fastchunk.UnsupportedError, match="cache"):
+        fa.open_dataset(cutout=both, cache="masks.npz")
+    with pytest.raises(fastchunk.UnsupportedError, match="axis"):
+        fa.open_dataset(grids=both, axis=1)
+    with pytest.raises(fastchunk.UnsupportedError, match="thinning"):
+        fa.open_dataset(cutout=both, thinning=2)
+    with pytest.raises(fastchunk.UnsupportedError, match="adjust"):
+        fa.open_dataset(join=[paths["base"], paths["other"]], adjust="all")
+    with pytest.raises(ValueError, match="neighbours"):
+        fa.open_dataset(cutout=both, neighbours=2)
+    with pytest.raises(TypeError, match="min_distance_km"):
+        fa.open_dataset(cutout=both, min_distance_km="lam")
+    with pytest.raises(ValueError, match="at least two"):
+        fa.open_dataset(cutout=[paths["lam"]])
+    with pytest.raises(ValueError, match="Invalid adjust"):
+        fa.open_dataset(grids=both, adjust="members")
+    with pytest.raises(ValueError, match="variables"):
+        fa.open_dataset(grids=[paths["lam"], paths["other"]])
+
+
+def test_cutout_reads_only_the_grids_it_is_asked_for(anemoi_env) -> None:
+    # base misses 2020-01-03T12 (index 10), lam does not: a read of lam's
+    # points alone gets it, as anemoi's does; one of base's raises
+    paths, _ = anemoi_env
+    view = fa.open_dataset(cutout=[paths["lam"], paths["base"]])
+    lam = fa.open_dataset(paths["lam"])
+    inner = view.grids[0]
+    assert 10 in view.missing and 10 not in lam.missing
+    np.testing.assert_array_equal(view[9:12, :, :, :inner], lam[9:12])
+    with pytest.raises(fa.MissingDateError, match="2020-01-03T12:00:00"):
+        view[9:12, :, :, inner - 1 : inner + 1]
+    clone = pickle.loads(pickle.dumps(view))
+    assert clone.grids == view.grids
+    np.testing.assert_array_equal(clone[0:3], view[0:3])

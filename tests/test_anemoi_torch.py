@@ -27,6 +27,7 @@ VIEWS = {
     "select_12h": {"dataset": "@base", "select": ["t2m", "msl", "insolation"], "frequency": "12h"},
     "join": {"join": ["@base", "@other"], "select": ["tp", "t2m", "cos_latitude"]},
     "concat": {"concat": ["@base", "@later"], "drop": ["sin_longitude"]},
+    "cutout": {"cutout": ["@lam", "@base"], "select": ["t2m", "msl", "cos_latitude"]},
 }
 
 

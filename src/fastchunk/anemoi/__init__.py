@@ -10,7 +10,9 @@ dates, with their statistics and missing dates, read by fastchunk's core.
 Options keep anemoi-datasets' names and meanings (`select`, `drop`,
 `reorder`, `rename`, `start`, `end`, `frequency`, `join`, `concat`,
 `fill_missing_dates`, `set_missing_dates`, `statistics`, `member(s)` /
-`number(s)`, `thinning`); the options fastchunk does not build raise
+`number(s)`, `thinning`, `ensemble`, `grids`, `cutout` with its
+`min_distance_km`, `max_distance_km`, `cropping_distance`, `neighbours`,
+`adjust`); the options fastchunk does not build raise
 `UnsupportedError`. A missing date raises `MissingDateError` unless `missing_dates="skip"` (the
 view leaves them out) or `fill_missing_dates=` ("closest", "interpolate",
 "nan", "mean", "maximum", "minimum") says otherwise.

@@ -224,6 +224,18 @@ def ensemble(nodes: list[Node]) -> Node:
     )  # fmt: skip
 
 
+def grids(nodes: list[Node], action: str = "grids", sizes: int | None = None) -> Node:
+    """anemoi's Grids (or Cutout, with the combined grid's size): the
+    datasets' gridpoints along axis 3, marked multi_grids."""
+    first = nodes[0]
+    total = sum(n.shape[3] for n in nodes) if sizes is None else sizes
+    return Node(
+        action=action, variables=first.variables, shape=(*first.shape[:3], total),
+        dates=first.dates, frequency=first, first=first.first,
+        fields={"datasets": list(nodes), "multi_grids": True},
+    )  # fmt: skip
+
+
 def fill_missing(inner: Node, method: str, closest: str) -> Node:
     if method == "closest":
         return _forwarding(inner, "missingdatesclosest", fields={"closest": closest})
@@ -280,8 +292,31 @@ def tidy(value: Any) -> Any:
     return value
 
 
+def _dataset_metadata(view: Any, node: Node) -> dict[str, Any]:
+    """anemoi's dataset_metadata(): what metadata() says of a view and of
+    each of its input sources."""
+    return {
+        "specific": node.specific(),
+        "frequency": view.frequency,
+        "variables": view.variables,
+        "variables_metadata": view.variables_metadata,
+        "shape": view.shape,
+        "dtype": str(view.dtype),
+        "start_date": node.first[0],
+        "end_date": node.first[1],
+        "name": view.name,
+    }
+
+
 def render(view: Any, node: Node, arguments: dict[str, Any] | None) -> dict[str, Any]:
     """The whole metadata() dict of `view`, whose chain of wrappers is `node`."""
+    sources = []
+    for name, source in zip(view.source_names(), view.sources, strict=True):
+        if source.meta is None:
+            raise ValueError(f"{source!r}, a source of {view!r}, has no anemoi metadata")
+        entry = _dataset_metadata(source, source.meta)
+        entry["supporting_arrays"] = sorted(source.own_arrays(f"{name}/"))
+        sources.append(entry)
     md = {
         "version": ANEMOI_DATASETS_RELEASE,
         "arguments": arguments if arguments is not None else {},
@@ -294,7 +329,7 @@ def render(view: Any, node: Node, arguments: dict[str, Any] | None) -> dict[str,
         "start_date": node.first[0],
         "end_date": node.first[1],
         "name": view.name,
-        "sources": [],
-        "supporting_arrays": sorted(view.supporting_arrays()),
+        "sources": sources,
+        "supporting_arrays": sorted(view.own_arrays()),
     }
     return json.loads(json.dumps(tidy(md)))

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from fastchunk.anemoi import metadata as md
+from fastchunk.anemoi.cutout import cutout_masks
 from fastchunk.anemoi.dates import date_indices, seconds
 from fastchunk.anemoi.store import AnemoiStore
 from fastchunk.anemoi.view import Dataset
@@ -28,12 +29,23 @@ NOT_BUILT = (
     "expected_access", "interpolate_frequency", "interpolate_variables", "max_distance",
     "rolling_average", "shuffle", "tensors", "step", "steps", "step_start", "step_end",
     "step_frequency", "base_start", "base_end", "base_frequency", "xy", "x", "y", "zip",
-    "chain", "merge", "grids", "cutout", "complement", "synthetic", "adjust",
+    "chain", "merge", "complement", "synthetic", "adjust",
     "fill_missing_gaps", "check_variables_compatibility", "min_distance_km", "cropping",
     "allow_overlap", "source",
 )  # fmt: skip
 
-COMBINE = ("join", "concat", "ensemble")
+COMBINE = ("join", "concat", "ensemble", "grids", "cutout")
+# What grids= and cutout= take beside their datasets (anemoi's defaults).
+GRID_OPTIONS = {
+    "grids": {"axis": 3, "adjust": None},
+    "cutout": {"axis": 3, "adjust": None, "cropping_distance": 2.0, "neighbours": 5,
+               "min_distance_km": None, "max_distance_km": None, "plot": None, "cache": False},
+}  # fmt: skip
+ADJUST = {
+    "all": ("select", "frequency", "start", "end"),
+    "dates": ("start", "end", "frequency"),
+    "variables": ("select",),
+}
 MISSING_POLICIES = ("raise", "skip")
 
 
@@ -52,6 +64,11 @@ def open_view(args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, 
     """anemoi's _open_dataset: positional datasets, `dataset(s)=`, `join=`
     or `concat=`, then the subset options."""
     kwargs = dict(kwargs)
+    grid_options: dict[str, Any] = {}
+    for how, defaults in GRID_OPTIONS.items():
+        if how in kwargs:
+            grid_options = {k: kwargs.pop(k, v) for k, v in defaults.items()}
+            break
     _refuse(kwargs)
     if any(k in kwargs for k in COMBINE):
         if args or sum(k in kwargs for k in COMBINE) > 1:
@@ -65,6 +82,8 @@ def open_view(args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, 
         if not isinstance(members, (list, tuple)) or not members:
             raise ValueError(f"{how}= takes a list of datasets")
         views = [open_one(m, options) for m in members]
+        if how in GRID_OPTIONS:
+            return apply_options(_grids(how, views, grid_options, kwargs, options), kwargs, options)
         view = views[0] if len(views) == 1 else getattr(Dataset, how)(views)
         view = view.with_meta(_combined(how, views))
         return apply_options(view, kwargs, options)
@@ -85,12 +104,104 @@ def open_view(args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, 
     return apply_options(view, kwargs, options)
 
 
+def _number(key: str, value: Any, kinds: tuple[type, ...] = (int, float)) -> Any:
+    if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+        raise TypeError(f"open_dataset(cutout=, {key}=) takes a number, got {value!r}")
+    if value is not None and value < 0:
+        raise ValueError(f"open_dataset(cutout=, {key}=) must be non-negative, got {value!r}")
+    return value
+
+
+def _grids(
+    how: str, views: list[Dataset], given: dict[str, Any], kwargs: dict[str, Any],
+    options: dict[str, Any],
+) -> Dataset:  # fmt: skip
+    """anemoi's grids_factory and cutout_factory: the datasets adjusted to
+    each other if asked, then their grids one after the other."""
+    if given["axis"] != 3:
+        raise UnsupportedError(
+            f"open_dataset({how}=, axis={given['axis']!r}): fastchunk combines grids along "
+            "axis 3, the gridpoints"
+        )
+    if len(views) < 2:
+        raise ValueError(f"{how}= takes at least two datasets")
+    if given["adjust"] is not None:
+        views = _adjust(views, given["adjust"], kwargs, options)
+    if how == "grids":
+        view = Dataset.combine_grids(views)
+        return view.with_meta(_combined("grids", views))
+    if given["plot"]:
+        raise UnsupportedError("open_dataset(cutout=, plot=): fastchunk draws no plots")
+    if given["cache"] not in (False, None):
+        raise UnsupportedError(
+            "open_dataset(cutout=, cache=): fastchunk computes the cutout masks each time; "
+            "it reads and writes no mask files"
+        )
+    params = {
+        "cropping_distance": _number("cropping_distance", given["cropping_distance"]),
+        "neighbours": _number("neighbours", given["neighbours"], (int,)),
+        "min_distance_km": _number("min_distance_km", given["min_distance_km"]),
+        "max_distance_km": _number("max_distance_km", given["max_distance_km"]),
+    }
+    if params["cropping_distance"] is None or params["neighbours"] is None:
+        raise TypeError("open_dataset(cutout=): cropping_distance and neighbours take numbers")
+    lams, globe = cutout_masks([(v.latitudes, v.longitudes) for v in views], **params)
+    view = Dataset.combine_grids(views, [*lams, globe], cutout=True)
+    nodes = [v.meta for v in views]
+    node = None if any(n is None for n in nodes) else md.grids(nodes, "cutout", view.shape[3])
+    return view.with_meta(node)
+
+
+def _adjust(
+    views: list[Dataset], adjust: Any, kwargs: dict[str, Any], options: dict[str, Any]
+) -> list[Dataset]:
+    """anemoi's _auto_adjust: the datasets brought to their common variables
+    (select, sorted), first and last common dates and coarsest frequency."""
+    keys: set[str] = set()
+    for a in adjust if isinstance(adjust, (list, tuple)) else [adjust]:
+        keys.update(ADJUST.get(a, (a,)))
+    extra = keys - set(ADJUST["all"])
+    if extra:
+        raise ValueError(f"Invalid adjust keys: {extra}")
+    for key in keys:
+        if key in kwargs:
+            raise ValueError(f"Cannot use {key!r} in adjust and as an option")
+    wanted: list[dict[str, Any]] = [{} for _ in views]
+    if "select" in keys:
+        common = set(views[0].variables)
+        for v in views[1:]:
+            common &= set(v.variables)
+        if not common:
+            raise ValueError("No common variables")
+        for w, v in zip(wanted, views, strict=True):
+            if set(v.variables) != common:
+                w["select"] = sorted(common)
+    dates = views[0].dates
+    for v in views:
+        dates = np.intersect1d(dates, v.dates)
+    for key, pick, at in (("start", np.min, 0), ("end", np.max, -1)):
+        if key in keys:
+            if dates.size == 0:
+                raise ValueError("adjust: the datasets have no dates in common")
+            bound = pick(dates).astype(object)
+            for w, v in zip(wanted, views, strict=True):
+                if bound != v.dates[at]:
+                    w[key] = bound
+    if "frequency" in keys:
+        coarsest = max(v.frequency for v in views)
+        for w, v in zip(wanted, views, strict=True):
+            if v.frequency != coarsest:
+                w["frequency"] = coarsest
+    return [apply_options(v, w, options) if w else v for v, w in zip(views, wanted, strict=True)]
+
+
 def _combined(how: str, views: list[Dataset]) -> Any:
     """anemoi's Join (with its overlay) or Concat of the views' chains."""
     nodes = [v.meta for v in views]
     if any(n is None for n in nodes):
         return None
-    return {"join": md.join, "concat": md.concat, "ensemble": md.ensemble}[how](nodes)
+    build = {"join": md.join, "concat": md.concat, "ensemble": md.ensemble, "grids": md.grids}
+    return build[how](nodes)
 
 
 def _wrap(view: Dataset, before: Dataset, build: Any, *args: Any) -> Dataset:

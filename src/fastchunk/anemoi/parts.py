@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from fastchunk._indexing import as_run
 from fastchunk.anemoi.store import STATISTICS, AnemoiStore
 
 # Fill codes, per date of a part: what to write instead of a missing date.
@@ -33,6 +34,10 @@ class Part:
     # view's ensemble members, -1 where another part holds it; None: the
     # view's members are the store's.
     member_map: np.ndarray | None = None
+    # After open_dataset(grids=[...]) or cutout=[...]: the store gridpoint of
+    # each gridpoint of the combined grid, -1 where another part holds it;
+    # None: the gridpoints are the store's.
+    grid_map: np.ndarray | None = None
 
     def take(self, local: np.ndarray) -> Part:
         pick = lambda a: None if a is None else a[local]  # noqa: E731
@@ -63,6 +68,17 @@ class Part:
         mine = self.member_map[members]
         where = np.flatnonzero(mine >= 0)
         return where, mine[where]
+
+    def gridpoints_for(self, grid: Any) -> tuple[np.ndarray | None, Any]:
+        """(positions in `grid` this part serves, None: all of them; its
+        store gridpoints for them, a range where they run evenly)."""
+        if self.grid_map is None:
+            return None, grid
+        mine = self.grid_map[np.asarray(grid, dtype=np.int64)]
+        where = np.flatnonzero(mine >= 0)
+        if where.size == mine.size:
+            return None, as_run(mine)
+        return where, as_run(mine[where])
 
     def columns_for(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions in `slots` this part serves, its columns for them)."""

@@ -53,6 +53,13 @@ class ViewState:
     grid: np.ndarray | None = None
     field_shape: tuple[int, ...] | None = None
     grid_masks: tuple[tuple[str, np.ndarray], ...] = ()
+    # After grids=[...] or cutout=[...]: the combined grid's latitudes and
+    # longitudes (the parts map its gridpoints to their stores'), the sizes
+    # of the grids it is made of, and the views it was made of (anemoi's
+    # input sources, which metadata() and supporting_arrays() list).
+    coords: tuple[np.ndarray, np.ndarray] | None = None
+    grid_sizes: tuple[int, ...] | None = None
+    sources: tuple[Any, ...] = ()
     # anemoi's chain of wrappers for this view (metadata.Node), built by the
     # options (None: a view made otherwise, which has no anemoi metadata),
     # and the arguments open_dataset was called with.
@@ -156,7 +163,12 @@ class Dataset:
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
-        grid = self._first.data.shape[3] if self._s.grid is None else int(self._s.grid.size)
+        if self._s.grid is not None:
+            grid = int(self._s.grid.size)
+        elif self._s.coords is not None:
+            grid = int(self._s.coords[0].size)
+        else:
+            grid = self._first.data.shape[3]
         return (len(self), len(self._variables), int(self._members.size), grid)
 
     @property
@@ -238,25 +250,47 @@ class Dataset:
 
     @property
     def latitudes(self) -> np.ndarray:
-        lat = self._first.latitudes
+        lat = self._first.latitudes if self._s.coords is None else self._s.coords[0]
         return lat.copy() if self._s.grid is None else lat[self._s.grid]
 
     @property
     def longitudes(self) -> np.ndarray:
-        lon = self._first.longitudes
+        lon = self._first.longitudes if self._s.coords is None else self._s.coords[1]
         return lon.copy() if self._s.grid is None else lon[self._s.grid]
 
     @property
     def grids(self) -> tuple[int, ...]:
         """The sizes of the grids along the gridpoints axis: one grid, or with
-        a cutout the inner (limited-area) grid then the outer one."""
+        a cutout the kept points of each limited-area grid then of the global one."""
+        if self._s.grid_sizes is not None:
+            return self._s.grid_sizes
         return (self.shape[3],)
+
+    def own_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The view's own supporting arrays (anemoi's _supporting_arrays):
+        its latitudes and longitudes, and the masks of its thinning or cutout."""
+        arrays = {"latitudes": self.latitudes, "longitudes": self.longitudes}
+        arrays.update((name, mask.copy()) for name, mask in self._s.grid_masks)
+        return {prefix + k: v for k, v in arrays.items()}
+
+    def source_names(self) -> list[str]:
+        """The names anemoi gives the views this one was made of (grids=,
+        cutout=): their own, else source0, source1, ..."""
+        return [
+            v.name if v.name is not None else f"source{i}" for i, v in enumerate(self._s.sources)
+        ]
+
+    @property
+    def sources(self) -> list[Dataset]:
+        return list(self._s.sources)
 
     def supporting_arrays(self) -> dict[str, np.ndarray]:
         """What anemoi-training stores beside a checkpoint (anemoi's
-        supporting_arrays()): the grid's latitudes and longitudes."""
-        arrays = {"latitudes": self.latitudes, "longitudes": self.longitudes}
-        arrays.update((name, mask.copy()) for name, mask in self._s.grid_masks)
+        supporting_arrays()): the grid's latitudes and longitudes, its masks,
+        and those of the views a grids= or cutout= was made of."""
+        arrays = self.own_arrays()
+        for name, view in zip(self.source_names(), self._s.sources, strict=True):
+            arrays.update(view.own_arrays(f"{name}/"))
         return arrays
 
     def statistics_tendencies(self, delta: Any = None) -> dict[str, np.ndarray]:
@@ -269,6 +303,8 @@ class Dataset:
         for part in self._segments[0] if self._segments else []:
             if part.slots.size == 0:
                 continue
+            if part.grid_map is not None and part.grid_map[0] < 0:
+                continue  # grids=, cutout=: anemoi's are those of the first grid's
             tend = part.store.statistics_tendencies(delta)
             for name, values in tend.items():
                 if name not in out:
@@ -321,7 +357,7 @@ class Dataset:
         sel = orthogonalize(key, self.shape)
         out = _core.empty(sel.counts, self.dtype)
         if out.size:
-            self.check_dates(np.asarray(sel.indices[0], dtype=np.int64))
+            self.check_dates(np.asarray(sel.indices[0], dtype=np.int64), sel.indices[3])
             self.read_orthogonal(sel.indices, out)
         result = shape_result(out, sel)
         return result[()] if result.ndim == 0 else result
@@ -339,13 +375,31 @@ class Dataset:
         self.read_orthogonal([np.array([n], dtype=np.int64), *self._whole], out)
         return out[0]
 
-    def check_dates(self, positions: np.ndarray) -> None:
-        """Raises MissingDateError naming the first missing date among `positions`."""
+    def check_dates(self, positions: np.ndarray, grid: Any = None) -> None:
+        """Raises MissingDateError naming the first missing date among
+        `positions`. After grids= or cutout=, with the gridpoints `grid` the
+        read asks for: only the dates missing in the datasets it reads (as
+        anemoi reads only those)."""
         if self._missing.size == 0 or positions.size == 0:
             return
         hit = self._missing_mask[positions]
+        if hit.any() and grid is not None and self._s.coords is not None:
+            hit = self._forced[positions] | self._missing_among(positions, grid)
         if hit.any():
             self._report(int(positions[np.argmax(hit)]))
+
+    def _missing_among(self, positions: np.ndarray, grid: Any) -> np.ndarray:
+        """bool per position: missing in a part that holds one of `grid`."""
+        bad = np.zeros(positions.size, dtype=bool)
+        seg_of = self._seg_of[positions]
+        for s in np.unique(seg_of).tolist():
+            at = np.flatnonzero(seg_of == s)
+            local = positions[at] - self._starts[s]
+            for part in self._segments[s]:
+                where, _ = part.gridpoints_for(grid)
+                if where is None or where.size:
+                    bad[at] |= part.missing()[local]
+        return bad
 
     def _report(self, n: int) -> None:
         raise MissingDateError(
@@ -384,15 +438,26 @@ class Dataset:
                 else:
                     where, cols = part.columns_for(slots)
                 mwhere, mcols = part.members_for(members)
-                if where.size == 0 or mwhere.size == 0:
+                gwhere, gcols = part.gridpoints_for(grid)
+                if where.size == 0 or mwhere.size == 0 or (gwhere is not None and not gwhere.size):
                     continue
                 if rows is None and where.size == slots.size and mwhere.size == members.size:
-                    part.read(loc, cols, mcols, grid, out)  # straight into `out`
-                    continue
-                tmp = np.empty((loc.size, where.size, mwhere.size, out.shape[3]), dtype=out.dtype)
-                part.read(loc, cols, mcols, grid, tmp)
+                    if gwhere is None:
+                        part.read(loc, cols, mcols, gcols, out)  # straight into `out`
+                        continue
+                    if gwhere[-1] - gwhere[0] + 1 == gwhere.size:  # one run of the grid
+                        tmp = np.empty(out.shape[:3] + (gwhere.size,), dtype=out.dtype)
+                        part.read(loc, cols, mcols, gcols, tmp)
+                        out[..., int(gwhere[0]) : int(gwhere[-1]) + 1] = tmp
+                        continue
+                npoints = out.shape[3] if gwhere is None else gwhere.size
+                tmp = np.empty((loc.size, where.size, mwhere.size, npoints), dtype=out.dtype)
+                part.read(loc, cols, mcols, gcols, tmp)
                 every = np.arange(loc.size) if rows is None else rows
-                out[np.ix_(every, where, mwhere)] = tmp
+                if gwhere is None:
+                    out[np.ix_(every, where, mwhere)] = tmp
+                else:
+                    out[np.ix_(every, where, mwhere, gwhere)] = tmp
 
     @property
     def chunks(self) -> tuple[int, ...]:
@@ -499,6 +564,11 @@ class Dataset:
             )
         if every is None:
             return self
+        if self._s.coords is not None:
+            raise UnsupportedError(
+                "open_dataset(thinning=) of a grids= or cutout= combination: fastchunk thins "
+                "the datasets it is made of only (give thinning= inside their entries)"
+            )
         shape = self.field_shape
         if len(shape) != 2:
             raise ValueError("Thinning only works latitude/longitude fields")
@@ -701,7 +771,6 @@ class Dataset:
             stores=[s for v in views for s in v._stores],
         )
 
-
     @staticmethod
     def ensemble(views: list[Dataset]) -> Dataset:
         """anemoi's ensemble=[...]: the views' members side by side along the
@@ -743,6 +812,86 @@ class Dataset:
             members=np.arange(total, dtype=np.int64),
             forced=forced,
             stores=[s for v in views for s in v._stores],
+        )
+
+    @staticmethod
+    def combine_grids(
+        views: list[Dataset], keep: list[np.ndarray] | None = None, cutout: bool = False
+    ) -> Dataset:
+        """anemoi's grids=[...] (keep None: every gridpoint) or cutout=[...]
+        (keep: the bool mask of the points kept of each view): the views'
+        gridpoints one after the other along the grid axis. Dates, variables
+        and members must agree; the rest is the first view's."""
+        what = "cutout" if cutout else "grids"
+        first = views[0]
+        if len(views) < 2:
+            raise ValueError(f"{what}= takes at least two datasets")
+        for v in views[1:]:
+            if v.frequency != first.frequency:
+                raise ValueError(
+                    f"{what}: incompatible frequencies {first.frequency} and {v.frequency}"
+                )
+            if len(v) != len(first) or not np.array_equal(v._dates, first._dates):
+                raise ValueError(f"{what}: incompatible dates of {first!r} and {v!r}")
+            if v._variables != first._variables:
+                raise ValueError(
+                    f"{what}: incompatible variables {first.variables} and {v.variables}"
+                )
+            if v.shape[:3] != first.shape[:3] or v.dtype != first.dtype:
+                raise ValueError(f"{what}: incompatible shapes {first.shape} and {v.shape}")
+        picks = [
+            np.arange(v.shape[3], dtype=np.int64) if keep is None
+            else np.flatnonzero(k).astype(np.int64)
+            for v, k in zip(views, keep if keep is not None else views, strict=True)
+        ]  # fmt: skip
+        total = sum(p.size for p in picks)
+        bounds = np.unique(np.concatenate([v._starts for v in views]))
+        segments: list[list[Part]] = []
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            parts: list[Part] = []
+            offset = 0
+            for v, pick in zip(views, picks, strict=True):
+                s = int(v._seg_of[lo])
+                local = np.arange(lo, hi, dtype=np.int64) - v._starts[s]
+                through = pick if v._s.grid is None else v._s.grid[pick]
+                for p in v._segments[s]:
+                    q = p.take(local)
+                    grid_map = np.full(total, -1, dtype=np.int64)
+                    grid_map[offset : offset + pick.size] = (
+                        through if q.grid_map is None else q.grid_map[through]
+                    )
+                    members = v._members if q.member_map is None else q.member_map[v._members]
+                    parts.append(replace(q, grid_map=grid_map, member_map=members))
+                offset += pick.size
+            segments.append(parts)
+        forced = np.zeros(len(first), dtype=bool)
+        for v in views:
+            forced |= v._forced
+        lat = np.concatenate([v.latitudes[p] for v, p in zip(views, picks, strict=True)])
+        lon = np.concatenate([v.longitudes[p] for v, p in zip(views, picks, strict=True)])
+        if keep is not None:
+            sizes = tuple(int(p.size) for p in picks)
+            masks = tuple(
+                (f"lam_{i}/cutout_mask", np.asarray(k, dtype=bool).copy())
+                for i, k in enumerate(keep[:-1])
+            ) + (("global/cutout_mask", np.asarray(keep[-1], dtype=bool).copy()),)
+        else:
+            sizes = tuple(n for v in views for n in v.grids)
+            masks = tuple(
+                (f"{v.name if v.name is not None else i}/{name}", mask)
+                for i, v in enumerate(views) for name, mask in v._s.grid_masks
+            )  # fmt: skip
+        return first._with(
+            segments=segments,
+            members=np.arange(first.shape[2], dtype=np.int64),
+            forced=forced,
+            stores=[s for v in views for s in v._stores],
+            grid=None,
+            coords=(lat, lon),
+            grid_sizes=sizes,
+            field_shape=first.field_shape,
+            grid_masks=masks,
+            sources=tuple(x for v in views for x in (v, *v._s.sources)),
         )
 
 
