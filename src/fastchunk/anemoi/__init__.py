@@ -18,6 +18,15 @@ view leaves them out) or `fill_missing_dates=` ("closest", "interpolate",
 "nan", "mean", "maximum", "minimum") says otherwise.
 
 `fastchunk.torch.Loader(ds, ...)` and `ArrayDataset(ds, ...)` read a view.
+
+A trajectories dataset (anemoi's 5-D layout, (base_dates, variables,
+ensembles, steps, cells), what anemoi-training's TrajectoryDataset reads)
+opens as a `TrajectoryView`: `ds[i]` is (variables, ensembles, steps, cells)
+of forecast i, with `base_dates`, `steps`, `step_frequency`,
+`base_frequency`, `missing` (base dates) and anemoi's options `steps`,
+`step_start`, `step_end`, `step_frequency`, `base_start`, `base_end`,
+`base_frequency`, `start`/`end` (the valid-time envelope), `select`, `drop`,
+`reorder`; others are refused by name.
 """
 
 from __future__ import annotations
@@ -27,12 +36,14 @@ from typing import Any
 from fastchunk.anemoi.dates import as_timedelta, frequency_string
 from fastchunk.anemoi.options import open_view
 from fastchunk.anemoi.store import AnemoiStore
+from fastchunk.anemoi.trajectories import TrajectoryView
 from fastchunk.anemoi.view import Dataset, MissingDateError
 
 __all__ = [
     "AnemoiStore",
     "Dataset",
     "MissingDateError",
+    "TrajectoryView",
     "as_timedelta",
     "frequency_string",
     "open_dataset",
@@ -41,7 +52,7 @@ __all__ = [
 
 def open_dataset(
     *args: Any, storage_options: dict[str, Any] | None = None, **kwargs: Any
-) -> Dataset:
+) -> Dataset | TrajectoryView:
     """Opens anemoi datasets (paths, s3:// or https:// URLs, dicts of
     options, lists, or views) with anemoi-datasets' options. `storage_options`
     (endpoint_url, key, secret, ...) applies to every remote store opened."""

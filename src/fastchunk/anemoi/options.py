@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 
 from fastchunk.anemoi import metadata as md
+from fastchunk.anemoi import trajectories
 from fastchunk.anemoi.cutout import cutout_masks
 from fastchunk.anemoi.dates import date_indices, seconds
-from fastchunk.anemoi.store import AnemoiStore
+from fastchunk.anemoi.store import AnemoiStore, layout_of, open_anemoi_group
+from fastchunk.anemoi.trajectories import TrajectoryStore, TrajectoryView
 from fastchunk.anemoi.view import Dataset
 from fastchunk.errors import UnsupportedError
 
@@ -49,8 +51,10 @@ ADJUST = {
 MISSING_POLICIES = ("raise", "skip")
 
 
-def _refuse(kwargs: dict[str, Any]) -> None:
+def _refuse(kwargs: dict[str, Any], allow: tuple[str, ...] = ()) -> None:
     for key in kwargs:
+        if key in allow:
+            continue
         if key in NOT_BUILT:
             raise UnsupportedError(
                 f"open_dataset option {key!r} is an anemoi-datasets option fastchunk does not "
@@ -69,7 +73,7 @@ def open_view(args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, 
         if how in kwargs:
             grid_options = {k: kwargs.pop(k, v) for k, v in defaults.items()}
             break
-    _refuse(kwargs)
+    _refuse(kwargs, trajectories.ONLY)  # the dataset's layout decides (apply_options)
     if any(k in kwargs for k in COMBINE):
         if args or sum(k in kwargs for k in COMBINE) > 1:
             raise ValueError(
@@ -82,6 +86,7 @@ def open_view(args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, 
         if not isinstance(members, (list, tuple)) or not members:
             raise ValueError(f"{how}= takes a list of datasets")
         views = [open_one(m, options) for m in members]
+        _no_trajectories(how, views)
         if how in GRID_OPTIONS:
             return apply_options(_grids(how, views, grid_options, kwargs, options), kwargs, options)
         view = views[0] if len(views) == 1 else getattr(Dataset, how)(views)
@@ -96,12 +101,21 @@ def open_view(args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, 
     if not sets:
         raise TypeError("open_dataset needs a dataset: a path, URL, dict or list")
     if len(sets) > 1:
+        _no_trajectories("join", sets)
         same = len({(str(s.dates[0]), str(s.dates[-1])) for s in sets}) == 1
         view = Dataset.join(sets) if same else Dataset.concat(sets)
         view = view.with_meta(_combined("join" if same else "concat", sets))
     else:
         view = sets[0]
     return apply_options(view, kwargs, options)
+
+
+def _no_trajectories(how: str, views: list[Any]) -> None:
+    if any(isinstance(v, TrajectoryView) for v in views):
+        raise UnsupportedError(
+            f"open_dataset({how}=[...]) of trajectories datasets: fastchunk opens a "
+            "trajectories dataset on its own"
+        )
 
 
 def _number(key: str, value: Any, kinds: tuple[type, ...] = (int, float)) -> Any:
@@ -223,11 +237,17 @@ def _missing_texts(view: Dataset, dates: Any) -> list[str]:
     return [str(np.datetime64(x, "s")) for x in sorted(chosen)]
 
 
-def open_one(item: Any, options: dict[str, Any]) -> Dataset:
-    if isinstance(item, Dataset):
+def open_one(item: Any, options: dict[str, Any]) -> Any:
+    """A Dataset, or a TrajectoryView for a trajectories dataset."""
+    if isinstance(item, (Dataset, TrajectoryView)):
         return item
     if isinstance(item, (str, os.PathLike)):
-        return Dataset.from_store(AnemoiStore(item, options.get("storage_options")))
+        storage_options = options.get("storage_options")
+        group, location = open_anemoi_group(item, storage_options)
+        if layout_of(group) == trajectories.LAYOUT:
+            return TrajectoryView.from_store(TrajectoryStore(group, location, storage_options))
+        opened = (group, location)
+        return Dataset.from_store(AnemoiStore(item, storage_options, opened=opened))
     if isinstance(item, dict):
         return open_view((), item, options)
     if isinstance(item, (list, tuple)):
@@ -235,7 +255,9 @@ def open_one(item: Any, options: dict[str, Any]) -> Dataset:
     raise TypeError(f"cannot open an anemoi dataset from {type(item).__name__}")
 
 
-def apply_options(view: Dataset, kwargs: dict[str, Any], options: dict[str, Any]) -> Dataset:
+def apply_options(view: Any, kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+    if isinstance(view, TrajectoryView):
+        return trajectories.apply_options(view, kwargs)
     _refuse(kwargs)
     if "axis" in kwargs:
         raise TypeError("open_dataset(axis=) goes with ensemble=")

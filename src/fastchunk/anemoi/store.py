@@ -43,17 +43,31 @@ def open_anemoi_group(
     return node, text
 
 
+def layout_of(group: Group) -> str:
+    """anemoi's layout of a dataset: "gridded", "trajectories", "tabular"."""
+    attrs = group.attrs
+    return str(attrs.get("layout", attrs.get("format", "gridded")))
+
+
 class AnemoiStore:
     """The arrays and attributes of one anemoi dataset, read once."""
 
-    def __init__(self, location: Any, storage_options: dict[str, Any] | None = None) -> None:
-        self.group, self.location = open_anemoi_group(location, storage_options)
+    def __init__(
+        self, location: Any, storage_options: dict[str, Any] | None = None,
+        opened: tuple[Group, str] | None = None,
+    ) -> None:  # fmt: skip
+        """`opened`: the group at `location` and its location text, when the
+        caller has opened it already (open_anemoi_group)."""
+        if opened is None:
+            opened = open_anemoi_group(location, storage_options)
+        self.group, self.location = opened
         self.storage_options = storage_options
         attrs = self.group.attrs
         layout = attrs.get("layout", attrs.get("format", "gridded"))
         if layout != "gridded":
             raise fastchunk.UnsupportedError(
-                f"{self.location}: anemoi {layout!r} datasets are not supported, only gridded ones"
+                f"{self.location}: anemoi {layout!r} datasets are not supported, only gridded "
+                "and trajectories ones"
             )
         try:
             data = self.group["data"]
