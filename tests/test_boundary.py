@@ -253,3 +253,8 @@ def test_the_boundary_has_one_error_discipline() -> None:
         assert "except +" not in pxd.read_text(), pxd.name
     errors = (ROOT / "src" / "fastchunk" / "_errors.pxi").read_text()
     assert "cdef int check(const ErrorInfo& info) except -1 nogil" in errors
+    # One form at every call site, `with nogil: check(api_...(...))`: no
+    # ErrorInfo held in a variable between the call and its check.
+    for pxi in (ROOT / "src" / "fastchunk").glob("*.pxi"):
+        if pxi.name != "_errors.pxi":
+            assert "cdef ErrorInfo" not in pxi.read_text(), pxi.name

@@ -44,10 +44,8 @@ def parse_icechunk_repo_info(data, str what):
     cdef size_t n = view.shape[0]
     cdef string c_what = what.encode()
     cdef RepoInfo info
-    cdef ErrorInfo err
     with nogil:
-        err = api_icechunk_parse_repo_info(ptr, n, c_what, &info)
-    check(err)
+        check(api_icechunk_parse_repo_info(ptr, n, c_what, &info))
     return {
         "spec_version": info.spec_version,
         "branches": {r.name.decode("utf-8", "replace"): _id_name(r.snapshot.data(), 12)
@@ -74,10 +72,8 @@ def parse_icechunk_snapshot(data, str what):
     cdef size_t n = view.shape[0]
     cdef string c_what = what.encode()
     cdef Snapshot snap
-    cdef ErrorInfo err
     with nogil:
-        err = api_icechunk_parse_snapshot(ptr, n, c_what, &snap)
-    check(err)
+        check(api_icechunk_parse_snapshot(ptr, n, c_what, &snap))
     nodes = []
     for node in snap.nodes:
         nodes.append({
@@ -110,10 +106,8 @@ cdef class IcechunkManifestFile:
         cdef const uint8_t* ptr = _view_ptr(view)
         cdef size_t n = view.shape[0]
         cdef string c_what = what.encode()
-        cdef ErrorInfo err
         with nogil:
-            err = api_icechunk_parse_manifest(ptr, n, c_what, &self.manifest)
-        check(err)
+            check(api_icechunk_parse_manifest(ptr, n, c_what, &self.manifest))
 
     @property
     def id(self):
@@ -155,19 +149,15 @@ cdef class ChunkRefs:
             c_extents.push_back(hi)
         cdef string c_node = node_id
         cdef string c_what = what.encode()
-        cdef ErrorInfo err
         with nogil:
-            err = api_icechunk_collect(deref(manifest.manifest), c_node, c_extents,
-                                       deref(self.table), c_what)
-        check(err)
+            check(api_icechunk_collect(deref(manifest.manifest), c_node, c_extents,
+                                       deref(self.table), c_what))
 
     def seal(self, str what):
         """Sorts the references; a chunk referenced twice is a MetadataError."""
         cdef string c_what = what.encode()
-        cdef ErrorInfo err
         with nogil:
-            err = api_icechunk_seal(deref(self.table), c_what)
-        check(err)
+            check(api_icechunk_seal(deref(self.table), c_what))
 
     def __len__(self):
         return self.table.get().size()
@@ -233,11 +223,9 @@ cdef class ChunkRefs:
         cdef uint8_t* dst_ptr = &dst[0] if nbytes else NULL
         cdef uint64_t n = nbytes
         cdef string c_root = root.encode()
-        cdef ErrorInfo info
         with nogil:
-            info = api_icechunk_read_local(array.spec, deref(self.table), c_root, sel, dst_ptr,
-                                           n, num_threads)
-        check(info)
+            check(api_icechunk_read_local(array.spec, deref(self.table), c_root, sel, dst_ptr,
+                                          n, num_threads))
 
     def route(self, NativeArray array, requests):
         """Routes a ReadPlan's requests (see ReadPlan) of `array`: returns
@@ -249,10 +237,8 @@ cdef class ChunkRefs:
         for r in requests:
             c_requests.push_back(_request_of(r))
         cdef Routes routes
-        cdef ErrorInfo info
         with nogil:
-            info = api_icechunk_route(array.spec, deref(self.table), c_requests, &routes)
-        check(info)
+            check(api_icechunk_route(array.spec, deref(self.table), c_requests, &routes))
         fetches = [(f.target, f.offset, f.length) for f in routes.fetches]
         cdef ByteView inline = self.table.get().inline_data()
         answers = []

@@ -57,27 +57,21 @@ def publish_process_stats(str directory):
     cache` ("": stops, removing the page). Raises OSError when another user
     could change `directory`."""
     cdef string d = directory.encode()
-    cdef ErrorInfo info
     with nogil:
-        info = api_publish_process_stats(d)
-    check(info)
+        check(api_publish_process_stats(d))
 
 
 def set_process_stats_directory(str directory):
     """Where this process's page goes once a level has something to show (a
     cache turned on, a buffer pool keeping 64 MiB or more); "" stops."""
     cdef string d = directory.encode()
-    cdef ErrorInfo info
     with nogil:
-        info = api_set_process_stats_dir(d)
-    check(info)
+        check(api_set_process_stats_dir(d))
 
 
 def unpublish_process_stats_():
-    cdef ErrorInfo info
     with nogil:
-        info = api_unpublish_process_stats()
-    check(info)
+        check(api_unpublish_process_stats())
 
 
 cdef dict _level_dict(const LevelNumbers& n):
@@ -91,10 +85,8 @@ def published_processes(str directory):
     dead ones are removed."""
     cdef string d = directory.encode()
     cdef vector[PublishedProcess] procs
-    cdef ErrorInfo info
     with nogil:
-        info = api_published_processes(d, &procs)
-    check(info)
+        check(api_published_processes(d, &procs))
     return [(p.pid, {"decoded": _level_dict(p.levels[0]),
                      "compressed": _level_dict(p.levels[1]),
                      "buffer_pool": _level_dict(p.levels[2])}) for p in procs]

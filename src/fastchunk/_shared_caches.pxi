@@ -9,10 +9,8 @@ def set_shared_cache(str directory, uint64_t budget):
     """Attaches this process to the node-wide decoded-chunk cache in
     `directory` (budget 0: detaches it)."""
     cdef string d = directory.encode()
-    cdef ErrorInfo info
     with nogil:
-        info = api_set_shared_cache(d, budget)
-    check(info)
+        check(api_set_shared_cache(d, budget))
 
 
 def shared_cache_dir():
@@ -51,10 +49,8 @@ cdef class FileCache:
                  cbool checksum=True, cbool existing=False):
         self.directory = directory
         cdef string d = directory.encode()
-        cdef ErrorInfo info
         with nogil:
-            info = api_open_file_cache(d, budget, mapped, checksum, existing, &self.handle)
-        check(info)
+            check(api_open_file_cache(d, budget, mapped, checksum, existing, &self.handle))
         if handle_empty(self.handle):
             raise FileNotFoundError(f"no fastchunk cache in {directory!r}")
 
@@ -62,10 +58,8 @@ cdef class FileCache:
         """The entry stored under `key` (a buffer with a .tag), or None."""
         cdef string k = key.encode()
         cdef CachedBytes out = CachedBytes.__new__(CachedBytes)
-        cdef ErrorInfo info
         with nogil:
-            info = api_file_cache_find(self.handle, k, &out.entry)
-        check(info)
+            check(api_file_cache_find(self.handle, k, &out.entry))
         return out if out.entry else None
 
     def get_many(self, keys):
@@ -74,10 +68,8 @@ cdef class FileCache:
         for key in keys:
             ks.push_back(key.encode())
         cdef vector[CachedFile] found
-        cdef ErrorInfo info
         with nogil:
-            info = api_file_cache_find_many(self.handle, ks, &found)
-        check(info)
+            check(api_file_cache_find_many(self.handle, ks, &found))
         out = []
         cdef CachedBytes entry
         cdef size_t i
@@ -99,38 +91,28 @@ cdef class FileCache:
         cdef const uint8_t* ptr = &buf[0] if buf.shape[0] else <const uint8_t*>""
         cdef size_t n = buf.shape[0]
         cdef cbool stored = False
-        cdef ErrorInfo info
         with nogil:
-            info = api_file_cache_store(self.handle, k, ptr, n, t, replace, &stored)
-        check(info)
+            check(api_file_cache_store(self.handle, k, ptr, n, t, replace, &stored))
         return stored
 
     def remove(self, str key):
         cdef string k = key.encode()
-        cdef ErrorInfo info
         with nogil:
-            info = api_file_cache_remove(self.handle, k)
-        check(info)
+            check(api_file_cache_remove(self.handle, k))
 
     def clear(self):
         """Removes every entry and zeroes the counters."""
-        cdef ErrorInfo info
         with nogil:
-            info = api_file_cache_clear(self.handle)
-        check(info)
+            check(api_file_cache_clear(self.handle))
 
     def set_budget(self, uint64_t budget):
-        cdef ErrorInfo info
         with nogil:
-            info = api_file_cache_set_budget(self.handle, budget)
-        check(info)
+            check(api_file_cache_set_budget(self.handle, budget))
 
     def recount(self):
         """Counts the directory again (as after a holder died mid-update)."""
-        cdef ErrorInfo info
         with nogil:
-            info = api_file_cache_recount(self.handle)
-        check(info)
+            check(api_file_cache_recount(self.handle))
 
     def stats(self):
         cdef FileCacheStats st = api_file_cache_stats(self.handle)
