@@ -323,7 +323,7 @@ def test_gcs_epoch_two_reads_from_disk(tmp_path: Path, client: str, request: Any
             from fastchunk.store.gcs_client import GCSEngine
 
             st = a.store
-            inner = GCSEngine(st._opts, st._versions)
+            inner = GCSEngine(st._opts)
             st._engine_obj = DiskCachedEngine(inner, st.disk_cache, st.store_id, "once")
         return a
 

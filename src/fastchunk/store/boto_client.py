@@ -21,8 +21,8 @@ from fastchunk.store.options import (
 class BotoEngine(ThreadedEngine):
     name = "botocore"
 
-    def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
-        super().__init__(opts, versions)
+    def __init__(self, opts: RemoteOptions, inherited: dict[str, str] | None = None) -> None:
+        super().__init__(opts, inherited)
         import botocore.config
         import botocore.session
         from botocore import UNSIGNED

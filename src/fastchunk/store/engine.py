@@ -2,8 +2,9 @@
 blocking clients (botocore, urllib3).
 
 Every client records the version of each object it sees (size and a strong
-validator: version_string) in `versions`, a table its store shares with it,
-and counts its requests by kind in `requests`."""
+validator: version_string) in `versions`, the one table of them a store has
+(a client made after a fork starts from a copy of its parent's), answers
+`known_versions` from it, and counts its requests by kind in `requests`."""
 
 from __future__ import annotations
 
@@ -114,9 +115,15 @@ class Engine:
 
     name = ""
 
-    def __init__(self, versions: dict[str, str] | None = None) -> None:
-        self.versions: dict[str, str] = {} if versions is None else versions
+    def __init__(self, inherited: dict[str, str] | None = None) -> None:
+        self.versions: dict[str, str] = dict(inherited or {})
         self.requests = RequestCounts()
+
+    def known_versions(self, keys: Sequence[str]) -> list[str]:
+        """The version of each object as this client learned it, "" where it
+        did not (or learned that the object does not exist)."""
+        versions = self.versions
+        return [v if (v := versions.get(k)) and v != ABSENT else "" for k in keys]
 
     def get_many(self, keys: Sequence[str]) -> list[Blob | None]:
         raise NotImplementedError
@@ -130,10 +137,9 @@ class Engine:
             unique = list(dict.fromkeys(keys))
             return dict(zip(unique, self.get_many(unique), strict=True))
 
-        def known(keys: list[str]) -> list[str]:
-            return [v if (v := self.versions.get(k)) and v != ABSENT else "" for k in keys]
-
-        return answer_requests(requests, many, self.get_ranges, self.get_suffixes, known)
+        return answer_requests(
+            requests, many, self.get_ranges, self.get_suffixes, self.known_versions
+        )
 
     def head_many(self, keys: Sequence[str]) -> list[str | None]:
         """The version of each object (None where it does not exist), with
@@ -174,8 +180,8 @@ class Engine:
 class ThreadedEngine(Engine):
     """Blocking requests in a thread pool; for processes where obstore cannot run."""
 
-    def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
-        super().__init__(versions)
+    def __init__(self, opts: RemoteOptions, inherited: dict[str, str] | None = None) -> None:
+        super().__init__(inherited)
         self.opts = opts
         self.pool = ThreadPoolExecutor(opts.concurrency, thread_name_prefix="fastchunk-remote")
         self._local = threading.local()  # the Stamp of this thread's last response

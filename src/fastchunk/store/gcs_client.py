@@ -90,8 +90,8 @@ class _Credentials:
 class GCSEngine(ThreadedEngine):
     name = "google-auth+urllib3"
 
-    def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
-        super().__init__(opts, versions)
+    def __init__(self, opts: RemoteOptions, inherited: dict[str, str] | None = None) -> None:
+        super().__init__(opts, inherited)
         import urllib3
 
         assert opts.gcs is not None

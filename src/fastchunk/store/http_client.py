@@ -16,8 +16,8 @@ class UrllibEngine(ThreadedEngine):
 
     name = "urllib3"
 
-    def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
-        super().__init__(opts, versions)
+    def __init__(self, opts: RemoteOptions, inherited: dict[str, str] | None = None) -> None:
+        super().__init__(opts, inherited)
         self.http = urllib3_pool(opts)
 
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:

@@ -109,8 +109,8 @@ def _event_loop() -> _LoopThread:
 class ObstoreEngine(Engine):
     name = "obstore"
 
-    def __init__(self, opts: RemoteOptions, versions: dict[str, str] | None = None) -> None:
-        super().__init__(versions)
+    def __init__(self, opts: RemoteOptions, inherited: dict[str, str] | None = None) -> None:
+        super().__init__(inherited)
         import obstore
         from obstore.exceptions import NotFoundError, PermissionDeniedError, UnauthenticatedError
 

@@ -19,15 +19,16 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from fastchunk.store.engine import ABSENT, Blob, Engine
+from fastchunk.store.engine import Blob, Engine
 from fastchunk.store.fetch_ahead import MISS, AheadBuffer
 from fastchunk.store.options import RemoteOptions, RemoteStoreError
 from fastchunk.store.protocol import SUFFIX, WHOLE, Answer, Request, StoreBase
 
 
-def make_engine(opts: RemoteOptions, versions: dict[str, str] | None = None) -> Engine:
+def make_engine(opts: RemoteOptions, inherited: dict[str, str] | None = None) -> Engine:
     """This process's client: obstore where it can run, else a blocking one;
-    behind the disk cache when the options name one."""
+    behind the disk cache when the options name one. `inherited`: the
+    versions a client of the parent process learned (copied)."""
     from fastchunk.store.obstore_client import ObstoreEngine, obstore_usable
 
     engine: Engine
@@ -35,19 +36,19 @@ def make_engine(opts: RemoteOptions, versions: dict[str, str] | None = None) -> 
     # STORAGE_EMULATOR_HOST is read through the JSON API (gcs_client).
     json_api = opts.scheme == "gs" and opts.gcs is not None and opts.gcs.json_api
     if obstore_usable() and not json_api:
-        engine = ObstoreEngine(opts, versions)
+        engine = ObstoreEngine(opts, inherited)
     elif opts.scheme == "s3":
         from fastchunk.store.boto_client import BotoEngine
 
-        engine = BotoEngine(opts, versions)
+        engine = BotoEngine(opts, inherited)
     elif opts.scheme == "gs":
         from fastchunk.store.gcs_client import GCSEngine
 
-        engine = GCSEngine(opts, versions)
+        engine = GCSEngine(opts, inherited)
     else:
         from fastchunk.store.http_client import UrllibEngine
 
-        engine = UrllibEngine(opts, versions)
+        engine = UrllibEngine(opts, inherited)
     if opts.cache_dir:
         from fastchunk.store.disk_cache import DiskCachedEngine, open_disk_cache
 
@@ -106,9 +107,8 @@ class RemoteStore(StoreBase):
         self._opts = RemoteOptions(location, self._storage_options)
         self.name = self._opts.location
         self.store_id = self._opts.store_id
-        # Versions (size:ETag) of the objects this process has seen; forked
-        # children inherit them with the rest of the store.
-        self._versions: dict[str, str] = {}
+        # The client owns the versions (size:ETag) of the objects it has seen;
+        # a client made in a forked child starts from its parent's.
         self._engine_obj: Engine | None = None
         self._engine_pid = -1
         self._ahead: AheadBuffer | None = None  # answers fetched ahead (fetch_ahead.py)
@@ -142,7 +142,8 @@ class RemoteStore(StoreBase):
         with self._lock:
             if self._engine_obj is None or self._engine_pid != pid:
                 # A client inherited through fork is dropped, never used or closed.
-                self._engine_obj = make_engine(self._opts, self._versions)
+                inherited = self._engine_obj.versions if self._engine_obj else None
+                self._engine_obj = make_engine(self._opts, inherited)
                 self._engine_pid = pid
             return self._engine_obj
 
@@ -181,9 +182,10 @@ class RemoteStore(StoreBase):
 
     def known_versions(self, keys: Sequence[str]) -> list[str]:
         """The version (size:ETag) of each object as this process last
-        learned it, "" where it did not; the caches key on them."""
-        versions = self._versions
-        return [v if (v := versions.get(k)) and v != ABSENT else "" for k in keys]
+        learned it, "" where it did not; the caches key on them. Read from
+        the client (a forked child's inherited one until it makes its own)."""
+        engine = self._engine_obj
+        return engine.known_versions(keys) if engine is not None else [""] * len(keys)
 
     def explain_missing(self, keys: list[str]) -> Exception | None:
         """Why an open found none of `keys` when it is not that the store has
