@@ -10,8 +10,10 @@ Every run is a fresh process in anemoi-training's environment
 (benchmarks/anemoi_training_side.py in .venv-anemoi): a warm-up pass, then
 --passes timed passes. Reported: samples/s, CPU-seconds per sample of the
 whole process tree (workers included), peak RSS and PSS summed over the
-tree. The fastchunk run serves the batches of the stock loader with 2
-workers: their checksums must agree.
+tree, and the peak PSS of anonymous and shared memory alone (file pages
+mapped by fastchunk's local reads are page cache, which a reader using
+read() holds too without showing it). The fastchunk run serves the batches
+of the stock loader with 2 workers: their checksums must agree.
 
     python benchmarks/bench_anemoi_training.py             # both grids
     python benchmarks/bench_anemoi_training.py --quick     # smoke run
@@ -75,7 +77,7 @@ def main() -> None:
     print(f"load {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; batch {args.batch_size}, "
           f"windows of 3 dates, {args.passes} timed passes after a warm-up")  # fmt: skip
     header = (f"{'grid':6s} {'rgs':>3s} {'loader':24s} {'samples/s':>9s} {'CPU-s/sample':>12s} "
-              f"{'peak RSS MB':>11s} {'peak PSS MB':>11s}")  # fmt: skip
+              f"{'peak RSS MB':>11s} {'peak PSS MB':>11s} {'anon PSS MB':>11s}")  # fmt: skip
     rows = []
     for grid, (lat, lon) in grids.items():
         path = make_dataset(args.dates, lat, lon, args.variables)
@@ -104,11 +106,13 @@ def main() -> None:
             for name, r in best.items():
                 rows.append(f"{grid:6s} {rgs:3d} {name:24s} {r['samples_per_s']:9.1f} "
                             f"{r['cpu_per_sample']:12.4f} {r['peak_rss'] / 1e6:11.0f} "
-                            f"{r['peak_pss'] / 1e6:11.0f}")  # fmt: skip
+                            f"{r['peak_pss'] / 1e6:11.0f} "
+                            f"{r['peak_anon'] / 1e6:11.0f}")  # fmt: skip
             rows.append(
                 f"{grid:6s} {rgs:3d} fastchunk / best stock: "
                 f"{fc['samples_per_s'] / stock_best['samples_per_s']:.2f}x samples/s "
                 f"(target 3x), {fc['peak_pss'] / stock_best['peak_pss']:.2f}x peak PSS, "
+                f"{fc['peak_anon'] / stock_best['peak_anon']:.2f}x peak anon PSS, "
                 f"{fc['cpu_per_sample'] / stock_best['cpu_per_sample']:.2f}x CPU per sample"
             )
     print(header)
