@@ -166,7 +166,9 @@ def _read(ds: Any, spec: Any) -> Any:
         return ("error", f"{type(e).__name__}: {e}")
 
 
-def reference(cases_path: Path, out_path: Path) -> None:
+def reference(cases_path: Path, out_path: Path, properties: Any = _properties) -> None:
+    """Each case's properties (`properties(ds)`) and reads, as anemoi gives
+    them; tests/anemoi_trajectory_reference.py passes its own properties."""
     import logging
 
     logging.disable(logging.WARNING)
@@ -176,7 +178,7 @@ def reference(cases_path: Path, out_path: Path) -> None:
     for case in json.loads(cases_path.read_text()):
         try:
             ds = open_dataset(*case.get("args", []), **case.get("kwargs", {}))
-            props = _properties(ds)
+            props = properties(ds)
             # every date on its own, then the case's other reads
             specs = list(range(len(ds))) + list(case.get("reads", []))
             reads = {json.dumps(spec): _read(ds, spec) for spec in specs}

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -146,43 +145,11 @@ def _properties(ds: Any) -> dict[str, Any]:
     }
 
 
-def _index(spec: Any) -> Any:
-    if isinstance(spec, list) and spec and spec[0] == "slice":
-        return slice(*spec[1:])
-    if isinstance(spec, list) and spec and spec[0] == "tuple":
-        return tuple(_index(s) for s in spec[1:])
-    return spec
-
-
-def _read(ds: Any, spec: Any) -> Any:
-    from anemoi.datasets import MissingDateError
-
-    try:
-        return ("ok", ds[_index(spec)])
-    except MissingDateError as e:
-        return ("missing", str(e))
-    except Exception as e:  # noqa: BLE001 - anemoi's own limits, reported as such
-        return ("error", f"{type(e).__name__}: {e}")
-
-
 def reference(cases_path: Path, out_path: Path) -> None:
-    import logging
+    # Run as a script beside anemoi_reference.py: its directory is on sys.path.
+    from anemoi_reference import reference as read_cases
 
-    logging.disable(logging.WARNING)
-    from anemoi.datasets import open_dataset
-
-    results: dict[str, Any] = {}
-    for case in json.loads(cases_path.read_text()):
-        try:
-            ds = open_dataset(*case.get("args", []), **case.get("kwargs", {}))
-            props = _properties(ds)
-            specs = list(range(len(ds))) + list(case.get("reads", []))
-            reads = {json.dumps(spec): _read(ds, spec) for spec in specs}
-            results[case["id"]] = {"properties": props, "reads": reads}
-        except Exception as e:  # noqa: BLE001 - reported to the test, which decides
-            results[case["id"]] = {"error": (type(e).__name__, str(e))}
-    with open(out_path, "wb") as f:
-        pickle.dump(results, f)
+    read_cases(cases_path, out_path, properties=_properties)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,18 @@ def layout_of(group: Group) -> str:
     return str(attrs.get("layout", attrs.get("format", "gridded")))
 
 
+def member_array(group: Group, location: str, name: str, kind: str) -> Array:
+    """The array `name` of a dataset's group; a MetadataError naming what is
+    missing when it is absent or a group."""
+    try:
+        node = group[name]
+    except (FileNotFoundError, KeyError):
+        raise MetadataError(f"{location}: no {name!r} array: not a complete {kind}") from None
+    if not isinstance(node, Array):
+        raise MetadataError(f"{location}: {name!r} is a group, not an array")
+    return node
+
+
 class AnemoiStore:
     """The arrays and attributes of one anemoi dataset, read once."""
 
@@ -114,15 +126,7 @@ class AnemoiStore:
         return (AnemoiStore, (self.location, self.storage_options))
 
     def _array(self, name: str) -> Array:
-        try:
-            node = self.group[name]
-        except (FileNotFoundError, KeyError):
-            raise MetadataError(
-                f"{self.location}: no {name!r} array: not a complete anemoi dataset"
-            ) from None
-        if not isinstance(node, Array):
-            raise MetadataError(f"{self.location}: {name!r} is a group, not an array")
-        return node
+        return member_array(self.group, self.location, name, "anemoi dataset")
 
     def has(self, name: str) -> bool:
         return name in self.group

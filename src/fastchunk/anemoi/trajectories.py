@@ -28,7 +28,7 @@ from fastchunk import _core
 from fastchunk._indexing import orthogonalize, shape_result
 from fastchunk.anemoi.dates import as_date, as_timedelta, frequency_string, seconds
 from fastchunk.anemoi.metadata import ANEMOI_DATASETS_RELEASE, tidy
-from fastchunk.anemoi.store import STATISTICS, open_anemoi_group
+from fastchunk.anemoi.store import STATISTICS, member_array, open_anemoi_group
 from fastchunk.anemoi.view import MissingDateError
 from fastchunk.array import Array
 from fastchunk.errors import MetadataError, UnsupportedError
@@ -103,15 +103,7 @@ class TrajectoryStore:
         return (_reopen, (self.location, self.storage_options))
 
     def _array(self, name: str) -> Array:
-        try:
-            node = self.group[name]
-        except (FileNotFoundError, KeyError):
-            raise MetadataError(
-                f"{self.location}: no {name!r} array: not a complete trajectories dataset"
-            ) from None
-        if not isinstance(node, Array):
-            raise MetadataError(f"{self.location}: {name!r} is a group, not an array")
-        return node
+        return member_array(self.group, self.location, name, "trajectories dataset")
 
     def read(self, name: str) -> np.ndarray:
         if name not in self._cache:

@@ -4,6 +4,7 @@ names (variables, dates, statistics, missing) and fastchunk's reads."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -703,19 +704,10 @@ class Dataset:
                 )
             if v.shape[2:] != first.shape[2:]:
                 raise ValueError(f"join: incompatible shapes {first.shape} and {v.shape}")
-        bounds = np.unique(np.concatenate([v._starts for v in views]))
-        segments: list[list[Part]] = []
-        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            parts: list[Part] = []
-            offset = 0
-            for v in views:
-                s = int(v._seg_of[lo])
-                local = np.arange(lo, hi, dtype=np.int64) - v._starts[s]
-                for p in v._segments[s]:
-                    q = p.take(local)
-                    parts.append(replace(q, slots=q.slots + offset))
-                offset += len(v._variables)
-            segments.append(parts)
+        segments = _side_by_side(
+            views, lambda v: len(v._variables),
+            lambda v, q, offset: replace(q, slots=q.slots + offset),
+        )  # fmt: skip
         variables = [name for v in views for name in v._variables]
         vmeta: dict[str, Any] = {}
         plain = set(variables)
@@ -788,22 +780,14 @@ class Dataset:
             if v.shape[3] != first.shape[3]:
                 raise ValueError(f"ensemble: incompatible grids {first.shape} and {v.shape}")
         total = sum(v.shape[2] for v in views)
-        bounds = np.unique(np.concatenate([v._starts for v in views]))
-        segments: list[list[Part]] = []
-        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            parts: list[Part] = []
-            offset = 0
-            for v in views:
-                s = int(v._seg_of[lo])
-                local = np.arange(lo, hi, dtype=np.int64) - v._starts[s]
-                for p in v._segments[s]:
-                    q = p.take(local)
-                    mapping = np.full(total, -1, dtype=np.int64)
-                    mine = v._members if q.member_map is None else q.member_map[v._members]
-                    mapping[offset : offset + mine.size] = mine
-                    parts.append(replace(q, member_map=mapping))
-                offset += v.shape[2]
-            segments.append(parts)
+
+        def members(v: Dataset, q: Part, offset: int) -> Part:
+            mapping = np.full(total, -1, dtype=np.int64)
+            mine = v._members if q.member_map is None else q.member_map[v._members]
+            mapping[offset : offset + mine.size] = mine
+            return replace(q, member_map=mapping)
+
+        segments = _side_by_side(views, lambda v: v.shape[2], members)
         forced = np.zeros(len(first), dtype=bool)
         for v in views:
             forced |= v._forced
@@ -893,6 +877,28 @@ class Dataset:
             grid_masks=masks,
             sources=tuple(x for v in views for x in (v, *v._s.sources)),
         )
+
+
+def _side_by_side(
+    views: list[Dataset], width: Callable[[Dataset], int],
+    place: Callable[[Dataset, Part, int], Part],
+) -> list[list[Part]]:
+    """The parts of views of the same dates placed side by side (join's
+    variables, ensemble's members): segments cut where any view's segments
+    change, each view's parts placed by `place(view, part, offset)`, the
+    offset growing by `width(view)` from one view to the next."""
+    bounds = np.unique(np.concatenate([v._starts for v in views]))
+    segments: list[list[Part]] = []
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        parts: list[Part] = []
+        offset = 0
+        for v in views:
+            s = int(v._seg_of[lo])
+            local = np.arange(lo, hi, dtype=np.int64) - v._starts[s]
+            parts.extend(place(v, p.take(local), offset) for p in v._segments[s])
+            offset += width(v)
+        segments.append(parts)
+    return segments  # fmt: skip
 
 
 def _check_compatible(what: str, a: Dataset, b: Dataset) -> None:
