@@ -3,7 +3,7 @@ AnemoiDatasetsDataModule (anemoi-training 0.17, in .venv-anemoi) over
 datasets made by `anemoi-datasets create` (with missing dates), its stock
 DataLoader with worker processes against use_fastchunk, batch by batch,
 epoch after epoch, for reader-group ranks and grid shards, rollout changes,
-joins and several datasets; and what fastchunk refuses."""
+joins, a cutout and several datasets; and what fastchunk refuses."""
 
 from __future__ import annotations
 
@@ -61,6 +61,11 @@ def _cases(p: dict[str, str]) -> list[dict[str, Any]]:
          "readers": _readers({"dataset": {"join": [p["base"], p["other"]]}, "frequency": "12h",
                               "select": ["t2m", "tp", "msl", "insolation"]}, end="2020-01-04")},
         {"id": "two_datasets", "epochs": 2, "readers": _readers(base, {"dataset": p["other"]})},
+        # a limited-area model's grid: the lam's points, then the global ones outside it
+        {"id": "cutout", "epochs": 2, "groups": groups[:2],
+         "readers": _readers({"dataset": {"cutout": [
+             {"dataset": p["lam"], "select": ["t2m", "msl"]},
+             {"dataset": p["base"], "select": ["t2m", "msl"]}]}})},
         {"id": "fill_missing", "epochs": 1,
          "readers": _readers({"dataset": p["base"], "fill_missing_dates": "closest"})},
         {"id": "refuse_workers0", "refuse": True, "readers": _readers(base),
@@ -103,7 +108,7 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 SAME = ["plain", "workers3", "rollout", "groups", "validation", "join_12h", "two_datasets",
-        "fill_missing"]  # fmt: skip
+        "cutout", "fill_missing"]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", SAME)
