@@ -63,7 +63,7 @@ if ! $AVPY -m pip show anemoi-training 2>/dev/null | grep -qx "Version: 0.17.1";
   $AVPY -m pip install -q --no-deps "${ANEMOI_TRAINING[@]}"
 fi
 $AVPY -m pip install -q pytorch-lightning torch-geometric hydra-core einops typeguard torchinfo \
-  matplotlib datashader psutil
+  matplotlib datashader psutil scikit-learn
 $AVPY -m pip install -q --force-reinstall --no-deps "$WHEEL"
 echo "anemoi-training $($AVPY -c 'import anemoi.training as a; print(a.__version__)') ready in .venv-anemoi"
 # anemoi-training's `train` command (tests/test_anemoi_training_run.py): its
