@@ -26,7 +26,7 @@ bool with_encoded(const BatchChunk& c, ByteSource& files, Decode&& decode) {
     case BatchSource::kFile: {
       StoredPlace place;
       place.key = c.path;
-      place.range = c.length == UINT64_MAX ? ByteRange::whole() : ByteRange::slice(c.offset, c.length);
+      place.range = c.range;
       place.version = c.version;
       const StoredRead read =
           read_and_decode(files, place, [&](const ObjectBytes& got) { decode(got.bytes); });

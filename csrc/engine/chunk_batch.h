@@ -9,6 +9,7 @@
 
 #include "codecs/chain.h"
 #include "common/buffer.h"
+#include "io/byte_source.h"
 #include "plan/positions.h"
 
 namespace fastchunk {
@@ -30,9 +31,8 @@ struct BatchChunk {
   std::string key;          // named in errors
   BatchSource source = BatchSource::kMissing;
   ByteView encoded;         // kBytes
-  std::string path;         // kFile: bytes [offset, offset + length) of this file
-  uint64_t offset = 0;
-  uint64_t length = UINT64_MAX;  // UINT64_MAX: the whole file
+  std::string path;         // kFile: the file, and which of its bytes
+  ByteRange range;
   std::string version;      // kFile: the version the file must have ("": any; a shard's index's)
   uint8_t* dst = nullptr;   // destination base (element 0 of the destination)
   // Orthogonal: the product of the axes' positions. Points: axes[d].in gives

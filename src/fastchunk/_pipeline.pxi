@@ -50,8 +50,9 @@ def decode_batch(str name, codecs, chunk_shape, src_strides, int itemsize, fill,
         elif isinstance(source, tuple):
             c.source = BatchSource.kFile
             c.path = source[0].encode()
-            c.offset = source[1]
-            c.length = source[2]
+            c.range_.kind = RangeKind.kSlice
+            c.range_.offset = source[1]
+            c.range_.length = source[2]
             c.version = source[3].encode()
         else:
             c.source = BatchSource.kBytes

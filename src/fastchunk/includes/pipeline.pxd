@@ -7,7 +7,7 @@ from libcpp.vector cimport vector
 
 from fastchunk.includes.codecs cimport ChainSpec
 from fastchunk.includes.common cimport ByteView, ErrorInfo
-from fastchunk.includes.engine cimport Positions
+from fastchunk.includes.engine cimport ByteRange, Positions, RangeKind
 
 
 cdef extern from "engine/chunk_batch.h" namespace "fastchunk":
@@ -28,8 +28,7 @@ cdef extern from "engine/chunk_batch.h" namespace "fastchunk":
         BatchSource source
         ByteView encoded
         string path
-        uint64_t offset
-        uint64_t length
+        ByteRange range_ "range"
         string version
         uint8_t* dst
         cbool points
