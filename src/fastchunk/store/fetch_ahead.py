@@ -193,10 +193,16 @@ class FetchAhead:
 
     def _start_within_budget(self, j: int) -> None:
         while self._next < len(self.jobs) and self._next <= j + self.max_ahead:
-            if self._next > j and self.held() >= self.budget:
-                break
+            if self._next > j and self.held() + self._read_guess() > self.budget:
+                break  # the next read would not fit: the budget bounds the peak
             self._start(self._next)
             self._next += 1
+
+    def _read_guess(self) -> int:
+        """The bytes a read not named yet will add: the mean of those named."""
+        with self._lock:
+            total, count = self._named_total
+        return total // count if count else 0
 
     def held(self) -> int:
         """Bytes of answers held or in flight, with a guess for reads not
