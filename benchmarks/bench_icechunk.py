@@ -9,7 +9,9 @@ proxy).
 The array is anemoi-like: (dates, variables, 1, grid) float32, zstd, one
 chunk per date (one native chunk object per date in the repository).
 Workloads:
-  batches  --batches shuffled batches of --batch random dates (take / oindex)
+  batches  --batches shuffled batches of --batch random dates (take / oindex;
+           and fastchunk.torch.Loader's first --batches batches of an epoch,
+           which fetches the next batches' bytes ahead from an object store)
   full     the whole array
 Every reader's first result is checked against the data written. The
 readers take turns, --repeats times; rows give the best and the median
@@ -107,6 +109,7 @@ def readers(where: str, storages: dict[str, Any], plain: Any, repo: Any,
         except Exception as e:  # noqa: BLE001 - reported, not fatal
             print(f"  (zarrs pipeline refused the Icechunk store: {type(e).__name__}: {e})")
     out["fastchunk icechunk"] = (repo, "take")
+    out["fastchunk icechunk Loader"] = (repo, "loader")
     out["fastchunk plain zarr"] = (plain, "take")
     out["zarr plain"] = (plain_zarr, "oindex")
     return out
@@ -117,10 +120,31 @@ def run_location(args: argparse.Namespace, where: str, all_readers: dict[str, tu
     rng = np.random.default_rng(7)
     batches = [rng.choice(args.dates, args.batch, replace=False) for _ in range(args.batches)]
 
+    def loader_epoch(arr: Any) -> list[Any]:
+        """The first --batches batches of a fastchunk.torch.Loader's epoch:
+        the sampler's own shuffled batches, the next ones' bytes fetched ahead
+        from an object store while one decodes. Returns (indices, copy) pairs."""
+        from fastchunk.torch import Loader
+
+        loader = Loader(arr, batch_size=args.batch, seed=7, num_threads=args.threads,
+                        pin_memory=False)  # fmt: skip
+        order = loader.sampler.batches(0)[: args.batches]
+        it = iter(loader)
+        got = []
+        for idx in order:
+            batch = next(it)
+            got.append((idx, batch.numpy().copy() if check[0] else None))
+        it.close()
+        return got
+
+    check = [True]
+
     def workload(name: str, arr: Any, kind: str) -> Callable[[], Any]:
         if name == "batches":
             if kind == "take":
                 return lambda: [arr.take(b, axis=0) for b in batches]
+            if kind == "loader":
+                return lambda: loader_epoch(arr)
             return lambda: [arr.oindex[b] for b in batches]
         return lambda: arr[...]
 
@@ -128,8 +152,15 @@ def run_location(args: argparse.Namespace, where: str, all_readers: dict[str, tu
                           ("full", data.nbytes)):  # fmt: skip
         fns = {}
         for rname, (arr, kind) in all_readers.items():
+            if kind == "loader" and wname != "batches":
+                continue
+            check[0] = True
             got = workload(wname, arr, kind)()
+            check[0] = False
             want = [data[b] for b in batches] if wname == "batches" else [data]
+            if kind == "loader":
+                want = [data[idx] for idx, _ in got]
+                got = [batch for _, batch in got]
             got_list = got if isinstance(got, list) else [got]
             if not all(np.array_equal(np.asarray(g), w) for g, w in zip(got_list, want,
                                                                       strict=True)):  # fmt: skip
