@@ -8,6 +8,7 @@ that follow from the layout are."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shlex
@@ -138,6 +139,31 @@ def test_slow_object_store_gets_a_local_disk_cache(
     assert r["geometry"]["requests"] == 4
     assert r["measured"]["storage"]["fetch_ahead"]["wall_s"] > 0
     assert r["batch_seconds"]["network"] > 0
+    # The server listens on loopback: its CPU shares this machine's cores,
+    # so it is measured while fetching and counted in the batch's CPU time.
+    assert "server_cpu_s" in r["measured"]["storage"]["fetch_ahead"]
+    assert r["costs"]["server_cpu_per_byte"] > 0
+    assert r["batch_seconds"]["server_cpu_seconds"] > 0
+
+
+def test_only_a_loopback_object_store_shares_the_cores() -> None:
+    from fastchunk.tools.advise_model import Costs, Geometry, batch_time
+    from fastchunk.tools.advise_probe import server_on_this_machine
+
+    assert server_on_this_machine("s3://b/x.zarr", {"endpoint_url": "http://127.0.0.1:9000"})
+    assert server_on_this_machine("http://localhost:8080/x.zarr", None)
+    assert not server_on_this_machine("s3://b/x.zarr", {"endpoint_url": "http://10.1.2.3:9000"})
+    assert not server_on_this_machine("s3://b/x.zarr", None)
+    geo = Geometry(chunks=8, requests=8, stored_bytes=8e6, decoded_bytes=1e7,
+                   output_bytes=10**7, sample_bytes=10**6, working_set_decoded=10**8,
+                   working_set_stored=10**8)  # fmt: skip
+    costs = Costs(threads=2, cores=2, cpu_s=0.01, cpu_s_1=0.02, efficiency=1.0,
+                  efficiency_1=1.0, available=2.0, probe_decoded_bytes=1e7, remote=True,
+                  fetch_ahead=4, fetch_ahead_s_per_byte=1e-9, fetch_cpu_per_byte=0.0)  # fmt: skip
+    alone = batch_time(geo, costs)
+    assert alone["total"] == pytest.approx(0.008)  # the link; decoding takes 5 ms on 2 cores
+    shared = batch_time(geo, dataclasses.replace(costs, server_cpu_per_byte=2e-9))
+    assert shared["total"] == pytest.approx((0.01 + 0.016) / 2)  # the cores, shared
 
 
 def test_model_bound_and_text(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -140,9 +140,20 @@ class AheadBuffer:
 
 class FetchAhead:
     """Runs `jobs[j]` (see the module notes) for the reads after the one
-    running, up to `budget` bytes of answers held or in flight and at most
-    `max_ahead` reads ahead, on `workers` threads. Call `before(j)` before
-    read j runs, in order; `close()` at the end.
+    running, up to `budget` bytes of answers held or in flight (a read
+    starts only when its expected bytes fit: the budget bounds the peak) and
+    at most `max_ahead` reads ahead, on `workers` threads. Reads are named
+    (their requests registered, so that a request several reads make is
+    fetched once) as soon as they start, and fetched in order, at most
+    `in_flight` reads at a time. Call `before(j)` before read j runs, in
+    order; `close()` at the end.
+
+    Few reads in flight keep the answers arriving in order: with every read
+    of an epoch in flight at once they share the bandwidth and the first one
+    completes about when the last does, so decoding cannot overlap the
+    transfer (measured on SeaweedFS, 128 dates of 2.4 MB in batches of 8:
+    16 reads in flight gave 0.52 s an epoch and a peak over the budget, 6
+    gave 0.43 s, and 6 reads of 8 objects still cover 50 ms of latency).
 
     Sizes not known yet are guessed: a whole object's (known when it
     arrives) as the mean of those that arrived, else `object_estimate` (the
@@ -158,8 +169,13 @@ class FetchAhead:
         *,
         max_ahead: int = 64,
         workers: int = 16,
+        in_flight: int = 6,
     ) -> None:
         self.jobs = jobs
+        self.in_flight = max(1, int(in_flight))
+        self._gate = threading.Condition()
+        self._fetch_floor = 0  # the reads before it have been fetched
+        self._fetched: set[int] = set()  # fetched reads at or after the floor
         self.budget = max(0, int(budget))
         self.max_ahead = max_ahead
         self._object_guess = max(1, int(object_estimate))
@@ -245,8 +261,21 @@ class FetchAhead:
             with self._lock:
                 self._unnamed.discard(j)
             ready.set()
-        for store, buf, entries in fetches:
-            self._fetch(store, buf, entries)
+        # The reads before this one are done or fetching: at most `in_flight`
+        # reads fetch at once, in order (read j never waits: the reader is at
+        # j only once the reads before it have their answers).
+        with self._gate:
+            self._gate.wait_for(lambda: self._closed or j < self._fetch_floor + self.in_flight)
+        try:
+            for store, buf, entries in fetches:
+                self._fetch(store, buf, entries)
+        finally:
+            with self._gate:
+                self._fetched.add(j)
+                while self._fetch_floor in self._fetched:
+                    self._fetched.discard(self._fetch_floor)
+                    self._fetch_floor += 1
+                self._gate.notify_all()
 
     def _whole_guess(self) -> int:
         with self._lock:
@@ -254,6 +283,10 @@ class FetchAhead:
 
     def _fetch(self, store: Any, buf: AheadBuffer, entries: list[_Entry]) -> None:
         if not entries:
+            return
+        if self._closed:  # the reads ask the server themselves
+            for e in entries:
+                e.done.set()
             return
         try:
             answers = store.fetch_direct([(e.key, e.offset, e.length) for e in entries])
@@ -275,6 +308,8 @@ class FetchAhead:
     def close(self) -> None:
         """Stops starting jobs, waits for those running and drops every answer."""
         self._closed = True
+        with self._gate:
+            self._gate.notify_all()
         self._pool.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             buffers = list(self._buffers.values())

@@ -255,8 +255,9 @@ class Advisor:
                 ahead = probe_mod.BatchProbe(self.ds, self.batch, min(16, 2 * depth),
                                              self.seed + 7)  # fmt: skip
                 chunk = math.prod(a.chunks) * a.dtype.itemsize
+                local = probe_mod.server_on_this_machine(self.location, self.options)
                 got = probe_mod.fetch_ahead_cost(self.ds, ahead.batches, self._prefetch_bytes(),
-                                                 chunk)  # fmt: skip
+                                                 chunk, server_local=local)  # fmt: skip
                 got["stored_bytes"] = self._probe_geometry(ahead, per_unit).stored_bytes
                 st["fetch_ahead"] = got
             measured["storage"] = st
@@ -415,14 +416,14 @@ class Advisor:
 
     def _fetch_ahead_depth(self, geo: Geometry) -> int:
         """Batches the Loader has in flight from an object store: as many as
-        its prefetch budget holds, at most FetchAhead's workers."""
+        its prefetch budget holds, at most FetchAhead's reads in flight."""
         from fastchunk.store.fetch_ahead import FetchAhead
 
         budget = self._prefetch_bytes()
-        workers = FetchAhead.__init__.__kwdefaults__.get("workers", 16)  # type: ignore[union-attr]
+        in_flight = FetchAhead.__init__.__kwdefaults__.get("in_flight", 6)  # type: ignore[union-attr]
         if budget <= 0 or not geo.stored_bytes:
             return 0
-        return int(max(1, min(workers, budget // geo.stored_bytes)))
+        return int(max(1, min(in_flight, budget // geo.stored_bytes)))
 
     @staticmethod
     def _fetch_ahead_costs(st: dict[str, Any]) -> dict[str, float]:
@@ -431,8 +432,10 @@ class Advisor:
         got = st.get("fetch_ahead")
         if not got or not got.get("stored_bytes"):
             return {}
-        return {"fetch_ahead_s_per_byte": got["wall_s"] / got["stored_bytes"],
-                "fetch_cpu_per_byte": got["cpu_s"] / got["stored_bytes"]}  # fmt: skip
+        stored = got["stored_bytes"]
+        return {"fetch_ahead_s_per_byte": got["wall_s"] / stored,
+                "fetch_cpu_per_byte": got["cpu_s"] / stored,
+                "server_cpu_per_byte": got.get("server_cpu_s", 0.0) / stored}  # fmt: skip
 
     def _hit_seconds(self, hit: dict[str, float], costs: Costs, scale: float) -> float:
         """Wall seconds per batch of a measured cache path (BatchProbe.cost),

@@ -133,6 +133,9 @@ class Costs:
     fetch_cpu_per_byte: float = 0.0  # CPU-seconds of this process per byte fetched
     fetch_ahead: int = 0  # batches the Loader fetches ahead (0: none)
     fetch_ahead_s_per_byte: float | None = None  # wall s per stored byte fetched ahead
+    # CPU-seconds an object store on this machine (loopback) spends per byte
+    # it serves: it competes with the reader for the cores
+    server_cpu_per_byte: float = 0.0
 
     @property
     def cpu_per_byte(self) -> float:
@@ -196,7 +199,8 @@ def batch_time(g: Geometry, c: Costs, decode_scale: float = 1.0) -> dict[str, fl
     requests, then decodes (reads of more than one round decode while later
     rounds are in flight); the Loader fetches `fetch_ahead` batches ahead,
     so that only the longest of the link's time, the latency shared by the
-    batches in flight and the CPU's time remains."""
+    batches in flight and the CPU's time remains (the CPU's: decoding, the
+    client's work, and a server's on this machine, which shares its cores)."""
     cpu = c.cpu_per_byte * decode_scale * g.decoded_bytes
     decode = cpu / c.busy_cores
     out = {"decode": decode, "storage": 0.0, "network": 0.0, "cpu_seconds": cpu}
@@ -216,7 +220,9 @@ def batch_time(g: Geometry, c: Costs, decode_scale: float = 1.0) -> dict[str, fl
             else:
                 latency_bound = rounds * (c.latency or 0.0) / c.fetch_ahead
                 out["network"] = max(transfer, latency_bound)
-            out["total"] = max(out["network"], (cpu + fetch_cpu) / c.busy_cores)
+            server_cpu = g.stored_bytes * c.server_cpu_per_byte
+            out["server_cpu_seconds"] = server_cpu
+            out["total"] = max(out["network"], (cpu + fetch_cpu + server_cpu) / c.busy_cores)
         elif g.requests <= c.concurrency:
             out["network"] = fetch
             out["total"] = fetch + decode

@@ -275,12 +275,51 @@ def remote_bandwidth(store: Any, rounds: list[list[tuple[str, int, int]]], laten
     return {"bandwidth": statistics.median(rates) if rates else None}
 
 
+def server_on_this_machine(location: str, options: dict[str, Any] | None) -> bool:
+    """Whether the object store answering `location` listens on a loopback
+    address: its CPU then competes with the reader's for the same cores."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    urls = [v for k, v in (options or {}).items()
+            if isinstance(v, str) and "endpoint" in k.lower()]  # fmt: skip
+    if location.startswith(("http://", "https://")):
+        urls.append(location)
+    for url in urls:
+        host = urlsplit(url if "//" in url else f"//{url}").hostname
+        if not host:
+            continue
+        try:
+            addrs = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        except OSError:
+            continue
+        if any(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addrs):
+            return True
+    return False
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU-seconds every process of this machine has spent (user, nice,
+    system, interrupts; /proc/stat), or None where that is not readable."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:8]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (fields + [0] * 7)[:7]
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def fetch_ahead_cost(ds: ArrayDataset, batches: list[np.ndarray], budget: int,
-                     object_estimate: int) -> dict[str, float]:  # fmt: skip
+                     object_estimate: int,
+                     server_local: bool = False) -> dict[str, float]:  # fmt: skip
     """The network part of a Loader's epoch from an object store, measured
     through the Loader's own fetching ahead (fastchunk.store.fetch_ahead) with
     nothing decoded: the batches' requests named ahead under `budget`, each
-    batch's answers then taken in order. Wall and CPU-seconds per batch."""
+    batch's answers then taken in order. Wall and CPU-seconds per batch; with
+    `server_local` (the store runs on this machine), also the CPU-seconds the
+    machine's other processes spent meanwhile (the server, its proxies)."""
     from fastchunk.store.fetch_ahead import FetchAhead
     from fastchunk.store.serve import fetch
 
@@ -288,16 +327,21 @@ def fetch_ahead_cost(ds: ArrayDataset, batches: list[np.ndarray], budget: int,
     jobs = [lambda b=b: ds.fetch_requests(b) for b in batches]
     ahead = FetchAhead(jobs, budget, object_estimate=object_estimate)
     try:
+        busy0 = machine_busy_seconds() if server_local else None
         c0, t0 = time.process_time(), time.perf_counter()
         for j, requests in enumerate(named):
             ahead.before(j)
             for store, reqs in requests:
                 fetch(store, reqs)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        busy1 = machine_busy_seconds() if busy0 is not None else None
     finally:
         ahead.close()
     n = max(1, len(batches))
-    return {"wall_s": wall / n, "cpu_s": cpu / n, "batches": n}
+    out = {"wall_s": wall / n, "cpu_s": cpu / n, "batches": n}
+    if busy0 is not None and busy1 is not None:
+        out["server_cpu_s"] = max(0.0, busy1 - busy0 - cpu) / n
+    return out
 
 
 # ---------------------------------------------------------------- decoding
