@@ -239,6 +239,41 @@ def test_channels_last_transform_matches_torch(out_type, nan, channels) -> None:
         fastchunk._core.transform_batch(src, src, 3, channels, 1000, mean, std, None, 0, True)
 
 
+@pytest.mark.parametrize(  # in place: float32 only (the output overwrites its float32 input)
+    ("out_type", "in_place"),
+    [("float32", False), ("float32", True), ("float16", False), ("bfloat16", False)],
+)
+@pytest.mark.parametrize("nan", [None, -7.0])
+@pytest.mark.parametrize("channels", [1, 16, 45, 1500])  # 1500: a tile of one row
+def test_channels_innermost_transform_matches_torch(out_type, in_place, nan, channels) -> None:
+    """The pass over a batch read channels last already (layout="anemoi"):
+    (rows, channels) normalized by tiles of whole rows, in place or not."""
+    rng = np.random.default_rng(5)
+    rows = 3001  # not a whole number of tiles
+    src = rng.standard_normal((rows, channels)).astype("f4") * 50
+    src[17, channels // 2] = np.nan
+    mean = rng.standard_normal(channels).astype("f4")
+    std = (rng.random(channels) + 0.5).astype("f4")
+    ref = (src - mean[None, :]) / std[None, :]
+    if nan is not None:
+        ref = np.where(np.isnan(src), np.float32(nan), ref)
+    dtype = getattr(torch, out_type)
+    want = torch.from_numpy(np.ascontiguousarray(ref)).to(dtype)
+    if in_place:
+        dst = torch.from_numpy(src)
+        target = src.reshape(-1).view(np.uint8)
+    else:
+        dst = torch.empty((rows, channels), dtype=dtype)
+        view = dst.view(torch.int16).numpy() if dtype == torch.bfloat16 else dst.numpy()
+        target = view.reshape(-1).view(np.uint8)
+    fastchunk._core.transform_batch(
+        src, target, rows, channels, 1, mean, std, nan,
+        fastchunk._core.TRANSFORM_OUT_TYPES[out_type], False,
+    )  # fmt: skip
+    assert torch.equal(dst.isnan(), want.isnan())
+    assert torch.equal(torch.nan_to_num(dst), torch.nan_to_num(want))
+
+
 def test_anemoi_layout_on_a_plain_array(tmp_path) -> None:
     import zarr
 

@@ -113,35 +113,71 @@ void transform_channels_last(const float* in, typename S::type* out, const Trans
   });
 }
 
+// n elements against per-element mean and std (the channels' values
+// repeated along a tile of whole rows): a flat loop the compiler vectorizes.
+// In place, `to` is `from` itself: one pointer, so that no aliasing check
+// sends the loop down its scalar path.
+template <typename S>
+void transform_flat(const float* from, typename S::type* to, int64_t n, const float* mean,
+                    const float* std, bool replace_nan, float nan_value) {
+  if (replace_nan) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = from[i];
+      to[i] = S::convert(std::isnan(v) ? nan_value : (v - mean[i]) / std[i]);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) to[i] = S::convert((from[i] - mean[i]) / std[i]);
+  }
+}
+
+void normalize_in_place(float* p, int64_t n, const float* mean, const float* std,
+                        bool replace_nan, float nan_value) {
+  if (replace_nan) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = p[i];
+      p[i] = std::isnan(v) ? nan_value : (v - mean[i]) / std[i];
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) p[i] = (p[i] - mean[i]) / std[i];
+  }
+}
+
 // (outer, channels) with the channels innermost (a batch already laid out
-// channels last): each row of channels in one vectorizable pass.
+// channels last): tiles of whole rows, each one flat pass with the channels'
+// mean and std repeated along the tile (a row of a few channels alone is too
+// short a loop to vectorize well: 4x slower, measured).
 template <typename S>
 void transform_rows(const float* in, typename S::type* out, const TransformSpec& spec) {
   const int64_t channels = spec.channels;
-  std::vector<float> zeros, ones;
-  const float* mean = spec.mean;
-  const float* std = spec.std;
-  if (mean == nullptr) {
-    zeros.assign(size_t(channels), 0.0f);
-    ones.assign(size_t(channels), 1.0f);
-    mean = zeros.data();
-    std = ones.data();
+  const int64_t tile_rows = std::max<int64_t>(1, 1024 / channels);
+  const int64_t tile = tile_rows * channels;
+  std::vector<float> mean(size_t(tile), 0.0f), std(size_t(tile), 1.0f);
+  if (spec.mean != nullptr) {
+    for (int64_t i = 0; i < tile; ++i) {
+      mean[size_t(i)] = spec.mean[i % channels];
+      std[size_t(i)] = spec.std[i % channels];
+    }
   }
   const bool replace_nan = spec.replace_nan;
   const float nan_value = spec.nan_value;
+  const bool in_place =
+      std::is_same<typename S::type, float>::value && static_cast<const void*>(in) == out;
+  const int64_t total = spec.outer * channels;
   const int64_t threads = std::max(1, num_threads());
-  const int64_t rows_per_task =
-      std::max<int64_t>(1, std::max(kMinTaskElements / channels, spec.outer / (threads * 4)));
-  const int64_t ntasks = (spec.outer + rows_per_task - 1) / rows_per_task;
+  const int64_t tiles = (spec.outer + tile_rows - 1) / tile_rows;
+  const int64_t tiles_per_task = std::max<int64_t>(
+      std::max<int64_t>(1, kMinTaskElements / tile), tiles / (threads * 4));
+  const int64_t ntasks = (tiles + tiles_per_task - 1) / tiles_per_task;
   parallel_for(ntasks, [&](int64_t t) {
-    const int64_t end = std::min(spec.outer, (t + 1) * rows_per_task);
-    for (int64_t row = t * rows_per_task; row < end; ++row) {
-      const float* from = in + row * channels;
-      typename S::type* to = out + row * channels;
-      for (int64_t c = 0; c < channels; ++c) {
-        const float v = from[c];
-        const float r = (v - mean[c]) / std[c];
-        to[c] = S::convert(replace_nan && std::isnan(v) ? nan_value : r);
+    const int64_t lo = t * tiles_per_task * tile;
+    const int64_t hi = std::min(total, lo + tiles_per_task * tile);
+    for (int64_t p = lo; p < hi; p += tile) {
+      const int64_t n = std::min(tile, hi - p);
+      if (in_place) {
+        normalize_in_place(reinterpret_cast<float*>(out) + p, n, mean.data(), std.data(),
+                           replace_nan, nan_value);
+      } else {
+        transform_flat<S>(in + p, out + p, n, mean.data(), std.data(), replace_nan, nan_value);
       }
     }
   });
