@@ -24,6 +24,7 @@ Request = tuple[str, "int | None", "int | None"]  # (key, offset, length): see R
 Job = Callable[[], "list[tuple[Any, list[Request]]]"]  # -> [(store, requests)]
 
 MISS = object()  # no entry covers the request
+IN_FLIGHT = 6  # reads fetched at once (FetchAhead's notes say why so few)
 
 
 class _Entry:
@@ -169,7 +170,7 @@ class FetchAhead:
         *,
         max_ahead: int = 64,
         workers: int = 16,
-        in_flight: int = 6,
+        in_flight: int = IN_FLIGHT,
     ) -> None:
         self.jobs = jobs
         self.in_flight = max(1, int(in_flight))

@@ -417,13 +417,12 @@ class Advisor:
     def _fetch_ahead_depth(self, geo: Geometry) -> int:
         """Batches the Loader has in flight from an object store: as many as
         its prefetch budget holds, at most FetchAhead's reads in flight."""
-        from fastchunk.store.fetch_ahead import FetchAhead
+        from fastchunk.store.fetch_ahead import IN_FLIGHT
 
         budget = self._prefetch_bytes()
-        in_flight = FetchAhead.__init__.__kwdefaults__.get("in_flight", 6)  # type: ignore[union-attr]
         if budget <= 0 or not geo.stored_bytes:
             return 0
-        return int(max(1, min(in_flight, budget // geo.stored_bytes)))
+        return int(max(1, min(IN_FLIGHT, budget // geo.stored_bytes)))
 
     @staticmethod
     def _fetch_ahead_costs(st: dict[str, Any]) -> dict[str, float]:
