@@ -1,8 +1,8 @@
 """Fresh read outputs (a[i], take(idx)) that the caller keeps: each one new
-memory, populated at once with normal pages whatever the machine's
-transparent-huge-page setting, never shared with another output; freed ones
-kept for reuse within a budget, given back to the OS when the pool shrinks,
-and shown by `fastchunk cache`."""
+memory, of normal pages whatever the machine's transparent-huge-page
+setting, populated in bulk (beside the read's decoding), never shared with
+another output; freed ones kept for reuse within a budget, given back to the
+OS when the pool shrinks, and shown by `fastchunk cache`."""
 
 from __future__ import annotations
 
@@ -47,9 +47,18 @@ def _store(path: Path, dates: int = 12) -> tuple[Path, np.ndarray]:
     return path, data
 
 
-def test_a_fresh_output_is_populated_at_once_with_normal_pages() -> None:
+def _kb(field: str) -> int:
+    return int(field.split()[0])
+
+
+def test_with_one_thread_a_fresh_output_is_populated_at_once_with_normal_pages() -> None:
     _core.clear_buffer_pool_()
-    out = _core.empty((3 * MB + 4321,), np.uint8)  # nothing in the pool: fresh memory
+    threads = fastchunk.get_num_threads()
+    fastchunk.set_num_threads(1)
+    try:
+        out = _core.empty((3 * MB + 4321,), np.uint8)  # nothing in the pool: fresh memory
+    finally:
+        fastchunk.set_num_threads(threads)
     m = _mapping_of(out)
     assert "nh" in m["VmFlags"].split(), m["VmFlags"]  # MADV_NOHUGEPAGE: THP never/madvise/always
     assert "hg" not in m["VmFlags"].split()
@@ -59,6 +68,34 @@ def test_a_fresh_output_is_populated_at_once_with_normal_pages() -> None:
     # Populated: no fault left for the decode; unpopulated there would be one
     # per 4 KiB page (AddressSanitizer's shadow memory takes one per 8 pages).
     assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults < out.nbytes // 4096 // 4
+
+
+def test_with_threads_the_read_into_a_fresh_output_populates_it_alongside(tmp_path: Path) -> None:
+    """With more than one thread a fresh output is left for the read that
+    fills it: idle threads populate its pages while the read decodes."""
+    path, data = _store(tmp_path / "a.zarr", dates=24)
+    a = fastchunk.open_array(path)
+    threads = fastchunk.get_num_threads()
+    fastchunk.set_num_threads(2)
+    try:
+        _core.clear_buffer_pool_()
+        idx = [17, 3, 3, 22, 0, 9, 11, 5]
+        out = _core.empty((len(idx), *data.shape[1:]), data.dtype)  # fresh: nothing pooled
+        assert out.nbytes > 8 * MB
+        m = _mapping_of(out)
+        assert "nh" in m["VmFlags"].split(), m["VmFlags"]
+        assert _kb(m["Rss"]) < out.nbytes // 1024 // 8  # not populated yet
+        a.take(idx, out=out)
+        m = _mapping_of(out)
+        assert _kb(m["Rss"]) * 1024 >= out.nbytes  # every page present, normal ones
+        assert m["AnonHugePages"] == "0 kB"
+        np.testing.assert_array_equal(out, data[idx])
+        # Kept single-date reads: each a fresh output populated beside its decode.
+        kept = [a[i] for i in range(len(data)) for _ in range(2)]
+        for k, x in enumerate(kept):
+            np.testing.assert_array_equal(x, data[k // 2])
+    finally:
+        fastchunk.set_num_threads(threads)
 
 
 def test_kept_outputs_are_new_memory_and_freed_ones_are_reused(tmp_path: Path) -> None:

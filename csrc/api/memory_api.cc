@@ -18,8 +18,12 @@ uint8_t* api_take_output_buffer(size_t n, size_t* capacity, int threads) {
   uint8_t* p = take_buffer(n, cap, &fresh);
   *capacity = cap;
   if (!p || !fresh) return p;
-  const int64_t pieces =
-      std::min<int64_t>(threads < 1 ? num_threads() : threads, int64_t(cap / kPiece));
+  if (threads < 1) threads = num_threads();
+  if (threads > 1 && populate_leaves_contents()) {
+    note_unpopulated(p, cap);  // the read into it populates it (engine/output_pages.h)
+    return p;
+  }
+  const int64_t pieces = std::min<int64_t>(threads, int64_t(cap / kPiece));
   if (pieces <= 1) {
     populate(p, cap);
     return p;

@@ -7,9 +7,12 @@
 namespace fastchunk {
 
 // A buffer of at least n bytes from the pool (capacity: its size, to give
-// back with give_buffer); a fresh one has its pages populated by up to
-// `threads` native threads (< 1: the calling thread's count), in pieces of
-// at least 1 MiB, before it is returned. nullptr when memory is refused.
+// back with give_buffer). A fresh one is left for the read that fills it to
+// populate alongside its decoding (engine/output_pages.h) where the kernel
+// can populate pages without writing them and `threads` (< 1: the calling
+// thread's count) is above 1; otherwise its pages are populated here by up
+// to `threads` native threads, in pieces of at least 1 MiB. nullptr when
+// memory is refused.
 uint8_t* api_take_output_buffer(size_t n, size_t* capacity, int threads);
 
 }  // namespace fastchunk

@@ -5,6 +5,7 @@
 #include "cache/chunk_cache.h"
 #include "cache/shard_index_cache.h"
 #include "common/error.h"
+#include "engine/output_pages.h"
 #include "engine/shard_index.h"
 #include "io/fetched_source.h"
 #include "io/local_source.h"
@@ -24,6 +25,7 @@ ErrorInfo api_read_local(const ArraySpec& spec, const std::string& root, const S
                                          " bytes, the selection " +
                                          std::to_string(plan.output_nbytes()));
     LocalSource source(root);
+    PopulateAlongside pages(out, size_t(out_nbytes), num_threads);
     plan.execute(source, out);
   });
 }
@@ -54,11 +56,17 @@ ErrorInfo api_plan_provide(ReadPlan& plan, const ByteRequest& request, const uin
 }
 
 ErrorInfo api_plan_decode_ready(ReadPlan& plan, uint8_t* out, int64_t* left) {
-  return guarded([&] { *left = plan.decode_ready(out); });
+  return guarded([&] {
+    PopulateAlongside pages(out, size_t(plan.output_nbytes()), plan.threads());
+    *left = plan.decode_ready(out);
+  });
 }
 
 ErrorInfo api_plan_finish(ReadPlan& plan, uint8_t* out) {
-  return guarded([&] { plan.finish(out); });
+  return guarded([&] {
+    PopulateAlongside pages(out, size_t(plan.output_nbytes()), plan.threads());
+    plan.finish(out);
+  });
 }
 
 ErrorInfo api_plan_object_keys(ReadPlan& plan, std::vector<std::string>* keys) {

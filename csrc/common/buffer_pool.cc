@@ -21,6 +21,7 @@ namespace fastchunk {
 namespace {
 
 constexpr size_t kMaxKept = 64;
+constexpr size_t kMaxUnpopulated = 64;
 using Clock = std::chrono::steady_clock;
 
 size_t default_budget() {
@@ -56,6 +57,7 @@ struct Pool {
   Clock::duration idle = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(kIdleReleaseSeconds));
   uint64_t reused = 0, made = 0, released = 0, released_bytes = 0, made_bytes = 0;
+  std::vector<PageRange> unpopulated;  // oldest noted first
 };
 
 Pool& pool() {
@@ -123,6 +125,40 @@ void populate(uint8_t* p, size_t n) {
   for (volatile uint8_t* q = begin; q < p + n; q += page) *q = 0;
 }
 
+bool populate_leaves_contents() {
+  static const bool supported = [] {
+    const size_t page = page_size();
+    void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    const bool ok = madvise(p, page, MADV_POPULATE_WRITE) == 0;
+    munmap(p, page);
+    return ok;
+  }();
+  return supported;
+}
+
+void note_unpopulated(uint8_t* p, size_t n) {
+  if (!p || !n) return;
+  Pool& pl = pool();
+  std::lock_guard<ForkSafeMutex> lock(pl.mutex);
+  if (pl.unpopulated.size() >= kMaxUnpopulated) pl.unpopulated.erase(pl.unpopulated.begin());
+  pl.unpopulated.push_back(PageRange{p, n});
+}
+
+PageRange take_unpopulated(uint8_t* p, size_t n) {
+  Pool& pl = pool();
+  std::lock_guard<ForkSafeMutex> lock(pl.mutex);
+  for (auto it = pl.unpopulated.begin(); it != pl.unpopulated.end(); ++it) {
+    uint8_t* const begin = std::max(it->data, p);
+    uint8_t* const end = std::min(it->data + it->size, p + n);
+    if (begin < end) {
+      pl.unpopulated.erase(it);
+      return PageRange{begin, size_t(end - begin)};
+    }
+  }
+  return PageRange{};
+}
+
 uint8_t* take_buffer(size_t n, size_t& capacity, bool* fresh) {
   Pool& pl = pool();
   std::vector<Kept> dropped;
@@ -174,6 +210,12 @@ void give_buffer(uint8_t* p, size_t capacity) {
   bool kept = false;
   {
     std::lock_guard<ForkSafeMutex> lock(pl.mutex);
+    for (auto it = pl.unpopulated.begin(); it != pl.unpopulated.end(); ++it) {
+      if (it->data == p) {
+        pl.unpopulated.erase(it);
+        break;
+      }
+    }
     if (capacity <= pl.budget) {
       const Clock::time_point now = Clock::now();
       make_room(pl, capacity, now, dropped);

@@ -41,6 +41,24 @@ void give_buffer(uint8_t* p, size_t capacity);
 // a fault per page.
 void populate(uint8_t* p, size_t n);
 
+// Fresh mappings may be handed out unpopulated and populated later, on
+// other threads, while a read writes into them: populate() there makes pages
+// present without writing to them (MADV_POPULATE_WRITE). False on kernels
+// without it, where populate() writes to each page.
+bool populate_leaves_contents();
+
+// Fresh output buffers left unpopulated for the read that fills them
+// (api/memory_api): noted here until that read claims them (take_unpopulated)
+// or they are given back. At most a few dozen are remembered; the pages of a
+// forgotten one fault in as they are written.
+void note_unpopulated(uint8_t* p, size_t n);
+// The part of [p, p + n) noted unpopulated, no longer noted ({nullptr, 0}: none).
+struct PageRange {
+  uint8_t* data = nullptr;
+  size_t size = 0;
+};
+PageRange take_unpopulated(uint8_t* p, size_t n);
+
 struct BufferPoolStats {
   size_t budget = 0, kept_bytes = 0, kept_buffers = 0;
   uint64_t reused = 0, made = 0;

@@ -1,9 +1,11 @@
 #include "common/buffer_pool.h"
 
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
@@ -121,6 +123,47 @@ TEST_F(PoolTest, BuffersKeptUnusedAreGivenBackToTheOs) {
   EXPECT_NE(q, p);
   EXPECT_EQ(buffer_pool_stats().kept_buffers, 0u);
   give_buffer(q, small);
+}
+
+TEST_F(PoolTest, UnpopulatedBuffersAreClaimedOnceAndForgottenWhenGivenBack) {
+  size_t capacity = 0;
+  bool fresh = false;
+  uint8_t* p = take_buffer(4 * kMiB, capacity, &fresh);
+  ASSERT_TRUE(fresh);
+  note_unpopulated(p, capacity);
+  // A read into the second half claims only that half, and only once.
+  PageRange got = take_unpopulated(p + 2 * kMiB, 2 * kMiB);
+  EXPECT_EQ(got.data, p + 2 * kMiB);
+  EXPECT_EQ(got.size, 2 * kMiB);
+  EXPECT_EQ(take_unpopulated(p, capacity).size, 0u);
+
+  note_unpopulated(p, capacity);
+  give_buffer(p, capacity);  // given back: no read may populate it any more
+  EXPECT_EQ(take_unpopulated(p, capacity).size, 0u);
+  uint8_t outside[16];
+  EXPECT_EQ(take_unpopulated(outside, sizeof outside).size, 0u);
+}
+
+TEST_F(PoolTest, PopulatingLeavesWrittenBytesAlone) {
+  // Kernels since 5.14 populate without writing; only there may populating
+  // run beside a read writing the same pages (api/memory_api).
+  utsname u{};
+  int major = 0, minor = 0;
+  ASSERT_EQ(uname(&u), 0);
+  ASSERT_EQ(std::sscanf(u.release, "%d.%d", &major, &minor), 2) << u.release;
+  EXPECT_EQ(populate_leaves_contents(), major > 5 || (major == 5 && minor >= 14)) << u.release;
+  if (!populate_leaves_contents()) return;
+  size_t capacity = 0;
+  bool fresh = false;
+  uint8_t* p = take_buffer(2 * kMiB, capacity, &fresh);
+  ASSERT_TRUE(fresh);
+  const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  for (size_t i = 0; i < capacity; i += 2 * page) p[i + 7] = uint8_t(i / page + 1);
+  populate(p, capacity);
+  EXPECT_EQ(resident_pages(p, capacity), capacity / page);
+  for (size_t i = 0; i < capacity; i += page)
+    ASSERT_EQ(p[i + 7], (i / page) % 2 ? 0 : uint8_t(i / page + 1)) << i;
+  give_buffer(p, capacity);
 }
 
 }  // namespace

@@ -54,6 +54,7 @@ class ReadPlan {
 
   // Bytes of the C-order output every decoding call writes into.
   uint64_t output_nbytes() const { return output_nbytes_; }
+  int threads() const { return threads_; }  // the threads its decoding runs on
   int64_t ntasks() const { return grid_.ntasks(); }
 
   // The whole read through `source` (local files): every byte of `out`

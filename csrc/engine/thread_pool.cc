@@ -61,11 +61,21 @@ class Pool {
   int size() const { return nthreads_; }
 
   void run(Job& job) {
+    post(job);
+    finish(job);
+  }
+
+  // Offers the job to the workers; the caller goes on.
+  void post(Job& job) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       jobs_.push_back(&job);
     }
     wake_.notify_all();
+  }
+
+  // Runs what no worker took, then waits for the workers inside the job.
+  void finish(Job& job) {
     job.run_indices();
     std::unique_lock<std::mutex> lock(mutex_);
     auto it = std::find(jobs_.begin(), jobs_.end(), &job);
@@ -150,6 +160,38 @@ std::shared_ptr<Pool> pool_for(int threads) {
 }
 
 }  // namespace
+
+struct BackgroundWork::State {
+  std::function<void(int64_t)> fn;
+  Job job;
+  std::shared_ptr<Pool> pool;
+  bool finished = false;
+};
+
+BackgroundWork::BackgroundWork(int64_t n, std::function<void(int64_t)> fn, int threads)
+    : state_(new State) {
+  threads = threads < 1 ? num_threads() : std::min(threads, kMaxThreads);
+  State& st = *state_;
+  st.fn = std::move(fn);
+  st.job.fn = &st.fn;
+  st.job.n = std::max<int64_t>(n, 0);
+  if (threads < 2 || st.job.n == 0) return;  // no worker to hand it to: wait() runs it
+  st.job.max_helpers = int(std::min<int64_t>(threads - 1, st.job.n));
+  st.pool = pool_for(threads);
+  st.pool->post(st.job);
+}
+
+BackgroundWork::~BackgroundWork() { wait(); }
+
+void BackgroundWork::wait() {
+  State& st = *state_;
+  if (st.finished) return;
+  st.finished = true;
+  if (st.pool)
+    st.pool->finish(st.job);
+  else
+    st.job.run_indices();
+}
 
 int default_num_threads() {
 #ifdef __linux__

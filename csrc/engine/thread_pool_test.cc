@@ -67,5 +67,65 @@ TEST(ThreadPool, PerCallThreadCountLeavesTheSettingAlone) {
   set_num_threads(0);
 }
 
+TEST(BackgroundWork, RunsOnAWorkerWhileTheCallerGoesOn) {
+  set_num_threads(2);
+  std::atomic<bool> caller_done{false};
+  std::atomic<int> ran{0}, before_caller_done{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> on_caller{0};
+  {
+    BackgroundWork work(4, [&](int64_t) {
+      if (std::this_thread::get_id() == caller) on_caller.fetch_add(1);
+      if (!caller_done.load()) before_caller_done.fetch_add(1);
+      ran.fetch_add(1);
+    });
+    // The caller's own work: long enough for the worker to take every piece.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    while (std::chrono::steady_clock::now() < until && ran.load() < 4) std::this_thread::yield();
+    caller_done = true;
+  }
+  EXPECT_EQ(ran.load(), 4);
+  EXPECT_EQ(on_caller.load(), 0);
+  EXPECT_EQ(before_caller_done.load(), 4);
+  set_num_threads(0);
+}
+
+TEST(BackgroundWork, WaitRunsWhatNoWorkerTookAndEveryIndexOnce) {
+  for (int threads : {1, 2, 4}) {
+    set_num_threads(threads);
+    std::vector<std::atomic<int>> hits(300);
+    {
+      std::atomic<bool> release{false};
+      // Occupies the workers, so that most of the background work is left to wait().
+      std::thread busy([&] {
+        parallel_for(threads, [&](int64_t) {
+          while (!release.load()) std::this_thread::yield();
+        });
+      });
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      BackgroundWork work(300, [&](int64_t i) { hits[size_t(i)].fetch_add(1); });
+      release = true;
+      work.wait();
+      for (auto& h : hits) EXPECT_EQ(h.load(), 1) << threads;
+      work.wait();  // a second wait does nothing
+      busy.join();
+    }
+  }
+  set_num_threads(0);
+}
+
+TEST(BackgroundWork, AThrowingPieceIsDropped) {
+  set_num_threads(2);
+  std::atomic<int> ran{0};
+  {
+    BackgroundWork work(1, [&](int64_t) {
+      ran.fetch_add(1);
+      throw std::runtime_error("dropped");
+    });
+  }
+  EXPECT_EQ(ran.load(), 1);
+  set_num_threads(0);
+}
+
 }  // namespace
 }  // namespace fastchunk

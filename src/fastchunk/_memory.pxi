@@ -1,6 +1,6 @@
 # Memory the core hands to Python: read outputs from the buffer pool
-# (csrc/common/buffer_pool.h: reused; fresh ones populated on the read
-# threads, csrc/api/memory_api.h),
+# (csrc/common/buffer_pool.h: reused; fresh ones populated by idle threads
+# while the read decodes into them, csrc/engine/output_pages.h),
 # the mappings local reads decode from (csrc/io/mapped_files.h) and their
 # read-ahead (csrc/engine/read_plan.h).
 # Included by _core.pyx.
@@ -41,8 +41,9 @@ cdef class PooledBuffer:
 def empty(shape, dtype):
     """An uninitialised C-contiguous array like numpy.empty: large ones from
     the core's buffer pool (no page faults when a recent output of about the
-    same size was freed; otherwise fresh pages populated by the read threads
-    at once, not faulted in one by one)."""
+    same size was freed; otherwise fresh pages, populated in bulk by idle
+    threads while a read decodes into them (with one thread, at once), not
+    faulted in one by one)."""
     dt = np.dtype(dtype)
     shape = tuple(int(n) for n in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
     nbytes = dt.itemsize

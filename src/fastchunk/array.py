@@ -311,7 +311,8 @@ def _reopen(store: Store, path: str, shared_cache: tuple[str, int] | None = None
 def _new_output(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
     """A fresh output for a read, like numpy.empty; large ones come from the
     core's buffer pool (reused memory: no page faults; fresh memory populated
-    in bulk by the read threads). Object and string outputs are numpy's own."""
+    in bulk by idle threads while the read decodes into it). Object and
+    string outputs are numpy's own."""
     if dtype.kind in "OTU":
         return np.empty(shape, dtype=dtype)
     return _core.empty(tuple(shape), dtype)

@@ -1,0 +1,36 @@
+#include "engine/output_pages.h"
+
+#include <algorithm>
+
+#include "common/buffer_pool.h"
+
+namespace fastchunk {
+namespace {
+
+// Pieces taken in order, from the start of the output, as decoding writes it.
+constexpr size_t kPiece = size_t(1) << 20;
+
+}  // namespace
+
+PopulateAlongside::PopulateAlongside(uint8_t* out, size_t n, int threads) {
+  if (!out || !n) return;
+  const PageRange range = take_unpopulated(out, n);
+  if (!range.size) return;
+  if (threads < 1) threads = num_threads();
+  if (threads < 2) {  // no other thread to do it alongside: at once, in one call
+    populate(range.data, range.size);
+    return;
+  }
+  const int64_t pieces = int64_t((range.size + kPiece - 1) / kPiece);
+  work_.reset(new BackgroundWork(
+      pieces,
+      [range](int64_t i) {
+        const size_t begin = size_t(i) * kPiece;
+        populate(range.data + begin, std::min(kPiece, range.size - begin));
+      },
+      threads));
+}
+
+PopulateAlongside::~PopulateAlongside() = default;
+
+}  // namespace fastchunk
