@@ -152,7 +152,14 @@ PageRange take_unpopulated(uint8_t* p, size_t n) {
     uint8_t* const begin = std::max(it->data, p);
     uint8_t* const end = std::min(it->data + it->size, p + n);
     if (begin < end) {
+      const PageRange whole = *it;
       pl.unpopulated.erase(it);
+      // What lies outside the read stays noted for the reads of the other
+      // parts (a view assembling an output from several arrays).
+      if (whole.data < begin)
+        pl.unpopulated.push_back(PageRange{whole.data, size_t(begin - whole.data)});
+      if (end < whole.data + whole.size)
+        pl.unpopulated.push_back(PageRange{end, size_t(whole.data + whole.size - end)});
       return PageRange{begin, size_t(end - begin)};
     }
   }
@@ -210,12 +217,11 @@ void give_buffer(uint8_t* p, size_t capacity) {
   bool kept = false;
   {
     std::lock_guard<ForkSafeMutex> lock(pl.mutex);
-    for (auto it = pl.unpopulated.begin(); it != pl.unpopulated.end(); ++it) {
-      if (it->data == p) {
-        pl.unpopulated.erase(it);
-        break;
-      }
-    }
+    pl.unpopulated.erase(std::remove_if(pl.unpopulated.begin(), pl.unpopulated.end(),
+                                        [&](const PageRange& r) {
+                                          return r.data >= p && r.data < p + capacity;
+                                        }),
+                         pl.unpopulated.end());
     if (capacity <= pl.budget) {
       const Clock::time_point now = Clock::now();
       make_room(pl, capacity, now, dropped);

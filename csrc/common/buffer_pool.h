@@ -52,7 +52,8 @@ bool populate_leaves_contents();
 // or they are given back. At most a few dozen are remembered; the pages of a
 // forgotten one fault in as they are written.
 void note_unpopulated(uint8_t* p, size_t n);
-// The part of [p, p + n) noted unpopulated, no longer noted ({nullptr, 0}: none).
+// The part of [p, p + n) noted unpopulated, no longer noted ({nullptr, 0}:
+// none); the rest of that buffer stays noted.
 struct PageRange {
   uint8_t* data = nullptr;
   size_t size = 0;

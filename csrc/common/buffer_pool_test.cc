@@ -131,13 +131,22 @@ TEST_F(PoolTest, UnpopulatedBuffersAreClaimedOnceAndForgottenWhenGivenBack) {
   uint8_t* p = take_buffer(4 * kMiB, capacity, &fresh);
   ASSERT_TRUE(fresh);
   note_unpopulated(p, capacity);
-  // A read into the second half claims only that half, and only once.
-  PageRange got = take_unpopulated(p + 2 * kMiB, 2 * kMiB);
-  EXPECT_EQ(got.data, p + 2 * kMiB);
+  // A read into the middle claims only that part, and only once; the parts
+  // before and after stay for the reads that fill them.
+  PageRange got = take_unpopulated(p + kMiB, 2 * kMiB);
+  EXPECT_EQ(got.data, p + kMiB);
   EXPECT_EQ(got.size, 2 * kMiB);
+  EXPECT_EQ(take_unpopulated(p + kMiB, 2 * kMiB).size, 0u);
+  got = take_unpopulated(p, capacity);
+  EXPECT_EQ(got.data, p);
+  EXPECT_EQ(got.size, kMiB);
+  got = take_unpopulated(p, capacity);
+  EXPECT_EQ(got.data, p + 3 * kMiB);
+  EXPECT_EQ(got.size, capacity - 3 * kMiB);
   EXPECT_EQ(take_unpopulated(p, capacity).size, 0u);
 
   note_unpopulated(p, capacity);
+  EXPECT_EQ(take_unpopulated(p + kMiB, kMiB).size, kMiB);  // leaves two parts noted
   give_buffer(p, capacity);  // given back: no read may populate it any more
   EXPECT_EQ(take_unpopulated(p, capacity).size, 0u);
   uint8_t outside[16];
