@@ -57,6 +57,29 @@ void decompress_stream(int compressor, const uint8_t* src, size_t size, uint8_t*
                        std::to_string(want));
 }
 
+// The number of streams block b is stored in: one per byte of the type
+// when c-blosc split it, else one.
+size_t block_splits(const BloscFrame& f, size_t size) {
+  const bool leftover = size < f.blocksize;
+  return !(f.flags & kDontSplit) && f.typesize <= kMaxSplits &&
+                 size / f.typesize >= kMinSplitItems && !leftover
+             ? f.typesize
+             : 1;
+}
+
+// Where block b's stream j starts (its 4-byte length first), checked; `at`
+// is the previous stream's end or the block table's entry.
+size_t stream_at(ByteView in, const BloscFrame& f, size_t b, size_t at, size_t* stored) {
+  const size_t end = f.cbytes;
+  if (at < kHeaderSize + 4 * f.nblocks || at > end || end - at < 4)
+    throw_block(b, "stream offset " + std::to_string(at) + " outside the frame");
+  *stored = read_le32(in.data + at);
+  at += 4;
+  if (*stored > end - at)
+    throw_block(b, "stream of " + std::to_string(*stored) + " bytes runs past the frame");
+  return at;
+}
+
 void decode_block(ByteView in, const BloscFrame& f, size_t b, uint8_t* out) {
   const size_t begin = b * f.blocksize;
   const size_t size = std::min(f.blocksize, f.nbytes - begin);
@@ -66,27 +89,18 @@ void decode_block(ByteView in, const BloscFrame& f, size_t b, uint8_t* out) {
     return;
   }
   const bool shuffled = (f.flags & kShuffle) && f.typesize > 1;
-  const bool leftover = size < f.blocksize;
-  const size_t splits = !(f.flags & kDontSplit) && f.typesize <= kMaxSplits &&
-                                size / f.typesize >= kMinSplitItems && !leftover
-                            ? f.typesize
-                            : 1;
+  const size_t splits = block_splits(f, size);
   const size_t stream_size = size / splits;
   // Shuffled: planes are read where they lie, a stored stream in the frame,
   // a compressed one in the staging block, and interleaved into dest.
   thread_local ByteBuffer staging;
   uint8_t* stage = shuffled ? staging.reserve(f.blocksize) : dest;
   const uint8_t* streams[kMaxSplits];
-  const size_t end = f.cbytes;
   size_t at = read_le32(in.data + kHeaderSize + 4 * b);
   const int compressor = f.flags >> 5;
   for (size_t j = 0; j < splits; ++j) {
-    if (at < kHeaderSize + 4 * f.nblocks || at > end || end - at < 4)
-      throw_block(b, "stream offset " + std::to_string(at) + " outside the frame");
-    const size_t stored = read_le32(in.data + at);
-    at += 4;
-    if (stored > end - at)
-      throw_block(b, "stream of " + std::to_string(stored) + " bytes runs past the frame");
+    size_t stored = 0;
+    at = stream_at(in, f, b, at, &stored);
     uint8_t* decoded = stage + j * stream_size;
     streams[j] = decoded;
     if (stored != stream_size)
@@ -149,6 +163,51 @@ BloscFrame parse_blosc_frame(ByteView in) {
     throw_decode("blosc: frame of " + std::to_string(f.cbytes) + " bytes cannot hold " +
                  (f.memcpyed() ? "exactly its copied bytes" : "its block table"));
   return f;
+}
+
+bool blosc_block_decodes_items(const BloscFrame& f, size_t b) {
+  if (!f.decodes_blocks() || f.memcpyed() || !(f.flags & kShuffle) || f.typesize < 2 ||
+      f.typesize > kMaxSplits || b >= f.nblocks)
+    return false;
+  return b * f.blocksize + f.blocksize <= f.nbytes;  // a whole block
+}
+
+void decode_blosc_block_items(ByteView in, const BloscFrame& f, size_t b, const ItemRuns& runs,
+                              uint8_t* out) {
+  const size_t items = f.blocksize / f.typesize;
+  if (!blosc_block_decodes_items(f, b)) throw_block(b, "cannot be decoded in part");
+  size_t prev = 0;
+  for (const auto& r : runs) {
+    if (r.first < prev || r.first > r.second || r.second > items)
+      throw_block(b, "item runs out of order or outside the block");
+    prev = r.second;
+  }
+  if (runs.empty()) return;
+  const size_t splits = block_splits(f, f.blocksize);
+  const size_t stream_size = f.blocksize / splits;
+  thread_local ByteBuffer staging;
+  uint8_t* const stage = staging.reserve(f.blocksize);
+  const uint8_t* planes[kMaxSplits];
+  size_t at = read_le32(in.data + kHeaderSize + 4 * b);
+  const int compressor = f.flags >> 5;
+  for (size_t j = 0; j < splits; ++j) {
+    size_t stored = 0;
+    at = stream_at(in, f, b, at, &stored);
+    planes[j] = in.data + at;  // kept uncompressed
+    if (stored != stream_size) {
+      decompress_stream(compressor, in.data + at, stored, stage + j * stream_size, stream_size, b);
+      planes[j] = stage + j * stream_size;
+    }
+    at += stored;
+  }
+  if (splits == 1)  // one stream holding every plane
+    for (size_t j = 1; j < f.typesize; ++j) planes[j] = planes[0] + j * items;
+  uint8_t* const block = out + b * f.blocksize;
+  const uint8_t* from[kMaxSplits];
+  for (const auto& r : runs) {
+    for (size_t j = 0; j < f.typesize; ++j) from[j] = planes[j] + r.first;
+    from_byte_planes(from, block + r.first * f.typesize, r.second - r.first, f.typesize);
+  }
 }
 
 void decode_blosc_blocks(ByteView in, const BloscFrame& f, size_t first, size_t last,

@@ -8,6 +8,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "common/buffer.h"
 
@@ -38,5 +40,20 @@ BloscFrame parse_blosc_frame(ByteView in);
 // decode Error when a block's streams are not what the frame says.
 void decode_blosc_blocks(ByteView in, const BloscFrame& frame, size_t first, size_t last,
                          uint8_t* out);
+
+// Whether block b's items can be written in part (decode_blosc_block_items):
+// a whole, byte-shuffled block of a frame that decodes_blocks(), items of at
+// most 16 bytes.
+bool blosc_block_decodes_items(const BloscFrame& frame, size_t b);
+
+// Writes the items of block b that `runs` name ([first, end) pairs of item
+// indices within the block, sorted, disjoint) into out, the whole decoded
+// chunk's buffer, for a block blosc_block_decodes_items(): its streams are
+// decompressed whole (lz4's partial decompression measured slower than the
+// whole stream), and only the runs are unshuffled into place. Throws a decode
+// Error as decode_blosc_blocks.
+using ItemRuns = std::vector<std::pair<size_t, size_t>>;
+void decode_blosc_block_items(ByteView in, const BloscFrame& frame, size_t b,
+                              const ItemRuns& runs, uint8_t* out);
 
 }  // namespace fastchunk

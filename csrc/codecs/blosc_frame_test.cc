@@ -107,6 +107,66 @@ TEST(BloscFrame, CorruptStreamsAreDecodeErrors) {
   EXPECT_THROW(parse_blosc_frame(view(truncated)), Error);
 }
 
+// Runs of items of a block, written in part, equal the whole decode there
+// and leave every other byte alone (split and unsplit streams, stored ones).
+TEST(BloscFrame, ItemRunsOfABlockDecodeAsTheWholeBlockDoes) {
+  int checked = 0;
+  for (const char* cname : {"lz4", "zlib", "zstd"}) {
+    for (size_t typesize : {2, 4, 8, 17}) {
+      for (int clevel : {0, 5}) {
+        const size_t nbytes = typesize * 40000;
+        const std::vector<uint8_t> data = field_bytes(nbytes, uint32_t(typesize * 7 + clevel));
+        const std::vector<uint8_t> frame = compress(data, cname, 1, typesize, 16384, clevel);
+        const BloscFrame f = parse_blosc_frame(view(frame));
+        const size_t items = f.blocksize / typesize;
+        for (size_t b = 0; b < f.nblocks; ++b) {
+          const bool whole = (b + 1) * f.blocksize <= nbytes;
+          ASSERT_EQ(blosc_block_decodes_items(f, b), whole && !f.memcpyed() && typesize <= 16)
+              << b;
+          if (!blosc_block_decodes_items(f, b)) continue;
+          const ItemRuns runs = {{0, 1}, {3, 3}, {5, items / 3}, {items / 2, items / 2 + 7},
+                                 {items - 2, items}};
+          std::vector<uint8_t> out(nbytes, 0xEE);
+          decode_blosc_block_items(view(frame), f, b, runs, out.data());
+          std::vector<uint8_t> want(nbytes, 0xEE);
+          for (const auto& r : runs)
+            std::memcpy(&want[b * f.blocksize + r.first * typesize],
+                        &data[b * f.blocksize + r.first * typesize],
+                        (r.second - r.first) * typesize);
+          ASSERT_EQ(out, want) << cname << " typesize " << typesize << " block " << b;
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 30);
+}
+
+TEST(BloscFrame, BadItemRunsAndCorruptStreamsAreDecodeErrors) {
+  const std::vector<uint8_t> data = field_bytes(4 * 200000, 3);
+  const std::vector<uint8_t> good = compress(data, "lz4", 1, 4, 4096);
+  const BloscFrame f = parse_blosc_frame(view(good));
+  const size_t items = f.blocksize / 4;
+  std::vector<uint8_t> out(data.size());
+  EXPECT_THROW(decode_blosc_block_items(view(good), f, 0, {{5, 9}, {2, 3}}, out.data()), Error);
+  EXPECT_THROW(decode_blosc_block_items(view(good), f, 0, {{0, items + 1}}, out.data()), Error);
+  EXPECT_THROW(decode_blosc_block_items(view(good), f, f.nblocks, {{0, 1}}, out.data()), Error);
+  int errors = 0;
+  for (size_t pos = 16; pos < good.size(); pos += 1 + good.size() / 700) {
+    std::vector<uint8_t> bad = good;
+    bad[pos] ^= 0xFF;
+    for (size_t b = 0; b + 1 < f.nblocks; ++b) {
+      try {
+        decode_blosc_block_items(view(bad), f, b, {{1, items / 2}}, out.data());
+      } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::kDecode);
+        ++errors;
+      }
+    }
+  }
+  EXPECT_GT(errors, 0);
+}
+
 // Headers c-blosc refuses to decode are refused here too (an item size of 0
 // decoded without error into wrong values before).
 TEST(BloscFrame, HeadersCBloscRefusesAreRefused) {

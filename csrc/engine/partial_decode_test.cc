@@ -70,6 +70,31 @@ TEST(PartialDecode, BloscDecodesTheBlocksOfARegion) {
   EXPECT_FALSE(decode_needed_part(chain, view(stored), most.geometry(), chunk.data(), chunk.size()));
 }
 
+// A slice of columns of every row, blocks spanning several rows (a grid
+// slice of every variable): every block is needed, so the blocks are
+// decompressed but only the slice's items unshuffled into place.
+TEST(PartialDecode, BloscWritesOnlyTheColumnsOfEveryRowsBlocks) {
+  CodecConfig blosc;
+  blosc.set_string("cname", "lz4").set_int("blocksize", 3 * kCols * kItem + 4000);
+  const ChainSpec chain = testing::single("blosc", blosc, "<f8");
+  const std::vector<uint8_t> data = sample_bytes(size_t(kRows * kCols), kItem);
+  const std::string stored = encoded(chain, data);
+  for (int64_t c0 : {int64_t(0), int64_t(250), kCols - 250}) {
+    std::vector<uint8_t> chunk(data.size(), 0xEE);
+    const Region quarter = rows_and_cols(0, kRows, c0, 250);
+    ASSERT_TRUE(
+        decode_needed_part(chain, view(stored), quarter.geometry(), chunk.data(), chunk.size()));
+    expect_region(chunk, data, 0, kRows, c0, 250);
+    // Only the slice was written (the rest of a row is left as it was).
+    const size_t outside = size_t((c0 ? 0 : 300) * kItem);
+    EXPECT_EQ(chunk[outside], 0xEE) << c0;
+  }
+  // Most of every row: cheaper whole.
+  std::vector<uint8_t> chunk(data.size(), 0);
+  const Region most = rows_and_cols(0, kRows, 50, kCols - 100);
+  EXPECT_FALSE(decode_needed_part(chain, view(stored), most.geometry(), chunk.data(), chunk.size()));
+}
+
 TEST(PartialDecode, ZstdDecodesThePrefixARegionEndsIn) {
   const ChainSpec chain = testing::single("zstd", CodecConfig(), "<f8");
   const std::vector<uint8_t> data = sample_bytes(size_t(kRows * kCols), kItem);
