@@ -16,24 +16,37 @@ size_t needed_end(const RegionGeometry& g) {
   return size_t(end);
 }
 
-// Start offsets (in the chunk) of the contiguous segments the region reads;
-// false when there are too many to be worth listing.
-bool segment_starts(const RegionGeometry& g, const Collapsed& c, std::vector<int64_t>& out) {
+// The region's reads of the chunk: runs of `run` bytes starting at `starts`.
+// The innermost axes whose chunk positions step by +1 collapse into one run
+// while each covers its axis whole (the output's layout does not matter: a
+// region written channels last reads the same runs). False when there are
+// too many runs to be worth listing.
+bool source_runs(const RegionGeometry& g, int64_t& run, std::vector<int64_t>& starts) {
+  run = g.itemsize;
+  int inner = g.ndim;  // axes [inner, ndim) collapsed into the run
+  int64_t first = 0;   // their first position's offset in the chunk
+  while (inner > 0) {
+    const AxisSpan& a = g.axes[inner - 1];
+    const bool steps_by_one = a.n <= 1 || (!a.in.table && a.in.step == 1);
+    if (!steps_by_one || g.src_strides[inner - 1] != run) break;
+    first += a.in.at(0) * g.src_strides[inner - 1];
+    run *= a.n;
+    --inner;
+    if (inner > 0 && g.src_strides[inner - 1] != run) break;  // this axis was not whole
+  }
   int64_t count = 1;
-  for (int d = 0; d < c.outer; ++d) {
+  for (int d = 0; d < inner; ++d) {
     count *= g.axes[d].n;
     if (count > kMaxSegments) return false;
   }
-  int64_t inner = 0, unused = 0;
-  inner_offsets(g, c, inner, unused);
-  out.assign(1, inner);
-  for (int d = 0; d < c.outer; ++d) {
+  starts.assign(1, first);
+  for (int d = 0; d < inner; ++d) {
     std::vector<int64_t> next;
-    next.reserve(out.size() * size_t(g.axes[d].n));
-    for (int64_t base : out)
-      for_each_position(g.axes[d], g.src_strides[d], 0,
-                        [&](int64_t s, int64_t) { next.push_back(base + s); });
-    out.swap(next);
+    next.reserve(starts.size() * size_t(g.axes[d].n));
+    for (int64_t base : starts)
+      for (int64_t k = 0; k < g.axes[d].n; ++k)
+        next.push_back(base + g.axes[d].in.at(k) * g.src_strides[d]);
+    starts.swap(next);
   }
   return true;
 }
@@ -49,9 +62,7 @@ bool decode_needed_part(const ChainSpec& chain, ByteView raw, const RegionGeomet
   if (items * uint64_t(g.itemsize) >= chunk_nbytes) return false;
   NeededBytes needed;
   needed.end = needed_end(g);
-  const Collapsed c = collapse_region(g);
-  needed.run = c.block;
-  if (!segment_starts(g, c, needed.starts)) needed.starts.clear();  // too many to list
+  if (!source_runs(g, needed.run, needed.starts)) needed.starts.clear();  // too many to list
   return decode_chunk_part(chain, raw, std::move(needed), scratch, chunk_nbytes);
 }
 
