@@ -80,6 +80,29 @@ size_t stream_at(ByteView in, const BloscFrame& f, size_t b, size_t at, size_t* 
   return at;
 }
 
+// Block b's `splits` streams of stream_size bytes each: compressed ones
+// decoded into stage + j * stream_size; stored ones read where they lie in
+// the frame, or copied into stage with `copy_stored`. streams[j] receives
+// where stream j's bytes are.
+void read_streams(ByteView in, const BloscFrame& f, size_t b, size_t splits, size_t stream_size,
+                  uint8_t* stage, bool copy_stored, const uint8_t** streams) {
+  size_t at = read_le32(in.data + kHeaderSize + 4 * b);
+  const int compressor = f.flags >> 5;
+  for (size_t j = 0; j < splits; ++j) {
+    size_t stored = 0;
+    at = stream_at(in, f, b, at, &stored);
+    uint8_t* decoded = stage + j * stream_size;
+    streams[j] = decoded;
+    if (stored != stream_size)
+      decompress_stream(compressor, in.data + at, stored, decoded, stream_size, b);
+    else if (copy_stored)
+      std::memcpy(decoded, in.data + at, stored);
+    else
+      streams[j] = in.data + at;
+    at += stored;
+  }
+}
+
 void decode_block(ByteView in, const BloscFrame& f, size_t b, uint8_t* out) {
   const size_t begin = b * f.blocksize;
   const size_t size = std::min(f.blocksize, f.nbytes - begin);
@@ -96,21 +119,7 @@ void decode_block(ByteView in, const BloscFrame& f, size_t b, uint8_t* out) {
   thread_local ByteBuffer staging;
   uint8_t* stage = shuffled ? staging.reserve(f.blocksize) : dest;
   const uint8_t* streams[kMaxSplits];
-  size_t at = read_le32(in.data + kHeaderSize + 4 * b);
-  const int compressor = f.flags >> 5;
-  for (size_t j = 0; j < splits; ++j) {
-    size_t stored = 0;
-    at = stream_at(in, f, b, at, &stored);
-    uint8_t* decoded = stage + j * stream_size;
-    streams[j] = decoded;
-    if (stored != stream_size)
-      decompress_stream(compressor, in.data + at, stored, decoded, stream_size, b);
-    else if (shuffled)
-      streams[j] = in.data + at;
-    else
-      std::memcpy(decoded, in.data + at, stored);
-    at += stored;
-  }
+  read_streams(in, f, b, splits, stream_size, stage, !shuffled, streams);
   if (!shuffled) return;
   const size_t items = size / f.typesize, whole = items * f.typesize;
   if (splits == f.typesize) return from_byte_planes(streams, dest, items, f.typesize);
@@ -188,18 +197,7 @@ void decode_blosc_block_items(ByteView in, const BloscFrame& f, size_t b, const 
   thread_local ByteBuffer staging;
   uint8_t* const stage = staging.reserve(f.blocksize);
   const uint8_t* planes[kMaxSplits];
-  size_t at = read_le32(in.data + kHeaderSize + 4 * b);
-  const int compressor = f.flags >> 5;
-  for (size_t j = 0; j < splits; ++j) {
-    size_t stored = 0;
-    at = stream_at(in, f, b, at, &stored);
-    planes[j] = in.data + at;  // kept uncompressed
-    if (stored != stream_size) {
-      decompress_stream(compressor, in.data + at, stored, stage + j * stream_size, stream_size, b);
-      planes[j] = stage + j * stream_size;
-    }
-    at += stored;
-  }
+  read_streams(in, f, b, splits, stream_size, stage, false, planes);
   if (splits == 1)  // one stream holding every plane
     for (size_t j = 1; j < f.typesize; ++j) planes[j] = planes[0] + j * items;
   uint8_t* const block = out + b * f.blocksize;

@@ -15,20 +15,14 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/resident_pages.h"
+
 namespace fastchunk {
 namespace {
 
 constexpr size_t kMiB = size_t(1) << 20;
 
-// Pages of [p, p + n) that are resident (mincore).
-size_t resident_pages(const uint8_t* p, size_t n) {
-  const size_t page = size_t(sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> v((n + page - 1) / page);
-  if (mincore(const_cast<uint8_t*>(p), n, v.data()) != 0) return 0;
-  size_t count = 0;
-  for (unsigned char c : v) count += c & 1;
-  return count;
-}
+using testing::resident_pages;
 
 // The VmFlags line of the mapping that holds p (/proc/self/smaps).
 std::string vm_flags_of(const void* p) {

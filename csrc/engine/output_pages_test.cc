@@ -9,20 +9,14 @@
 #include <gtest/gtest.h>
 
 #include "common/buffer_pool.h"
+#include "testing/resident_pages.h"
 
 namespace fastchunk {
 namespace {
 
 constexpr size_t kMiB = size_t(1) << 20;
 
-size_t resident_pages(const uint8_t* p, size_t n) {
-  const size_t page = size_t(sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> v((n + page - 1) / page);
-  if (mincore(const_cast<uint8_t*>(p), n, v.data()) != 0) return 0;
-  size_t count = 0;
-  for (unsigned char c : v) count += c & 1;
-  return count;
-}
+using testing::resident_pages;
 
 TEST(PopulateAlongside, PopulatesANotedOutputWhileTheCallerWritesIt) {
   if (!populate_leaves_contents()) GTEST_SKIP() << "kernel without MADV_POPULATE_WRITE";
