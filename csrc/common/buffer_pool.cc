@@ -60,6 +60,10 @@ struct Pool {
   std::vector<PageRange> unpopulated;  // oldest noted first
 };
 
+// unpopulated.size(), readable without the lock: every read asks, and most
+// find nothing noted.
+std::atomic<size_t> g_unpopulated{0};
+
 Pool& pool() {
   static Pool* p = new Pool;  // never destroyed: threads may give buffers back at exit
   return *p;
@@ -143,9 +147,13 @@ void note_unpopulated(uint8_t* p, size_t n) {
   std::lock_guard<ForkSafeMutex> lock(pl.mutex);
   if (pl.unpopulated.size() >= kMaxUnpopulated) pl.unpopulated.erase(pl.unpopulated.begin());
   pl.unpopulated.push_back(PageRange{p, n});
+  g_unpopulated.store(pl.unpopulated.size(), std::memory_order_relaxed);
 }
 
 PageRange take_unpopulated(uint8_t* p, size_t n) {
+  // An output is noted before the read that fills it starts (handed over
+  // through Python, which orders the two).
+  if (g_unpopulated.load(std::memory_order_relaxed) == 0) return PageRange{};
   Pool& pl = pool();
   std::lock_guard<ForkSafeMutex> lock(pl.mutex);
   for (auto it = pl.unpopulated.begin(); it != pl.unpopulated.end(); ++it) {
@@ -160,6 +168,7 @@ PageRange take_unpopulated(uint8_t* p, size_t n) {
         pl.unpopulated.push_back(PageRange{whole.data, size_t(begin - whole.data)});
       if (end < whole.data + whole.size)
         pl.unpopulated.push_back(PageRange{end, size_t(whole.data + whole.size - end)});
+      g_unpopulated.store(pl.unpopulated.size(), std::memory_order_relaxed);
       return PageRange{begin, size_t(end - begin)};
     }
   }
@@ -222,6 +231,7 @@ void give_buffer(uint8_t* p, size_t capacity) {
                                           return r.data >= p && r.data < p + capacity;
                                         }),
                          pl.unpopulated.end());
+    g_unpopulated.store(pl.unpopulated.size(), std::memory_order_relaxed);
     if (capacity <= pl.budget) {
       const Clock::time_point now = Clock::now();
       make_room(pl, capacity, now, dropped);

@@ -12,6 +12,11 @@
 
 namespace fastchunk {
 
+// Populates [p, p + n) now, in pieces of 1 MiB on up to `threads` threads
+// (< 1: the calling thread's count): for a fresh output no read will populate
+// alongside (one thread, or a kernel whose populating writes).
+void populate_now(uint8_t* p, size_t n, int threads);
+
 class PopulateAlongside {
  public:
   // Starts populating whatever part of [out, out + n) is noted unpopulated

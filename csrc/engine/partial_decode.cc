@@ -59,7 +59,7 @@ bool decode_needed_part(const ChainSpec& chain, ByteView raw, const RegionGeomet
   // another axis order, say): the whole decode is the faster one.
   uint64_t items = 1;
   for (int d = 0; d < g.ndim; ++d) items *= uint64_t(g.axes[d].n);
-  if (items * uint64_t(g.itemsize) >= chunk_nbytes) return false;
+  if (items == 0 || items * uint64_t(g.itemsize) >= chunk_nbytes) return false;
   NeededBytes needed;
   needed.end = needed_end(g);
   if (!source_runs(g, needed.run, needed.starts)) needed.starts.clear();  // too many to list
