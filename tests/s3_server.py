@@ -301,6 +301,7 @@ class Request:
     method: str
     path: str  # without the query string
     ranged: bool  # had a Range header
+    byte_range: str = ""  # its value ("bytes=0-99")
 
 
 class RequestLog:
@@ -319,9 +320,10 @@ class RequestLog:
             parts = lines[0].split(" ")
             if len(parts) != 3 or not parts[2].startswith("HTTP/"):
                 continue
-            ranged = any(line.lower().startswith("range:") for line in lines[1:])
+            ranges = [line.split(":", 1)[1].strip() for line in lines[1:]
+                      if line.lower().startswith("range:")]  # fmt: skip
             path = urllib.parse.unquote(parts[1].split("?", 1)[0])
-            self.sink.append(Request(parts[0], path, ranged))
+            self.sink.append(Request(parts[0], path, bool(ranges), ranges[0] if ranges else ""))
 
 
 class LatencyProxy:

@@ -284,6 +284,52 @@ def test_disk_budget_holds(
     assert st["evictions"] > 0
 
 
+def _ranged_gets(p: s3_server.LatencyProxy) -> list[tuple[int, int]]:
+    """(first, last) byte of each ranged GET of chunk bytes (not suffixes)."""
+    out = []
+    for r in p.requests:
+        if r.method == "GET" and r.byte_range.startswith("bytes=") and "-" in r.byte_range[6:]:
+            first, last = r.byte_range[6:].split("-", 1)
+            if first:
+                out.append((int(first), int(last)))
+    return out
+
+
+def test_shard_ranges_coalesced_differently_come_from_cached_pieces(
+    s3: s3_server.S3Server, s3_stores: dict, proxy: s3_server.LatencyProxy, tmp_path: Path
+) -> None:
+    """Another batch coalesces a shard's inner chunks into other ranges than
+    the batches that filled the cache: the ranges are answered from the cached
+    pieces, and only the bytes no piece holds are fetched, by any process."""
+    url, data = s3_stores["v3_sharded"][1], s3_server.test_data()
+    cache = tmp_path / "disk"
+    a = open_remote(s3, proxy, url, cache)
+    proxy.requests.clear()
+    # Shard 2 holds rows 32-47 as inner chunks of 4 rows, stored in order.
+    np.testing.assert_array_equal(a[32:36], data[32:36])
+    np.testing.assert_array_equal(a[40:44], data[40:44])
+    (low_first, low_last), (high_first, high_last) = sorted(_ranged_gets(proxy))
+    assert low_last < high_first
+
+    # Rows 32-43 are one coalesced range over both pieces and the gap between.
+    b = open_remote(s3, proxy, url, cache)
+    proxy.requests.clear()
+    np.testing.assert_array_equal(b[32:44], data[32:44])
+    assert _ranged_gets(proxy) == [(low_last + 1, high_first - 1)], proxy.requests
+    assert chunk_requests(proxy)["GET"] == 1
+
+    # Now every byte of those rows is on disk: nothing is fetched for them,
+    # nor for a range inside one piece; rows past them fetch only what is new.
+    c = open_remote(s3, proxy, url, cache)
+    proxy.requests.clear()
+    np.testing.assert_array_equal(c[32:44], data[32:44])
+    np.testing.assert_array_equal(c[36:40, :, 25:], data[36:40, :, 25:])
+    assert chunk_requests(proxy)["GET"] == 0
+    np.testing.assert_array_equal(c[32:48], data[32:48])
+    (first, _), = _ranged_gets(proxy)
+    assert first == high_last + 1
+
+
 def test_cache_options_are_checked(s3: s3_server.S3Server, s3_stores: dict) -> None:
     with pytest.raises(ValueError, match="cache_check"):
         fastchunk.open(s3_stores["v3"][1], storage_options=s3.storage_options(

@@ -31,10 +31,12 @@ FASTCHUNK_CACHE_CHECK):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fastchunk import _core
+from fastchunk.store import range_pieces
 from fastchunk.store.engine import ABSENT, IMMUTABLE, Blob, Engine
 
 # Documents fastchunk must always see fresh; everything else is data. An
@@ -42,6 +44,8 @@ from fastchunk.store.engine import ABSENT, IMMUTABLE, Blob, Engine
 # its refs (snapshots, manifests and chunks never change under their ids).
 METADATA_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json",
                             "repo", "ref.json", "ref.json.deleted"})  # fmt: skip
+# A request whose cached pieces leave more gaps than this is fetched whole.
+MAX_GAPS = 8
 
 
 def is_metadata(key: str) -> bool:
@@ -67,6 +71,7 @@ class DiskCachedEngine(Engine):
         self.versions = inner.versions
         self.requests = inner.requests
         self.stale = 0  # cached copies dropped because the object changed
+        self._index_lock = threading.Lock()
 
     # ------------------------------------------------------------ policy
     def _entry(self, kind: str, key: str, a: int = 0, b: int = 0) -> str:
@@ -157,12 +162,82 @@ class DiskCachedEngine(Engine):
         if todo:
             # Ranged responses may not carry the version: learn it first.
             self._validate((requests[i][0] for i in todo), cached=False)
-            got = self.inner.get_ranges([requests[i] for i in todo])
-            for i, blob in zip(todo, got, strict=True):
-                out[i] = blob
-                if blob is not None:
-                    self._keep(entries[i][1], requests[i][0], blob)
+            self._ranges_from_pieces([requests[i] for i in todo], todo, out)
         return out
+
+    def _ranges_from_pieces(
+        self, requests: list[tuple[str, int, int]], slots: list[int], out: list[Blob | None]
+    ) -> None:
+        """Answers `requests` (into out[slots]) from the cached pieces of their
+        objects where those cover them, fetching only the gaps; every fetched
+        range is kept as a new piece."""
+        listed = self._piece_lists({k for k, _, _ in requests})
+        plans = [range_pieces.cover(o, n, listed.get(k, ())) for k, o, n in requests]
+        wanted = {(k, p) for (k, _, _), plan in zip(requests, plans, strict=True)
+                  for p, _, _ in plan if p is not None}  # fmt: skip
+        held = self._pieces(wanted)
+        fetch: list[tuple[str, int, int]] = []
+        for r, ((k, o, n), plan) in enumerate(zip(requests, plans, strict=True)):
+            gaps = [s for s in plan if s[0] is None or (k, s[0]) not in held]
+            if len(gaps) > MAX_GAPS or len(gaps) == len(plan):
+                plans[r] = [(None, o, n)]  # fetched whole, as asked
+                fetch.append((k, o, n))
+            else:
+                fetch.extend((k, start, size) for _, start, size in gaps)
+        got = dict(zip(fetch, self.inner.get_ranges(fetch), strict=True)) if fetch else {}
+        added: dict[str, list[range_pieces.Piece]] = {}
+        for slot, (k, o, n), plan in zip(slots, requests, plans, strict=True):
+            out[slot] = self._assemble(k, o, n, plan, held, got)
+        for (k, start, size), blob in got.items():
+            if blob is not None and len(blob) == size:
+                self._keep(self._entry("range", k, start, size), k, blob)
+                added.setdefault(k, []).append((start, size))
+        if added:
+            self._add_pieces(added)
+
+    def _assemble(
+        self, key: str, offset: int, length: int, plan: list[Any], held: dict[Any, memoryview],
+        got: dict[tuple[str, int, int], Blob | None],
+    ) -> Blob | None:  # fmt: skip
+        if len(plan) == 1 and plan[0][0] is None:
+            return got[(key, offset, length)]
+        buf = bytearray(length)
+        for piece, start, size in plan:
+            if piece is not None and (key, piece) in held:
+                src = held[(key, piece)][start - piece[0] : start - piece[0] + size]
+            else:
+                src = got[(key, start, size)]
+                if src is None:  # the object is gone since its pieces were kept
+                    return None
+            if len(src) != size:
+                return memoryview(buf)[: start - offset + len(src)]  # short: the object ends
+            buf[start - offset : start - offset + size] = src
+        return memoryview(buf)
+
+    # ------------------------------------------------------------ pieces
+    def _piece_lists(self, keys: Iterable[str]) -> dict[str, list[range_pieces.Piece]]:
+        """The cached pieces listed for each object of its current version."""
+        entries = {k: (k, self._entry("pieces", k)) for k in keys}
+        return {k: range_pieces.decode_index(e) for k, e in self._lookup(entries).items()}
+
+    def _pieces(self, wanted: set[tuple[str, range_pieces.Piece]]) -> dict[Any, memoryview]:
+        """The fresh cached bytes of each (key, piece), those still held."""
+        entries = {(k, p): (k, self._entry("range", k, p[0], p[1])) for k, p in wanted}
+        held = {}
+        for (k, p), e in self._lookup(entries).items():
+            if e.tag != ABSENT and len(e) == p[1]:
+                held[(k, p)] = memoryview(e)
+        return held
+
+    def _add_pieces(self, added: dict[str, list[range_pieces.Piece]]) -> None:
+        with self._index_lock:  # processes may still race: a lost piece is only a miss
+            listed = self._piece_lists(added)
+            for k, new in added.items():
+                tag = self.versions.get(k, "")
+                if tag and tag != ABSENT:
+                    index = range_pieces.merge_index(listed.get(k, []), new)
+                    self.files.put(self._entry("pieces", k), range_pieces.encode_index(index),
+                                   tag, True)  # fmt: skip
 
     def get_ranges_stamped(self, requests: Sequence[tuple[str, int, int]]) -> list[Any]:
         """Not through the cache: the answer must carry the response's Stamp."""
