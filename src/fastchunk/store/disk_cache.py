@@ -1,7 +1,10 @@
 """Remote objects on a local disk: the level of the cascade below the
 object store. Chunk objects, shard byte ranges and shard-index suffixes that a
 RemoteStore fetches are kept in a directory shared by every process of the
-node, across restarts, within a byte budget (oldest evicted first).
+node, across restarts, within a byte budget (oldest evicted first). A range
+asked for is answered from the kept ranges of its object that cover it, with
+only the gaps fetched (store/range_pieces.py), so batches that coalesce a
+shard's inner chunks differently still hit.
 
     fastchunk.open("s3://bucket/era5.zarr",
                    storage_options={"cache_dir": "/scratch/fastchunk", "cache_size": "500GB"})
