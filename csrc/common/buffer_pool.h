@@ -16,7 +16,7 @@
 //
 // Given-back buffers are kept up to a byte budget (FASTCHUNK_BUFFER_POOL_BYTES,
 // default an eighth of the machine's memory, at most 4 GiB; 0 keeps none)
-// and a count, least recently given back dropped first; a buffer kept unused
+// and a count (1024), least recently given back dropped first; a buffer kept unused
 // for kIdleReleaseSeconds is given back to the OS (munmap) by the next take or give.
 // Fork-safe.
 #pragma once

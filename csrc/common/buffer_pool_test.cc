@@ -105,6 +105,21 @@ TEST_F(PoolTest, KeptBytesStayWithinTheBudgetAndDroppedBuffersAreUnmapped) {
   EXPECT_EQ(buffer_pool_stats().kept_bytes, 0u);
 }
 
+TEST_F(PoolTest, AnEpochOfObjectsFetchedAheadIsKeptWhole) {
+  // A Loader's prefetch budget (256 MiB) of 2 MiB objects comes back
+  // together: all kept, so the next epoch reads into none that is fresh.
+  set_buffer_pool_budget(512 * kMiB);
+  std::vector<std::pair<uint8_t*, size_t>> taken(128);
+  for (auto& [p, cap] : taken) p = take_buffer(2 * kMiB, cap);
+  for (auto& [p, cap] : taken) give_buffer(p, cap);
+  EXPECT_EQ(buffer_pool_stats().kept_buffers, taken.size());
+  const uint64_t made = buffer_pool_stats().made;
+  for (auto& [p, cap] : taken) p = take_buffer(2 * kMiB, cap);
+  EXPECT_EQ(buffer_pool_stats().made, made);
+  for (auto& [p, cap] : taken) give_buffer(p, cap);
+  set_buffer_pool_budget(0);
+}
+
 TEST_F(PoolTest, BuffersKeptUnusedAreGivenBackToTheOs) {
   set_buffer_pool_idle_release(0.05);
   size_t capacity = 0;
