@@ -21,7 +21,9 @@ zarrs.ZarrsCodecPipeline, fastchunk.zarr.CodecPipeline), tensorstore
 (xarray_tensorstore.open_zarr, loads started with xarray_tensorstore.read as
 its documentation advises), fastchunk (engine="fastchunk"); each also +dask
 (chunks={}; for tensorstore .chunk() to the stored chunks); and `take`:
-fastchunk.open(store)["data"] (take / orthogonal indexing, no xarray).
+fastchunk.open(store)["data"] (take / orthogonal indexing, no xarray); and
+memory: the dataset loaded into memory first (numpy; +dask: chunked as
+engine="fastchunk" chunks it), the floor of xarray's and dask's own costs.
 Every reader gets --threads threads (zarr's and zarrs' pools, tensorstore's
 data_copy_concurrency, fastchunk.set_num_threads, dask's thread pool).
 Datasets are opened once, untimed, with cache=False so a load never keeps
@@ -85,6 +87,13 @@ class Reader:
         self.cfg = None
         if self.base == "fastchunk":
             return xr.open_dataset(self.path, engine="fastchunk", chunks=chunks, cache=False)
+        if self.base == "memory":
+            # The data already in memory: with dask, in fastchunk's dask
+            # chunks; what dask costs with no reading at all.
+            ds = xr.open_dataset(self.path, engine="fastchunk").load()
+            if self.dask:
+                ds = ds.chunk(ds["data"].encoding["preferred_chunks"])
+            return ds
         if self.base == "tensorstore":
             import tensorstore
             import xarray_tensorstore
@@ -268,7 +277,8 @@ def ratios(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         suffix = "+dask" if r["dask"] else ""
         for key, other in (("x_default", "zarr-default" + suffix),
-                           ("x_tensorstore", "tensorstore" + suffix), ("x_take", "take")):
+                           ("x_tensorstore", "tensorstore" + suffix), ("x_take", "take"),
+                           ("x_memory", "memory" + suffix)):
             o = by.get((r["store"], r["workload"], other))
             r[key] = o["seconds"] / r["seconds"] if o else None
 
@@ -276,7 +286,7 @@ def ratios(rows: list[dict[str, Any]]) -> None:
 def table(rows: list[dict[str, Any]]) -> str:
     ratios(rows)
     head = (f"{'store':8s} {'workload':8s} {'reader':18s} {'GB/s':>6s} {'x default':>9s} "
-            f"{'x ts':>6s} {'x take':>6s} {'CPU s':>6s} {'peak MB':>8s}")
+            f"{'x ts':>6s} {'x take':>6s} {'x mem':>6s} {'CPU s':>6s} {'peak MB':>8s}")
     lines = [head, "-" * len(head)]
 
     def f(v: float | None, w: int) -> str:
@@ -285,6 +295,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         lines.append(f"{r['store']:8s} {r['workload']:8s} {r['reader']:18s} {r['gbps']:6.2f} "
                      f"{f(r['x_default'], 9)} {f(r['x_tensorstore'], 6)} {f(r['x_take'], 6)} "
+                     f"{f(r['x_memory'], 6)} "
                      f"{r['cpu_seconds']:6.2f} {f(r['peak_mb'], 8)}")
     return "\n".join(lines)
 
@@ -295,7 +306,7 @@ def main() -> None:
     add_size_args(p)
     p.add_argument("--encodings", default=",".join(ENCODINGS))
     p.add_argument("--readers", default="zarr-default,zarr-zarrs,zarr-fcpipe,tensorstore,"
-                   "fastchunk,take")
+                   "fastchunk,memory,take")
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)

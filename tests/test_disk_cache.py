@@ -295,39 +295,52 @@ def _ranged_gets(p: s3_server.LatencyProxy) -> list[tuple[int, int]]:
     return out
 
 
-def test_shard_ranges_coalesced_differently_come_from_cached_pieces(
+def test_shard_chunks_are_kept_alike_whatever_batch_reads_them(
     s3: s3_server.S3Server, s3_stores: dict, proxy: s3_server.LatencyProxy, tmp_path: Path
 ) -> None:
-    """Another batch coalesces a shard's inner chunks into other ranges than
-    the batches that filled the cache: the ranges are answered from the cached
-    pieces, and only the bytes no piece holds are fetched, by any process."""
+    """Reads through a disk cache ask for each inner chunk of a shard on its
+    own, so a batch whose chunks neighbour differently from those of the
+    batches that filled the cache still finds them, in any process; the
+    chunks it lacks are fetched in one coalesced request."""
     url, data = s3_stores["v3_sharded"][1], s3_server.test_data()
     cache = tmp_path / "disk"
     a = open_remote(s3, proxy, url, cache)
     proxy.requests.clear()
-    # Shard 2 holds rows 32-47 as inner chunks of 4 rows, stored in order.
+    # Shard 2 holds rows 32-47, inner chunks of 4 rows by 25 columns.
     np.testing.assert_array_equal(a[32:36], data[32:36])
     np.testing.assert_array_equal(a[40:44], data[40:44])
-    (low_first, low_last), (high_first, high_last) = sorted(_ranged_gets(proxy))
-    assert low_last < high_first
+    filled = _ranged_gets(proxy)
+    assert len(filled) == 2  # one request per batch: the chunks coalesced
 
-    # Rows 32-43 are one coalesced range over both pieces and the gap between.
+    # Rows 32-43: the cached chunks are found, the others fetched in one request.
     b = open_remote(s3, proxy, url, cache)
     proxy.requests.clear()
     np.testing.assert_array_equal(b[32:44], data[32:44])
-    assert _ranged_gets(proxy) == [(low_last + 1, high_first - 1)], proxy.requests
+    (first, last), = _ranged_gets(proxy)
+    span = max(e for _, e in filled) - min(s for s, _ in filled) + 1
+    assert last - first + 1 < span  # not the whole range again
     assert chunk_requests(proxy)["GET"] == 1
 
-    # Now every byte of those rows is on disk: nothing is fetched for them,
-    # nor for a range inside one piece; rows past them fetch only what is new.
+    # Now every chunk of those rows is on disk, however a read groups them.
     c = open_remote(s3, proxy, url, cache)
     proxy.requests.clear()
     np.testing.assert_array_equal(c[32:44], data[32:44])
     np.testing.assert_array_equal(c[36:40, :, 25:], data[36:40, :, 25:])
+    np.testing.assert_array_equal(c[np.array([43, 32, 36])], data[[43, 32, 36]])
     assert chunk_requests(proxy)["GET"] == 0
-    np.testing.assert_array_equal(c[32:48], data[32:48])
-    (first, _), = _ranged_gets(proxy)
-    assert first == high_last + 1
+
+
+def test_missing_ranges_coalesce_into_requests() -> None:
+    from fastchunk.store.disk_cache import COALESCE_GAP, coalesce
+
+    asked = [("k", 100, 10), ("j", 0, 5), ("k", 0, 50), ("k", 111 + COALESCE_GAP, 5),
+             ("k", 50, 10)]  # fmt: skip
+    spans = coalesce(asked)
+    assert [s for s, _ in spans] == [("j", 0, 5), ("k", 0, 110), ("k", 111 + COALESCE_GAP, 5)]
+    for (key, start, _), parts in spans:
+        for i, (offset, size) in parts:
+            assert asked[i] == (key, start + offset, size)
+    assert sorted(i for _, parts in spans for i, _ in parts) == list(range(len(asked)))
 
 
 def test_cache_options_are_checked(s3: s3_server.S3Server, s3_stores: dict) -> None:

@@ -40,6 +40,10 @@ ErrorInfo api_plan_know_versions(ReadPlan& plan, const std::vector<std::string>&
   return guarded([&] { plan.know_versions(keys, versions); });
 }
 
+ErrorInfo api_plan_set_coalesce(ReadPlan& plan, bool on) {
+  return guarded([&] { plan.set_coalesce(on); });
+}
+
 ErrorInfo api_plan_pending(ReadPlan& plan, std::vector<ByteRequest>* requests) {
   return guarded([&] { *requests = plan.pending(); });
 }

@@ -26,6 +26,7 @@ ErrorInfo api_plan_make(const ArraySpec& spec, const Selection& sel, int num_thr
                         bool skip_cached, std::unique_ptr<ReadPlan>* plan);
 ErrorInfo api_plan_know_versions(ReadPlan& plan, const std::vector<std::string>& keys,
                                  const std::vector<std::string>& versions);
+ErrorInfo api_plan_set_coalesce(ReadPlan& plan, bool on);
 ErrorInfo api_plan_pending(ReadPlan& plan, std::vector<ByteRequest>* requests);
 // `data` null: the object does not exist.
 ErrorInfo api_plan_provide(ReadPlan& plan, const ByteRequest& request, const uint8_t* data,

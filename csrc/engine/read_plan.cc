@@ -385,7 +385,8 @@ void ReadPlan::append_requests(const Object& o, std::vector<ByteRequest>& out) c
   bool open = false;
   for (const auto& [offset, nbytes] : ranges) {
     const uint64_t stop = offset + nbytes;  // inside the object: checked with the index
-    if (open && offset <= end + kCoalesceGap && std::max(end, stop) - start <= kMaxRequest) {
+    if (open && coalesce_ && offset <= end + kCoalesceGap &&
+        std::max(end, stop) - start <= kMaxRequest) {
       end = std::max(end, stop);
       continue;
     }
@@ -395,6 +396,11 @@ void ReadPlan::append_requests(const Object& o, std::vector<ByteRequest>& out) c
     open = true;
   }
   if (open) out.push_back(ByteRequest{o.key, ByteRange::slice(start, end - start)});
+}
+
+void ReadPlan::set_coalesce(bool on) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  coalesce_ = on;
 }
 
 std::vector<ByteRequest> ReadPlan::pending() {

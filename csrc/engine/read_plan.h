@@ -66,6 +66,11 @@ class ReadPlan {
   // under them. Objects not named are looked up under an unknown version.
   void know_versions(const std::vector<std::string>& keys,
                      const std::vector<std::string>& versions);
+  // Whether pending() coalesces neighbouring inner chunks of a shard into one
+  // range (default). Off, each inner chunk is its own request: a disk cache
+  // below keys each chunk's range the same whatever the batch, and coalesces
+  // the ranges it lacks itself.
+  void set_coalesce(bool on);
   std::vector<ByteRequest> pending();
   // `version`: the object's version as the store reported it with this
   // answer ("" when it did not), which the caches key on. An answer of
@@ -114,6 +119,7 @@ class ReadPlan {
   TaskGrid grid_;
   int threads_;
   bool skip_cached_;
+  bool coalesce_ = true;
   uint64_t output_nbytes_;
   std::mutex mutex_;
 

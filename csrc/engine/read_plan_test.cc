@@ -196,6 +196,25 @@ TEST_F(ReadPlanTest, ShardedReadFetchesIndexesFirstThenCoalescedChunkRanges) {
   for (const ByteRequest& r : again.pending()) EXPECT_EQ(r.range.kind, ByteRange::Kind::kSlice);
 }
 
+TEST_F(ReadPlanTest, WithoutCoalescingEachInnerChunkIsItsOwnRequest) {
+  testing::shard(spec_, {2, 2});
+  const auto store = objects(spec_);
+  const Sel sel{{0, 3}, {0, 1, 4}};
+  ReadPlan plan(spec_, sel.get());
+  plan.set_coalesce(false);
+  Server server{store};
+  for (const ByteRequest& r : plan.pending()) server.answer(plan, r);  // the indexes
+  const auto chunks = plan.pending();
+  ASSERT_EQ(chunks.size(), 4u);  // (0,0) (1,0) of each shard, none merged
+  for (const ByteRequest& r : chunks) {
+    EXPECT_EQ(r.range.kind, ByteRange::Kind::kSlice);
+    EXPECT_EQ(r.range.length, 4u);
+  }
+  std::vector<uint8_t> out(plan.output_nbytes());
+  server.serve(plan, out.data());
+  EXPECT_EQ(out, sel.expected());
+}
+
 TEST_F(ReadPlanTest, AShardRewrittenSinceItsIndexWasCachedIsReadThroughItsNewIndex) {
   // A long-running process reads a sharded store, the shards are rewritten
   // with other layouts, and it reads them again: the cached indexes (keyed

@@ -20,6 +20,9 @@ cdef class NativeArray:
     cdef public object store_name
 
     cdef object known_versions
+    # False: plans ask for each inner chunk of a shard on its own (a disk
+    # cache below keys them so and coalesces what it fetches itself).
+    cdef public cbool coalesce
 
     def __init__(self, *, store_name, store_id, root, array_path, shape, chunk_shape, itemsize,
                  fill, codecs, stored_axes, key_prefix, separator, zero_dim_key,
@@ -30,6 +33,7 @@ cdef class NativeArray:
         decoded chunks; `decoding` names what decodes chunks that reach the
         core decoded (no `codecs`)."""
         self.known_versions = known_versions
+        self.coalesce = True
         self.store_name = store_name
         self.shape = tuple(int(n) for n in shape)
         self.itemsize = itemsize
@@ -169,6 +173,8 @@ cdef class ReadPlan:
             self.out_ptr = &dst[0] if self.nbytes else NULL
         with nogil:
             check(api_plan_make(array.spec, sel, num_threads, skip_cached, &self.plan))
+            if not array.coalesce:
+                check(api_plan_set_coalesce(deref(self.plan), False))
         if array.known_versions is not None:
             # Shard indexes and decoded chunks are looked up under these.
             keys = self.keys()

@@ -27,6 +27,7 @@ class Array:
         self._store = store
         self._meta = meta
         self._native = self._make_native(meta)
+        self._native.coalesce = not getattr(store, "keeps_ranges", False)
 
     def _make_native(self, meta: ArrayMeta) -> _core.NativeArray:
         fallback = meta.fallback is not None

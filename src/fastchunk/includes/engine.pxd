@@ -93,6 +93,7 @@ cdef extern from "api/read_api.h" namespace "fastchunk":
                             cbool skip_cached, unique_ptr[CReadPlan]* plan) nogil
     ErrorInfo api_plan_know_versions(CReadPlan& plan, const vector[string]& keys,
                                      const vector[string]& versions) nogil
+    ErrorInfo api_plan_set_coalesce(CReadPlan& plan, cbool on) nogil
     ErrorInfo api_plan_pending(CReadPlan& plan, vector[ByteRequest]* requests) nogil
     ErrorInfo api_plan_provide(CReadPlan& plan, const ByteRequest& request, const uint8_t* data,
                                size_t size, uint64_t object_size, const string& version) nogil

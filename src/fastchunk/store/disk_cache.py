@@ -1,10 +1,10 @@
 """Remote objects on a local disk: the level of the cascade below the
 object store. Chunk objects, shard byte ranges and shard-index suffixes that a
 RemoteStore fetches are kept in a directory shared by every process of the
-node, across restarts, within a byte budget (oldest evicted first). A range
-asked for is answered from the kept ranges of its object that cover it, with
-only the gaps fetched (store/range_pieces.py), so batches that coalesce a
-shard's inner chunks differently still hit.
+node, across restarts, within a byte budget (oldest evicted first). Reads
+through it ask for each inner chunk of a shard on its own (RemoteStore.
+keeps_ranges), so a chunk's entry is the same whatever batch reads it; the
+ranges it lacks are coalesced into requests here.
 
     fastchunk.open("s3://bucket/era5.zarr",
                    storage_options={"cache_dir": "/scratch/fastchunk", "cache_size": "500GB"})
@@ -34,12 +34,10 @@ FASTCHUNK_CACHE_CHECK):
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fastchunk import _core
-from fastchunk.store import range_pieces
 from fastchunk.store.engine import ABSENT, IMMUTABLE, Blob, Engine
 
 # Documents fastchunk must always see fresh; everything else is data. An
@@ -47,8 +45,11 @@ from fastchunk.store.engine import ABSENT, IMMUTABLE, Blob, Engine
 # its refs (snapshots, manifests and chunks never change under their ids).
 METADATA_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json",
                             "repo", "ref.json", "ref.json.deleted"})  # fmt: skip
-# A request whose cached pieces leave more gaps than this is fetched whole.
-MAX_GAPS = 8
+# Ranges of one object asked for together and missing from the cache are
+# fetched as one request when at most COALESCE_GAP bytes lie between them,
+# up to MAX_REQUEST bytes (as the read plans coalesce without a disk cache).
+COALESCE_GAP = 256 << 10
+MAX_REQUEST = 64 << 20
 
 
 def is_metadata(key: str) -> bool:
@@ -74,7 +75,6 @@ class DiskCachedEngine(Engine):
         self.versions = inner.versions
         self.requests = inner.requests
         self.stale = 0  # cached copies dropped because the object changed
-        self._index_lock = threading.Lock()
 
     # ------------------------------------------------------------ policy
     def _entry(self, kind: str, key: str, a: int = 0, b: int = 0) -> str:
@@ -165,82 +165,16 @@ class DiskCachedEngine(Engine):
         if todo:
             # Ranged responses may not carry the version: learn it first.
             self._validate((requests[i][0] for i in todo), cached=False)
-            self._ranges_from_pieces([requests[i] for i in todo], todo, out)
+            spans = coalesce([requests[i] for i in todo])
+            got = self.inner.get_ranges([span for span, _ in spans])
+            for (_, parts), blob in zip(spans, got, strict=True):
+                for j, (start, size) in parts:
+                    i = todo[j]
+                    piece = None if blob is None else memoryview(blob)[start : start + size]
+                    out[i] = piece
+                    if piece is not None and len(piece) == size:
+                        self._keep(entries[i][1], requests[i][0], piece)
         return out
-
-    def _ranges_from_pieces(
-        self, requests: list[tuple[str, int, int]], slots: list[int], out: list[Blob | None]
-    ) -> None:
-        """Answers `requests` (into out[slots]) from the cached pieces of their
-        objects where those cover them, fetching only the gaps; every fetched
-        range is kept as a new piece."""
-        listed = self._piece_lists({k for k, _, _ in requests})
-        plans = [range_pieces.cover(o, n, listed.get(k, ())) for k, o, n in requests]
-        wanted = {(k, p) for (k, _, _), plan in zip(requests, plans, strict=True)
-                  for p, _, _ in plan if p is not None}  # fmt: skip
-        held = self._pieces(wanted)
-        fetch: list[tuple[str, int, int]] = []
-        for r, ((k, o, n), plan) in enumerate(zip(requests, plans, strict=True)):
-            gaps = [s for s in plan if s[0] is None or (k, s[0]) not in held]
-            if len(gaps) > MAX_GAPS or len(gaps) == len(plan):
-                plans[r] = [(None, o, n)]  # fetched whole, as asked
-                fetch.append((k, o, n))
-            else:
-                fetch.extend((k, start, size) for _, start, size in gaps)
-        got = dict(zip(fetch, self.inner.get_ranges(fetch), strict=True)) if fetch else {}
-        added: dict[str, list[range_pieces.Piece]] = {}
-        for slot, (k, o, n), plan in zip(slots, requests, plans, strict=True):
-            out[slot] = self._assemble(k, o, n, plan, held, got)
-        for (k, start, size), blob in got.items():
-            if blob is not None and len(blob) == size:
-                self._keep(self._entry("range", k, start, size), k, blob)
-                added.setdefault(k, []).append((start, size))
-        if added:
-            self._add_pieces(added)
-
-    def _assemble(
-        self, key: str, offset: int, length: int, plan: list[Any], held: dict[Any, memoryview],
-        got: dict[tuple[str, int, int], Blob | None],
-    ) -> Blob | None:  # fmt: skip
-        if len(plan) == 1 and plan[0][0] is None:
-            return got[(key, offset, length)]
-        buf = bytearray(length)
-        for piece, start, size in plan:
-            if piece is not None and (key, piece) in held:
-                src = held[(key, piece)][start - piece[0] : start - piece[0] + size]
-            else:
-                src = got[(key, start, size)]
-                if src is None:  # the object is gone since its pieces were kept
-                    return None
-            if len(src) != size:
-                return memoryview(buf)[: start - offset + len(src)]  # short: the object ends
-            buf[start - offset : start - offset + size] = src
-        return memoryview(buf)
-
-    # ------------------------------------------------------------ pieces
-    def _piece_lists(self, keys: Iterable[str]) -> dict[str, list[range_pieces.Piece]]:
-        """The cached pieces listed for each object of its current version."""
-        entries = {k: (k, self._entry("pieces", k)) for k in keys}
-        return {k: range_pieces.decode_index(e) for k, e in self._lookup(entries).items()}
-
-    def _pieces(self, wanted: set[tuple[str, range_pieces.Piece]]) -> dict[Any, memoryview]:
-        """The fresh cached bytes of each (key, piece), those still held."""
-        entries = {(k, p): (k, self._entry("range", k, p[0], p[1])) for k, p in wanted}
-        held = {}
-        for (k, p), e in self._lookup(entries).items():
-            if e.tag != ABSENT and len(e) == p[1]:
-                held[(k, p)] = memoryview(e)
-        return held
-
-    def _add_pieces(self, added: dict[str, list[range_pieces.Piece]]) -> None:
-        with self._index_lock:  # processes may still race: a lost piece is only a miss
-            listed = self._piece_lists(added)
-            for k, new in added.items():
-                tag = self.versions.get(k, "")
-                if tag and tag != ABSENT:
-                    index = range_pieces.merge_index(listed.get(k, []), new)
-                    self.files.put(self._entry("pieces", k), range_pieces.encode_index(index),
-                                   tag, True)  # fmt: skip
 
     def get_ranges_stamped(self, requests: Sequence[tuple[str, int, int]]) -> list[Any]:
         """Not through the cache: the answer must carry the response's Stamp."""
@@ -281,3 +215,31 @@ def _size_of(version: str) -> int | None:
     """The object size recorded in a version string ("size:etag")."""
     head = version.split(":", 1)[0]
     return int(head) if head.isdigit() else None
+
+
+def coalesce(
+    requests: Sequence[tuple[str, int, int]],
+) -> list[tuple[tuple[str, int, int], list[tuple[int, tuple[int, int]]]]]:
+    """Neighbouring ranges of one object as one request: [(request, [(index
+    in `requests`, (start within the request's answer, size))])]."""
+    order = sorted(range(len(requests)), key=lambda i: (requests[i][0], requests[i][1]))
+    spans: list[tuple[tuple[str, int, int], list[tuple[int, tuple[int, int]]]]] = []
+    key, first, end = "", 0, -1
+    members: list[tuple[int, int, int]] = []
+
+    def close() -> None:
+        if members:
+            spans.append(((key, first, end - first),
+                          [(j, (o - first, n)) for j, o, n in members]))  # fmt: skip
+
+    for j in order:
+        k, o, n = requests[j]
+        if (k == key and members and o <= end + COALESCE_GAP
+                and max(end, o + n) - first <= MAX_REQUEST):  # fmt: skip
+            end = max(end, o + n)
+            members.append((j, o, n))
+            continue
+        close()
+        key, first, end, members = k, o, o + n, [(j, o, n)]
+    close()
+    return spans

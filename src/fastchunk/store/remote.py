@@ -209,6 +209,13 @@ class RemoteStore(StoreBase):
         return self._engine().requests.snapshot()
 
     @property
+    def keeps_ranges(self) -> bool:
+        """Whether a disk cache keeps the byte ranges read: then each inner
+        chunk of a shard is asked for on its own (the cache coalesces what
+        it lacks), so that its entry is the same whatever the batch."""
+        return bool(self._opts.cache_dir)
+
+    @property
     def disk_cache(self) -> Any:
         """The disk cache (a fastchunk._core.FileCache) or None."""
         return getattr(self._engine(), "files", None)
