@@ -188,7 +188,7 @@ class Advisor:
             # mapped (fastchunk keeps the mappings of stores that fit a
             # quarter of the memory): read the batches once.
             probe_mod.touch(files)
-            probe.out = loader._ring()[0].host
+            probe.outs, probe.turn = [slot.host for slot in loader._ring()], 0
             probe.read_all()
 
     def check_batches(self, nbatches: int, regime: str) -> int:
@@ -661,7 +661,8 @@ class Advisor:
             other = fastchunk.open_array(path)
             ds = ArrayDataset(other, self.axis, self.window, missing=self.ds.missing)
             twin = probe_mod.BatchProbe.__new__(probe_mod.BatchProbe)
-            twin.ds, twin.batches, twin.out = ds, probe.batches, probe.out
+            twin.ds, twin.batches = ds, probe.batches
+            twin.outs, twin.turn = probe.outs, 0
             got = probe_mod.decode_local(twin, self.threads)
         finally:
             shutil.rmtree(where, ignore_errors=True)
