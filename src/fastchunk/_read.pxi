@@ -130,6 +130,12 @@ cdef ByteRequest _request_of(object request) except *:
     return r
 
 
+# How the plans coalesce neighbouring inner chunks of a shard into one range
+# request; a disk cache coalesces the chunks it lacks by the same rule.
+COALESCE_GAP = kCoalesceGap
+MAX_REQUEST = kMaxRequest
+
+
 cdef class ReadPlan:
     """One read planned once by the core (csrc/engine/read_plan.h), served
     by the caller in rounds (store/serve.py does it through the Store

@@ -80,6 +80,10 @@ cdef extern from "engine/read_plan.h" namespace "fastchunk":
         uint64_t output_nbytes()
         int64_t ntasks()
 
+cdef extern from "engine/read_plan.h" namespace "fastchunk::ReadPlan":
+    const uint64_t kCoalesceGap
+    const uint64_t kMaxRequest
+
 cdef extern from "engine/thread_pool.h" namespace "fastchunk":
     void set_num_threads_c "fastchunk::set_num_threads"(int n) nogil
     void set_thread_num_threads_c "fastchunk::set_thread_num_threads"(int n) nogil

@@ -46,10 +46,10 @@ from fastchunk.store.engine import ABSENT, IMMUTABLE, Blob, Engine
 METADATA_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json",
                             "repo", "ref.json", "ref.json.deleted"})  # fmt: skip
 # Ranges of one object asked for together and missing from the cache are
-# fetched as one request when at most COALESCE_GAP bytes lie between them,
-# up to MAX_REQUEST bytes (as the read plans coalesce without a disk cache).
-COALESCE_GAP = 256 << 10
-MAX_REQUEST = 64 << 20
+# fetched as one request by the read plans' rule: at most COALESCE_GAP bytes
+# between them, up to MAX_REQUEST bytes in all.
+COALESCE_GAP = _core.COALESCE_GAP
+MAX_REQUEST = _core.MAX_REQUEST
 
 
 def is_metadata(key: str) -> bool:
