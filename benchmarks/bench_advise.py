@@ -8,7 +8,9 @@ checks with a real Loader run: the prediction must be within 25% of the
 measurement. Then the advice it recommends is followed (the node cache, a
 local disk cache, the rechunk command) and the Loader measured again, before
 and after alternated in the same conditions: the measured gain must be at
-least the predicted one.
+least the predicted one. Each case (store, where, pattern: advise, then its
+advice followed) runs in a fresh process, as a user runs `fastchunk advise`
+and then a training job (--same-process: all in this one).
 
     python benchmarks/bench_advise.py                     # 512 x 16 x 40320 local, 128 dates in S3
     python benchmarks/bench_advise.py --quick              # small stores, a smoke run
@@ -177,8 +179,8 @@ def follow(report: dict[str, Any], location: str, options: dict[str, Any] | None
     return out
 
 
-def run_case(label: str, where: str, location: str, options: dict[str, Any] | None,
-             pname: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:  # fmt: skip
+def run_case_here(label: str, where: str, location: str, options: dict[str, Any] | None,
+                  pname: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:  # fmt: skip
     pattern = dict(PATTERNS[pname])
     t0 = time.perf_counter()
     report = advise(location, storage_options=options, rounds=args.rounds, **pattern)
@@ -203,6 +205,29 @@ def run_case(label: str, where: str, location: str, options: dict[str, Any] | No
     return report
 
 
+def run_case_fresh(label: str, where: str, location: str, options: dict[str, Any] | None,
+                   pname: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:  # fmt: skip
+    """run_case_here in a fresh process, as a user runs `fastchunk advise`
+    and then their training: nothing of the cases before (buffers kept by
+    the pool, mappings of other stores, caches) is in the measurements."""
+    out = work / "case.json"
+    case = {"label": label, "where": where, "location": location, "options": options,
+            "pattern": pname, "work": str(work), "out": str(out)}  # fmt: skip
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--case", json.dumps(case),
+           "--rounds", str(args.rounds)] + (["--no-follow"] if args.no_follow else [])  # fmt: skip
+    subprocess.run(cmd, check=True)
+    report = json.loads(out.read_text())
+    out.unlink()
+    return report
+
+
+def run_fresh_case(args: argparse.Namespace) -> None:
+    case = json.loads(args.case)
+    report = run_case_here(case["label"], case["where"], case["location"], case["options"],
+                           case["pattern"], args, Path(case["work"]))  # fmt: skip
+    Path(case["out"]).write_text(json.dumps(report))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -215,7 +240,13 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="measure/check rounds, alternated")
     p.add_argument("--no-follow", action="store_true", help="do not follow the advice")
     p.add_argument("--json", type=Path, default=RESULTS_DIR / "advise.json")
+    p.add_argument("--same-process", action="store_true",
+                   help="run every case in this process (default: each in a fresh one)")
+    p.add_argument("--case", help=argparse.SUPPRESS)  # a fresh process's case, as JSON
     args = p.parse_args()
+    if args.case:
+        run_fresh_case(args)
+        return
     size = parse_size(args)
     s3_size = StoreSize(min(args.s3_dates, size.dates), size.variables, size.points)
     encodings = args.encodings.split(",")
@@ -230,6 +261,12 @@ def main() -> None:
 
     def path_of(enc: str, sz: StoreSize) -> Path:
         return amplified_store(sz) if enc == "amplified" else write_store(enc, sz)
+
+    def run_case(label: str, where: str, location: str, options: dict[str, Any] | None,
+                 pname: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:  # fmt: skip
+        if args.same_process:
+            return run_case_here(label, where, location, options, pname, args, work)
+        return run_case_fresh(label, where, location, options, pname, args, work)
 
     reports = []
     with tempfile.TemporaryDirectory(prefix="bench-advise-", dir=DATA_DIR.parent) as tmp:
