@@ -221,6 +221,13 @@ def run_case_fresh(label: str, where: str, location: str, options: dict[str, Any
     return report
 
 
+def run_case(label: str, where: str, location: str, options: dict[str, Any] | None,
+             pname: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:  # fmt: skip
+    if args.same_process:
+        return run_case_here(label, where, location, options, pname, args, work)
+    return run_case_fresh(label, where, location, options, pname, args, work)
+
+
 def run_fresh_case(args: argparse.Namespace) -> None:
     case = json.loads(args.case)
     report = run_case_here(case["label"], case["where"], case["location"], case["options"],
@@ -261,12 +268,6 @@ def main() -> None:
 
     def path_of(enc: str, sz: StoreSize) -> Path:
         return amplified_store(sz) if enc == "amplified" else write_store(enc, sz)
-
-    def run_case(label: str, where: str, location: str, options: dict[str, Any] | None,
-                 pname: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:  # fmt: skip
-        if args.same_process:
-            return run_case_here(label, where, location, options, pname, args, work)
-        return run_case_fresh(label, where, location, options, pname, args, work)
 
     reports = []
     with tempfile.TemporaryDirectory(prefix="bench-advise-", dir=DATA_DIR.parent) as tmp:
