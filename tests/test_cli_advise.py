@@ -164,6 +164,29 @@ def test_only_a_loopback_object_store_shares_the_cores() -> None:
     assert alone["total"] == pytest.approx(0.008)  # the link; decoding takes 5 ms on 2 cores
     shared = batch_time(geo, dataclasses.replace(costs, server_cpu_per_byte=2e-9))
     assert shared["total"] == pytest.approx((0.01 + 0.016) / 2)  # the cores, shared
+    # Windows that overlap: a third of the bytes is fetched, the rest is held.
+    overlap = batch_time(geo, dataclasses.replace(costs, fetched_share=1 / 3))
+    assert overlap["network"] == pytest.approx(0.008 / 3)
+    assert overlap["total"] == pytest.approx(0.005)  # now decoding sets the pace
+
+
+def test_fetched_share_follows_the_fetch_ahead_rules() -> None:
+    from fastchunk.tools.advise_model import fetched_share
+
+    def batches(*dates: tuple[int, ...]) -> list[list[tuple[int, int]]]:
+        return [[(d, 100) for d in b] for b in dates]
+
+    # No date twice: everything is fetched.
+    assert fetched_share(batches((0, 1), (2, 3), (4, 5)), budget=10_000) == 1.0
+    # Windows of consecutive dates, each overlapping the one before by 2 of 3:
+    # within the budget each new batch fetches one date (3 + 1 + 1 of 9).
+    assert fetched_share(batches((0, 1, 2), (1, 2, 3), (2, 3, 4)), budget=10_000) == 5 / 9
+    # A budget of one batch: the next batch is named only once the one
+    # before is read, and what it held is dropped by then; all fetched again.
+    assert fetched_share(batches((0, 1, 2), (1, 2, 3), (2, 3, 4)), budget=300) == 1.0
+    # A date named again by a batch still ahead stays held until that one.
+    assert fetched_share(batches((0, 9), (1, 2), (0, 3)), budget=10_000) == 5 / 6
+    assert fetched_share([], budget=100) == 1.0
 
 
 def test_model_bound_and_text(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -30,6 +30,7 @@ from fastchunk.tools.advise_model import (
     batch_geometry,
     batch_time,
     bottleneck,
+    fetched_share,
     node_samples_per_s,
     samples_per_s,
 )
@@ -38,6 +39,7 @@ from fastchunk.tools.progress import Progress
 
 PROBE_BATCHES = 3  # batches of the storage measurement and the what-ifs
 DECODE_BATCHES = 6  # fresh batches of each round's decode measurement
+EPOCH_BATCHES = 96  # batches of an epoch simulated for what fetching ahead fetches
 CHECK_SECONDS = 2.5  # wall time of one Loader run
 GAIN_WORTH_SAYING = 1.15
 MAX_CHUNK_BYTES = 512 * 2**20
@@ -258,14 +260,19 @@ class Advisor:
             if depth > 1:
                 # The network part of a steady epoch: the Loader's own
                 # fetching ahead over fresh batches, nothing decoded.
-                ahead = probe_mod.BatchProbe(self.ds, self.batch, min(16, 2 * depth),
-                                             self.seed + 7)  # fmt: skip
+                # Batches as an epoch has them (no sample twice), and the
+                # share of their bytes the fetching ahead asks for (windows
+                # that overlap are fetched once): the cost is per byte fetched.
+                epoch = self._epoch_batches(self.seed + 7)
+                ahead = epoch[: min(16, 2 * depth)]
                 chunk = math.prod(a.chunks) * a.dtype.itemsize
                 local = probe_mod.server_on_this_machine(self.location, self.options)
-                got = probe_mod.fetch_ahead_cost(self.ds, ahead.batches, self._prefetch_bytes(),
+                got = probe_mod.fetch_ahead_cost(self.ds, ahead, self._prefetch_bytes(),
                                                  chunk, server_local=local)  # fmt: skip
-                got["stored_bytes"] = self._probe_geometry(ahead, per_unit).stored_bytes
+                got["stored_bytes"] = self.geometry_of(ahead, per_unit).stored_bytes
+                got["fetched_share"] = self._fetched_share(ahead[1:], per_unit)
                 st["fetch_ahead"] = got
+                st["epoch_fetched_share"] = self._fetched_share(epoch, per_unit)
             measured["storage"] = st
             cached = 1.0
         else:
@@ -374,9 +381,13 @@ class Advisor:
 
     def _probe_geometry(self, probe: probe_mod.BatchProbe, per_unit: float) -> Geometry:
         """The geometry of the probe's own batches (what its timings cover)."""
+        return self.geometry_of(probe.batches, per_unit)
+
+    def geometry_of(self, batches: Sequence[np.ndarray], per_unit: float) -> Geometry:
+        """The mean geometry of these batches (sample positions)."""
         a = self.array
         geos = []
-        for b in probe.batches:
+        for b in batches:
             anchors = self.ds.anchors[b]
             geos.append(batch_geometry(a.shape, a.chunks, a.shards, a.dtype.itemsize, self.axis,
                                        self.offsets, anchors.size, anchors, per_unit))  # fmt: skip
@@ -430,17 +441,38 @@ class Advisor:
             return 0
         return int(max(1, min(IN_FLIGHT, budget // geo.stored_bytes)))
 
+    def _epoch_batches(self, seed: int) -> list[np.ndarray]:
+        """The first batches of a shuffled epoch, as the Loader reads them
+        (enough to cover its fetching ahead several times over)."""
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(self.ds))
+        n = min(len(order) // max(1, self.batch), EPOCH_BATCHES)
+        return [order[i * self.batch : (i + 1) * self.batch] for i in range(max(1, n))]
+
+    def _fetched_share(self, batches: list[np.ndarray], per_unit: float) -> float:
+        """advise_model.fetched_share of these batches' requests (a whole
+        object counted at the mean stored bytes of a unit)."""
+        named = []
+        for b in batches:
+            named.append([((id(store), key, offset, length),
+                           int(per_unit) if length is None else int(length))
+                          for store, requests in self.ds.fetch_requests(b)
+                          for key, offset, length in requests if offset is not None])  # fmt: skip
+        return fetched_share(named, self._prefetch_bytes())
+
     @staticmethod
     def _fetch_ahead_costs(st: dict[str, Any]) -> dict[str, float]:
-        """Per stored byte: the wall seconds of fetching ahead (the link, the
-        latency shared by the batches in flight) and its CPU-seconds."""
+        """Per byte fetched: the wall seconds of fetching ahead (the link, the
+        latency shared by the batches in flight) and its CPU-seconds; and the
+        share of a batch's stored bytes an epoch fetches."""
         got = st.get("fetch_ahead")
         if not got or not got.get("stored_bytes"):
             return {}
-        stored = got["stored_bytes"]
-        return {"fetch_ahead_s_per_byte": got["wall_s"] / stored,
-                "fetch_cpu_per_byte": got["cpu_s"] / stored,
-                "server_cpu_per_byte": got.get("server_cpu_s", 0.0) / stored}  # fmt: skip
+        fetched = got["stored_bytes"] * got.get("fetched_share", 1.0)
+        return {"fetch_ahead_s_per_byte": got["wall_s"] / fetched,
+                "fetch_cpu_per_byte": got["cpu_s"] / fetched,
+                "server_cpu_per_byte": got.get("server_cpu_s", 0.0) / fetched,
+                "fetched_share": st.get("epoch_fetched_share", 1.0)}  # fmt: skip
 
     def _hit_seconds(self, hit: dict[str, float], costs: Costs, scale: float) -> float:
         """Wall seconds per batch of a measured cache path (BatchProbe.cost),

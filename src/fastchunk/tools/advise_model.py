@@ -136,6 +136,9 @@ class Costs:
     # CPU-seconds an object store on this machine (loopback) spends per byte
     # it serves: it competes with the reader for the cores
     server_cpu_per_byte: float = 0.0
+    # share of a batch's stored bytes the Loader fetches in an epoch: what
+    # an earlier batch's fetching ahead still holds is not asked again
+    fetched_share: float = 1.0
 
     @property
     def cpu_per_byte(self) -> float:
@@ -214,13 +217,18 @@ def batch_time(g: Geometry, c: Costs, decode_scale: float = 1.0) -> dict[str, fl
             # The Loader fetches the next batches while this one decodes:
             # what remains is the longer of the network's time per batch
             # (measured through the Loader's fetching ahead) and the CPU's
-            # (decoding and the client's work).
+            # (decoding and the client's work). It fetches only what the
+            # batches ahead do not already hold (windows that overlap).
+            fetched = g.stored_bytes * c.fetched_share
+            fetch_cpu = fetched * c.fetch_cpu_per_byte
+            out["cpu_seconds"] = cpu + fetch_cpu
+            out["fetched_bytes"] = fetched
             if c.fetch_ahead_s_per_byte is not None:
-                out["network"] = g.stored_bytes * c.fetch_ahead_s_per_byte
+                out["network"] = fetched * c.fetch_ahead_s_per_byte
             else:
                 latency_bound = rounds * (c.latency or 0.0) / c.fetch_ahead
-                out["network"] = max(transfer, latency_bound)
-            server_cpu = g.stored_bytes * c.server_cpu_per_byte
+                out["network"] = max(fetched / (c.bandwidth or math.inf), latency_bound)
+            server_cpu = fetched * c.server_cpu_per_byte
             out["server_cpu_seconds"] = server_cpu
             out["total"] = max(out["network"], (cpu + fetch_cpu + server_cpu) / c.busy_cores)
         elif g.requests <= c.concurrency:
@@ -281,3 +289,44 @@ def node_samples_per_s(
         "limited_by": limit,
         "limits": limits,
     }
+
+
+FetchRequest = tuple[Any, int]  # (what identifies the request, its bytes)
+
+
+def fetched_share(batches: Sequence[Sequence[FetchRequest]], budget: int,
+                  max_ahead: int = 64) -> float:  # fmt: skip
+    """The share of the requested bytes that the Loader's fetching ahead
+    (fastchunk.store.fetch_ahead) asks the server for, reading `batches` in
+    order: a request an earlier batch named is fetched once while it is held
+    (until the last batch named with it is read), and batches are named
+    ahead only while the bytes held and the next batch's (guessed as the
+    mean of those named) fit in `budget`. Windows that overlap make the
+    share smaller than 1; batches that share nothing leave it at 1."""
+    held: dict[Any, list[int]] = {}  # request -> [last batch named with it, bytes]
+    held_bytes = 0
+    named_new = named = 0
+    requested = fetched = 0
+    nxt = 0
+    for j in range(len(batches)):
+        for key in [k for k, (tag, _) in held.items() if tag < j]:
+            held_bytes -= held.pop(key)[1]
+        while nxt < len(batches) and nxt <= j + max_ahead:
+            guess = named_new // named if named else 0
+            if nxt > j and held_bytes + guess > budget:
+                break
+            new = 0
+            for key, nbytes in batches[nxt]:
+                requested += nbytes
+                entry = held.get(key)
+                if entry is not None:
+                    entry[0] = max(entry[0], nxt)
+                    continue
+                held[key] = [nxt, nbytes]
+                held_bytes += nbytes
+                new += nbytes
+            fetched += new
+            named_new += new
+            named += 1
+            nxt += 1
+    return fetched / requested if requested else 1.0

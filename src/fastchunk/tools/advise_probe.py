@@ -328,7 +328,8 @@ def fetch_ahead_cost(ds: ArrayDataset, batches: list[np.ndarray], budget: int,
     """The network part of a Loader's epoch from an object store, measured
     through the Loader's own fetching ahead (fastchunk.store.fetch_ahead) with
     nothing decoded: the batches' requests named ahead under `budget`, each
-    batch's answers then taken in order. Wall and CPU-seconds per batch; with
+    batch's answers then taken in order. Wall seconds per batch after the
+    first one (the steady state), the first one's, CPU-seconds per batch; with
     `server_local` (the store runs on this machine), also the CPU-seconds the
     machine's other processes spent meanwhile (the server, its proxies)."""
     from fastchunk.store.fetch_ahead import FetchAhead
@@ -339,19 +340,27 @@ def fetch_ahead_cost(ds: ArrayDataset, batches: list[np.ndarray], budget: int,
     ahead = FetchAhead(jobs, budget, object_estimate=object_estimate)
     try:
         busy0 = machine_busy_seconds() if server_local else None
-        c0, t0 = time.process_time(), time.perf_counter()
+        t0 = time.perf_counter()
+        # at the start, after batch 0 (where there are more), at the end
+        marks: list[tuple[float, float, float | None]] = [(t0, time.process_time(), busy0)]
         for j, requests in enumerate(named):
             ahead.before(j)
             for store, reqs in requests:
                 fetch(store, reqs)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        busy1 = machine_busy_seconds() if busy0 is not None else None
+            if (j == 0 and len(named) > 1) or j == len(named) - 1:
+                marks.append((time.perf_counter(), time.process_time(),
+                              machine_busy_seconds() if busy0 is not None else None))  # fmt: skip
     finally:
         ahead.close()
-    n = max(1, len(batches))
-    out = {"wall_s": wall / n, "cpu_s": cpu / n, "batches": n}
-    if busy0 is not None and busy1 is not None:
-        out["server_cpu_s"] = max(0.0, busy1 - busy0 - cpu) / n
+    # A Loader's epoch runs for many batches: its pace is that of the steady
+    # state, after the first batch's wait (a request's latency, no overlap,
+    # connections and threads started).
+    (t1, c1, b1), (t2, c2, b2) = marks[-2:] if len(marks) > 1 else marks * 2
+    steps = max(1, len(named) - 1) if len(marks) > 2 else max(1, len(named))
+    out = {"wall_s": (t2 - t1) / steps, "first_batch_s": marks[1][0] - t0 if len(marks) > 1
+           else 0.0, "cpu_s": (c2 - c1) / steps, "batches": len(named)}  # fmt: skip
+    if b1 is not None and b2 is not None:
+        out["server_cpu_s"] = max(0.0, (b2 - b1) - (c2 - c1)) / steps
     return out
 
 
