@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,27 @@ HERE = Path(__file__).resolve().parent
 DATA_DIR = HERE / "data"
 RESULTS_DIR = HERE / "results"
 BUILD_DIR = HERE / "build"
+
+
+def warn_if_stale_fastchunk() -> None:
+    """Warns when the fastchunk these scripts would import is an installed
+    copy older than the checkout's own build (a development tree whose
+    src/fastchunk holds a newer _core): run them with PYTHONPATH=src."""
+    src = HERE.parent / "src" / "fastchunk"
+    built = sorted(src.glob("_core*.so"))
+    spec = importlib.util.find_spec("fastchunk")
+    if not built or spec is None or spec.origin is None:
+        return
+    origin = Path(spec.origin).resolve().parent
+    if origin == src.resolve():
+        return
+    installed = sorted(origin.glob("_core*.so"))
+    if installed and installed[0].stat().st_mtime < built[0].stat().st_mtime:
+        print(f"warning: importing fastchunk from {origin}, older than the build in {src}: "
+              f"run with PYTHONPATH={src.parent} to measure the checkout", file=sys.stderr)
+
+
+warn_if_stale_fastchunk()
 
 DEFAULT_DATES = 512
 DEFAULT_VARIABLES = 16

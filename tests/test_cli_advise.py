@@ -137,11 +137,14 @@ def test_slow_object_store_gets_a_local_disk_cache(
     # Batches of 4 dates: 4 requests; the network's time measured through
     # the Loader's fetching ahead.
     assert r["geometry"]["requests"] == 4
-    assert r["measured"]["storage"]["fetch_ahead"]["wall_s"] > 0
+    ahead = r["measured"]["storage"]["fetch_ahead"]
+    assert ahead["s_per_byte"] > 0 and ahead["timed_bytes"] > 0
     assert r["batch_seconds"]["network"] > 0
+    # Single dates: no batch of an epoch holds another's, all is fetched.
+    assert r["measured"]["storage"]["epoch_fetched_share"] == 1.0
     # The server listens on loopback: its CPU shares this machine's cores,
     # so it is measured while fetching and counted in the batch's CPU time.
-    assert "server_cpu_s" in r["measured"]["storage"]["fetch_ahead"]
+    assert "server_cpu_per_byte" in ahead
     assert r["costs"]["server_cpu_per_byte"] > 0
     assert r["batch_seconds"]["server_cpu_seconds"] > 0
 

@@ -260,17 +260,15 @@ class Advisor:
             if depth > 1:
                 # The network part of a steady epoch: the Loader's own
                 # fetching ahead over fresh batches, nothing decoded.
-                # Batches as an epoch has them (no sample twice), and the
-                # share of their bytes the fetching ahead asks for (windows
-                # that overlap are fetched once): the cost is per byte fetched.
+                # Batches as an epoch has them (no sample twice), timed per
+                # byte fetched; an epoch's batch fetches the share of its
+                # bytes that batches ahead do not hold already (windows).
                 epoch = self._epoch_batches(self.seed + 7)
                 ahead = epoch[: min(16, 2 * depth)]
                 chunk = math.prod(a.chunks) * a.dtype.itemsize
                 local = probe_mod.server_on_this_machine(self.location, self.options)
                 got = probe_mod.fetch_ahead_cost(self.ds, ahead, self._prefetch_bytes(),
                                                  chunk, server_local=local)  # fmt: skip
-                got["stored_bytes"] = self.geometry_of(ahead, per_unit).stored_bytes
-                got["fetched_share"] = self._fetched_share(ahead[1:], per_unit)
                 st["fetch_ahead"] = got
                 st["epoch_fetched_share"] = self._fetched_share(epoch, per_unit)
             measured["storage"] = st
@@ -381,13 +379,9 @@ class Advisor:
 
     def _probe_geometry(self, probe: probe_mod.BatchProbe, per_unit: float) -> Geometry:
         """The geometry of the probe's own batches (what its timings cover)."""
-        return self.geometry_of(probe.batches, per_unit)
-
-    def geometry_of(self, batches: Sequence[np.ndarray], per_unit: float) -> Geometry:
-        """The mean geometry of these batches (sample positions)."""
         a = self.array
         geos = []
-        for b in batches:
+        for b in probe.batches:
             anchors = self.ds.anchors[b]
             geos.append(batch_geometry(a.shape, a.chunks, a.shards, a.dtype.itemsize, self.axis,
                                        self.offsets, anchors.size, anchors, per_unit))  # fmt: skip
@@ -466,12 +460,11 @@ class Advisor:
         latency shared by the batches in flight) and its CPU-seconds; and the
         share of a batch's stored bytes an epoch fetches."""
         got = st.get("fetch_ahead")
-        if not got or not got.get("stored_bytes"):
+        if not got or "s_per_byte" not in got:
             return {}
-        fetched = got["stored_bytes"] * got.get("fetched_share", 1.0)
-        return {"fetch_ahead_s_per_byte": got["wall_s"] / fetched,
-                "fetch_cpu_per_byte": got["cpu_s"] / fetched,
-                "server_cpu_per_byte": got.get("server_cpu_s", 0.0) / fetched,
+        return {"fetch_ahead_s_per_byte": got["s_per_byte"],
+                "fetch_cpu_per_byte": got["cpu_per_byte"],
+                "server_cpu_per_byte": got.get("server_cpu_per_byte", 0.0),
                 "fetched_share": st.get("epoch_fetched_share", 1.0)}  # fmt: skip
 
     def _hit_seconds(self, hit: dict[str, float], costs: Costs, scale: float) -> float:

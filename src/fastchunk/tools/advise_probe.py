@@ -328,8 +328,8 @@ def fetch_ahead_cost(ds: ArrayDataset, batches: list[np.ndarray], budget: int,
     """The network part of a Loader's epoch from an object store, measured
     through the Loader's own fetching ahead (fastchunk.store.fetch_ahead) with
     nothing decoded: the batches' requests named ahead under `budget`, each
-    batch's answers then taken in order. Wall seconds per batch after the
-    first one (the steady state), the first one's, CPU-seconds per batch; with
+    batch's answers then taken in order. Wall and CPU-seconds per byte that
+    arrived after the first batch (the steady state); with
     `server_local` (the store runs on this machine), also the CPU-seconds the
     machine's other processes spent meanwhile (the server, its proxies)."""
     from fastchunk.store.fetch_ahead import FetchAhead
@@ -337,30 +337,41 @@ def fetch_ahead_cost(ds: ArrayDataset, batches: list[np.ndarray], budget: int,
 
     named = [ds.fetch_requests(b) for b in batches]  # shard indexes: fetched now
     jobs = [lambda b=b: ds.fetch_requests(b) for b in batches]
+    stores = list({id(st): st for requests in named for st, _ in requests}.values())
+
+    def received() -> int:
+        return sum(getattr(st, "request_counts", dict)().get("bytes", 0) for st in stores)
+
+    # A Loader's epoch runs for many batches: its pace is that of the steady
+    # state. The first batch waits a whole latency with nothing to overlap
+    # and starts connections and threads, while later batches are fetched
+    # meanwhile (as far ahead as the budget allows): timed from the end of
+    # the first batch, per byte that arrived since, the probe sees neither.
     ahead = FetchAhead(jobs, budget, object_estimate=object_estimate)
+    marks: list[tuple[float, float, float | None, int]] = []
     try:
         busy0 = machine_busy_seconds() if server_local else None
         t0 = time.perf_counter()
-        # at the start, after batch 0 (where there are more), at the end
-        marks: list[tuple[float, float, float | None]] = [(t0, time.process_time(), busy0)]
+        marks.append((t0, time.process_time(), busy0, received()))
         for j, requests in enumerate(named):
             ahead.before(j)
             for store, reqs in requests:
                 fetch(store, reqs)
-            if (j == 0 and len(named) > 1) or j == len(named) - 1:
+            if j == 0 or j + 1 == len(named):
                 marks.append((time.perf_counter(), time.process_time(),
-                              machine_busy_seconds() if busy0 is not None else None))  # fmt: skip
+                              machine_busy_seconds() if busy0 is not None else None,
+                              received()))  # fmt: skip
     finally:
         ahead.close()
-    # A Loader's epoch runs for many batches: its pace is that of the steady
-    # state, after the first batch's wait (a request's latency, no overlap,
-    # connections and threads started).
-    (t1, c1, b1), (t2, c2, b2) = marks[-2:] if len(marks) > 1 else marks * 2
-    steps = max(1, len(named) - 1) if len(marks) > 2 else max(1, len(named))
-    out = {"wall_s": (t2 - t1) / steps, "first_batch_s": marks[1][0] - t0 if len(marks) > 1
-           else 0.0, "cpu_s": (c2 - c1) / steps, "batches": len(named)}  # fmt: skip
-    if b1 is not None and b2 is not None:
-        out["server_cpu_s"] = max(0.0, (b2 - b1) - (c2 - c1)) / steps
+    (t1, c1, b1, r1), (t2, c2, b2, r2) = marks[-2:] if len(marks) > 2 else (marks[0], marks[-1])
+    nbytes = r2 - r1
+    out: dict[str, float] = {"first_s": marks[1][0] - t0 if len(marks) > 1 else 0.0,
+                             "batches": len(named), "timed_s": t2 - t1, "timed_bytes": nbytes}
+    if nbytes > 0:
+        out["s_per_byte"] = (t2 - t1) / nbytes
+        out["cpu_per_byte"] = (c2 - c1) / nbytes
+        if b1 is not None and b2 is not None:
+            out["server_cpu_per_byte"] = max(0.0, (b2 - b1) - (c2 - c1)) / nbytes
     return out
 
 
