@@ -391,10 +391,7 @@ class LatencyProxy:
             for s in socks:
                 self._open.discard(s)
         for s in socks:
-            try:  # wakes the threads blocked on it (close alone would not)
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _wake(s)
             s.close()
 
     def stop(self) -> None:
@@ -403,18 +400,21 @@ class LatencyProxy:
             self._closing = True
             socks = list(self._open)
         if self._listener is not None:
-            try:
-                self._listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _wake(self._listener)
             self._listener.close()
         for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _wake(s)  # its connection's threads then close it
         if self._thread is not None:
             self._thread.join(10)
+
+
+def _wake(sock: socket.socket) -> None:
+    """Shuts a socket down, waking the threads blocked on it (close alone
+    would not)."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 class _ProxiedConnection:

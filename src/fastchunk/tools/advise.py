@@ -436,12 +436,12 @@ class Advisor:
         return int(max(1, min(IN_FLIGHT, budget // geo.stored_bytes)))
 
     def _epoch_batches(self, seed: int) -> list[np.ndarray]:
-        """The first batches of a shuffled epoch, as the Loader reads them
-        (enough to cover its fetching ahead several times over)."""
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(self.ds))
-        n = min(len(order) // max(1, self.batch), EPOCH_BATCHES)
-        return [order[i * self.batch : (i + 1) * self.batch] for i in range(max(1, n))]
+        """The first batches of a shuffled epoch, drawn by the Loader's own
+        sampler (enough to cover its fetching ahead several times over)."""
+        from fastchunk.torch.sampler import ShardedBatchSampler
+
+        sampler = ShardedBatchSampler(len(self.ds), self.batch, seed=seed, rank=0, world_size=1)
+        return sampler.batches(0)[:EPOCH_BATCHES]
 
     def _fetched_share(self, batches: list[np.ndarray], per_unit: float) -> float:
         """advise_model.fetched_share of these batches' requests (a whole

@@ -211,18 +211,17 @@ def batch_time(g: Geometry, c: Costs, decode_scale: float = 1.0) -> dict[str, fl
         rounds = g.rounds(c.concurrency)
         transfer = g.stored_bytes / (c.bandwidth or math.inf)
         fetch = rounds * (c.latency or 0.0) + transfer
-        fetch_cpu = g.stored_bytes * c.fetch_cpu_per_byte
+        # Fetching ahead, the Loader fetches only what the batches ahead do
+        # not already hold (windows that overlap); without it, everything.
+        fetched = g.stored_bytes * (c.fetched_share if c.fetch_ahead > 1 else 1.0)
+        fetch_cpu = fetched * c.fetch_cpu_per_byte
         out["cpu_seconds"] = cpu + fetch_cpu
+        out["fetched_bytes"] = fetched
         if c.fetch_ahead > 1:
             # The Loader fetches the next batches while this one decodes:
             # what remains is the longer of the network's time per batch
             # (measured through the Loader's fetching ahead) and the CPU's
-            # (decoding and the client's work). It fetches only what the
-            # batches ahead do not already hold (windows that overlap).
-            fetched = g.stored_bytes * c.fetched_share
-            fetch_cpu = fetched * c.fetch_cpu_per_byte
-            out["cpu_seconds"] = cpu + fetch_cpu
-            out["fetched_bytes"] = fetched
+            # (decoding and the client's work).
             if c.fetch_ahead_s_per_byte is not None:
                 out["network"] = fetched * c.fetch_ahead_s_per_byte
             else:

@@ -348,29 +348,34 @@ def fetch_ahead_cost(ds: ArrayDataset, batches: list[np.ndarray], budget: int,
     # meanwhile (as far ahead as the budget allows): timed from the end of
     # the first batch, per byte that arrived since, the probe sees neither.
     ahead = FetchAhead(jobs, budget, object_estimate=object_estimate)
-    marks: list[tuple[float, float, float | None, int]] = []
+    server = server_local and machine_busy_seconds() is not None
+
+    def mark() -> tuple[float, float, float, int]:
+        busy = machine_busy_seconds() if server else 0.0
+        return time.perf_counter(), time.process_time(), busy or 0.0, received()
+
     try:
-        busy0 = machine_busy_seconds() if server_local else None
-        t0 = time.perf_counter()
-        marks.append((t0, time.process_time(), busy0, received()))
+        start = mark()
+        first = end = start
         for j, requests in enumerate(named):
             ahead.before(j)
             for store, reqs in requests:
                 fetch(store, reqs)
-            if j == 0 or j + 1 == len(named):
-                marks.append((time.perf_counter(), time.process_time(),
-                              machine_busy_seconds() if busy0 is not None else None,
-                              received()))  # fmt: skip
+            end = mark()
+            if j == 0:
+                first = end
     finally:
         ahead.close()
-    (t1, c1, b1, r1), (t2, c2, b2, r2) = marks[-2:] if len(marks) > 2 else (marks[0], marks[-1])
+    # From the end of the first batch on; with one batch, that batch.
+    (t1, c1, b1, r1) = first if len(named) > 1 else start
+    (t2, c2, b2, r2) = end
     nbytes = r2 - r1
-    out: dict[str, float] = {"first_s": marks[1][0] - t0 if len(marks) > 1 else 0.0,
-                             "batches": len(named), "timed_s": t2 - t1, "timed_bytes": nbytes}
+    out: dict[str, float] = {"first_s": first[0] - start[0], "batches": len(named),
+                             "timed_s": t2 - t1, "timed_bytes": nbytes}  # fmt: skip
     if nbytes > 0:
         out["s_per_byte"] = (t2 - t1) / nbytes
         out["cpu_per_byte"] = (c2 - c1) / nbytes
-        if b1 is not None and b2 is not None:
+        if server:
             out["server_cpu_per_byte"] = max(0.0, (b2 - b1) - (c2 - c1)) / nbytes
     return out
 
