@@ -179,7 +179,7 @@ def test_anonymous_access_is_refused_cleanly(s3: s3_server.S3Server, s3_stores: 
         fastchunk.open(url, storage_options={"endpoint_url": s3.endpoint, "anon": True})
 
 
-@pytest.mark.parametrize("client", ["obstore", "botocore"])
+@pytest.mark.parametrize("client", ["direct", "obstore", "botocore"])
 def test_every_refusal_is_one_documented_exception(
     s3: s3_server.S3Server, s3_stores: dict, client: str
 ) -> None:
@@ -200,8 +200,8 @@ def test_every_refusal_is_one_documented_exception(
     }
     for name, options in cases.items():
         with pytest.raises(fastchunk.RemoteAccessError) as info:
-            if client == "obstore":
-                fastchunk.open(url, storage_options=options)
+            if client != "botocore":
+                fastchunk.open(url, storage_options={**options, "client": client})
             else:
                 BotoEngine(RemoteOptions(url, options)).get_many(["zarr.json"])
         e = info.value
@@ -212,7 +212,7 @@ def test_every_refusal_is_one_documented_exception(
         fastchunk.open("s3://no-such-bucket/x.zarr", storage_options=s3.storage_options())
 
 
-@pytest.mark.parametrize("client", ["obstore", "botocore"])
+@pytest.mark.parametrize("client", ["direct", "obstore", "botocore"])
 def test_missing_credentials_are_named_as_such(
     s3: s3_server.S3Server, s3_stores: dict, client: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -232,8 +232,8 @@ def test_missing_credentials_are_named_as_such(
     options = {"endpoint_url": s3.endpoint, "region": s3.region, "max_retries": 0,
                "connect_timeout": 1, "retry_timeout": 2}  # fmt: skip
     with pytest.raises(fastchunk.RemoteAccessError, match="no AWS credentials found") as info:
-        if client == "obstore":
-            fastchunk.open(url, storage_options=options)
+        if client != "botocore":
+            fastchunk.open(url, storage_options={**options, "client": client})
         else:
             BotoEngine(RemoteOptions(url, options)).get_many(["zarr.json"])
     assert "'anon': True" in str(info.value)

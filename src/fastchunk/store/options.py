@@ -24,7 +24,7 @@ Blob = Any
 
 _COMMON_OPTIONS = {
     "concurrency", "max_retries", "retry_timeout", "connect_timeout", "read_timeout",
-    "allow_invalid_certificates", "cache_dir", "cache_size", "cache_check",
+    "allow_invalid_certificates", "cache_dir", "cache_size", "cache_check", "client",
 }  # fmt: skip
 _S3_OPTIONS = {
     "endpoint_url", "region", "key", "secret", "token", "anon", "profile",
@@ -35,6 +35,8 @@ _KNOWN_OPTIONS = _COMMON_OPTIONS | _S3_OPTIONS
 BUCKET_SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs"}
 DEFAULT_DISK_CACHE_SIZE = "10GB"
 CACHE_CHECKS = ("once", "always", "never")
+# Which HTTP client reads a remote store (store/remote.py's make_engine).
+CLIENTS = ("auto", "direct", "obstore", "botocore")
 
 
 class RemoteOptions:
@@ -106,6 +108,9 @@ class RemoteOptions:
         )
         if self.cache_check not in CACHE_CHECKS:
             raise ValueError(f"cache_check must be one of {CACHE_CHECKS}, got {self.cache_check!r}")
+        self.client = str(opts.get("client") or os.environ.get("FASTCHUNK_REMOTE_CLIENT") or "auto")
+        if self.client not in CLIENTS:
+            raise ValueError(f"client must be one of {CLIENTS}, got {self.client!r}")
 
     @property
     def immutable(self) -> bool:

@@ -26,16 +26,24 @@ from fastchunk.store.protocol import SUFFIX, WHOLE, Answer, Request, StoreBase
 
 
 def make_engine(opts: RemoteOptions, inherited: dict[str, str] | None = None) -> Engine:
-    """This process's client: obstore where it can run, else a blocking one;
-    behind the disk cache when the options name one. `inherited`: the
+    """This process's client (opts.client): by default the direct client
+    for S3 and public http(s) stores, obstore for GCS where it can run, else
+    a blocking one; behind the disk cache when the options name one. `inherited`: the
     versions a client of the parent process learned (copied)."""
+    from fastchunk.store.direct_client import DirectEngine, direct_applies
     from fastchunk.store.obstore_client import ObstoreEngine, obstore_usable
 
     engine: Engine
     # obstore reads GCS through the XML API only: an emulator named by
     # STORAGE_EMULATOR_HOST is read through the JSON API (gcs_client).
     json_api = opts.scheme == "gs" and opts.gcs is not None and opts.gcs.json_api
-    if obstore_usable() and not json_api:
+    client = opts.client
+    if client == "direct" and not direct_applies(opts):
+        raise ValueError(f"client='direct' reads S3 (with botocore installed) and public "
+                         f"http(s) stores, not {opts.location}")
+    if client in ("auto", "direct") and direct_applies(opts):
+        engine = DirectEngine(opts, inherited)
+    elif obstore_usable() and not json_api and client != "botocore":
         engine = ObstoreEngine(opts, inherited)
     elif opts.scheme == "s3":
         from fastchunk.store.boto_client import BotoEngine
