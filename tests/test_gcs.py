@@ -31,6 +31,20 @@ _data = s3_server.test_data
 ARRAYS = ["v2", "v3", "v3_sharded", "v3_shard_index_start"]
 
 
+# The default client (direct), obstore, and the blocking client of forked workers.
+CLIENTS = ["direct", "obstore", "blocking"]
+BACKENDS = {"direct": "direct", "obstore": "obstore", "blocking": "google-auth+urllib3"}
+
+
+@pytest.fixture(autouse=True)
+def _client_choice(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test parametrized by `client` opens its stores with that client
+    (the blocking one is put in place by _blocking)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("client") == "obstore":
+        monkeypatch.setenv("FASTCHUNK_REMOTE_CLIENT", "obstore")
+
+
 def _blocking(store: Any) -> Any:
     """The store read through the client a forked worker uses (google-auth +
     urllib3), in this process."""
@@ -41,7 +55,7 @@ def _blocking(store: Any) -> Any:
     return store
 
 
-@pytest.mark.parametrize("client", ["obstore", "blocking"])
+@pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize("name", ARRAYS)
 def test_gcs_read_matches_local(
     gcs: gcs_server.GCSServer, gcs_stores: dict, name: str, client: str
@@ -51,7 +65,7 @@ def test_gcs_read_matches_local(
     remote = fastchunk.open(url, storage_options=gcs.storage_options())
     if client == "blocking":
         _blocking(remote.store)
-    assert remote.store.backend == ("obstore" if client == "obstore" else "google-auth+urllib3")
+    assert remote.store.backend == BACKENDS[client]
     assert remote.shape == local.shape and remote.dtype == local.dtype
     assert remote.store.local_root is None
     np.testing.assert_array_equal(remote[...], local[...])
@@ -72,7 +86,7 @@ def test_gcs_group_listing_and_nested_arrays(gcs: gcs_server.GCSServer, gcs_stor
     np.testing.assert_array_equal(b[...], [1, 2, 3, 4, 5])
 
 
-@pytest.mark.parametrize("client", ["obstore", "blocking"])
+@pytest.mark.parametrize("client", CLIENTS)
 def test_gcs_store_ranges_suffixes_and_listing(
     gcs: gcs_server.GCSServer, gcs_stores: dict, client: str
 ) -> None:
@@ -117,7 +131,7 @@ def test_gcs_store_ranges_suffixes_and_listing(
     assert clone.name == store.name and clone.get(key) == raw
 
 
-@pytest.mark.parametrize("client", ["obstore", "blocking"])
+@pytest.mark.parametrize("client", CLIENTS)
 def test_missing_chunk_reads_as_fill_value(
     gcs: gcs_server.GCSServer, gcs_stores: dict, client: str
 ) -> None:
@@ -136,7 +150,7 @@ def test_missing_chunk_reads_as_fill_value(
     np.testing.assert_array_equal(a.take([6, 0, 5]), expected[[6, 0, 5]])
 
 
-@pytest.mark.parametrize("client", ["obstore", "blocking"])
+@pytest.mark.parametrize("client", CLIENTS)
 def test_wrong_token_is_a_clean_permission_error(
     gcs: gcs_server.GCSServer, gcs_stores: dict, client: str
 ) -> None:
@@ -155,7 +169,7 @@ def test_wrong_token_is_a_clean_permission_error(
     assert "token" in msg  # says what to check
 
 
-@pytest.mark.parametrize("client", ["obstore", "blocking"])
+@pytest.mark.parametrize("client", CLIENTS)
 def test_service_account_keys_sign_requests(
     gcs: gcs_server.GCSServer, gcs_stores: dict, client: str, tmp_path: Path
 ) -> None:
@@ -184,7 +198,7 @@ def test_service_account_keys_sign_requests(
     assert "401" in str(info.value) and stranger["private_key"][40:80] not in str(info.value)
 
 
-@pytest.mark.parametrize("client", ["obstore", "blocking"])
+@pytest.mark.parametrize("client", CLIENTS)
 def test_google_application_credentials_is_used_without_a_token(
     gcs: gcs_server.GCSServer,
     gcs_stores: dict,
@@ -250,7 +264,7 @@ def test_missing_bucket_and_missing_store(gcs: gcs_server.GCSServer) -> None:
         )
 
 
-@pytest.mark.parametrize("client", ["obstore", "blocking"])
+@pytest.mark.parametrize("client", CLIENTS)
 def test_server_killed_mid_read_gives_clean_error_quickly(
     tmp_path: Path, gcs_stores: dict, client: str
 ) -> None:

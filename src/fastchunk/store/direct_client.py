@@ -64,7 +64,18 @@ class Endpoint:
     /prefix; a public store: the URL's path)."""
 
     def __init__(self, opts: RemoteOptions) -> None:
-        if opts.scheme == "s3":
+        self.json_objects: str | None = None  # GCS's JSON API: the path before object names
+        self._prefix = opts.prefix
+        if opts.gcs is not None:
+            url = urllib.parse.urlsplit(opts.gcs.endpoint)
+            host = url.hostname or ""
+            bucket = urllib.parse.quote(opts.bucket, safe="")
+            path = f"{url.path.rstrip('/')}/{bucket}"
+            if opts.gcs.json_api:
+                self.json_objects = f"{url.path.rstrip('/')}/storage/v1/b/{bucket}/o/"
+            elif opts.prefix:
+                path = f"{path}/{opts.prefix}"
+        elif opts.scheme == "s3":
             region = opts.region or os.environ.get("AWS_REGION") or "us-east-1"
             base = opts.endpoint or f"https://s3.{region}.amazonaws.com"
             url = urllib.parse.urlsplit(base)
@@ -91,6 +102,9 @@ class Endpoint:
         self.path = path
 
     def path_of(self, key: str) -> str:
+        if self.json_objects is not None:
+            name = f"{self._prefix}/{key}" if self._prefix else key
+            return f"{self.json_objects}{urllib.parse.quote(name, safe='')}?alt=media"
         return f"{self.path}/{urllib.parse.quote(key, safe='/~')}"
 
     def url_of(self, key: str) -> str:
@@ -226,6 +240,16 @@ class DirectEngine(ThreadedEngine):
         self._pool = ConnectionPool(self.endpoint, opts)
         self._lister: Any = None
         self._lister_lock = threading.Lock()
+        self._gcs: Any = None  # the Authorization of gs:// requests (gcs_client's)
+        self._gcs_http: Any = None  # google-auth's transport for refreshing tokens
+        if opts.gcs is not None:
+            from fastchunk.store.gcs_client import _Credentials
+
+            self._gcs = _Credentials(opts.gcs.auth)
+            if opts.gcs.auth.kind not in ("anon", "bearer"):
+                from fastchunk.store.engine import urllib3_pool
+
+                self._gcs_http = urllib3_pool(opts)
 
     # -------------------------------------------------------------- requests
     def _headers(self, method: str, key: str, range_header: str | None) -> dict[str, str]:
@@ -234,6 +258,8 @@ class DirectEngine(ThreadedEngine):
             headers["Range"] = range_header
         if self._signer is not None:
             headers = self._signer.headers(method, self.endpoint.url_of(key), headers)
+        elif self._gcs is not None:
+            headers.update(self._gcs.headers(self._gcs_http))
         return headers
 
     def _exchange(self, method: str, key: str, range_header: str | None,
@@ -312,6 +338,10 @@ class DirectEngine(ThreadedEngine):
         return request_error(self.opts, key, RuntimeError(f"{status} {reason} {text}"))
 
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
+        if suffix == 0 and self.endpoint.json_objects is not None:
+            got = self._listing_engine()._fetch(key, None, 0)  # the size: object metadata
+            self._local.version = self.versions.get(key, "")
+            return got
         self._count(rng, suffix)
         method = "HEAD" if suffix == 0 else "GET"
         range_header = expect = None
@@ -334,7 +364,8 @@ class DirectEngine(ThreadedEngine):
             total = int(headers.get("Content-Length") or 0)
         else:
             total = total_size(headers.get("Content-Range"), memoryview(body).nbytes)
-        etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+        etag = headers.get("ETag") or headers.get("x-goog-generation")
+        modified = headers.get("Last-Modified")
         version = version_string(total, etag, modified, headers.get("Date"), self.opts.immutable)
         self.versions[key] = self._local.version = version
         self._stamp(etag, modified)
@@ -371,6 +402,17 @@ class DirectEngine(ThreadedEngine):
 
     # -------------------------------------------------------------- listings
     def _listing_engine(self) -> Any:
+        """The blocking client of this store's listings (and of GCS's object
+        metadata): botocore, or gcs_client's."""
+        if self.opts.gcs is not None:
+            with self._lister_lock:
+                if self._lister is None:
+                    from fastchunk.store.gcs_client import GCSEngine
+
+                    self._lister = GCSEngine(self.opts)
+                    self._lister.requests = self.requests
+                    self._lister.versions = self.versions
+                return self._lister
         if self.opts.scheme != "s3":
             from fastchunk.errors import FastchunkError
 
@@ -397,9 +439,18 @@ def direct_applies(opts: RemoteOptions) -> bool:
     """Whether the direct client can read this store: S3 (botocore signs)
     or a public http(s) store, reached without an HTTP proxy (it speaks to
     the endpoint itself; obstore honours HTTP(S)_PROXY)."""
-    if opts.gcs is not None or opts.scheme not in ("s3", "http", "https"):
+    if opts.scheme not in ("s3", "gs", "http", "https"):
         return False
-    if opts.scheme == "s3":
+    if opts.gcs is not None:  # credentials the client signs with itself, or google-auth's
+        if opts.gcs.auth.kind == "default":
+            return False  # Application Default Credentials: obstore's own chain
+        if opts.gcs.auth.kind not in ("anon", "bearer"):
+            try:
+                import google.auth  # noqa: F401
+                import urllib3  # noqa: F401
+            except ImportError:
+                return False
+    elif opts.scheme == "s3":
         try:
             import botocore  # noqa: F401
         except ImportError:
