@@ -198,6 +198,20 @@ def test_hostile_responses_are_clear_errors(
     assert server.url in str(info.value)
 
 
+def test_a_lying_length_allocates_only_what_arrives(server: ScriptedServer) -> None:
+    """3 GB announced, 1 MB sent, then the connection closes: a clear error,
+    and the process grew by about what arrived, not by the announced size."""
+    import resource
+
+    server.script("lie", lambda h: b"HTTP/1.1 200 OK\r\nContent-Length: 3000000000\r\n\r\n"
+                  + b"x" * (1 << 20))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(fastchunk.RemoteStoreError, match="failed"):
+        engine(server.url, max_retries=1).get_many(["lie"])
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kb < 300 << 10
+
+
 def test_more_bytes_than_a_range_asked_for_is_refused(server: ScriptedServer) -> None:
     server.script("r", lambda h: ok(b"x" * 500, "206 Partial Content",
                                     "Content-Range: bytes 0-499/1000\r\n"))

@@ -44,6 +44,9 @@ ERROR_BODY_LIMIT = 64 << 10
 MAX_BODY_BYTES = 1 << 36
 # Bodies smaller than this are plain bytes (the pool's buffers are for chunks).
 SMALL_BODY = 64 << 10
+# Bodies larger than this (no chunk is) are read in pieces of this size into
+# memory grown as they arrive, not into a buffer of the announced length.
+LARGE_BODY = 64 << 20
 
 
 class _Failure(Exception):
@@ -219,12 +222,19 @@ def _receive(resp: http.client.HTTPResponse, expect: int | None, where: str) -> 
                                   f"any chunk fastchunk reads ({MAX_BODY_BYTES})"))
     if length < SMALL_BODY:
         return resp.read()
+    if length > LARGE_BODY:  # grown as bytes arrive: a lying length allocates nothing ahead
+        data = bytearray()
+        while len(data) < length and (piece := resp.read(min(LARGE_BODY, length - len(data)))):
+            data += piece
+        if len(data) != length:
+            raise http.client.IncompleteRead(b"", length - len(data))
+        return memoryview(data).toreadonly()
     buf = _pooled(length)
     view = memoryview(buf)
     got = resp.readinto(view)  # raises IncompleteRead on a short body
     if got != length:
-        raise http.client.IncompleteRead(bytes(view[:got]), length - got)
-    return view
+        raise http.client.IncompleteRead(b"", length - got)
+    return view.toreadonly()
 
 
 class DirectEngine(ThreadedEngine):

@@ -1,15 +1,18 @@
 """Object stores: s3:// buckets (AWS, Ceph, MinIO, SeaweedFS, ...), gs://
 buckets (Google Cloud Storage) and public http(s):// stores.
 
-Requests go through obstore (Rust, concurrent, retries with backoff), driven by
-one asyncio event loop in a private thread per process. obstore's tokio runtime
-does not survive fork(): in a process forked from one where that runtime was
-running (a DataLoader worker whose parent already read from S3), every obstore
-call hangs, whatever client it uses. Such processes read through botocore
-(S3), google-auth + urllib3 (GCS) or urllib3 (plain HTTP) in a thread pool
-instead. Everything is rebuilt lazily
-per process id, and a RemoteStore pickles as its URL and options, so it works
-under fork, spawn and forkserver.
+Requests go through the direct client by default (store/direct_client.py:
+http.client, bodies received into the core's pooled buffers, fork-safe), or
+through obstore (Rust, concurrent, retries with backoff), driven by one
+asyncio event loop in a private thread per process, where the direct client
+does not apply or the options ask for it. obstore's tokio runtime does not
+survive fork(): in a process forked from one where that runtime was running
+(a DataLoader worker whose parent already read from S3), every obstore call
+hangs, whatever client it uses. Such processes read through botocore (S3),
+google-auth + urllib3 (GCS) or urllib3 (plain HTTP) in a thread pool
+instead. Everything is rebuilt lazily per process id, and a RemoteStore
+pickles as its URL and options, so it works under fork, spawn and
+forkserver.
 """
 
 from __future__ import annotations
@@ -99,7 +102,8 @@ class RemoteStore(StoreBase):
     storage_options for s3:// (the s3fs names): endpoint_url, region, key,
     secret, token, anon, profile, client_kwargs, virtual_hosted_style; for
     gs:// (the gcsfs names, see gcs_options): token, project, endpoint_url;
-    for all: concurrency (requests in flight,
+    for all: client ("auto", "direct", "obstore", "botocore"; or
+    FASTCHUNK_REMOTE_CLIENT), concurrency (requests in flight,
     default 32, or FASTCHUNK_S3_CONCURRENCY), max_retries, retry_timeout,
     connect_timeout, read_timeout (seconds), allow_invalid_certificates;
     cache_dir, cache_size and cache_check keep fetched objects on a local
@@ -138,9 +142,9 @@ class RemoteStore(StoreBase):
 
     @property
     def backend(self) -> str:
-        """Which client this process uses: 'obstore', or in a process forked
-        from one running obstore 'botocore' (S3), 'google-auth+urllib3' (GCS)
-        or 'urllib3' (HTTP)."""
+        """Which client this process uses: 'direct', 'obstore', or in a
+        process forked from one running obstore 'botocore' (S3),
+        'google-auth+urllib3' (GCS) or 'urllib3' (HTTP)."""
         return self._engine().name
 
     def _engine(self) -> Engine:
