@@ -8,8 +8,10 @@ fetch-ahead then holds: receiving a chunk cost more CPU than decoding it
 (benchmarks/README.md, "Epoch 1 from an object store"). This client does the
 least work per byte a Python client can: one kernel copy into reused memory.
 It is a blocking client, fork-safe (connections are made per process), used
-for S3 stores whose credentials botocore resolves and for public http(s)
-stores; listings go through botocore."""
+for S3 stores (credentials resolved by botocore), GCS stores (tokens, keys
+and credential files through gcs_client's google-auth credentials) and
+public http(s) stores; listings, and GCS's object metadata, go through the
+blocking clients of those stores (botocore, gcs_client)."""
 
 from __future__ import annotations
 
@@ -253,9 +255,9 @@ class DirectEngine(ThreadedEngine):
         self._gcs: Any = None  # the Authorization of gs:// requests (gcs_client's)
         self._gcs_http: Any = None  # google-auth's transport for refreshing tokens
         if opts.gcs is not None:
-            from fastchunk.store.gcs_client import _Credentials
+            from fastchunk.store.gcs_client import GCSCredentials
 
-            self._gcs = _Credentials(opts.gcs.auth)
+            self._gcs = GCSCredentials(opts.gcs.auth)
             if opts.gcs.auth.kind not in ("anon", "bearer"):
                 from fastchunk.store.engine import urllib3_pool
 
@@ -273,8 +275,9 @@ class DirectEngine(ThreadedEngine):
         return headers
 
     def _exchange(self, method: str, key: str, range_header: str | None,
-                  expect: int | None) -> tuple[int, Any, http.client.HTTPMessage]:
-        """One request on a pooled connection: (status, body, headers).
+                  expect: int | None) -> tuple[int, str, Any, http.client.HTTPMessage]:
+        """One request on a pooled connection: (status, status line, body,
+        headers).
         The body of a 200/206 GET is received whole; other statuses bring
         their error text (bounded). Raises OSError/HTTPException on transport
         failures (the connection is then dropped), _Busy on a retried status."""
@@ -308,7 +311,7 @@ class DirectEngine(ThreadedEngine):
             keep = not resp.will_close
             if status in RETRIED_STATUSES:
                 raise _Busy(f"{status} {resp.reason}")
-            return status, body, resp.headers
+            return status, f"{status} {resp.reason}", body, resp.headers
         finally:
             if keep:
                 self._pool.give(conn)
@@ -316,7 +319,7 @@ class DirectEngine(ThreadedEngine):
                 conn.close()
 
     def _request(self, method: str, key: str, range_header: str | None,
-                 expect: int | None) -> tuple[int, Any, http.client.HTTPMessage]:
+                 expect: int | None) -> tuple[int, str, Any, http.client.HTTPMessage]:
         """_exchange with retries (backoff with jitter) on transport failures
         and busy statuses, within max_retries and retry_timeout."""
         deadline = time.monotonic() + self.opts.retry_timeout
@@ -335,17 +338,17 @@ class DirectEngine(ThreadedEngine):
                     raise request_error(self.opts, key, e) from None
                 time.sleep(min(5.0, 0.1 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2))
 
-    def _error(self, key: str, status: int, body: bytes, reason: str) -> BaseException | None:
-        """The exception for an error status; None for an object that does
-        not exist (a missing chunk)."""
+    def _error(self, key: str, status: int, line: str, body: bytes) -> BaseException | None:
+        """The exception for an error status (`line`: "404 Not Found"); None
+        for an object that does not exist (a missing chunk)."""
         text = body[:ERROR_BODY_LIMIT].decode("utf-8", "replace")
         if status == 404:
             if "NoSuchBucket" in text:
                 return missing_bucket(self.opts)
             return None
         if status in (401, 403):
-            return access_error(self.opts, key, RuntimeError(f"{status} {reason} {text}"))
-        return request_error(self.opts, key, RuntimeError(f"{status} {reason} {text}"))
+            return access_error(self.opts, key, RuntimeError(f"{line} {text}"))
+        return request_error(self.opts, key, RuntimeError(f"{line} {text}"))
 
     def _fetch(self, key: str, rng: tuple[int, int] | None, suffix: int | None) -> Any:
         if suffix == 0 and self.endpoint.json_objects is not None:
@@ -359,13 +362,12 @@ class DirectEngine(ThreadedEngine):
             range_header, expect = f"bytes={rng[0]}-{rng[0] + rng[1] - 1}", rng[1]
         elif suffix:
             range_header = f"bytes=-{suffix}"
-        status, body, headers = self._request(method, key, range_header, expect)
+        status, line, body, headers = self._request(method, key, range_header, expect)
         if status == 416 and rng is not None:
             raise request_error(self.opts, key, RuntimeError(
                 f"416 the range {rng[0]}..{rng[0] + rng[1]} lies beyond the object's end"))
         if status not in (200, 206):
-            error = self._error(key, status, body if isinstance(body, bytes) else b"",
-                                headers.get("Reason", "") or http.client.responses.get(status, ""))
+            error = self._error(key, status, line, body if isinstance(body, bytes) else b"")
             if error is not None:
                 raise error
             self.versions[key] = ABSENT

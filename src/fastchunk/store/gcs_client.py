@@ -41,7 +41,7 @@ from fastchunk.store.options import (
 )
 
 
-class _Credentials:
+class GCSCredentials:
     """The Authorization header of each request, refreshed by google-auth when
     its token expires (one refresh at a time)."""
 
@@ -97,7 +97,7 @@ class GCSEngine(ThreadedEngine):
         assert opts.gcs is not None
         self.gcs = opts.gcs
         self.http = urllib3_pool(opts)
-        self.credentials = _Credentials(self.gcs.auth)
+        self.credentials = GCSCredentials(self.gcs.auth)
         self._errors: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError,)
         try:
             from google.auth.exceptions import GoogleAuthError
