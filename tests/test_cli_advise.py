@@ -192,6 +192,32 @@ def test_fetched_share_follows_the_fetch_ahead_rules() -> None:
     assert fetched_share([], budget=100) == 1.0
 
 
+def test_a_first_epoch_reads_each_chunk_from_the_disk_once() -> None:
+    """Chunks of 16 dates read by random batches of 8: a cold first epoch
+    reads each chunk from the disk once (a 16th of what its batches ask
+    for), the rest from the page cache when it holds the working set; one
+    date per chunk: everything cold."""
+    from fastchunk.tools.advise_model import Costs, batch_geometry, batch_time
+
+    anchors = np.arange(512)
+    wide = batch_geometry((512, 4, 100), (16, 4, 100), None, 4, 0, [0], 8, anchors, 1e5)
+    one = batch_geometry((512, 4, 100), (1, 4, 100), None, 4, 0, [0], 8, anchors, 1e5)
+    assert wide.epoch_batches == one.epoch_batches == 64
+    assert one.first_read_share == pytest.approx(1.0)
+    assert wide.first_read_share == pytest.approx(32 / (wide.chunks * 64))
+    assert wide.cold_share(0.0, 1.0) == pytest.approx(wide.first_read_share)
+    # a page cache holding half the working set: half the re-reads miss
+    first = wide.first_read_share
+    assert wide.cold_share(0.0, 0.5) == pytest.approx(first + (1 - first) / 2)
+    assert wide.cold_share(0.25, 0.5) == pytest.approx(0.75)  # a later epoch: what is not held
+    costs = Costs(threads=2, cores=2, cpu_s=1e-6, cpu_s_1=2e-6, efficiency=1.0,
+                  efficiency_1=1.0, available=2.0, probe_decoded_bytes=1e7, remote=False,
+                  disk_bandwidth=1e8, cached_fraction=0.0, page_cache_share=1.0)  # fmt: skip
+    assert batch_time(wide, costs)["storage"] == pytest.approx(
+        wide.stored_bytes * first / 1e8)
+    assert batch_time(one, costs)["storage"] == pytest.approx(one.stored_bytes / 1e8)
+
+
 def test_model_bound_and_text(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     src = _store(tmp_path / "m.zarr", (1, 4, 1, 16384), zarr.codecs.ZstdCodec(level=1))
     r = _advise(capsys, str(src), "--batch", "2", "--step-time", "0.5", "--ranks", "2",

@@ -38,6 +38,8 @@ from fastchunk.tools.info import ArrayObjects, _size, list_objects
 from fastchunk.tools.progress import Progress
 
 PROBE_BATCHES = 3  # batches of the storage measurement and the what-ifs
+BANDWIDTH_BYTES = 256 << 20  # stored bytes the disk bandwidth is measured over
+BANDWIDTH_BATCHES = 64  # at most this many batches' files
 DECODE_BATCHES = 6  # fresh batches of each round's decode measurement
 EPOCH_BATCHES = 96  # batches of an epoch simulated for what fetching ahead fetches
 CHECK_SECONDS = 2.5  # wall time of one Loader run
@@ -275,7 +277,13 @@ class Advisor:
             cached = 1.0
         else:
             stored = self._probe_geometry(probe, per_unit).stored_bytes
-            measured["storage"] = probe_mod.local_storage(probe, self.threads, stored)
+            # The disk's bandwidth over enough files that a VM's disk gives
+            # its sustained rate (a few batches can be 30 MB: tens of ms)
+            count = min(BANDWIDTH_BATCHES, max(PROBE_BATCHES, math.ceil(BANDWIDTH_BYTES / stored)
+                                               if stored else PROBE_BATCHES))  # fmt: skip
+            wide = probe_mod.BatchProbe(self.ds, self.batch, count, self.seed + 3)
+            measured["storage"] = probe_mod.local_storage(probe, self.threads, stored,
+                                                          wide.local_files())  # fmt: skip
             cached = probe_mod.page_cache_share(found.nbytes_stored)
         measured["page_cache_share"] = cached
         bar.update(1)
@@ -418,7 +426,8 @@ class Advisor:
                          **self._fetch_ahead_costs(st))  # fmt: skip
         return Costs(**common, disk_bandwidth=st["disk_bandwidth"],
                      disk_latency=st["disk_latency"], io_cpu_per_byte=st["io_cpu_per_byte"],
-                     cached_fraction=0.0 if regime == "cold" else cached)  # fmt: skip
+                     cached_fraction=0.0 if regime == "cold" else cached,
+                     page_cache_share=cached)  # fmt: skip
 
     def _prefetch_bytes(self) -> int:
         from fastchunk.torch.loader import _default_prefetch_bytes

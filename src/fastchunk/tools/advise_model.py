@@ -27,6 +27,26 @@ class Geometry:
     sample_bytes: int  # bytes of one sample (its window included)
     working_set_decoded: int  # decoded bytes of every unit an epoch touches
     working_set_stored: int  # their stored bytes
+    epoch_batches: int = 1  # batches of an epoch
+
+    @property
+    def first_read_share(self) -> float:
+        """The share of a batch's stored bytes that no earlier batch of its
+        epoch read: an epoch reads each unit it touches once for the first
+        time, however many of its batches touch it (units holding several
+        samples: most reads of them are re-reads)."""
+        asked = self.stored_bytes * max(1, self.epoch_batches)
+        return min(1.0, self.working_set_stored / asked) if asked > 0 else 1.0
+
+    def cold_share(self, held: float, page_cache: float) -> float:
+        """The share of a batch's stored bytes read from the disk: `held`,
+        the share the page cache holds from earlier epochs (0 in a first
+        epoch, where only re-reads within the epoch can hit); `page_cache`,
+        the share of the working set it can hold at all."""
+        if held > 0:
+            return 1.0 - held
+        first = self.first_read_share
+        return first + (1.0 - first) * (1.0 - page_cache)
 
     @property
     def amplification(self) -> float:
@@ -99,6 +119,7 @@ def batch_geometry(
         sample_bytes=sample_bytes,
         working_set_decoded=ws_units * unit_bytes,
         working_set_stored=int(ws_units * stored_per_unit),
+        epoch_batches=max(1, n // take) if take else 1,
     )
 
 
@@ -126,6 +147,8 @@ class Costs:
     disk_latency: float | None = None  # seconds, one cold read
     io_cpu_per_byte: float = 0.0  # CPU-seconds the kernel spends per byte read cold
     cached_fraction: float = 1.0  # share of the stored bytes the page cache holds
+    # share of the working set the page cache can hold (re-reads within an epoch)
+    page_cache_share: float = 1.0
     # object store
     latency: float | None = None  # seconds, one small request
     bandwidth: float | None = None  # bytes/s, one round of concurrent requests
@@ -237,7 +260,7 @@ def batch_time(g: Geometry, c: Costs, decode_scale: float = 1.0) -> dict[str, fl
             out["network"] = fetch
             out["total"] = max(fetch, decode) + min(fetch, decode) / rounds
     else:
-        cold = 1.0 - c.cached_fraction
+        cold = g.cold_share(c.cached_fraction, c.page_cache_share)
         io = cold * g.stored_bytes / (c.disk_bandwidth or math.inf)
         io_cpu = cold * g.stored_bytes * c.io_cpu_per_byte
         out["storage"] = io
@@ -278,7 +301,7 @@ def node_samples_per_s(
         # every core of the node busy: CPU-seconds per batch over the cores
         limits["cores"] = batch * c.cores * c.efficiency / parts["cpu_seconds"]
     if not c.remote and c.cached_fraction < 1 and c.disk_bandwidth:
-        per_batch = (1 - c.cached_fraction) * g.stored_bytes
+        per_batch = g.cold_share(c.cached_fraction, c.page_cache_share) * g.stored_bytes
         limits["disk"] = batch * c.disk_bandwidth / per_batch if per_batch else math.inf
     limit = min(limits, key=lambda k: limits[k])
     return {
