@@ -40,6 +40,7 @@ from fastchunk.tools.progress import Progress
 PROBE_BATCHES = 3  # batches of the storage measurement and the what-ifs
 BANDWIDTH_BYTES = 256 << 20  # stored bytes the disk bandwidth is measured over
 BANDWIDTH_BATCHES = 64  # at most this many batches' files
+MAX_READERS = 16  # readers of the bandwidth probe: the files of a batch, at most this
 DECODE_BATCHES = 6  # fresh batches of each round's decode measurement
 EPOCH_BATCHES = 96  # batches of an epoch simulated for what fetching ahead fetches
 CHECK_SECONDS = 2.5  # wall time of one Loader run
@@ -276,14 +277,22 @@ class Advisor:
             measured["storage"] = st
             cached = 1.0
         else:
-            stored = self._probe_geometry(probe, per_unit).stored_bytes
-            # The disk's bandwidth over enough files that a VM's disk gives
-            # its sustained rate (a few batches can be 30 MB: tens of ms)
-            count = min(BANDWIDTH_BATCHES, max(PROBE_BATCHES, math.ceil(BANDWIDTH_BYTES / stored)
-                                               if stored else PROBE_BATCHES))  # fmt: skip
+            geo3 = self._probe_geometry(probe, per_unit)
+            # Over enough batches that a VM's disk gives its sustained rate
+            # and the kernel's CPU shows (3 batches can be 30 MB: tens of ms)
+            count = PROBE_BATCHES
+            if geo3.stored_bytes:
+                count = min(BANDWIDTH_BATCHES,
+                            max(count, math.ceil(BANDWIDTH_BYTES / geo3.stored_bytes)))
             wide = probe_mod.BatchProbe(self.ds, self.batch, count, self.seed + 3)
-            measured["storage"] = probe_mod.local_storage(probe, self.threads, stored,
-                                                          wide.local_files())  # fmt: skip
+            # batches as an epoch has them: no sample twice, so that the cold
+            # reads are cold (a later batch re-reading a file reads the cache)
+            wide.batches = self._epoch_batches(self.seed + 3)[:count] or wide.batches
+            # read as the core's read-ahead reads: every file of a read at once
+            readers = max(self.threads, min(MAX_READERS, round(geo3.requests)))
+            stored = self._probe_geometry(wide, per_unit).stored_bytes
+            measured["storage"] = probe_mod.local_storage(wide, self.threads, stored, readers)
+            measured["storage"]["readers"] = readers
             cached = probe_mod.page_cache_share(found.nbytes_stored)
         measured["page_cache_share"] = cached
         bar.update(1)

@@ -143,7 +143,7 @@ class Costs:
     probe_decoded_bytes: float  # decoded bytes of the probe's batches (mean)
     remote: bool
     # local storage
-    disk_bandwidth: float | None = None  # bytes/s, cold, `threads` readers
+    disk_bandwidth: float | None = None  # bytes/s, cold, a batch's files read at once
     disk_latency: float | None = None  # seconds, one cold read
     io_cpu_per_byte: float = 0.0  # CPU-seconds the kernel spends per byte read cold
     cached_fraction: float = 1.0  # share of the stored bytes the page cache holds

@@ -181,17 +181,16 @@ class BatchProbe:
 
 
 def local_storage(probe: BatchProbe, threads: int, stored_per_batch: float,
-                  bandwidth_files: Sequence[str] | None = None) -> dict[str, Any]:
-    """Cold bandwidth (files evicted, then read whole by `threads` readers:
-    `bandwidth_files`, else the probe's), cold latency (4 KiB at the start
+                  readers: int | None = None) -> dict[str, Any]:
+    """Cold bandwidth (the probe's files evicted, then read whole by
+    `readers` readers, default `threads`), cold latency (4 KiB at the start
     of evicted files), and what reading cold adds to fastchunk's reads of
-    the probe's batches: the kernel's work (filling the page cache,
-    faulting the mappings in) is CPU time of this process, per stored byte."""
+    the probe's batches: the kernel's work (filling the page cache, faulting
+    the mappings in) is CPU time of this process, per stored byte."""
     files = probe.local_files()
-    wide = list(bandwidth_files) if bandwidth_files else files
-    evict(wide)
+    evict(files)
     t0 = time.perf_counter()
-    nbytes = touch(wide, threads)
+    nbytes = touch(files, readers or threads)
     cold_s = time.perf_counter() - t0
     lat = []
     for p in files[: min(5, len(files))]:
