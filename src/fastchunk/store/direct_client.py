@@ -123,10 +123,11 @@ class _Signer:
 
     def __init__(self, opts: RemoteOptions) -> None:
         import botocore.auth
+        import botocore.awsrequest
         import botocore.credentials
         import botocore.session
 
-        self._request_cls = __import__("botocore.awsrequest", fromlist=["AWSRequest"]).AWSRequest
+        self._request_cls = botocore.awsrequest.AWSRequest
         if opts.key is not None:
             creds: Any = botocore.credentials.Credentials(opts.key, opts.secret, opts.token)
             region = opts.region
@@ -187,12 +188,6 @@ class ConnectionPool:
     def give(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
             self._idle.append(conn)
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
 
 
 def _pooled(nbytes: int) -> Any:
