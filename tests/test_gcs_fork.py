@@ -32,12 +32,10 @@ BLOCKING = "google-auth+urllib3"
 # blocking client.
 CLIENTS = {"auto": ("direct", "direct"), "obstore": ("obstore", BLOCKING)}
 
-
-@pytest.fixture(autouse=True)
-def _obstore_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests are of obstore's fork check and its fallback: stores
-    use obstore unless their storage_options name another client."""
-    monkeypatch.setenv("FASTCHUNK_REMOTE_CLIENT", "obstore")
+# The other tests are of obstore's fork check and its fallback: their stores
+# name obstore in their storage_options, which travel to every worker (an
+# environment variable would not reach a forkserver started earlier).
+OBSTORE = {"client": "obstore"}
 
 
 def collate_with_backend(samples: list[Any]) -> tuple[Any, int, str]:
@@ -101,7 +99,7 @@ def test_spawned_workers_read_with_obstore(
     gcs: gcs_server.GCSServer, gcs_stores: dict, context: str
 ) -> None:
     _path, url = gcs_stores["v3"]
-    array = fastchunk.open_array(url, storage_options=gcs.storage_options())
+    array = fastchunk.open_array(url, storage_options=gcs.storage_options(**OBSTORE))
     expected = array[...]
     ds = ArrayDataset(array, offsets=[-1, 0, 1])
     batches = _load(ds, context, 1)
@@ -112,7 +110,7 @@ def test_spawned_workers_read_with_obstore(
 
 def test_fork_workers_three_epochs_shuffled(gcs: gcs_server.GCSServer, gcs_stores: dict) -> None:
     _path, url = gcs_stores["v3"]
-    array = fastchunk.open_array(url, storage_options=gcs.storage_options())
+    array = fastchunk.open_array(url, storage_options=gcs.storage_options(**OBSTORE))
     expected = array[...]
     ds = ArrayDataset(array, offsets=[-1, 0, 1])
     want = sorted(w.tobytes() for w in _windows(expected, ds))
@@ -166,7 +164,7 @@ def test_fork_check_without_proc(
     that never started obstore's runtime uses obstore."""
     _path, url = gcs_stores["v3"]
     script = _FORK_CHECK.format(
-        no_proc=no_proc, parent_reads=parent_reads, url=url, opts=gcs.storage_options()
+        no_proc=no_proc, parent_reads=parent_reads, url=url, opts=gcs.storage_options(**OBSTORE)
     )
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)],
