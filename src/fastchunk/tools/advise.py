@@ -284,10 +284,10 @@ class Advisor:
             if geo3.stored_bytes:
                 count = min(BANDWIDTH_BATCHES,
                             max(count, math.ceil(BANDWIDTH_BYTES / geo3.stored_bytes)))
-            wide = probe_mod.BatchProbe(self.ds, self.batch, count, self.seed + 3)
             # batches as an epoch has them: no sample twice, so that the cold
             # reads are cold (a later batch re-reading a file reads the cache)
-            wide.batches = self._epoch_batches(self.seed + 3)[:count] or wide.batches
+            wide = probe_mod.BatchProbe(self.ds, self.batch, count, self.seed + 3,
+                                        self._epoch_batches(self.seed + 3)[:count])  # fmt: skip
             # read as the core's read-ahead reads: every file of a read at once
             readers = max(self.threads, min(MAX_READERS, round(geo3.requests)))
             stored = self._probe_geometry(wide, per_unit).stored_bytes

@@ -103,12 +103,14 @@ RING = 3  # the Loader's ring: its default prefetch (2) + 1 buffers
 class BatchProbe:
     """A few random batches of the pattern, and what they touch."""
 
-    def __init__(self, ds: ArrayDataset, batch: int, count: int, seed: int) -> None:
+    def __init__(self, ds: ArrayDataset, batch: int, count: int, seed: int,
+                 batches: list[np.ndarray] | None = None) -> None:
+        """`count` random batches of `batch` samples, or the `batches` given."""
         self.ds = ds
         rng = np.random.default_rng(seed)
         n = len(ds)
         take = min(batch, n)
-        self.batches = [rng.choice(n, size=take, replace=False) for _ in range(count)]
+        self.batches = batches or [rng.choice(n, size=take, replace=False) for _ in range(count)]
         # The Loader writes its batches into a ring of prefetch + 1 buffers
         # in turn: writing 20 MB into the buffer written last costs less than
         # into one written two batches ago (the caches still hold part of
